@@ -1,0 +1,105 @@
+/**
+ * The node-local process runtime as a service. Every process operation needs one; two runtimes in
+ * one OS process never see each other's processes.
+ *
+ * @since 0.1.0
+ */
+import { randomInt } from "node:crypto"
+import { Context, Effect, type Fiber, Layer } from "effect"
+import type { OverflowPolicy } from "./internal/mailbox.ts"
+import { Runtime } from "./internal/runtime.ts"
+
+/**
+ * Options of {@link ProcessRuntime.layer}.
+ *
+ * @since 0.1.0
+ */
+export interface ProcessRuntimeOptions {
+  /** The node name that pids carry. Default `nonode@nohost` (a node outside any cluster). */
+  readonly node?: string | undefined
+  /** The node's incarnation. Default: random, so pids of a previous life are never confused. */
+  readonly incarnation?: number | undefined
+  /** Default mailbox capacity of a process. Default 10,000 messages. */
+  readonly mailboxCapacity?: number | undefined
+  /**
+   * Default overflow policy: `suspend` (the sender waits for room; default) or `fail` (the send
+   * fails with `MailboxFull`).
+   */
+  readonly overflow?: OverflowPolicy | undefined
+  /**
+   * How many message hand-overs may nest on one stack before the receiver is resumed from a
+   * macrotask instead (a sender that finds its receiver waiting runs it at once). Default 32.
+   */
+  readonly maxHandoverDepth?: number | undefined
+}
+
+/**
+ * The process runtime of this node: the process table, names, monitors and timers.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Process, ProcessRuntime } from "effect-otp"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pid = yield* Process.spawn(() => Effect.log("hello from a process"))
+ *   yield* Process.awaitExit(pid)
+ * })
+ * Effect.runPromise(program.pipe(Effect.provide(ProcessRuntime.layer())))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ProcessRuntime extends Context.Service<ProcessRuntime, Runtime>()("effect-otp/ProcessRuntime") {
+  /**
+   * A runtime that lives as long as the layer: releasing the layer stops every process still
+   * running (newest first, with reason `shutdown`) and waits for them.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer = (options?: ProcessRuntimeOptions): Layer.Layer<ProcessRuntime> =>
+    Layer.effect(
+      ProcessRuntime,
+      Effect.acquireRelease(
+        Effect.sync(
+          () =>
+            new Runtime({
+              node: options?.node ?? "nonode@nohost",
+              incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
+              mailboxCapacity: options?.mailboxCapacity ?? 10_000,
+              overflow: options?.overflow ?? "suspend",
+              maxHandoverDepth: options?.maxHandoverDepth ?? 32
+            })
+        ),
+        (runtime) => runtime.shutdown
+      )
+    )
+}
+
+/**
+ * The runtime service type.
+ *
+ * @since 0.1.0
+ */
+export type { Runtime }
+
+/**
+ * Runs `f` with the runtime and the current fiber, without the overhead of a generator: for
+ * library code on hot paths.
+ *
+ * @internal
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const withRuntime = <X extends Effect.Effect<any, any, any>>(
+  f: (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>) => X
+): Effect.Effect<Effect.Success<X>, Effect.Error<X>, Effect.Services<X> | ProcessRuntime> =>
+  Effect.withFiber((fiber) =>
+    f(Context.getUnsafe(fiber.context as Context.Context<ProcessRuntime>, ProcessRuntime), fiber)
+  )
+
+/**
+ * A process runtime for this node; see {@link ProcessRuntime.layer}.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: ProcessRuntimeOptions): Layer.Layer<ProcessRuntime> => ProcessRuntime.layer(options)

@@ -1,0 +1,64 @@
+/**
+ * A call in flight: what the caller put in the server's mailbox, and how the reply gets back.
+ *
+ * The caller waits in an `Effect.callback`; the envelope holds its resume function, the call's
+ * timeout timer and the caller's span. Settling is idempotent: the first of reply, timeout, caller
+ * interruption, or server exit wins, and everything later is dropped (a late reply never reaches
+ * the next call).
+ *
+ * @internal
+ */
+import { Effect, Exit, type Tracer } from "effect"
+import type * as ExitReason from "../ExitReason.ts"
+import type { Pid } from "../Pid.ts"
+import type { AnyCallRequest } from "../Protocol.ts"
+import { Undeliverable, type UndeliverableAware } from "./mailbox.ts"
+
+type Resume = (effect: Effect.Effect<unknown, unknown>) => void
+
+/** Builds the caller-facing error for a server that exited before replying. */
+export type ExitedError = (server: Pid, reason: ExitReason.ExitReason) => unknown
+
+export class CallEnvelope implements UndeliverableAware {
+  settled = false
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** Removes the envelope from the senders waiting for room in a full mailbox. */
+  withdraw: (() => void) | undefined = undefined
+
+  constructor(
+    readonly request: AnyCallRequest,
+    readonly server: Pid,
+    private readonly resume: Resume,
+    readonly span: Tracer.AnySpan | undefined,
+    private readonly exited: ExitedError
+  ) {}
+
+  /** Completes the call with `exit`, once. */
+  settle(exit: Exit.Exit<unknown, unknown>): void {
+    if (this.settled) return
+    this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.withdraw !== undefined) this.withdraw()
+    this.resume(exit)
+  }
+
+  succeed(value: unknown): void {
+    this.settle(Exit.succeed(value))
+  }
+
+  /** The server exited before replying. */
+  serverExited(reason: ExitReason.ExitReason): void {
+    this.settle(Exit.fail(this.exited(this.server, reason)))
+  }
+
+  [Undeliverable](reason: unknown): void {
+    this.serverExited(reason as ExitReason.ExitReason)
+  }
+
+  /** Marks the call abandoned by its caller (interrupted): a later reply is dropped. */
+  readonly abandon: Effect.Effect<void> = Effect.sync(() => {
+    this.settled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.withdraw !== undefined) this.withdraw()
+  })
+}

@@ -1,0 +1,284 @@
+/**
+ * A process mailbox: a bounded ring buffer with a single receiver.
+ *
+ * A sender that finds the receiver suspended hands the message over by resuming it directly: the
+ * receiver runs at once on the sender's stack, with no queue and no scheduler hop. Chains of such
+ * hand-overs nest, so their depth is bounded by the {@link Trampoline}, beyond which the receiver
+ * is resumed from a macrotask instead.
+ *
+ * @internal
+ */
+import { Effect, Exit } from "effect"
+
+/** What becomes of a send to a full mailbox. */
+export type OverflowPolicy = "suspend" | "fail"
+
+/** A message can carry this hook to learn that it will never be handled (its receiver exited). */
+export const Undeliverable: unique symbol = Symbol.for("effect-otp/Undeliverable")
+
+/** A message that wants to know when it is dropped undelivered. */
+export interface UndeliverableAware {
+  readonly [Undeliverable]: (reason: unknown) => void
+}
+
+const notifyUndeliverable = (message: unknown, reason: unknown): void => {
+  if (typeof message === "object" && message !== null && Undeliverable in message) {
+    ;(message as UndeliverableAware)[Undeliverable](reason)
+  }
+}
+
+type Resume = (effect: Effect.Effect<unknown>) => void
+
+/**
+ * Runs deferred resumptions from one macrotask and counts the depth of synchronous hand-overs.
+ * One per runtime.
+ */
+export class Trampoline {
+  /** Synchronous hand-overs currently on the stack. */
+  depth = 0
+  private queue: Array<() => void> = []
+  private armed = false
+  constructor(readonly maxDepth: number) {}
+
+  schedule(task: () => void): void {
+    this.queue.push(task)
+    if (!this.armed) {
+      this.armed = true
+      setImmediate(this.flush)
+    }
+  }
+
+  private flush = (): void => {
+    this.armed = false
+    const tasks = this.queue
+    this.queue = []
+    for (let i = 0; i < tasks.length; i++) tasks[i]!()
+  }
+
+  /** Resumes `resume` with `exit` now if the stack allows, else from the next macrotask. */
+  resume(resume: Resume, exit: Exit.Exit<unknown>): void {
+    if (this.depth >= this.maxDepth) {
+      this.schedule(() => resume(exit))
+      return
+    }
+    this.depth++
+    try {
+      resume(exit)
+    } finally {
+      this.depth--
+    }
+  }
+}
+
+interface BlockedSender {
+  readonly message: unknown
+  /** Called once: `true` when the message was admitted, `false` when the receiver exited. */
+  readonly wake: (admitted: boolean) => void
+}
+
+/** The result of {@link Mailbox.offer}. */
+export const enum Offer {
+  Delivered = 0,
+  Full = 1,
+  Closed = 2
+}
+
+/** A power of two: the buffer doubles, so indices wrap with a mask. */
+const INITIAL_SLOTS = 4
+const TIMED_OUT: unique symbol = Symbol.for("effect-otp/Mailbox/TimedOut")
+
+/** A bounded single-receiver mailbox. */
+export class Mailbox {
+  private buffer: Array<unknown>
+  private head = 0
+  /** Messages currently buffered. */
+  size = 0
+  private waiter: Resume | undefined = undefined
+  private waiterTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private blocked: Array<BlockedSender> | undefined = undefined
+  /** Set once the owner exited: offers are refused from then on. */
+  closed = false
+
+  /** Takes the next message, suspending while the mailbox is empty. One receiver only. */
+  readonly take: Effect.Effect<unknown>
+
+  constructor(
+    readonly capacity: number,
+    readonly overflow: OverflowPolicy,
+    private readonly trampoline: Trampoline
+  ) {
+    this.buffer = new Array(INITIAL_SLOTS)
+    const cancelWait = Effect.sync(() => this.clearWaiter())
+    this.take = Effect.callback<unknown>((resume) => {
+      if (this.size > 0) {
+        resume(Exit.succeed(this.shift()))
+        return
+      }
+      this.waiter = resume
+      return cancelWait
+    })
+  }
+
+  /** Takes the next message, or resolves to a timeout marker ({@link isTimeout}) after `millis`. */
+  takeWithin(millis: number): Effect.Effect<unknown> {
+    return Effect.callback<unknown>((resume) => {
+      if (this.size > 0) {
+        resume(Exit.succeed(this.shift()))
+        return
+      }
+      this.waiter = resume
+      this.waiterTimer = setTimeout(() => {
+        this.waiterTimer = undefined
+        if (this.waiter === resume) {
+          this.waiter = undefined
+          resume(Exit.succeed(TIMED_OUT))
+        }
+      }, millis)
+      return Effect.sync(() => this.clearWaiter())
+    })
+  }
+
+  /** Whether a value returned by {@link takeWithin} means the wait timed out. */
+  static isTimeout(u: unknown): u is typeof TIMED_OUT {
+    return u === TIMED_OUT
+  }
+
+  /** Offers a message within capacity; never blocks. */
+  offer(message: unknown): Offer {
+    if (this.closed) return Offer.Closed
+    if (this.waiter !== undefined) {
+      this.handOver(message)
+      return Offer.Delivered
+    }
+    if (this.size >= this.capacity || this.blocked !== undefined) return Offer.Full
+    this.push(message)
+    return Offer.Delivered
+  }
+
+  /** Offers a runtime signal: ignores capacity, so signals are never lost or blocked. */
+  offerSystem(message: unknown): boolean {
+    if (this.closed) return false
+    if (this.waiter !== undefined) this.handOver(message)
+    else this.push(message)
+    return true
+  }
+
+  /**
+   * Offers a message, suspending the sender while the mailbox is full. Resolves to `false` if the
+   * receiver exited (the message was dropped, as sends to dead processes are).
+   */
+  offerOrSuspend(message: unknown): Effect.Effect<boolean> {
+    return Effect.callback<boolean>((resume) => {
+      const result = this.offer(message)
+      if (result !== Offer.Full) {
+        resume(result === Offer.Delivered ? Exit.succeed(true) : Exit.succeed(false))
+        return
+      }
+      const withdraw = this.enqueueBlocked(message, (admitted) => resume(Exit.succeed(admitted)))
+      return Effect.sync(withdraw)
+    })
+  }
+
+  /**
+   * Queues a message behind a full mailbox; `wake` learns when it is admitted (or dropped because
+   * the receiver exited). Returns a function that withdraws the message if it is still waiting.
+   */
+  enqueueBlocked(message: unknown, wake: (admitted: boolean) => void): () => void {
+    const entry: BlockedSender = { message, wake }
+    ;(this.blocked ??= []).push(entry)
+    return () => this.withdraw(entry)
+  }
+
+  /** Removes every buffered message matching `predicate` (used to flush `Down` on demonitor). */
+  removeWhere(predicate: (message: unknown) => boolean): number {
+    const kept: Array<unknown> = []
+    let removed = 0
+    while (this.size > 0) {
+      const message = this.shiftRaw()
+      if (predicate(message)) removed++
+      else kept.push(message)
+    }
+    for (const message of kept) this.push(message)
+    return removed
+  }
+
+  /** Closes the mailbox and reports every message still in it as undeliverable. */
+  close(reason: unknown): void {
+    if (this.closed) return
+    this.closed = true
+    this.clearWaiter()
+    while (this.size > 0) notifyUndeliverable(this.shift(), reason)
+    const blocked = this.blocked
+    this.blocked = undefined
+    if (blocked !== undefined) {
+      for (const entry of blocked) {
+        notifyUndeliverable(entry.message, reason)
+        entry.wake(false)
+      }
+    }
+  }
+
+  private handOver(message: unknown): void {
+    const resume = this.waiter!
+    this.waiter = undefined
+    if (this.waiterTimer !== undefined) {
+      clearTimeout(this.waiterTimer)
+      this.waiterTimer = undefined
+    }
+    this.trampoline.resume(resume, Exit.succeed(message))
+  }
+
+  private clearWaiter(): void {
+    this.waiter = undefined
+    if (this.waiterTimer !== undefined) {
+      clearTimeout(this.waiterTimer)
+      this.waiterTimer = undefined
+    }
+  }
+
+  private push(message: unknown): void {
+    let buffer = this.buffer
+    if (this.size === buffer.length) {
+      const grown = new Array<unknown>(buffer.length * 2)
+      for (let i = 0; i < this.size; i++) grown[i] = buffer[(this.head + i) & (buffer.length - 1)]
+      this.buffer = buffer = grown
+      this.head = 0
+    }
+    buffer[(this.head + this.size) & (buffer.length - 1)] = message
+    this.size++
+  }
+
+  private shift(): unknown {
+    const message = this.shiftRaw()
+    if (this.blocked !== undefined) this.admitBlocked()
+    return message
+  }
+
+  private shiftRaw(): unknown {
+    const buffer = this.buffer
+    const message = buffer[this.head]
+    buffer[this.head] = undefined
+    this.head = (this.head + 1) & (buffer.length - 1)
+    this.size--
+    return message
+  }
+
+  /** Moves waiting senders' messages into freed slots, in arrival order, and wakes them later. */
+  private admitBlocked(): void {
+    const blocked = this.blocked!
+    while (blocked.length > 0 && this.size < this.capacity) {
+      const entry = blocked.shift()!
+      this.push(entry.message)
+      this.trampoline.schedule(() => entry.wake(true))
+    }
+    if (blocked.length === 0) this.blocked = undefined
+  }
+
+  private withdraw(entry: BlockedSender): void {
+    const blocked = this.blocked
+    if (blocked === undefined) return
+    const index = blocked.indexOf(entry)
+    if (index >= 0) blocked.splice(index, 1)
+    if (blocked.length === 0) this.blocked = undefined
+  }
+}

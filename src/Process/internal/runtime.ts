@@ -1,0 +1,262 @@
+/**
+ * The node-local process runtime: the process table, registered names, spawning, monitors and
+ * timers. One instance per `ProcessRuntime` layer; nothing is shared between instances.
+ *
+ * @internal
+ */
+import { Effect, Fiber } from "effect"
+import { NameTaken } from "../Errors.ts"
+import * as ExitReason from "../ExitReason.ts"
+import * as Pid from "../Pid.ts"
+import * as Signal from "../Signal.ts"
+import { Cell, type ExitWatcher } from "./cell.ts"
+import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
+
+/** How a process is created. */
+export interface CellOptions {
+  readonly name?: string | undefined
+  readonly trapExit?: boolean | undefined
+  readonly mailboxCapacity?: number | undefined
+  readonly overflow?: OverflowPolicy | undefined
+  /** Link the new process to this one before it runs. */
+  readonly linkTo?: Cell | undefined
+}
+
+/** Runtime-wide defaults. */
+export interface RuntimeConfig {
+  readonly node: string
+  readonly incarnation: number
+  readonly mailboxCapacity: number
+  readonly overflow: OverflowPolicy
+  /** Synchronous hand-overs allowed on one stack before resuming from a macrotask. */
+  readonly maxHandoverDepth: number
+}
+
+interface PendingTimer {
+  readonly handle: ReturnType<typeof setTimeout>
+  readonly deadline: number
+  readonly target: Cell | undefined
+}
+
+/** The process runtime of one node. */
+export class Runtime {
+  readonly node: string
+  readonly incarnation: number
+  /** The pid used as the sender of signals that come from outside any process. */
+  readonly systemPid: Pid.Pid
+  readonly startedAt = Date.now()
+  readonly trampoline: Trampoline
+  private readonly table = new Map<number, Cell>()
+  private readonly names = new Map<string, Cell>()
+  private readonly byFiber = new Map<Fiber.Fiber<unknown, unknown>, Cell>()
+  private readonly timers = new Map<number, PendingTimer>()
+  private nextId = 1
+  private nextRef = 1
+  private closing = false
+
+  constructor(readonly config: RuntimeConfig) {
+    this.node = config.node
+    this.incarnation = config.incarnation
+    this.systemPid = Pid.make(config.node, 0, config.incarnation)
+    this.trampoline = new Trampoline(config.maxHandoverDepth)
+  }
+
+  /** Number of live processes. */
+  get processCount(): number {
+    return this.table.size
+  }
+
+  /** Live processes in spawn order. */
+  processes(): IterableIterator<Cell> {
+    return this.table.values()
+  }
+
+  /** Registered names and their owners. */
+  registeredNames(): IterableIterator<[string, Cell]> {
+    return this.names.entries()
+  }
+
+  /**
+   * Creates a process running `body` on a new fiber that starts at once, on the caller's stack, and
+   * runs until it first suspends. The fiber inherits `context` (the spawner's services).
+   * The name (if any) must be free: check with {@link nameConflict} first.
+   */
+  spawn(
+    context: Fiber.Fiber<unknown, unknown>["context"],
+    body: (cell: Cell) => Effect.Effect<unknown, unknown>,
+    options: CellOptions | undefined
+  ): Cell {
+    const id = this.nextId++
+    const config = this.config
+    const mailbox = new Mailbox(
+      options?.mailboxCapacity ?? config.mailboxCapacity,
+      options?.overflow ?? config.overflow,
+      this.trampoline
+    )
+    const parent = options?.linkTo
+    const cell = new Cell(
+      this,
+      Pid.make(config.node, id, config.incarnation),
+      mailbox,
+      options?.trapExit ?? false,
+      parent?.pid
+    )
+    this.table.set(id, cell)
+    if (options?.name !== undefined) {
+      cell.name = options.name
+      this.names.set(options.name, cell)
+    }
+    if (parent !== undefined) {
+      if (parent.alive) parent.link(cell)
+      else cell.exitReason = parent.exitReason ?? ExitReason.noproc
+    }
+    const run = Effect.withFiber((fiber) => {
+      cell.fiber = fiber
+      this.byFiber.set(fiber, cell)
+      return cell.exitReason === undefined ? body(cell) : Effect.interrupt
+    })
+    const fiber = Effect.runForkWith(context)(run)
+    fiber.addObserver((exit) => cell.onFiberExit(exit))
+    return cell
+  }
+
+  /** The live process with this pid, if any. Pids of other nodes or incarnations are not here. */
+  lookup(pid: Pid.Pid): Cell | undefined {
+    if (pid.node !== this.node || pid.incarnation !== this.incarnation) return undefined
+    return this.table.get(pid.id)
+  }
+
+  /** The live process a pid or registered name refers to. */
+  resolve(target: Pid.Pid | string): Cell | undefined {
+    return typeof target === "string" ? this.names.get(target) : this.lookup(target)
+  }
+
+  /** The process running on `fiber`, if the fiber is a process. */
+  current(fiber: Fiber.Fiber<unknown, unknown>): Cell | undefined {
+    return this.byFiber.get(fiber)
+  }
+
+  /** Removes a finished process from the table and the name index. */
+  forget(cell: Cell): void {
+    this.table.delete(cell.pid.id)
+    if (cell.fiber !== undefined) this.byFiber.delete(cell.fiber)
+    if (cell.name !== undefined && this.names.get(cell.name) === cell) this.names.delete(cell.name)
+    cell.name = undefined
+  }
+
+  /** Why `name` cannot be given to `cell` (or to a new process when `cell` is undefined). */
+  nameConflict(name: string, cell: Cell | undefined): NameTaken | undefined {
+    const owner = this.names.get(name)
+    if (owner !== undefined && owner !== cell) {
+      return new NameTaken({ name, owner: `already registered to ${owner.pid}` })
+    }
+    if (cell !== undefined && cell.name !== undefined && cell.name !== name) {
+      return new NameTaken({ name, owner: `${cell.pid} is already registered as "${cell.name}"` })
+    }
+    return undefined
+  }
+
+  register(name: string, cell: Cell): NameTaken | undefined {
+    const conflict = this.nameConflict(name, cell)
+    if (conflict !== undefined) return conflict
+    cell.name = name
+    this.names.set(name, cell)
+    return undefined
+  }
+
+  unregister(name: string): boolean {
+    const owner = this.names.get(name)
+    if (owner === undefined) return false
+    this.names.delete(name)
+    owner.name = undefined
+    return true
+  }
+
+  newRefId(): number {
+    return this.nextRef++
+  }
+
+  /**
+   * Monitors `target` on behalf of `watcher`: a `Down` arrives in the watcher's mailbox exactly
+   * once, at once with `noproc` when the target is already dead.
+   */
+  monitor(watcher: Cell, target: Cell | undefined, targetPid: Pid.Pid): Signal.MonitorRef {
+    const refId = this.newRefId()
+    const ref = Signal.makeRef(this.node, refId)
+    if (target === undefined || !target.watch(refId, this.downDelivery(watcher, ref, targetPid))) {
+      watcher.mailbox.offerSystem(Signal.makeDown(ref, targetPid, ExitReason.noproc))
+      return ref
+    }
+    ;(watcher.monitoring ??= new Map()).set(refId, target)
+    return ref
+  }
+
+  private downDelivery(watcher: Cell, ref: Signal.MonitorRef, targetPid: Pid.Pid): ExitWatcher {
+    return (reason) => {
+      watcher.monitoring?.delete(ref.id)
+      watcher.mailbox.offerSystem(Signal.makeDown(ref, targetPid, reason))
+    }
+  }
+
+  /** Removes a monitor. Returns whether it was still active. */
+  demonitor(watcher: Cell, ref: Signal.MonitorRef): boolean {
+    const target = watcher.monitoring?.get(ref.id)
+    if (target === undefined) return false
+    watcher.monitoring!.delete(ref.id)
+    return target.unwatch(ref.id)
+  }
+
+  /** Calls `onExit` once with the target's exit reason (`noproc` at once if it is not alive). */
+  watchExit(target: Cell | undefined, onExit: ExitWatcher): () => void {
+    const refId = this.newRefId()
+    if (target === undefined || !target.watch(refId, onExit)) {
+      onExit(target?.exitReason ?? ExitReason.noproc)
+      return () => {}
+    }
+    return () => target.unwatch(refId)
+  }
+
+  /** Schedules `deliver` after `millis`; cancelled if `target` exits first. Returns the timer id. */
+  startTimer(millis: number, target: Cell | undefined, deliver: () => void): number {
+    const id = this.newRefId()
+    const handle = setTimeout(() => {
+      this.timers.delete(id)
+      target?.timers?.delete(id)
+      deliver()
+    }, millis)
+    this.timers.set(id, { handle, deadline: Date.now() + millis, target })
+    if (target !== undefined) (target.timers ??= new Set()).add(id)
+    return id
+  }
+
+  /** Cancels a timer. Returns the milliseconds it had left, or undefined if it was not pending. */
+  cancelTimer(id: number): number | undefined {
+    const timer = this.timers.get(id)
+    if (timer === undefined) return undefined
+    clearTimeout(timer.handle)
+    this.timers.delete(id)
+    timer.target?.timers?.delete(id)
+    return Math.max(0, timer.deadline - Date.now())
+  }
+
+  /**
+   * Stops every process (newest first) with `shutdown` and waits for their fibers to end. Used
+   * when the runtime's layer is released; supervisors stop their trees in order before this.
+   */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    this.closing = true
+    const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
+    for (const cell of [...this.table.values()].reverse()) {
+      if (cell.fiber !== undefined) fibers.push(cell.fiber)
+      cell.die(ExitReason.shutdown(), false)
+    }
+    for (const timer of this.timers.values()) clearTimeout(timer.handle)
+    this.timers.clear()
+    return Effect.forEach(fibers, (fiber) => Effect.asVoid(Fiber.await(fiber)), { discard: true })
+  })
+
+  /** Whether the runtime is shutting down. */
+  get isClosing(): boolean {
+    return this.closing
+  }
+}
