@@ -21,19 +21,18 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
+import { Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
 import { MailboxFull, NameTaken, NoProcess, NotAProcess } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope } from "./internal/callEnvelope.ts"
+import { Server, Starter, StopRequest } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
-import { exitWith } from "./internal/cell.ts"
 import { Offer } from "./internal/mailbox.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import * as Pid from "./Pid.ts"
 import { currentCell, deliverTo, type ProcessContext, spawnCell, type SpawnOptions, type Target } from "./Process.ts"
 import { type ProcessRuntime, withRuntime } from "./ProcessRuntime.ts"
 import * as Protocol from "./Protocol.ts"
-import * as Signal from "./Signal.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -302,234 +301,6 @@ export const behaviour =
 export type Callbacks<P, Args, S, R = never> = Omit<Behaviour<P, Args, S, R>, "protocol">
 
 // ---------------------------------------------------------------------------------------------
-// The server loop
-// ---------------------------------------------------------------------------------------------
-
-/** A stop request (from {@link stop}), handled by the loop like a message. */
-class StopRequest {
-  constructor(readonly reason: ExitReason.ExitReason) {}
-}
-
-type AnyHandler = (request: unknown, state: unknown, from?: unknown) => Effect.Effect<unknown, unknown, unknown>
-
-interface StartSignal {
-  readonly started: () => void
-  readonly failed: (reason: ExitReason.ExitReason) => void
-}
-
-/** One running server: its state and the handling of each kind of message. */
-class Server {
-  state: unknown = undefined
-  /** Calls received and not yet answered (including those kept with `noReply`). */
-  private pending: Set<CallEnvelope> | undefined = undefined
-  /** The call being handled. */
-  private current: CallEnvelope | undefined = undefined
-  private callMatch: MatchHandlers | undefined = undefined
-  private handleMatch: MatchHandlers | undefined = undefined
-  private tracer: boolean | undefined = undefined
-
-  constructor(
-    private readonly behaviour: Behaviour<unknown, unknown, unknown, unknown>,
-    private readonly cell: Cell
-  ) {
-    cell.behaviour = this
-  }
-
-  /** Runs `init`, reports the outcome to the starter, then serves messages until it stops. */
-  run(args: unknown, signal: StartSignal): Effect.Effect<never, unknown, unknown> {
-    return Effect.flatMap(
-      Effect.matchCauseEffect(this.behaviour.init(args, this.cell.pid), {
-        onFailure: (cause) => {
-          const reason = ExitReason.failure(cause)
-          signal.failed(reason)
-          return exitWith(reason)
-        },
-        onSuccess: (initial) => {
-          signal.started()
-          return this.initialized(initial)
-        }
-      }),
-      () => this.loop()
-    )
-  }
-
-  private initialized(initial: unknown): Effect.Effect<void, unknown, unknown> {
-    if (initial instanceof InitContinue) {
-      this.state = initial.state
-      return this.runContinue(initial.continueWith)
-    }
-    this.state = initial
-    return Effect.void
-  }
-
-  private loop(): Effect.Effect<never, unknown, unknown> {
-    return Effect.forever(
-      Effect.flatMap(this.cell.mailbox.take, (message) => this.dispatch(message)),
-      { disableYield: true }
-    )
-  }
-
-  /** The process exited: fails every unanswered call. */
-  processExited(reason: ExitReason.ExitReason): void {
-    const pending = this.pending
-    if (pending === undefined) return
-    this.pending = undefined
-    for (const envelope of pending) envelope.serverExited(reason)
-  }
-
-  private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
-    if (message instanceof CallEnvelope) return this.handleCall(message)
-    if (Protocol.isCastRequest(message)) return this.handleCast(message)
-    if (message instanceof StopRequest) return this.stopWith(message.reason)
-    if (message instanceof Signal.Exit && this.cell.parent !== undefined && Pid.equals(message.pid, this.cell.parent)) {
-      return this.stopWith(message.reason)
-    }
-    return this.handleInfo(message)
-  }
-
-  /** Whether per-message spans are made: tracing on, and a tracer installed in the server's context. */
-  private get traced(): boolean {
-    return (this.tracer ??=
-      this.behaviour.tracing !== false &&
-      this.cell.fiber !== undefined &&
-      Context.getOrUndefined(this.cell.fiber.context, Tracer.Tracer) !== undefined)
-  }
-
-  private span<A, E, R>(
-    effect: Effect.Effect<A, E, R>,
-    name: string,
-    tag: string,
-    parent: Tracer.AnySpan | undefined
-  ): Effect.Effect<A, E, R> {
-    if (!this.traced) return effect
-    return Effect.withSpan(effect, name, {
-      attributes: { "otp.pid": String(this.cell.pid), "otp.message": tag },
-      captureStackTrace: false,
-      ...(parent === undefined ? {} : { parent })
-    })
-  }
-
-  private handleCall(envelope: CallEnvelope): Effect.Effect<void, unknown, unknown> {
-    if (envelope.settled) return Effect.void
-    const tag = envelope.request._tag
-    const handler = (this.behaviour.handleCall as Record<string, AnyHandler>)[tag]
-    if (handler === undefined) {
-      envelope.settle(Exit.die(new Error(`${this.cell.pid} has no handleCall for "${tag}"`)))
-      return Effect.void
-    }
-    ;(this.pending ??= new Set()).add(envelope)
-    this.current = envelope
-    return Effect.matchCauseEffect(
-      this.span(handler(envelope.request, this.state, envelope), "GenServer.handleCall", tag, envelope.span),
-      (this.callMatch ??= {
-        onSuccess: (result) => this.callSucceeded(result as CallResult<unknown, unknown>),
-        onFailure: (cause) => this.callFailed(cause)
-      })
-    )
-  }
-
-  private callSucceeded(outcome: CallResult<unknown, unknown>): Effect.Effect<void, unknown, unknown> {
-    const envelope = this.current!
-    this.current = undefined
-    switch (outcome._tag) {
-      case "Reply":
-        this.pending!.delete(envelope)
-        envelope.succeed(outcome.value)
-        return this.afterResult(outcome)
-      case "NoReply":
-        return this.afterResult(outcome)
-      case "Stop":
-        if (outcome.reply !== undefined) {
-          this.pending!.delete(envelope)
-          envelope.succeed(outcome.reply.value)
-        }
-        this.state = outcome.state
-        return this.stopWith(outcome.reason)
-    }
-  }
-
-  private callFailed(cause: Cause.Cause<unknown>): Effect.Effect<void, unknown, unknown> {
-    const envelope = this.current!
-    this.current = undefined
-    if (isTypedFailure(cause)) {
-      this.pending!.delete(envelope)
-      envelope.settle(Exit.failCause(cause))
-      return Effect.void
-    }
-    return this.crash(cause)
-  }
-
-  private handleCast(request: Protocol.AnyCastRequest): Effect.Effect<void, unknown, unknown> {
-    const handler = (this.behaviour.handleCast as Record<string, AnyHandler> | undefined)?.[request._tag]
-    if (handler === undefined) {
-      return this.crash(Cause.die(new Error(`${this.cell.pid} has no handleCast for "${request._tag}"`)))
-    }
-    return this.handled(this.span(handler(request, this.state), "GenServer.handleCast", request._tag, undefined))
-  }
-
-  private handleInfo(message: unknown): Effect.Effect<void, unknown, unknown> {
-    const handler = this.behaviour.handleInfo
-    if (handler === undefined) return Effect.void
-    return this.handled(this.span(handler(message, this.state), "GenServer.handleInfo", infoTag(message), undefined))
-  }
-
-  private runContinue(continueWith: unknown): Effect.Effect<void, unknown, unknown> {
-    const handler = this.behaviour.handleContinue
-    if (handler === undefined) {
-      return this.crash(Cause.die(new Error(`${this.cell.pid} returned continue but has no handleContinue`)))
-    }
-    return this.handled(handler(continueWith, this.state))
-  }
-
-  /** Applies a cast/info/continue result; any failure crashes the server. */
-  private handled(effect: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<void, unknown, unknown> {
-    return Effect.matchCauseEffect(
-      effect,
-      (this.handleMatch ??= {
-        onSuccess: (result) => {
-          const outcome = result as HandleResult<unknown>
-          if (outcome._tag === "Stop") {
-            this.state = outcome.state
-            return this.stopWith(outcome.reason)
-          }
-          return this.afterResult(outcome)
-        },
-        onFailure: (cause) => this.crash(cause)
-      })
-    )
-  }
-
-  private afterResult(outcome: Reply<unknown, unknown> | NoReply<unknown>): Effect.Effect<void, unknown, unknown> {
-    this.state = outcome.state
-    return outcome.continue === undefined ? Effect.void : this.runContinue(outcome.continue)
-  }
-
-  private crash(cause: Cause.Cause<unknown>): Effect.Effect<never> {
-    return this.stopWith(ExitReason.failure(cause))
-  }
-
-  /** Runs `terminate` (if any), then exits with `reason`. */
-  private stopWith(reason: ExitReason.ExitReason): Effect.Effect<never> {
-    const terminate = this.behaviour.terminate
-    if (terminate === undefined) return exitWith(reason)
-    return Effect.flatMap(Effect.exit(terminate(reason, this.state) as Effect.Effect<void>), () => exitWith(reason))
-  }
-}
-
-interface MatchHandlers {
-  readonly onSuccess: (value: unknown) => Effect.Effect<void, unknown, unknown>
-  readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void, unknown, unknown>
-}
-
-const isTypedFailure = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.length > 0 && cause.reasons.every((reason) => reason._tag === "Fail")
-
-const infoTag = (message: unknown): string =>
-  typeof message === "object" && message !== null && typeof (message as { _tag?: unknown })._tag === "string"
-    ? (message as { _tag: string })._tag
-    : typeof message
-
-// ---------------------------------------------------------------------------------------------
 // Starting and stopping
 // ---------------------------------------------------------------------------------------------
 
@@ -541,51 +312,6 @@ const infoTag = (message: unknown): string =>
 export interface StartOptions extends SpawnOptions {
   /** How long `start` waits for `init`. Default 5000 ms; on expiry the server is killed. */
   readonly timeout?: number | undefined
-}
-
-/** Waits for a new server's `init` on behalf of `start`; the server reports to it. */
-class Starter implements StartSignal {
-  cell: Cell | undefined = undefined
-  private done = false
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
-
-  constructor(
-    private readonly resume: (effect: Effect.Effect<Pid.Pid, InitFailed | NameTaken>) => void,
-    private readonly linkTo: Cell | undefined
-  ) {}
-
-  started(): void {
-    this.finish(Effect.succeed(this.cell!.pid))
-  }
-
-  failed(reason: ExitReason.ExitReason): void {
-    // The starter learns the failure from `start`; a linked starter is not also killed by it.
-    if (this.linkTo !== undefined) this.linkTo.unlink(this.cell!)
-    this.finish(Effect.fail(new InitFailed({ server: this.cell!.pid, reason }, { disableChecks: true })))
-  }
-
-  finish(effect: Effect.Effect<Pid.Pid, InitFailed | NameTaken>): void {
-    if (this.done) return
-    this.done = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.resume(effect)
-  }
-
-  /** Arms the start timeout (only when `init` did not finish synchronously). */
-  arm(timeoutMs: number): Effect.Effect<void> | undefined {
-    if (this.done) return undefined
-    this.timer = setTimeout(() => {
-      const cell = this.cell!
-      if (this.linkTo !== undefined) this.linkTo.unlink(cell)
-      cell.die(ExitReason.killed, true)
-      this.finish(Effect.fail(new InitFailed({ server: cell.pid, reason: ExitReason.custom("init timeout") })))
-    }, timeoutMs)
-    return Effect.sync(() => {
-      if (!this.done) this.cell?.die(ExitReason.killed, true)
-      this.done = true
-      clearTimeout(this.timer)
-    })
-  }
 }
 
 const startServer = <P, Args, S, R>(
