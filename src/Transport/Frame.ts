@@ -1,0 +1,142 @@
+/**
+ * The frames of the wire protocol and their Schemas.
+ *
+ * A frame body is one MessagePack value. Control frames (handshake, goodbye) are maps tagged with
+ * `_tag`; data frames are two-element arrays `[channel, payload]` whose payload is encoded by the
+ * channel's own Schema (see `Channel`).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * The cluster protocol version sent in every handshake. Nodes with different versions refuse each other.
+ *
+ * @since 0.1.0
+ */
+export const protocolVersion = 1
+
+/**
+ * Where a node listens, as advertised to its peers (and gossiped to the rest of the cluster).
+ *
+ * @since 0.1.0
+ */
+export const Address = Schema.Struct({ host: Schema.String, port: Schema.Int })
+
+/**
+ * @since 0.1.0
+ */
+export type Address = typeof Address.Type
+
+/**
+ * A node's identity on the wire: its name and the incarnation of this run of it.
+ *
+ * A node that restarts gets a new incarnation, so anything minted by its previous life (pids,
+ * monitors) can be recognised as dead.
+ *
+ * @since 0.1.0
+ */
+export const NodeIdentity = Schema.Struct({ name: Schema.String, incarnation: Schema.Number })
+
+/**
+ * @since 0.1.0
+ */
+export type NodeIdentity = typeof NodeIdentity.Type
+
+/**
+ * First frame of a connection, sent by the dialing node.
+ *
+ * @since 0.1.0
+ */
+export const Hello = Schema.TaggedStruct("Hello", {
+  name: Schema.String,
+  incarnation: Schema.Number,
+  version: Schema.Int,
+  address: Schema.NullOr(Address)
+})
+
+/**
+ * The accepting node's answer to a `Hello` it admits; the link is up once it is exchanged.
+ *
+ * @since 0.1.0
+ */
+export const Welcome = Schema.TaggedStruct("Welcome", {
+  name: Schema.String,
+  incarnation: Schema.Number,
+  version: Schema.Int,
+  address: Schema.NullOr(Address)
+})
+
+/**
+ * Why a handshake was refused.
+ *
+ * - `duplicate_name`: another live node with that name (a different incarnation) is connected.
+ * - `version_mismatch`: the protocol versions differ.
+ * - `self`: the node dialed itself.
+ * - `identity_mismatch`: the name in `Hello` is not the authenticated TLS-PSK identity.
+ * - `superseded`: the same node is already connected over another connection that wins the tie-break.
+ * - `shutting_down`: the accepting node is leaving.
+ * - `unexpected_peer`: the dialer expected another node name at that address.
+ *
+ * @since 0.1.0
+ */
+export const RejectReason = Schema.Literals([
+  "duplicate_name",
+  "version_mismatch",
+  "self",
+  "identity_mismatch",
+  "superseded",
+  "shutting_down",
+  "unexpected_peer"
+])
+
+/**
+ * @since 0.1.0
+ */
+export type RejectReason = typeof RejectReason.Type
+
+/**
+ * The accepting node refuses the connection; it closes right after. `node` is the refusing node's
+ * identity when it is useful to the dialer (for `superseded`: the link it already has with it).
+ *
+ * @since 0.1.0
+ */
+export const Reject = Schema.TaggedStruct("Reject", {
+  reason: RejectReason,
+  message: Schema.String,
+  node: Schema.NullOr(NodeIdentity)
+})
+
+/**
+ * Sent before a node closes its links on a graceful shutdown: peers report `graceful_shutdown`.
+ *
+ * @since 0.1.0
+ */
+export const Goodbye = Schema.TaggedStruct("Goodbye", {})
+
+/**
+ * Every control frame.
+ *
+ * @since 0.1.0
+ */
+export const ControlFrame = Schema.Union([Hello, Welcome, Reject, Goodbye])
+
+/**
+ * @since 0.1.0
+ */
+export type ControlFrame = typeof ControlFrame.Type
+
+/**
+ * A data frame: the channel name and the payload as encoded by the channel's Schema.
+ *
+ * The hot path checks this shape inline (an array whose first element is a string) instead of
+ * running the Schema; the payload itself is always decoded with the channel's Schema.
+ *
+ * @since 0.1.0
+ */
+export const DataFrame = Schema.Tuple([Schema.String, Schema.Unknown])
+
+/**
+ * @since 0.1.0
+ */
+export type DataFrame = typeof DataFrame.Type

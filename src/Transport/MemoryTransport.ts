@@ -1,0 +1,83 @@
+/**
+ * The `Transport` over a `MemoryNetwork`: the same link engine, codec and handshake as the TCP
+ * transport, with connections simulated in memory so tests are fast and faults are injectable.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Layer } from "effect"
+import type { Scope } from "effect"
+import * as Codec from "./Codec.ts"
+import type { Address, NodeIdentity } from "./Frame.ts"
+import { Engine } from "./internal/Engine.ts"
+import type { AttachOptions } from "./internal/Engine.ts"
+import { makeLog } from "./internal/Logging.ts"
+import type { MemoryNetwork } from "./MemoryNetwork.ts"
+import { Transport } from "./Transport.ts"
+import { ConnectFailed } from "./TransportError.ts"
+import type { ConnectError } from "./TransportError.ts"
+import { newIncarnation, resolveTuning } from "./TransportOptions.ts"
+import type { TransportTuning } from "./TransportOptions.ts"
+
+/**
+ * Options of an in-memory transport.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryTransportOptions extends TransportTuning {
+  /** The node's name; also its address on the network (`{ host: name, port: 0 }`). */
+  readonly name: string
+}
+
+/**
+ * Starts a node on an in-memory network, until the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, MemoryTransport } from "effect-otp"
+ *
+ * const network = MemoryNetwork.make()
+ * const a = MemoryTransport.make(network, { name: "a" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function* (
+  network: MemoryNetwork,
+  options: MemoryTransportOptions
+): Effect.fn.Return<Transport["Service"], never, Scope.Scope> {
+  const tuning = resolveTuning(options)
+  const log = yield* makeLog(options.name)
+  const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
+  const address: Address = { host: options.name, port: 0 }
+  const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const unlisten = network.listen(options.name, (conn) => void engine.attach(conn, "inbound"))
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(() => {
+      unlisten()
+      return engine.shutdown(tuning.shutdownTimeoutMs)
+    })
+  )
+  const dial = (target: Address, attachOptions: AttachOptions) => {
+    const conn = network.dial(options.name, target.host)
+    return typeof conn === "string"
+      ? Promise.resolve(Exit.fail<ConnectError>(new ConnectFailed({ address: `memory:${target.host}`, reason: conn })))
+      : engine.attach(conn, "outbound", attachOptions)
+  }
+  return engine.service(dial)
+})
+
+/**
+ * An in-memory transport as a layer.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, MemoryTransport } from "effect-otp"
+ *
+ * const network = MemoryNetwork.make({ seed: 7 })
+ * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeoutMs: 200 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (network: MemoryNetwork, options: MemoryTransportOptions): Layer.Layer<Transport> =>
+  Layer.effect(Transport, make(network, options))

@@ -1,0 +1,107 @@
+/**
+ * How links are secured: TLS 1.2 with a pre-shared key derived from a cluster secret, certificate
+ * mTLS, or (only when asked for explicitly) plain TCP.
+ *
+ * @since 0.1.0
+ */
+import { hkdfSync } from "node:crypto"
+import type * as Tls from "node:tls"
+
+/**
+ * Link security.
+ *
+ * - `{ secret }`: TLS 1.2 `ECDHE-PSK-CHACHA20-POLY1305`; the key is HKDF-SHA256 of the secret and
+ *   the PSK identity is the node name. Mutual authentication, encryption, integrity and forward
+ *   secrecy with no certificates. Every node of a cluster must share the secret.
+ * - `{ tls: { ca, cert, key } }`: mutual certificate authentication against your CA. The peer's
+ *   certificate must be signed by `ca`; host names are not checked (nodes are named by the handshake).
+ * - `{ insecure: true }`: plain TCP, no authentication nor encryption. Logs a warning at start.
+ *
+ * @since 0.1.0
+ */
+export type Security =
+  | { readonly secret: string }
+  | {
+      readonly tls: {
+        readonly ca: string | Buffer
+        readonly cert: string | Buffer
+        readonly key: string | Buffer
+      }
+    }
+  | { readonly insecure: true }
+
+/**
+ * The only cipher suite used with a cluster secret.
+ *
+ * @since 0.1.0
+ */
+export const pskCipher = "ECDHE-PSK-CHACHA20-POLY1305"
+
+const pskLabel = "effect-otp cluster psk v1"
+
+/**
+ * Derives the 32-byte TLS pre-shared key from a cluster secret with HKDF-SHA256 and a fixed label.
+ *
+ * @example
+ * ```ts
+ * import { derivePsk } from "effect-otp/Transport/Security"
+ * derivePsk("correct horse battery staple").length // 32
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const derivePsk = (secret: string): Buffer =>
+  Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.alloc(0), pskLabel, 32))
+
+const psk12 = { ciphers: pskCipher, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const
+
+/**
+ * TLS server options for a security mode, or `undefined` for plain TCP. `onIdentity` receives the
+ * PSK identity a client presented (its node name), to be checked against its `Hello`.
+ *
+ * @since 0.1.0
+ */
+export const serverOptions = (
+  security: Security,
+  onIdentity: (socket: Tls.TLSSocket, identity: string) => void
+): Tls.TlsOptions | undefined => {
+  if ("insecure" in security) return undefined
+  if ("secret" in security) {
+    const key = derivePsk(security.secret)
+    return {
+      ...psk12,
+      pskIdentityHint: "effect-otp",
+      pskCallback: (socket, identity) => {
+        onIdentity(socket, identity)
+        return key
+      }
+    }
+  }
+  return { ...security.tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }
+}
+
+/**
+ * TLS client options for a security mode, or `undefined` for plain TCP.
+ *
+ * @since 0.1.0
+ */
+export const clientOptions = (security: Security, nodeName: string): Tls.ConnectionOptions | undefined => {
+  if ("insecure" in security) return undefined
+  if ("secret" in security) {
+    const key = derivePsk(security.secret)
+    return {
+      ...psk12,
+      pskCallback: () => ({ psk: key, identity: nodeName }),
+      checkServerIdentity: () => undefined
+    }
+  }
+  return { ...security.tls, rejectUnauthorized: true, minVersion: "TLSv1.2", checkServerIdentity: () => undefined }
+}
+
+/**
+ * A short description of a security mode, for logs.
+ *
+ * @since 0.1.0
+ */
+export const describe = (security: Security): string =>
+  "insecure" in security ? "plain TCP (insecure)" : "secret" in security ? `TLS-PSK ${pskCipher}` : "TLS mTLS"

@@ -1,0 +1,192 @@
+/**
+ * The `Transport` service: authenticated, framed links between named nodes.
+ *
+ * The transport knows nothing of processes. It keeps at most one link per remote node, moves typed
+ * frames over it on named channels (see `Channel`), reports links going up and down, and refuses
+ * bad peers without disturbing the others. Two implementations provide it: `TcpTransport`
+ * (node:tls or plain TCP) and `MemoryTransport` (in-memory, with fault injection, for tests).
+ *
+ * Delivery: frames sent to one node arrive in order, at most once, while the link stays up.
+ * Frames in flight when a link goes down are lost; upper layers learn it from `LinkDown`.
+ *
+ * Backpressure: each link has a high-water mark (bytes queued but not yet taken by the kernel).
+ * Beyond it, `send` suspends until the link drains, or fails with `NotConnected` if the link goes
+ * down meanwhile (a silent peer is cut by heartbeat timeout, so the wait is bounded).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Queue, Stream } from "effect"
+import type { Scope } from "effect"
+import type { Channel } from "./Channel.ts"
+import type { Address, NodeIdentity } from "./Frame.ts"
+import type { ChannelInUse, ConnectError, SendError } from "./TransportError.ts"
+
+/**
+ * Why a link went down.
+ *
+ * - `connection_closed`: the connection was reset or closed, or a bad frame closed it.
+ * - `heartbeat_timeout`: an upper layer (the cluster's failure detector) cut a silent link.
+ * - `graceful_shutdown`: the peer said goodbye (or this node is shutting down).
+ *
+ * @since 0.1.0
+ */
+export type LinkDownReason = "connection_closed" | "heartbeat_timeout" | "graceful_shutdown"
+
+/**
+ * A link to a node came up (after a successful handshake).
+ *
+ * @since 0.1.0
+ */
+export interface LinkUp {
+  readonly _tag: "LinkUp"
+  readonly node: NodeIdentity
+  /** The address the peer listens on, as it advertised it (null for a node that does not listen). */
+  readonly address: Address | null
+  readonly direction: "inbound" | "outbound"
+}
+
+/**
+ * A link to a node went down.
+ *
+ * @since 0.1.0
+ */
+export interface LinkDown {
+  readonly _tag: "LinkDown"
+  readonly node: NodeIdentity
+  readonly reason: LinkDownReason
+  /** Human-readable detail (socket error, protocol violation, ...). */
+  readonly detail: string
+}
+
+/**
+ * Link events, in the order they happened.
+ *
+ * @since 0.1.0
+ */
+export type LinkEvent = LinkUp | LinkDown
+
+/**
+ * A snapshot of one live link.
+ *
+ * @since 0.1.0
+ */
+export interface LinkInfo {
+  readonly node: NodeIdentity
+  readonly address: Address | null
+  readonly direction: "inbound" | "outbound"
+  /** Epoch milliseconds of the last frame received on the link. */
+  readonly lastReceivedAt: number
+  /** Bytes queued for sending and not yet taken by the kernel. */
+  readonly bufferedBytes: number
+}
+
+/**
+ * A frame received on a channel, as delivered by `Transport.stream`.
+ *
+ * @since 0.1.0
+ */
+export interface Received<A> {
+  readonly from: NodeIdentity
+  readonly message: A
+}
+
+/**
+ * The transport of one node.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Channel, Transport } from "effect-otp"
+ *
+ * const Greeting = Channel.make("example.greeting", Schema.String)
+ *
+ * const program = Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   const peer = yield* transport.connect({ host: "127.0.0.1", port: 4370 })
+ *   yield* transport.send(peer.name, Greeting, "hello")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Transport extends Context.Service<
+  Transport,
+  {
+    /** This node's name and incarnation. */
+    readonly local: NodeIdentity
+    /** The address peers reach this node at (the bound port when 0 was asked for). */
+    readonly address: Address
+    /**
+     * Dials a node and completes the handshake; succeeds with the peer's identity once a link to
+     * it is up (immediately if one already is). `expectedName` refuses a peer with another name.
+     */
+    readonly connect: (
+      address: Address,
+      options?: { readonly expectedName?: string | undefined }
+    ) => Effect.Effect<NodeIdentity, ConnectError>
+    /** Sends a value on a channel to a connected node. See the module doc for backpressure. */
+    readonly send: <A>(node: string, channel: Channel<A>, message: A) => Effect.Effect<void, SendError>
+    /**
+     * Handles frames received on a channel, for as long as the scope lives. The handler runs
+     * synchronously on the read path, in frame order per link: keep it short and non-blocking
+     * (e.g. offer to a `Queue`). A payload that fails the channel's Schema closes that connection.
+     */
+    readonly register: <A>(
+      channel: Channel<A>,
+      handler: (message: A, from: NodeIdentity) => void
+    ) => Effect.Effect<void, ChannelInUse, Scope.Scope>
+    /** Closes the link to a node, reporting `reason` in its `LinkDown`. No-op if not connected. */
+    readonly disconnect: (node: string, reason: LinkDownReason) => Effect.Effect<void>
+    /** Snapshots of the live links. */
+    readonly links: Effect.Effect<ReadonlyArray<LinkInfo>>
+    /** The live link to a node, if any (synchronous, for hot paths). */
+    readonly linkUnsafe: (node: string) => LinkInfo | undefined
+    /**
+     * Subscribes to link events now (so nothing that happens after this effect is missed) and
+     * returns them as a stream. The subscription ends with the scope.
+     */
+    readonly subscribe: Effect.Effect<Stream.Stream<LinkEvent>, never, Scope.Scope>
+  }
+>()("effect-otp/Transport") {}
+
+/**
+ * Receives a channel's frames as a `Stream`, buffering up to `capacity` frames (default 4096);
+ * beyond that, frames are dropped with a logged warning so a fast peer cannot grow this node's
+ * memory without bound. For request/response or mailbox delivery prefer `register`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { Channel, Transport } from "effect-otp"
+ *
+ * const Greeting = Channel.make("example.greeting", Schema.String)
+ * const program = Effect.gen(function* () {
+ *   const greetings = yield* Transport.stream(Greeting)
+ *   yield* Stream.runForEach(greetings, ({ from, message }) => Effect.log(`${from.name}: ${message}`))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const stream = Effect.fnUntraced(function* <A>(channel: Channel<A>, capacity = 4096) {
+  const transport = yield* Transport
+  const queue = yield* Effect.acquireRelease(Queue.bounded<Received<A>>(capacity), Queue.shutdown)
+  const context = yield* Effect.context<never>()
+  const warn = Effect.runForkWith(context)
+  yield* transport.register(channel, (message, from) => {
+    if (!Queue.offerUnsafe(queue, { from, message })) {
+      warn(Effect.logWarning(`channel "${channel.name}": receive buffer full, frame from ${from.name} dropped`))
+    }
+  })
+  return Stream.fromQueue(queue)
+})
+
+/**
+ * The events of the transport as a stream, subscribing when the stream starts. Use
+ * `transport.subscribe` instead when you must not miss an event that happens right after.
+ *
+ * @since 0.1.0
+ */
+export const events: Stream.Stream<LinkEvent, never, Transport> = Stream.unwrap(
+  Effect.flatMap(Effect.service(Transport), (transport) => transport.subscribe)
+)

@@ -1,0 +1,107 @@
+/**
+ * Errors raised by the transport.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { RejectReason } from "./Frame.ts"
+
+/**
+ * No link to that node is up: it was never connected, or it went down.
+ *
+ * @since 0.1.0
+ */
+export class NotConnected extends Schema.TaggedError<NotConnected>()("NotConnected", {
+  node: Schema.String
+}) {
+  override get message(): string {
+    return `no link to node "${this.node}"`
+  }
+}
+
+/**
+ * A dial failed before the handshake completed: refused, unreachable, TLS failure (e.g. a wrong
+ * cluster secret), handshake timeout, or the transport is closing.
+ *
+ * @since 0.1.0
+ */
+export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
+  address: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot connect to ${this.address}: ${this.reason}`
+  }
+}
+
+/**
+ * The remote node refused the handshake, with a reason (e.g. `duplicate_name`: a live node with the
+ * same name is already in the cluster).
+ *
+ * @since 0.1.0
+ */
+export class HandshakeRejected extends Schema.TaggedError<HandshakeRejected>()("HandshakeRejected", {
+  address: Schema.String,
+  reason: RejectReason,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `handshake with ${this.address} refused (${this.reason}): ${this.detail}`
+  }
+}
+
+/**
+ * A value could not be sent: it does not match the channel's Schema, or its encoding exceeds the
+ * maximum frame size.
+ *
+ * @since 0.1.0
+ */
+export class EncodeFailed extends Schema.TaggedError<EncodeFailed>()("EncodeFailed", {
+  channel: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot send on channel "${this.channel}": ${this.reason}`
+  }
+}
+
+/**
+ * A channel with that name already has a handler on this node.
+ *
+ * @since 0.1.0
+ */
+export class ChannelInUse extends Schema.TaggedError<ChannelInUse>()("ChannelInUse", {
+  channel: Schema.String
+}) {
+  override get message(): string {
+    return `channel "${this.channel}" already has a handler`
+  }
+}
+
+/**
+ * The transport could not listen on its address.
+ *
+ * @since 0.1.0
+ */
+export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
+  address: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot listen on ${this.address}: ${this.reason}`
+  }
+}
+
+/**
+ * Any error of a dial.
+ *
+ * @since 0.1.0
+ */
+export type ConnectError = ConnectFailed | HandshakeRejected
+
+/**
+ * Any error of a send.
+ *
+ * @since 0.1.0
+ */
+export type SendError = NotConnected | EncodeFailed

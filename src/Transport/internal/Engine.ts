@@ -1,0 +1,534 @@
+/**
+ * The link engine shared by every transport implementation: handshake, link table, tie-breaks,
+ * channel dispatch, backpressure and link events. Implementations only supply connections.
+ *
+ * Hot paths (`send`, frame dispatch) are plain synchronous code; the Effect surface is built on top.
+ *
+ * @internal
+ */
+import { Effect, Exit, PubSub, Schema, Stream } from "effect"
+import type { Channel } from "../Channel.ts"
+import type { Codec } from "../Codec.ts"
+import { ControlFrame, protocolVersion } from "../Frame.ts"
+import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
+import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
+import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnected } from "../TransportError.ts"
+import type { ConnectError, SendError } from "../TransportError.ts"
+import type { Conn } from "./Conn.ts"
+
+/** Log sink used from callbacks. */
+export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) => void
+
+/** Settings of an engine. */
+export interface EngineConfig {
+  readonly local: NodeIdentity
+  readonly address: Address
+  readonly maxFrameBytes: number
+  readonly highWaterMarkBytes: number
+  readonly handshakeTimeoutMs: number
+  readonly codec: Codec
+  readonly log: Log
+}
+
+/** Options of a dial, as seen by the engine. */
+export interface AttachOptions {
+  /** For inbound connections: the TLS-PSK identity the peer authenticated with. */
+  readonly authenticatedName?: string | undefined
+  /** For outbound connections: the node name expected at that address. */
+  readonly expectedName?: string | undefined
+}
+
+type Direction = "inbound" | "outbound"
+
+interface Connection {
+  readonly conn: Conn
+  readonly direction: Direction
+  state: "handshake" | "open" | "closed"
+  peer: NodeIdentity | undefined
+  peerAddress: Address | null
+  lastReceivedAt: number
+  superseded: boolean
+  replacing: boolean
+  timer: ReturnType<typeof setTimeout> | undefined
+  settle: ((exit: Exit.Exit<NodeIdentity, ConnectError>) => void) | undefined
+  readonly waiters: Set<() => void>
+  readonly options: AttachOptions
+}
+
+interface Registration {
+  readonly channel: Channel<unknown>
+  readonly handler: (message: unknown, from: NodeIdentity) => void
+}
+
+const decodeControl = Schema.decodeUnknownExit(ControlFrame)
+
+const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** The engine: owns every connection of one node. */
+export class Engine {
+  private readonly links = new Map<string, Connection>()
+  private readonly connections = new Set<Connection>()
+  private readonly channels = new Map<string, Registration>()
+  private closing = false
+  readonly events: PubSub.PubSub<LinkEvent>
+
+  constructor(readonly config: EngineConfig) {
+    this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // connections
+
+  /**
+   * Takes over a connection whose transport-level security is established. For outbound
+   * connections the returned exit settles when the handshake does.
+   */
+  attach(
+    conn: Conn,
+    direction: Direction,
+    options: AttachOptions = {}
+  ): Promise<Exit.Exit<NodeIdentity, ConnectError>> {
+    const c: Connection = {
+      conn,
+      direction,
+      state: "handshake",
+      peer: undefined,
+      peerAddress: null,
+      lastReceivedAt: Date.now(),
+      superseded: false,
+      replacing: false,
+      timer: undefined,
+      settle: undefined,
+      waiters: new Set(),
+      options
+    }
+    const settled = new Promise<Exit.Exit<NodeIdentity, ConnectError>>((resolve) => {
+      c.settle = resolve
+    })
+    conn.handlers = {
+      onFrame: (body) => this.onFrame(c, body),
+      onFramingError: (detail) => this.protocolError(c, detail),
+      onClose: (detail) => this.onClose(c, detail)
+    }
+    this.connections.add(c)
+    if (this.closing) {
+      this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down")))
+      conn.destroy()
+      return settled
+    }
+    c.timer = setTimeout(() => this.handshakeTimeout(c), this.config.handshakeTimeoutMs)
+    if (direction === "outbound") {
+      const { local, address } = this.config
+      this.writeControl(c, {
+        _tag: "Hello",
+        name: local.name,
+        incarnation: local.incarnation,
+        version: protocolVersion,
+        address
+      })
+    }
+    return settled
+  }
+
+  private connectFailed(c: Connection, reason: string): ConnectFailed {
+    return new ConnectFailed({ address: c.conn.remote, reason })
+  }
+
+  private settle(c: Connection, exit: Exit.Exit<NodeIdentity, ConnectError>): void {
+    const settle = c.settle
+    c.settle = undefined
+    settle?.(exit)
+  }
+
+  private handshakeTimeout(c: Connection): void {
+    if (c.state !== "handshake") return
+    const detail = `handshake timed out after ${this.config.handshakeTimeoutMs} ms`
+    this.config.log("Warn", `${c.direction} connection ${c.conn.remote}: ${detail}; closed`)
+    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    this.finish(c, "connection_closed", detail)
+    c.conn.destroy()
+  }
+
+  private writeControl(c: Connection, frame: ControlFrame): void {
+    c.conn.write(this.config.codec.encode(frame))
+  }
+
+  private reject(c: Connection, reason: RejectReason, message: string, node: NodeIdentity | null = null): void {
+    this.config.log("Warn", `refused connection from ${c.conn.remote} (${reason}): ${message}`)
+    this.writeControl(c, { _tag: "Reject", reason, message, node })
+    this.finish(c, "connection_closed", message)
+    c.conn.end()
+  }
+
+  /** A violation of the protocol by the peer: log it and close that connection only. */
+  private protocolError(c: Connection, detail: string): void {
+    if (c.state === "closed") return
+    const who = c.peer ? `node "${c.peer.name}" (${c.conn.remote})` : c.conn.remote
+    this.config.log("Warn", `closing connection with ${who}: ${detail}`)
+    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    this.finish(c, "connection_closed", detail)
+    c.conn.destroy()
+  }
+
+  private onClose(c: Connection, detail: string): void {
+    if (c.state === "closed") return
+    if (c.state === "handshake") {
+      this.config.log("Debug", `${c.direction} connection ${c.conn.remote} closed during handshake: ${detail}`)
+    }
+    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    this.finish(c, "connection_closed", detail)
+  }
+
+  /** Marks a connection closed and, if it carried a link, reports the link down. */
+  private finish(c: Connection, reason: LinkDownReason, detail: string): void {
+    if (c.state === "closed") return
+    const wasOpen = c.state === "open"
+    c.state = "closed"
+    this.connections.delete(c)
+    if (c.timer !== undefined) clearTimeout(c.timer)
+    c.timer = undefined
+    if (wasOpen && c.peer && this.links.get(c.peer.name) === c) {
+      this.links.delete(c.peer.name)
+      if (!c.superseded) {
+        PubSub.publishUnsafe(this.events, { _tag: "LinkDown", node: c.peer, reason, detail })
+      }
+    }
+    this.wake(c)
+  }
+
+  private wake(c: Connection): void {
+    if (c.waiters.size === 0) return
+    const waiters = Array.from(c.waiters)
+    c.waiters.clear()
+    for (const wake of waiters) wake()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // receiving
+
+  private onFrame(c: Connection, body: Uint8Array): void {
+    if (c.state === "closed") return
+    c.lastReceivedAt = Date.now()
+    let value: unknown
+    try {
+      value = this.config.codec.decode(body)
+    } catch (error) {
+      return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
+    }
+    if (Array.isArray(value) && c.state === "open") return this.dispatch(c, value)
+    const decoded = decodeControl(value)
+    if (Exit.isFailure(decoded)) {
+      return this.protocolError(c, c.state === "open" ? "malformed frame" : "malformed handshake frame")
+    }
+    const frame = decoded.value
+    switch (frame._tag) {
+      case "Hello":
+        return c.state === "handshake" && c.direction === "inbound"
+          ? this.onHello(c, frame)
+          : this.protocolError(c, "unexpected Hello")
+      case "Welcome":
+        return c.state === "handshake" && c.direction === "outbound"
+          ? this.onWelcome(c, frame)
+          : this.protocolError(c, "unexpected Welcome")
+      case "Reject":
+        return c.state === "handshake" && c.direction === "outbound"
+          ? this.onReject(c, frame)
+          : this.protocolError(c, "unexpected Reject")
+      case "Goodbye":
+        if (c.state !== "open") return this.protocolError(c, "unexpected Goodbye")
+        this.finish(c, "graceful_shutdown", "peer left the cluster")
+        return c.conn.end()
+    }
+  }
+
+  private dispatch(c: Connection, frame: Array<unknown>): void {
+    const name = frame[0]
+    if (typeof name !== "string" || frame.length !== 2) return this.protocolError(c, "malformed data frame")
+    const registration = this.channels.get(name)
+    if (registration === undefined) {
+      return this.config.log("Debug", `frame on unknown channel "${name}" from ${c.peer?.name} dropped`)
+    }
+    let message: unknown
+    try {
+      message = registration.channel.decode(frame[1])
+    } catch (error) {
+      return this.protocolError(c, `payload on channel "${name}" failed to decode: ${describeError(error)}`)
+    }
+    try {
+      registration.handler(message, c.peer!)
+    } catch (error) {
+      this.config.log("Error", `handler of channel "${name}" threw: ${describeError(error)}`)
+    }
+  }
+
+  private onHello(c: Connection, hello: typeof import("../Frame.ts").Hello.Type): void {
+    const { local } = this.config
+    if (this.closing) return this.reject(c, "shutting_down", `node "${local.name}" is shutting down`)
+    if (hello.version !== protocolVersion) {
+      return this.reject(c, "version_mismatch", `protocol ${hello.version} is not ${protocolVersion}`)
+    }
+    if (hello.name === local.name) {
+      return this.reject(
+        c,
+        hello.incarnation === local.incarnation ? "self" : "duplicate_name",
+        hello.incarnation === local.incarnation
+          ? "a node cannot connect to itself"
+          : `node name "${hello.name}" is already taken by this node`
+      )
+    }
+    const authenticated = c.options.authenticatedName
+    if (authenticated !== undefined && authenticated !== hello.name) {
+      return this.reject(c, "identity_mismatch", `PSK identity "${authenticated}" claims to be "${hello.name}"`)
+    }
+    const peer = { name: hello.name, incarnation: hello.incarnation }
+    const admission = this.admit(c, peer)
+    if (admission !== "admitted") return this.reject(c, admission.reason, admission.message, admission.node)
+    this.writeControl(c, {
+      _tag: "Welcome",
+      name: local.name,
+      incarnation: local.incarnation,
+      version: protocolVersion,
+      address: this.config.address
+    })
+    this.open(c, peer, hello.address)
+  }
+
+  private onWelcome(c: Connection, welcome: typeof import("../Frame.ts").Welcome.Type): void {
+    const fail = (reason: RejectReason, detail: string) => {
+      this.config.log("Warn", `handshake with ${c.conn.remote} failed (${reason}): ${detail}`)
+      this.settle(c, Exit.fail(new HandshakeRejected({ address: c.conn.remote, reason, detail })))
+      this.finish(c, "connection_closed", detail)
+      c.conn.destroy()
+    }
+    if (welcome.version !== protocolVersion) {
+      return fail("version_mismatch", `protocol ${welcome.version} is not ${protocolVersion}`)
+    }
+    const expected = c.options.expectedName
+    if (expected !== undefined && expected !== welcome.name) {
+      return fail("unexpected_peer", `expected node "${expected}", found "${welcome.name}"`)
+    }
+    if (welcome.name === this.config.local.name) return fail("self", "a node cannot connect to itself")
+    const peer = { name: welcome.name, incarnation: welcome.incarnation }
+    const admission = this.admit(c, peer)
+    if (admission === "admitted") return this.open(c, peer, welcome.address)
+    if (admission.reason === "superseded") {
+      // The same node is already linked over a connection that wins the tie-break: keep that one.
+      this.settle(c, Exit.succeed(peer))
+      this.finish(c, "connection_closed", "superseded")
+      return c.conn.end()
+    }
+    fail(admission.reason, admission.message)
+  }
+
+  private onReject(c: Connection, reject: typeof import("../Frame.ts").Reject.Type): void {
+    const existing = reject.node ? this.links.get(reject.node.name) : undefined
+    if (reject.reason === "superseded" && existing && existing.peer!.incarnation === reject.node!.incarnation) {
+      this.settle(c, Exit.succeed(existing.peer!))
+    } else {
+      this.settle(
+        c,
+        Exit.fail(new HandshakeRejected({ address: c.conn.remote, reason: reject.reason, detail: reject.message }))
+      )
+    }
+    this.finish(c, "connection_closed", reject.message)
+    c.conn.destroy()
+  }
+
+  /**
+   * Decides whether a handshaking connection may carry the link to `peer`.
+   *
+   * A different incarnation of an already linked name is a second live node with that name: refused.
+   * Two connections between the same two incarnations (simultaneous dials, or a dialer replacing a
+   * connection it believes dead) keep the one dialed by the node with the smaller name; if both were
+   * dialed by the same node, the newer wins. Both ends apply the same rule, so they agree.
+   */
+  private admit(
+    c: Connection,
+    peer: NodeIdentity
+  ): "admitted" | { reason: RejectReason; message: string; node: NodeIdentity | null } {
+    const existing = this.links.get(peer.name)
+    if (existing === undefined) return "admitted"
+    if (existing.peer!.incarnation !== peer.incarnation) {
+      return {
+        reason: "duplicate_name",
+        message:
+          `node "${peer.name}" is already connected (incarnation ${existing.peer!.incarnation}); ` +
+          `refusing a second live node with that name (incarnation ${peer.incarnation})`,
+        node: null
+      }
+    }
+    const dialerOf = (x: Connection) => (x.direction === "outbound" ? this.config.local.name : peer.name)
+    const incoming = dialerOf(c)
+    const current = dialerOf(existing)
+    if (incoming === current || incoming < current) {
+      existing.superseded = true
+      c.replacing = true
+      this.links.delete(peer.name)
+      this.finish(existing, "connection_closed", "superseded")
+      existing.conn.end()
+      return "admitted"
+    }
+    return { reason: "superseded", message: "already connected", node: this.config.local }
+  }
+
+  private open(c: Connection, peer: NodeIdentity, address: Address | null): void {
+    c.state = "open"
+    c.peer = peer
+    c.peerAddress = address
+    if (c.timer !== undefined) clearTimeout(c.timer)
+    c.timer = undefined
+    this.links.set(peer.name, c)
+    this.settle(c, Exit.succeed(peer))
+    // A connection that replaced another one to the same incarnation continues the same link.
+    if (!c.replacing) {
+      PubSub.publishUnsafe(this.events, { _tag: "LinkUp", node: peer, address, direction: c.direction })
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the service
+
+  private linkInfo(c: Connection): LinkInfo {
+    return {
+      node: c.peer!,
+      address: c.peerAddress,
+      direction: c.direction,
+      lastReceivedAt: c.lastReceivedAt,
+      bufferedBytes: c.conn.bufferedBytes()
+    }
+  }
+
+  private encode<A>(channel: Channel<A>, message: A): Uint8Array | EncodeFailed {
+    let body: Uint8Array
+    try {
+      body = this.config.codec.encode([channel.name, channel.encode(message)])
+    } catch (error) {
+      return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
+    }
+    if (body.length > this.config.maxFrameBytes) {
+      return new EncodeFailed({
+        channel: channel.name,
+        reason: `frame of ${body.length} bytes exceeds the maximum of ${this.config.maxFrameBytes} bytes`
+      })
+    }
+    return body
+  }
+
+  private write(node: string, body: Uint8Array): Effect.Effect<void, NotConnected> {
+    const c = this.links.get(node)
+    if (c === undefined) return Effect.fail(new NotConnected({ node }))
+    if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
+      c.conn.write(body)
+      return Effect.void
+    }
+    return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
+  }
+
+  private awaitDrain(c: Connection): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const wake = () => resume(Effect.void)
+      if (c.waiters.size === 0) c.conn.onDrain(() => this.wake(c))
+      c.waiters.add(wake)
+      return Effect.sync(() => {
+        c.waiters.delete(wake)
+      })
+    })
+  }
+
+  /** Builds the service on this engine; `dial` opens a transport-level connection and attaches it. */
+  service(
+    dial: (
+      address: Address,
+      options: AttachOptions,
+      signal: AbortSignal
+    ) => Promise<Exit.Exit<NodeIdentity, ConnectError>>
+  ): Transport["Service"] {
+    const { local, address } = this.config
+    return {
+      local,
+      address,
+      connect: (target, options) =>
+        Effect.callback<NodeIdentity, ConnectError>((resume, signal) => {
+          if (this.closing) {
+            return resume(
+              Effect.fail(new ConnectFailed({ address: `${target.host}:${target.port}`, reason: "transport closed" }))
+            )
+          }
+          const known = options?.expectedName !== undefined ? this.links.get(options.expectedName) : undefined
+          if (known !== undefined) return resume(Effect.succeed(known.peer!))
+          dial(target, { expectedName: options?.expectedName }, signal).then((exit) => resume(exit))
+        }),
+      send: <A>(node: string, channel: Channel<A>, message: A) =>
+        Effect.suspend(() => {
+          const body = this.encode(channel, message)
+          return body instanceof EncodeFailed ? Effect.fail<SendError>(body) : this.write(node, body)
+        }),
+      register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
+        Effect.suspend(() => {
+          if (this.channels.has(channel.name)) return Effect.fail(new ChannelInUse({ channel: channel.name }))
+          const registration: Registration = {
+            channel: channel as Channel<unknown>,
+            handler: handler as (message: unknown, from: NodeIdentity) => void
+          }
+          this.channels.set(channel.name, registration)
+          return Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              if (this.channels.get(channel.name) === registration) this.channels.delete(channel.name)
+            })
+          )
+        }),
+      disconnect: (node, reason) =>
+        Effect.sync(() => {
+          const c = this.links.get(node)
+          if (c === undefined) return
+          this.config.log("Info", `closing link to node "${node}" (${reason})`)
+          this.finish(c, reason, `closed by this node (${reason})`)
+          c.conn.destroy()
+        }),
+      links: Effect.sync(() => Array.from(this.links.values(), (c) => this.linkInfo(c))),
+      linkUnsafe: (node) => {
+        const c = this.links.get(node)
+        return c === undefined ? undefined : this.linkInfo(c)
+      },
+      subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription)
+    }
+  }
+
+  /**
+   * Graceful shutdown: refuses new connections, says goodbye on every link, reports each link down
+   * locally with `graceful_shutdown`, and resolves when every connection is closed (or after
+   * `timeoutMs`, destroying the rest).
+   */
+  shutdown(timeoutMs: number): Promise<void> {
+    this.closing = true
+    const all = Array.from(this.connections)
+    const closed = all.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const onClose = c.conn.handlers.onClose
+          c.conn.handlers = { ...c.conn.handlers, onClose: (detail) => (onClose(detail), resolve()) }
+        })
+    )
+    for (const c of all) {
+      if (c.state === "open") {
+        this.writeControl(c, { _tag: "Goodbye" })
+        this.finish(c, "graceful_shutdown", "this node is shutting down")
+        c.conn.end()
+      } else {
+        this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down")))
+        this.finish(c, "connection_closed", "this node is shutting down")
+        c.conn.destroy()
+      }
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const c of all) c.conn.destroy()
+        resolve()
+      }, timeoutMs)
+      Promise.all(closed).then(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    }).then(() => Effect.runPromise(PubSub.shutdown(this.events)))
+  }
+}

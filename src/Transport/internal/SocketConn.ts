@@ -1,0 +1,93 @@
+/**
+ * A `Conn` over a node:net or node:tls socket, with per-tick write batching.
+ *
+ * Frame bodies written during one tick are joined into one buffer and written with a single
+ * `socket.write` at the end of the tick (a microtask), so pipelined traffic costs one TLS record
+ * and one syscall per batch rather than per frame.
+ *
+ * @internal
+ */
+import type * as Net from "node:net"
+import { encodeFrames, FrameDecoder } from "../Framing.ts"
+import { noHandlers } from "./Conn.ts"
+import type { Conn, ConnHandlers } from "./Conn.ts"
+
+export class SocketConn implements Conn {
+  handlers: ConnHandlers = noHandlers
+  readonly remote: string
+  private pending: Array<Uint8Array> = []
+  private pendingBytes = 0
+  private scheduled = false
+  private drainCallbacks: Array<() => void> = []
+  private lastError: string | undefined
+  private readonly decoder: FrameDecoder
+
+  constructor(
+    private readonly socket: Net.Socket,
+    maxFrameBytes: number
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    socket.setNoDelay(true)
+    this.decoder = new FrameDecoder(
+      maxFrameBytes,
+      (body) => this.handlers.onFrame(body),
+      (detail) => this.handlers.onFramingError(detail)
+    )
+    socket.on("data", (chunk: Buffer) => this.decoder.push(chunk))
+    socket.on("drain", () => this.drained())
+    socket.on("error", (error) => {
+      this.lastError = error.message
+    })
+    socket.once("close", () => {
+      this.decoder.stop()
+      this.pending = []
+      this.pendingBytes = 0
+      this.drained()
+      this.handlers.onClose(this.lastError ?? "connection closed by peer")
+    })
+  }
+
+  write(body: Uint8Array): void {
+    this.pending.push(body)
+    this.pendingBytes += body.length
+    if (!this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false
+    if (this.pending.length === 0 || this.socket.destroyed) return
+    const buffer = encodeFrames(this.pending, this.pendingBytes)
+    this.pending = []
+    this.pendingBytes = 0
+    if (this.socket.write(buffer)) this.drained()
+  }
+
+  private drained(): void {
+    if (this.drainCallbacks.length === 0) return
+    const callbacks = this.drainCallbacks
+    this.drainCallbacks = []
+    for (const callback of callbacks) callback()
+  }
+
+  bufferedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength
+  }
+
+  onDrain(callback: () => void): void {
+    this.drainCallbacks.push(callback)
+  }
+
+  end(): void {
+    this.flush()
+    this.socket.end()
+    // A peer that never acknowledges the end must not keep the socket forever.
+    this.socket.setTimeout(5000, () => this.socket.destroy())
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+}

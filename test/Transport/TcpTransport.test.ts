@@ -1,0 +1,290 @@
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import * as Tls from "node:tls"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Schema, Scope, Stream } from "effect"
+import * as Channel from "../../src/Transport/Channel.ts"
+import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
+import { collect, isDown, isUp, linkEvents, LogCapture, tcpNode } from "../support/transportHarness.ts"
+
+const Text = Channel.make("test.text", Schema.String)
+
+/** Opens a raw socket to a node and resolves when the node closes it. */
+const rawClient = (port: number, onConnect: (socket: Net.Socket) => void) =>
+  Effect.callback<number>((resume) => {
+    const started = Date.now()
+    const socket = Net.connect({ host: "127.0.0.1", port }, () => onConnect(socket))
+    socket.on("error", () => {})
+    socket.on("close", () => resume(Effect.succeed(Date.now() - started)))
+    return Effect.sync(() => socket.destroy())
+  })
+
+const fixture = (name: string) => Fs.readFileSync(Path.join(import.meta.dirname, "fixtures", name))
+
+describe("TcpTransport", () => {
+  it.live("two nodes with the same secret link up and exchange frames in order", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const b = yield* tcpNode("b")
+      const eventsA = yield* linkEvents(a)
+      const eventsB = yield* linkEvents(b)
+      const received = yield* collect(b, Text, 1000)
+      const peer = yield* a.connect(b.address)
+      assert.deepStrictEqual(peer, b.local)
+      const upA = yield* eventsA(isUp("b"))
+      const upB = yield* eventsB(isUp("a"))
+      assert.deepStrictEqual(upA._tag === "LinkUp" && upA.node, b.local)
+      assert.deepStrictEqual(upB._tag === "LinkUp" && upB.address, a.address)
+      for (let i = 0; i < 1000; i++) yield* a.send("b", Text, `m${i}`)
+      assert.deepStrictEqual(
+        yield* received,
+        Array.from({ length: 1000 }, (_, i) => `m${i}`)
+      )
+      assert.strictEqual((yield* a.links).length, 1)
+      assert.strictEqual(a.linkUnsafe("b")?.node.incarnation, b.local.incarnation)
+    })
+  )
+
+  it.live("a send to a node that is not connected fails with NotConnected", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const error = yield* Effect.flip(a.send("nobody", Text, "hi"))
+      assert.strictEqual(error._tag, "NotConnected")
+    })
+  )
+
+  it.live("a dial to a closed port fails with ConnectFailed", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const port = yield* Effect.promise(
+        () =>
+          new Promise<number>((resolve) => {
+            const server = Net.createServer().listen(0, "127.0.0.1", () => {
+              const { port } = server.address() as Net.AddressInfo
+              server.close(() => resolve(port))
+            })
+          })
+      )
+      const error = yield* Effect.flip(a.connect({ host: "127.0.0.1", port }))
+      assert.strictEqual(error._tag, "ConnectFailed")
+    })
+  )
+
+  it.live("a wrong secret is refused both ways and both nodes keep serving others", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const a = yield* tcpNode("a", { secret: "one" })
+      const b = yield* tcpNode("b", { secret: "two" })
+      const c = yield* tcpNode("c", { secret: "one" })
+      const ab = yield* Effect.flip(a.connect(b.address))
+      assert.strictEqual(ab._tag, "ConnectFailed")
+      yield* logs.awaitLine(/refused TLS connection/)
+      const ba = yield* Effect.flip(b.connect(a.address))
+      assert.strictEqual(ba._tag, "ConnectFailed")
+      assert.strictEqual((yield* a.links).length + (yield* b.links).length, 0)
+      const peer = yield* c.connect(a.address)
+      assert.strictEqual(peer.name, "a")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("plain TCP garbage and a plain-TCP node are refused by a TLS node, which keeps serving", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      yield* rawClient(a.address.port, (socket) => socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+      yield* rawClient(a.address.port, (socket) => socket.write(Buffer.from([0, 0, 0, 5, 1, 2, 3, 4, 5])))
+      yield* logs.awaitLine(/refused TLS connection/)
+      const plain = yield* tcpNode("plain", { insecure: true })
+      const error = yield* Effect.flip(plain.connect(a.address))
+      assert.strictEqual(error._tag, "ConnectFailed")
+      const b = yield* tcpNode("b")
+      assert.strictEqual((yield* b.connect(a.address)).name, "a")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("an insecure node warns at start, and refuses a TLS client and garbage", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const a = yield* tcpNode("a", { insecure: true })
+      yield* logs.awaitLine(/Warn.*plain TCP without authentication/)
+      const tls = yield* tcpNode("tls")
+      const error = yield* Effect.flip(tls.connect(a.address))
+      assert.strictEqual(error._tag, "ConnectFailed")
+      yield* logs.awaitLine(/closing connection with .*exceeds the maximum/)
+      yield* rawClient(a.address.port, (socket) => socket.write(Buffer.from([0, 0, 0, 3, 0xc1, 0xc1, 0xc1])))
+      yield* logs.awaitLine(/undecodable frame|malformed handshake frame/)
+      const b = yield* tcpNode("b", { insecure: true })
+      assert.strictEqual((yield* b.connect(a.address)).name, "a")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("a client stalling in the TLS handshake or before its Hello is cut after the handshake timeout", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const a = yield* tcpNode("a", { secret: "s" }, { handshakeTimeoutMs: 300 })
+      const silentTcp = yield* rawClient(a.address.port, () => {})
+      assert.isAtLeast(silentTcp, 250)
+      assert.isBelow(silentTcp, 2000)
+      yield* logs.awaitLine(/TLS handshake timeout/)
+      const silentHello = yield* Effect.callback<number>((resume) => {
+        const started = Date.now()
+        const socket = Tls.connect({
+          host: "127.0.0.1",
+          port: a.address.port,
+          ciphers: pskCipher,
+          minVersion: "TLSv1.2",
+          maxVersion: "TLSv1.2",
+          pskCallback: () => ({ psk: derivePsk("s"), identity: "mute" }),
+          checkServerIdentity: () => undefined
+        })
+        socket.on("error", () => {})
+        socket.on("close", () => resume(Effect.succeed(Date.now() - started)))
+        return Effect.sync(() => socket.destroy())
+      })
+      assert.isAtLeast(silentHello, 250)
+      assert.isBelow(silentHello, 2000)
+      yield* logs.awaitLine(/inbound connection .* handshake timed out after 300 ms/)
+      const b = yield* tcpNode("b", { secret: "s" })
+      assert.strictEqual((yield* b.connect(a.address)).name, "a")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("an oversized frame closes that connection with a logged reason; sending one fails with EncodeFailed", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const Big = Channel.make("test.big", Schema.Uint8Array)
+      const a = yield* tcpNode("a", undefined, { maxFrameBytes: 1024 * 1024 })
+      const b = yield* tcpNode("b", undefined, { maxFrameBytes: 16 * 1024 })
+      const eventsA = yield* linkEvents(a)
+      yield* b.register(Big, () => {})
+      yield* a.connect(b.address)
+      const tooBig = yield* Effect.flip(a.send("b", Big, new Uint8Array(2 * 1024 * 1024)))
+      assert.strictEqual(tooBig._tag, "EncodeFailed")
+      yield* a.send("b", Big, new Uint8Array(64 * 1024))
+      const down = yield* eventsA(isDown("b"))
+      assert.strictEqual(down._tag === "LinkDown" && down.reason, "connection_closed")
+      yield* logs.awaitLine(/closing connection with node "a".*exceeds the maximum of 16384 bytes/)
+      const c = yield* tcpNode("c")
+      assert.strictEqual((yield* c.connect(b.address)).name, "b")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("a payload that fails the channel's Schema closes that connection with a logged reason", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const AsText = Channel.make("test.value", Schema.String)
+      const AsNumber = Channel.make("test.value", Schema.Number)
+      const a = yield* tcpNode("a")
+      const b = yield* tcpNode("b")
+      yield* b.register(AsNumber, () => {})
+      const eventsA = yield* linkEvents(a)
+      yield* a.connect(b.address)
+      yield* a.send("b", AsText, "not a number")
+      yield* eventsA(isDown("b"))
+      yield* logs.awaitLine(/payload on channel "test.value" failed to decode/)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("a second live node with a taken name is refused with duplicate_name", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const b1 = yield* tcpNode("b")
+      const b2 = yield* tcpNode("b")
+      yield* b1.connect(a.address)
+      const error = yield* Effect.flip(b2.connect(a.address))
+      assert.strictEqual(error._tag, "HandshakeRejected")
+      assert.strictEqual(error._tag === "HandshakeRejected" && error.reason, "duplicate_name")
+      assert.match(error.message, /already connected/)
+      const links = yield* a.links
+      assert.deepStrictEqual(
+        links.map((link) => link.node),
+        [b1.local]
+      )
+      const error2 = yield* Effect.flip(a.connect(b2.address))
+      assert.strictEqual(error2._tag === "HandshakeRejected" && error2.reason, "duplicate_name")
+    })
+  )
+
+  it.live("a node that dials itself is refused", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const error = yield* Effect.flip(a.connect(a.address))
+      assert.strictEqual(error._tag === "HandshakeRejected" && error.reason, "self")
+    })
+  )
+
+  it.live("simultaneous dials between two nodes end with one link each way and no spurious events", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const b = yield* tcpNode("b")
+      const counts = { up: 0, down: 0 }
+      for (const node of [a, b]) {
+        const events = yield* node.subscribe
+        yield* Effect.forkScoped(
+          Stream.runForEach(events, (event) =>
+            Effect.sync(() => (event._tag === "LinkUp" ? counts.up++ : counts.down++))
+          )
+        )
+      }
+      const [ab, ba] = yield* Effect.all([a.connect(b.address), b.connect(a.address)], { concurrency: 2 })
+      assert.strictEqual(ab.name, "b")
+      assert.strictEqual(ba.name, "a")
+      const atB = yield* collect(b, Text, 50)
+      const atA = yield* collect(a, Text, 50)
+      for (let i = 0; i < 50; i++) {
+        yield* a.send("b", Text, `ab${i}`)
+        yield* b.send("a", Text, `ba${i}`)
+      }
+      assert.strictEqual((yield* atB).length, 50)
+      assert.strictEqual((yield* atA).length, 50)
+      assert.strictEqual((yield* a.links).length, 1)
+      assert.strictEqual((yield* b.links).length, 1)
+      assert.deepStrictEqual(counts, { up: 2, down: 0 })
+    })
+  )
+
+  it.live("closing a node's scope says goodbye: its peers see graceful_shutdown", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const eventsA = yield* linkEvents(a)
+      const scope = yield* Scope.make()
+      const b = yield* tcpNode("b").pipe(Scope.provide(scope))
+      yield* b.connect(a.address)
+      yield* eventsA(isUp("b"))
+      yield* Scope.close(scope, Exit.void)
+      const down = yield* eventsA(isDown("b"))
+      assert.strictEqual(down._tag === "LinkDown" && down.reason, "graceful_shutdown")
+    })
+  )
+
+  it.live("disconnect reports the given reason locally and connection_closed at the peer", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpNode("a")
+      const b = yield* tcpNode("b")
+      const eventsA = yield* linkEvents(a)
+      const eventsB = yield* linkEvents(b)
+      yield* a.connect(b.address)
+      yield* a.disconnect("b", "heartbeat_timeout")
+      const localDown = yield* eventsA(isDown("b"))
+      assert.strictEqual(localDown._tag === "LinkDown" && localDown.reason, "heartbeat_timeout")
+      const remoteDown = yield* eventsB(isDown("a"))
+      assert.strictEqual(remoteDown._tag === "LinkDown" && remoteDown.reason, "connection_closed")
+    })
+  )
+
+  it.live("certificate mTLS links nodes whose certificates the CA signed and refuses others", () =>
+    Effect.gen(function* () {
+      const tls = { ca: fixture("ca.crt"), cert: fixture("node.crt"), key: fixture("node.key") }
+      const rogue = { ca: fixture("ca.crt"), cert: fixture("rogue.crt"), key: fixture("rogue.key") }
+      const a = yield* tcpNode("a", { tls })
+      const b = yield* tcpNode("b", { tls })
+      const r = yield* tcpNode("r", { tls: rogue })
+      assert.strictEqual((yield* b.connect(a.address)).name, "a")
+      const error = yield* Effect.flip(r.connect(a.address))
+      assert.strictEqual(error._tag, "ConnectFailed")
+      const error2 = yield* Effect.flip(a.connect(r.address))
+      assert.strictEqual(error2._tag, "ConnectFailed")
+    })
+  )
+})
