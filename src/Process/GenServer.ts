@@ -310,7 +310,7 @@ export type Callbacks<P, Args, S, R = never> = Omit<Behaviour<P, Args, S, R>, "p
  * @since 0.1.0
  */
 export interface StartOptions extends SpawnOptions {
-  /** How long `start` waits for `init`. Default 5000 ms; on expiry the server is killed. */
+  /** How long `start` waits for `init`. Default 5000 ms; on expiry the server is killed. `Infinity` waits forever. */
   readonly timeout?: number | undefined
 }
 

@@ -278,16 +278,21 @@ export class Starter implements StartSignal {
   /** Arms the start timeout (only when `init` did not finish synchronously). */
   arm(timeoutMs: number): Effect.Effect<void> | undefined {
     if (this.done) return undefined
+    // setTimeout treats Infinity (and anything above 2^31 - 1) as 1 ms: an unbounded wait has no timer.
+    if (Number.isFinite(timeoutMs)) this.armTimer(timeoutMs)
+    return Effect.sync(() => {
+      if (!this.done) this.cell?.die(ExitReason.killed, true)
+      this.done = true
+      clearTimeout(this.timer)
+    })
+  }
+
+  private armTimer(timeoutMs: number): void {
     this.timer = setTimeout(() => {
       const cell = this.cell!
       if (this.linkTo !== undefined) this.linkTo.unlink(cell)
       cell.die(ExitReason.killed, true)
       this.finish(Effect.fail(new InitFailed({ server: cell.pid, reason: ExitReason.custom("init timeout") })))
     }, timeoutMs)
-    return Effect.sync(() => {
-      if (!this.done) this.cell?.die(ExitReason.killed, true)
-      this.done = true
-      clearTimeout(this.timer)
-    })
   }
 }
