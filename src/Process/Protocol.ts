@@ -50,7 +50,7 @@ export const call = <
   readonly payload?: Fields
   readonly success?: Success
   readonly error?: Failure
-}): CallSpec<Fields, Success, Failure> => ({
+}): NoInfer<CallSpec<Fields, Success, Failure>> => ({
   kind: "call",
   payload: (options?.payload ?? {}) as Fields,
   success: (options?.success ?? Schema.Void) as Success,
@@ -64,7 +64,7 @@ export const call = <
  */
 export const cast = <const Fields extends Schema.Struct.Fields = {}>(options?: {
   readonly payload?: Fields
-}): CastSpec<Fields> => ({ kind: "cast", payload: (options?.payload ?? {}) as Fields })
+}): NoInfer<CastSpec<Fields>> => ({ kind: "cast", payload: (options?.payload ?? {}) as Fields })
 
 /** @internal */
 export const CallTypeId: unique symbol = Symbol.for("effect-otp/Protocol/CallRequest")
@@ -93,21 +93,34 @@ export interface CastRequest<Tag extends string> {
   readonly [CastTypeId]: true
 }
 
-/** The request value type declared by `Spec` under `Tag`. @since 0.1.0 */
-export type RequestOf<Tag extends string, Spec> =
-  Spec extends CallSpec<infer Fields, infer Success, infer Failure>
-    ? CallRequest<Tag, Success["Type"], Failure["Type"]> & Schema.Struct<Fields>["Type"]
-    : Spec extends CastSpec<infer Fields>
-      ? CastRequest<Tag> & Schema.Struct<Fields>["Type"]
-      : never
+/** The decoded type of payload fields (`{}` when there are none). @since 0.1.0 */
+export type PayloadOf<Fields> = Fields extends Schema.Struct.Fields
+  ? keyof Fields extends never
+    ? {}
+    : Schema.Struct<Fields>["Type"]
+  : never
+
+/**
+ * The request value type declared by `Spec` under `Tag`. (Indexed access rather than `infer`, which
+ * would widen a `never` error type to `any`.)
+ *
+ * @since 0.1.0
+ */
+export type RequestOf<Tag extends string, Spec> = Spec extends { readonly kind: "call" }
+  ? Spec extends CallSpec<Schema.Struct.Fields, Schema.Top, Schema.Top>
+    ? CallRequest<Tag, Spec["success"]["Type"], Spec["error"]["Type"]> & PayloadOf<Spec["payload"]>
+    : never
+  : Spec extends CastSpec<Schema.Struct.Fields>
+    ? CastRequest<Tag> & PayloadOf<Spec["payload"]>
+    : never
 
 /** A function building request values of one tag. @since 0.1.0 */
 export type Constructor<Tag extends string, Spec> = Spec extends { readonly payload: infer Fields }
-  ? Fields extends Schema.Struct.Fields
-    ? {} extends Schema.Struct<Fields>["Type"]
-      ? (payload?: Schema.Struct<Fields>["Type"]) => RequestOf<Tag, Spec>
-      : (payload: Schema.Struct<Fields>["Type"]) => RequestOf<Tag, Spec>
-    : never
+  ? keyof Fields extends never
+    ? () => RequestOf<Tag, Spec>
+    : {} extends PayloadOf<Fields>
+      ? (payload?: PayloadOf<Fields>) => RequestOf<Tag, Spec>
+      : (payload: PayloadOf<Fields>) => RequestOf<Tag, Spec>
   : never
 
 /**
@@ -138,11 +151,20 @@ export type CastTags<P> =
 /** The request type of one tag of a protocol. @since 0.1.0 */
 export type Request<P, Tag extends string> = P extends Protocol<infer Specs> ? RequestOf<Tag, Specs[Tag]> : never
 
-/** The success type of a call request. @since 0.1.0 */
-export type SuccessOf<R> = R extends CallRequest<infer _Tag, infer A, infer _E> ? A : never
+/**
+ * The success type of a call request. (Indexed access, not `infer`: inferring from a `never`
+ * error type would widen it.)
+ *
+ * @since 0.1.0
+ */
+export type SuccessOf<R> = R extends { readonly [CallTypeId]: { readonly _A: unknown } }
+  ? R[typeof CallTypeId]["_A"]
+  : never
 
 /** The error type of a call request. @since 0.1.0 */
-export type ErrorOf<R> = R extends CallRequest<infer _Tag, infer _A, infer E> ? E : never
+export type ErrorOf<R> = R extends { readonly [CallTypeId]: { readonly _E: unknown } }
+  ? R[typeof CallTypeId]["_E"]
+  : never
 
 /** Any call request. @since 0.1.0 */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

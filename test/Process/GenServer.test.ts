@@ -1,0 +1,451 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Option, Schema, Tracer } from "effect"
+import {
+  ExitReason,
+  GenServer,
+  Pid,
+  Process,
+  ProcessErrors,
+  type ProcessRuntime,
+  Protocol,
+  Signal
+} from "../../src/index.ts"
+import { inProcess, receiveOrFail, runtimeLayer } from "../support/process.ts"
+
+const run = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) => Effect.provide(effect, runtimeLayer)
+
+class Overflow extends Schema.TaggedError<Overflow>()("Overflow", { limit: Schema.Number }) {}
+
+const Counter = Protocol.make({
+  Get: Protocol.call({ success: Schema.Number }),
+  Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number, error: Overflow }),
+  /** Replies only after `Release`: exercises noReply + replyTo. */
+  Wait: Protocol.call({ success: Schema.String }),
+  Release: Protocol.cast({ payload: { text: Schema.String } }),
+  /** Never replies and never keeps the caller. */
+  Ignore: Protocol.call({ success: Schema.Void }),
+  Crash: Protocol.call({ success: Schema.Void }),
+  /** Keeps the server busy forever inside the handler. */
+  Hang: Protocol.call({ success: Schema.Void }),
+  StopNow: Protocol.call({ success: Schema.String }),
+  Reset: Protocol.cast(),
+  Bump: Protocol.cast({ payload: { by: Schema.Number } })
+})
+
+interface CounterState {
+  readonly value: number
+  readonly waiting: ReadonlyArray<GenServer.From<string, never>>
+  readonly infos: ReadonlyArray<unknown>
+}
+
+const LIMIT = 100
+
+const counter = (events?: Deferred.Deferred<ExitReason.ExitReason>) =>
+  GenServer.behaviour(Counter)({
+    init: (start: number) => Effect.succeed<CounterState>({ value: start, waiting: [], infos: [] }),
+    handleCall: {
+      Get: (_, state) => Effect.succeed(GenServer.reply(state.value, state)),
+      Add: ({ n }, state) =>
+        state.value + n > LIMIT
+          ? Effect.fail(new Overflow({ limit: LIMIT }))
+          : Effect.succeed(GenServer.reply(state.value + n, { ...state, value: state.value + n })),
+      Wait: (_, state, from) => Effect.succeed(GenServer.noReply({ ...state, waiting: [...state.waiting, from] })),
+      Ignore: (_, state) => Effect.succeed(GenServer.noReply(state)),
+      Crash: () => Effect.die("handler crashed"),
+      Hang: () => Effect.never,
+      StopNow: (_, state) => Effect.succeed(GenServer.stopWith(ExitReason.shutdown("asked"), state, { value: "bye" }))
+    },
+    handleCast: {
+      Reset: (_, state) => Effect.succeed(GenServer.noReply({ ...state, value: 0 })),
+      Bump: ({ by }, state) => Effect.succeed(GenServer.noReply({ ...state, value: state.value + by })),
+      Release: ({ text }, state) =>
+        Effect.as(
+          Effect.forEach(state.waiting, (from) => GenServer.replyTo(from, text), { discard: true }),
+          GenServer.noReply({ ...state, waiting: [] })
+        )
+    },
+    handleInfo: (message, state) => Effect.succeed(GenServer.noReply({ ...state, infos: [...state.infos, message] })),
+    terminate: (reason) => (events === undefined ? Effect.void : Effect.asVoid(Deferred.succeed(events, reason)))
+  })
+
+describe("GenServer calls and casts", () => {
+  it.effect("call and cast are typed by the protocol and handled in order", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 10)
+        const added: number = yield* GenServer.call(pid, Counter.Add({ n: 5 }))
+        assert.strictEqual(added, 15)
+        yield* GenServer.cast(pid, Counter.Bump({ by: 2 }))
+        yield* GenServer.cast(pid, Counter.Reset())
+        yield* GenServer.cast(pid, Counter.Bump({ by: 7 }))
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 7)
+      })
+    )
+  )
+
+  it.effect("a handler's declared error reaches the caller and the server keeps its state", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 90)
+        const error = yield* Effect.flip(GenServer.call(pid, Counter.Add({ n: 20 })))
+        assert.instanceOf(error, Overflow)
+        assert.strictEqual((error as Overflow).limit, LIMIT)
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 90)
+      })
+    )
+  )
+
+  it.effect("a call by registered name reaches the server", () =>
+    run(
+      Effect.gen(function* () {
+        yield* GenServer.start(counter(), 1, { name: "counter" })
+        assert.strictEqual(yield* GenServer.call("counter", Counter.Get()), 1)
+      })
+    )
+  )
+
+  it.effect("a call to a dead pid fails with NoProcess", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        yield* GenServer.stop(pid)
+        const error = yield* Effect.flip(GenServer.call(pid, Counter.Get()))
+        assert.instanceOf(error, ProcessErrors.NoProcess)
+        assert.instanceOf(yield* Effect.flip(GenServer.call("nobody", Counter.Get())), ProcessErrors.NoProcess)
+      })
+    )
+  )
+
+  it.effect("a call to a pid of a previous incarnation fails with NoProcess", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const stale = Pid.make(pid.node, pid.id, pid.incarnation + 1)
+        assert.instanceOf(yield* Effect.flip(GenServer.call(stale, Counter.Get())), ProcessErrors.NoProcess)
+      })
+    )
+  )
+
+  it.effect("a server crash during a call fails the call with ServerExited and the exit reason", () =>
+    run(
+      Effect.gen(function* () {
+        const terminated = yield* Deferred.make<ExitReason.ExitReason>()
+        const pid = yield* GenServer.start(counter(terminated), 0)
+        const error = yield* Effect.flip(GenServer.call(pid, Counter.Crash()))
+        assert.instanceOf(error, GenServer.ServerExited)
+        const exited = error as GenServer.ServerExited
+        assert.isTrue(Pid.equals(exited.server, pid))
+        assert.include(ExitReason.format(exited.reason), "handler crashed")
+        // terminate ran with the crash reason (OTP calls terminate after a callback crash).
+        assert.include(ExitReason.format(yield* Deferred.await(terminated)), "handler crashed")
+      })
+    )
+  )
+
+  it.effect("calls still queued when the server dies fail with ServerExited, none hang", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const call = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) =>
+          Effect.forkChild(Effect.asVoid(effect), { startImmediately: true })
+        // One call kept for later (noReply), one in the handler, three still in the mailbox.
+        const kept = yield* call(GenServer.call(pid, Counter.Wait()))
+        const inHandler = yield* call(GenServer.call(pid, Counter.Hang(), { timeout: 60_000 }))
+        const queued = yield* Effect.forEach([1, 2, 3], () =>
+          call(GenServer.call(pid, Counter.Get(), { timeout: 60_000 }))
+        )
+        assert.strictEqual(Option.getOrThrow(yield* Process.info(pid)).messageQueueLength, 3)
+        yield* Process.exit(pid, ExitReason.custom("external"))
+        for (const fiber of [kept, inHandler, ...queued]) {
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit))
+          const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+          assert.strictEqual(error?._tag, "Fail")
+          assert.instanceOf((error as { error: unknown }).error, GenServer.ServerExited)
+        }
+      })
+    )
+  )
+
+  it.effect("a call times out with CallTimeout and its late reply is never delivered to the next call", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const error = yield* Effect.flip(GenServer.call(pid, Counter.Wait(), { timeout: 30 }))
+        assert.instanceOf(error, GenServer.CallTimeout)
+        assert.include(error.message, "Wait")
+        // The server now answers the timed-out Wait (late reply): it must be dropped.
+        yield* GenServer.cast(pid, Counter.Release({ text: "late" }))
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 0)
+        const next = yield* Effect.forkChild(GenServer.call(pid, Counter.Wait()), { startImmediately: true })
+        yield* GenServer.cast(pid, Counter.Release({ text: "fresh" }))
+        assert.strictEqual(yield* Fiber.join(next), "fresh")
+      })
+    )
+  )
+
+  it.effect("a handler can keep the caller and reply later with replyTo", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const first = yield* Effect.forkChild(GenServer.call(pid, Counter.Wait()), { startImmediately: true })
+        const second = yield* Effect.forkChild(GenServer.call(pid, Counter.Wait()), { startImmediately: true })
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 0, "the server keeps serving meanwhile")
+        yield* GenServer.cast(pid, Counter.Release({ text: "go" }))
+        assert.deepStrictEqual([yield* Fiber.join(first), yield* Fiber.join(second)], ["go", "go"])
+      })
+    )
+  )
+
+  it.effect("an interrupted caller does not disturb the server", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const caller = yield* Effect.forkChild(GenServer.call(pid, Counter.Ignore()), { startImmediately: true })
+        yield* Fiber.interrupt(caller)
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 0)
+      })
+    )
+  )
+
+  it.effect("non-protocol messages go to handleInfo", () =>
+    run(
+      inProcess(() =>
+        Effect.gen(function* () {
+          const Probe = Protocol.make({ Infos: Protocol.call({ success: Schema.Array(Schema.Unknown) }) })
+          const server = GenServer.behaviour(Probe)({
+            init: () => Effect.succeed<ReadonlyArray<unknown>>([]),
+            handleCall: { Infos: (_, state) => Effect.succeed(GenServer.reply(state, state)) },
+            handleInfo: (message, state) => Effect.succeed(GenServer.noReply([...state, message]))
+          })
+          const pid = yield* GenServer.start(server, undefined)
+          yield* Process.send(pid, "plain")
+          yield* Process.sendAfter(pid, { _tag: "Tick" }, 5)
+          const deadline = Date.now() + 2000
+          let infos: ReadonlyArray<unknown> = []
+          while (infos.length < 2 && Date.now() < deadline) {
+            infos = yield* GenServer.call(pid, Probe.Infos())
+            if (infos.length < 2) yield* Effect.yieldNow
+          }
+          assert.deepStrictEqual(infos, ["plain", { _tag: "Tick" }])
+        })
+      )
+    )
+  )
+
+  it.effect("a call that stops the server replies first, then terminate runs with the reason", () =>
+    run(
+      Effect.gen(function* () {
+        const terminated = yield* Deferred.make<ExitReason.ExitReason>()
+        const pid = yield* GenServer.start(counter(terminated), 0)
+        const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
+        assert.strictEqual(yield* GenServer.call(pid, Counter.StopNow()), "bye")
+        assert.strictEqual(ExitReason.format(yield* Deferred.await(terminated)), "shutdown(asked)")
+        assert.strictEqual(ExitReason.format(yield* Fiber.join(exit)), "shutdown(asked)")
+      })
+    )
+  )
+})
+
+describe("GenServer start and stop", () => {
+  it.effect("init failure makes start fail with InitFailed carrying the reason", () =>
+    run(
+      Effect.gen(function* () {
+        const Bad = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+        const bad = GenServer.behaviour(Bad)({
+          init: () => Effect.fail("no config"),
+          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
+        })
+        const error = yield* Effect.flip(GenServer.start(bad, undefined, { name: "bad" }))
+        assert.instanceOf(error, GenServer.InitFailed)
+        assert.include(ExitReason.format((error as GenServer.InitFailed).reason), "no config")
+        assert.isFalse(yield* Process.isAlive((error as GenServer.InitFailed).server))
+        // The name was released with the process.
+        assert.isTrue(
+          Option.isNone(
+            yield* Effect.map(
+              Process.info("bad"),
+              Option.map((i) => i.pid)
+            )
+          )
+        )
+      })
+    )
+  )
+
+  it.effect("a start whose init does not finish in time fails and kills the server", () =>
+    run(
+      Effect.gen(function* () {
+        const Slow = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+        const slow = GenServer.behaviour(Slow)({
+          init: () => Effect.never,
+          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
+        })
+        const error = yield* Effect.flip(GenServer.start(slow, undefined, { timeout: 30 }))
+        assert.instanceOf(error, GenServer.InitFailed)
+        assert.include(ExitReason.format((error as GenServer.InitFailed).reason), "init timeout")
+        assert.isFalse(yield* Process.isAlive((error as GenServer.InitFailed).server))
+      })
+    )
+  )
+
+  it.effect("calls made before init finishes wait for it", () =>
+    run(
+      Effect.gen(function* () {
+        const gate = yield* Deferred.make<void>()
+        const Gated = Protocol.make({ Get: Protocol.call({ success: Schema.String }) })
+        const gated = GenServer.behaviour(Gated)({
+          init: () => Effect.as(Deferred.await(gate), "ready"),
+          handleCall: { Get: (_, state: string) => Effect.succeed(GenServer.reply(state, state)) }
+        })
+        const starting = yield* Effect.forkChild(GenServer.start(gated, undefined, { name: "gated" }), {
+          startImmediately: true
+        })
+        const early = yield* Effect.forkChild(GenServer.call("gated", Gated.Get()), { startImmediately: true })
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(starting)
+        assert.strictEqual(yield* Fiber.join(early), "ready")
+      })
+    )
+  )
+
+  it.effect("init can defer work to handleContinue before any message", () =>
+    run(
+      Effect.gen(function* () {
+        const Lazy = Protocol.make({ Get: Protocol.call({ success: Schema.String }) })
+        const lazy = GenServer.behaviour(Lazy)({
+          init: () => Effect.succeed(new GenServer.InitContinue("empty", "load")),
+          handleCall: { Get: (_, state: string) => Effect.succeed(GenServer.reply(state, state)) },
+          handleContinue: (what, state) => Effect.succeed(GenServer.noReply(`${state} then ${String(what)}ed`))
+        })
+        const pid = yield* GenServer.start(lazy, undefined)
+        assert.strictEqual(yield* GenServer.call(pid, Lazy.Get()), "empty then loaded")
+      })
+    )
+  )
+
+  it.effect("stop runs terminate with the reason", () =>
+    run(
+      Effect.gen(function* () {
+        const terminated = yield* Deferred.make<ExitReason.ExitReason>()
+        const pid = yield* GenServer.start(counter(terminated), 0)
+        yield* GenServer.stop(pid, ExitReason.shutdown())
+        assert.strictEqual((yield* Deferred.await(terminated))._tag, "Shutdown")
+        assert.isFalse(yield* Process.isAlive(pid))
+        assert.instanceOf(yield* Effect.flip(GenServer.stop(pid)), ProcessErrors.NoProcess)
+      })
+    )
+  )
+
+  it.effect("stop kills a server whose terminate outlives the timeout", () =>
+    run(
+      Effect.gen(function* () {
+        const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+        const stubborn = GenServer.behaviour(Stubborn)({
+          init: () => Effect.succeed(0),
+          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) },
+          terminate: () => Effect.never
+        })
+        const pid = yield* GenServer.start(stubborn, undefined)
+        const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
+        const error = yield* Effect.flip(GenServer.stop(pid, ExitReason.normal, 30))
+        assert.instanceOf(error, GenServer.CallTimeout)
+        assert.strictEqual((yield* Fiber.join(exit))._tag, "Killed")
+      })
+    )
+  )
+
+  it.effect(
+    "startLink links the server to the starting process; a trapping server terminates on its parent's exit",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const terminated = yield* Deferred.make<ExitReason.ExitReason>()
+          const serverPid = yield* Deferred.make<Pid.Pid>()
+          const parent = yield* Process.spawn((self) =>
+            Effect.gen(function* () {
+              yield* Deferred.succeed(serverPid, yield* GenServer.startLink(counter(terminated), 0, { trapExit: true }))
+              yield* self.receive
+              return yield* Process.exitSelf(ExitReason.shutdown())
+            })
+          )
+          const server = yield* Deferred.await(serverPid)
+          assert.deepStrictEqual(Option.getOrThrow(yield* Process.info(server)).links.map(String), [String(parent)])
+          yield* Process.send(parent, "go")
+          assert.strictEqual((yield* Deferred.await(terminated))._tag, "Shutdown")
+        })
+      )
+  )
+
+  it.effect("a failed init under startLink does not take the starter down", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          const Bad = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+          const bad = GenServer.behaviour(Bad)({
+            init: () => Effect.die("broken"),
+            handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
+          })
+          yield* Process.trapExit(true)
+          assert.instanceOf(yield* Effect.flip(GenServer.startLink(bad, undefined)), GenServer.InitFailed)
+          const message = yield* self.receiveWithin(30)
+          assert.isTrue(Option.isNone(message), "no Exit signal from the failed server")
+        })
+      )
+    )
+  )
+
+  it.effect("a GenServer is monitorable like any process", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          const pid = yield* GenServer.start(counter(), 0)
+          const ref = yield* Process.monitor(pid)
+          yield* Effect.flip(GenServer.call(pid, Counter.Crash()))
+          const down = (yield* receiveOrFail(self)) as Signal.Down
+          assert.strictEqual(down.ref.id, ref.id)
+          assert.strictEqual(down.reason._tag, "Failure")
+        })
+      )
+    )
+  )
+})
+
+describe("GenServer tracing", () => {
+  it.effect("with a tracer installed, the handler span is a child of the call span", () =>
+    run(
+      Effect.gen(function* () {
+        const spans: Array<{
+          name: string
+          parent: string | undefined
+          id: string
+          attributes: ReadonlyMap<string, unknown>
+        }> = []
+        const recording = Tracer.make({
+          span: (options) => {
+            const span = Tracer.nativeTracer.span(options)
+            const record = {
+              name: options.name,
+              parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId)),
+              id: span.spanId,
+              attributes: span.attributes
+            }
+            spans.push(record)
+            return span
+          }
+        })
+        yield* Effect.gen(function* () {
+          const pid = yield* GenServer.start(counter(), 3)
+          yield* GenServer.call(pid, Counter.Get())
+        }).pipe(Effect.withTracer(recording))
+        const callSpan = spans.find((span) => span.name === "GenServer.call")
+        const handleSpan = spans.find((span) => span.name === "GenServer.handleCall")
+        assert.isDefined(callSpan)
+        assert.isDefined(handleSpan)
+        assert.strictEqual(handleSpan!.parent, callSpan!.id)
+        assert.strictEqual(handleSpan!.attributes.get("otp.message"), "Get")
+        assert.match(String(handleSpan!.attributes.get("otp.pid")), /^<test@127\.0\.0\.1\.\d+\.\d+>$/)
+      })
+    )
+  )
+})
