@@ -1,0 +1,152 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
+import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
+import {
+  awaitNodesUp,
+  clusterEvents,
+  fast,
+  isNodeDown,
+  isNodeUp,
+  memoryClusterNode,
+  stubDns,
+  tcpClusterNode
+} from "../support/clusterHarness.ts"
+
+describe("Cluster", () => {
+  it.live("nodes joining through one seed discover each other by gossip and form a full mesh", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const seed = `a@127.0.0.1:${a.transport.address.port}`
+      const b = yield* tcpClusterNode({ nodeName: "b", seeds: [seed] })
+      const c = yield* tcpClusterNode({ nodeName: "c", seeds: [seed] })
+      const d = yield* tcpClusterNode({ nodeName: "d", seeds: [seed] })
+      yield* awaitNodesUp(a, ["b", "c", "d"])
+      yield* awaitNodesUp(b, ["a", "c", "d"])
+      yield* awaitNodesUp(c, ["a", "b", "d"])
+      yield* awaitNodesUp(d, ["a", "b", "c"])
+      assert.strictEqual(yield* b.connectedNodeCount, 3)
+      const seen = (yield* c.nodes).find((node) => node.id === "b")!
+      assert.strictEqual(seen.incarnation, b.local.incarnation)
+      assert.strictEqual(seen.status, "running")
+      assert.strictEqual(seen.port, b.transport.address.port)
+      assert.isAtLeast(seen.uptimeMs, 0)
+      assert.strictEqual(yield* a.status, "running")
+      assert.isAtLeast(yield* a.uptimeMs, 0)
+    })
+  )
+
+  it.live("a DNS seed is resolved to all its addresses and every node behind it is joined", () =>
+    Effect.gen(function* () {
+      const first = yield* tcpClusterNode({ nodeName: "n1", host: "127.0.0.1" })
+      const port = first.transport.address.port
+      yield* tcpClusterNode({ nodeName: "n2", host: "127.0.0.2", port })
+      yield* tcpClusterNode({ nodeName: "n3", host: "127.0.0.3", port })
+      const dns = yield* stubDns(["127.0.0.1", "127.0.0.2", "127.0.0.3"])
+      const joiner = yield* tcpClusterNode({
+        nodeName: "joiner",
+        host: "127.0.0.4",
+        seeds: [`otp-headless.test:${port}`],
+        dnsServers: [`127.0.0.1:${dns.port}`]
+      })
+      yield* awaitNodesUp(joiner, ["n1", "n2", "n3"])
+      assert.include(dns.asked, "otp-headless.test/1")
+      yield* awaitNodesUp(first, ["n2", "n3", "joiner"])
+    })
+  )
+
+  it.live("a host seed without DNS servers goes through the system resolver", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const b = yield* tcpClusterNode({ nodeName: "b", seeds: [`localhost:${a.transport.address.port}`] })
+      yield* awaitNodesUp(b, ["a"])
+    })
+  )
+
+  it.live("a malformed seed or a missing security mode is a configuration error", () =>
+    Effect.gen(function* () {
+      const bad = yield* Effect.flip(tcpClusterNode({ nodeName: "a", seeds: ["nohost"] }))
+      assert.strictEqual(bad._tag, "InvalidClusterConfig")
+      const none = yield* Effect.flip(tcpClusterNode({ nodeName: "a", secret: undefined }))
+      assert.strictEqual(none._tag, "InvalidClusterConfig")
+    })
+  )
+
+  it.live("a node leaving gracefully is reported as graceful_shutdown and goes through stopping to stopped", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const scope = yield* Scope.make()
+      const b = yield* tcpClusterNode({ nodeName: "b", seeds: [`a@127.0.0.1:${a.transport.address.port}`] }).pipe(
+        Scope.provide(scope)
+      )
+      yield* awaitNodesUp(a, ["b"])
+      const statuses: Array<string> = []
+      yield* b.onEvent((event) => {
+        if (event._tag === "StatusChanged") statuses.push(`${event.from}->${event.to}`)
+      })
+      const eventsA = yield* clusterEvents(a)
+      yield* Scope.close(scope, Exit.void)
+      const down = yield* eventsA(isNodeDown("b"))
+      assert.strictEqual(down._tag === "NodeDown" && down.reason, "graceful_shutdown")
+      assert.deepStrictEqual(statuses, ["running->stopping", "stopping->stopped"])
+      assert.strictEqual(yield* a.connectedNodeCount, 0)
+    })
+  )
+
+  it.live(
+    "a silent peer (partition) is reported as heartbeat_timeout within interval x threshold + one interval, and rejoins after healing",
+    () =>
+      Effect.gen(function* () {
+        const network = MemoryNetwork.make({ seed: 3 })
+        const a = yield* memoryClusterNode(network, { nodeName: "a" })
+        const b = yield* memoryClusterNode(network, { nodeName: "b", seeds: ["a@a:0"] })
+        yield* awaitNodesUp(a, ["b"])
+        yield* awaitNodesUp(b, ["a"])
+        const eventsA = yield* clusterEvents(a)
+        const eventsB = yield* clusterEvents(b)
+        const cut = Date.now()
+        network.partition("a", "b")
+        const down = yield* eventsA(isNodeDown("b"))
+        const detectedAfter = Date.now() - cut
+        assert.strictEqual(down._tag === "NodeDown" && down.reason, "heartbeat_timeout")
+        const bound = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold + fast.heartbeatIntervalMs
+        assert.isBelow(detectedAfter, bound + 1, `detected after ${detectedAfter} ms, bound ${bound} ms`)
+        yield* eventsB(isNodeDown("a"))
+        network.heal("a", "b")
+        const up = yield* eventsA(isNodeUp("b"))
+        assert.strictEqual(up._tag === "NodeUp" && up.incarnation, b.local.incarnation)
+      })
+  )
+
+  it.live("membership holds with lossy, duplicating, delayed links", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 11 })
+      for (const [from, to] of [
+        ["a", "b"],
+        ["b", "a"],
+        ["c", "a"]
+      ] as const) {
+        network.faults(from, to, { duplicate: 0.2, delayMs: 5 })
+      }
+      const a = yield* memoryClusterNode(network, { nodeName: "a" })
+      const b = yield* memoryClusterNode(network, { nodeName: "b", seeds: ["a@a:0"] })
+      const c = yield* memoryClusterNode(network, { nodeName: "c", seeds: ["a@a:0"] })
+      yield* awaitNodesUp(a, ["b", "c"])
+      yield* awaitNodesUp(b, ["a", "c"])
+      yield* awaitNodesUp(c, ["a", "b"])
+    })
+  )
+
+  it.live("event callbacks see the same events as the stream", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const seen: Array<ClusterEvent["_tag"]> = []
+      yield* a.onEvent((event) => seen.push(event._tag))
+      const eventsA = yield* clusterEvents(a)
+      yield* tcpClusterNode({ nodeName: "b", seeds: [`a@127.0.0.1:${a.transport.address.port}`] })
+      const up = yield* eventsA(isNodeUp("b"))
+      assert.strictEqual(up._tag === "NodeUp" && up.status, "running")
+      assert.include(seen, "NodeUp")
+    })
+  )
+})
