@@ -515,6 +515,9 @@ export const call = <Req extends Protocol.AnyCallRequest>(
   withRuntime((runtime, fiber) => {
     const cell = runtime.resolve(target)
     if (cell === undefined) return Effect.fail(new NoProcess({ target: String(target) }))
+    if (runtime.current(fiber) === cell) {
+      return Effect.die(new Error(`${cell.pid} called itself (${request._tag}): that call could never be answered`))
+    }
     const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
     if (Context.getOrUndefined(fiber.context, Tracer.Tracer) === undefined) {
       return startCall(cell, request, timeout, undefined)

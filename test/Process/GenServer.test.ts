@@ -449,3 +449,27 @@ describe("GenServer tracing", () => {
     )
   )
 })
+
+describe("GenServer misuse", () => {
+  it.effect("a server that calls itself dies with a clear defect instead of waiting for its timeout", () =>
+    run(
+      Effect.gen(function* () {
+        const Selfish = Protocol.make({ Loop: Protocol.call({ success: Schema.Number }) })
+        const selfish = GenServer.behaviour(Selfish)({
+          init: () => Effect.succeed(0),
+          handleCall: {
+            Loop: (_, state) =>
+              Effect.map(
+                Effect.flatMap(GenServer.self, (me) => GenServer.call(me, Selfish.Loop())),
+                (n) => GenServer.reply(n, state)
+              ).pipe(Effect.orDie)
+          }
+        })
+        const pid = yield* GenServer.start(selfish, undefined)
+        const error = yield* Effect.flip(GenServer.call(pid, Selfish.Loop(), { timeout: 60_000 }))
+        assert.instanceOf(error, GenServer.ServerExited)
+        assert.include(ExitReason.format((error as GenServer.ServerExited).reason), "called itself")
+      })
+    )
+  )
+})

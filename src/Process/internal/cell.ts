@@ -6,7 +6,7 @@
  */
 import { Cause, Effect, Exit, type Fiber, Option } from "effect"
 import * as ExitReason from "../ExitReason.ts"
-import type { Pid } from "../Pid.ts"
+import * as Pid from "../Pid.ts"
 import * as Signal from "../Signal.ts"
 import { Mailbox } from "./mailbox.ts"
 import type { Runtime } from "./runtime.ts"
@@ -36,10 +36,10 @@ export class Cell {
 
   constructor(
     readonly runtime: Runtime,
-    readonly pid: Pid,
+    readonly pid: Pid.Pid,
     readonly mailbox: Mailbox,
     public trapExit: boolean,
-    readonly parent: Pid | undefined
+    readonly parent: Pid.Pid | undefined
   ) {}
 
   /** The next message (a process's own receive; one receiver only). */
@@ -64,7 +64,7 @@ export class Cell {
    * process gets an `Exit` message; otherwise `normal` is ignored and any other reason ends the
    * process with that reason.
    */
-  signalExit(from: Pid, reason: ExitReason.ExitReason, untrappable: boolean): void {
+  signalExit(from: Pid.Pid, reason: ExitReason.ExitReason, untrappable: boolean): void {
     if (!this.alive) return
     if (untrappable) {
       this.die(ExitReason.killed, true)
@@ -72,7 +72,7 @@ export class Cell {
       this.mailbox.offerSystem(Signal.makeExit(from, reason))
     } else if (reason._tag !== "Normal") {
       this.die(reason, false)
-    } else if (from === this.pid) {
+    } else if (Pid.equals(from, this.pid)) {
       this.die(reason, false)
     }
   }

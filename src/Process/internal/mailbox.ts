@@ -54,20 +54,6 @@ export class Trampoline {
     this.queue = []
     for (let i = 0; i < tasks.length; i++) tasks[i]!()
   }
-
-  /** Resumes `resume` with `exit` now if the stack allows, else from the next macrotask. */
-  resume(resume: Resume, exit: Exit.Exit<unknown>): void {
-    if (this.depth >= this.maxDepth) {
-      this.schedule(() => resume(exit))
-      return
-    }
-    this.depth++
-    try {
-      resume(exit)
-    } finally {
-      this.depth--
-    }
-  }
 }
 
 interface BlockedSender {
@@ -96,6 +82,7 @@ export class Mailbox {
   private waiter: Resume | undefined = undefined
   private waiterTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private blocked: Array<BlockedSender> | undefined = undefined
+  private wakeScheduled = false
   /** Set once the owner exited: offers are refused from then on. */
   closed = false
 
@@ -146,12 +133,9 @@ export class Mailbox {
   /** Offers a message within capacity; never blocks. */
   offer(message: unknown): Offer {
     if (this.closed) return Offer.Closed
-    if (this.waiter !== undefined) {
-      this.handOver(message)
-      return Offer.Delivered
-    }
     if (this.size >= this.capacity || this.blocked !== undefined) return Offer.Full
-    this.push(message)
+    if (this.waiter !== undefined) this.handOver(message)
+    else this.push(message)
     return Offer.Delivered
   }
 
@@ -218,14 +202,39 @@ export class Mailbox {
     }
   }
 
+  /**
+   * Gives `message` to the waiting receiver. On a deep stack the message stays in the buffer and
+   * the receiver is woken from a macrotask instead, so it is still drained (and reported
+   * undeliverable) if the receiver exits before waking, and later messages cannot overtake it.
+   */
   private handOver(message: unknown): void {
-    const resume = this.waiter!
-    this.waiter = undefined
-    if (this.waiterTimer !== undefined) {
-      clearTimeout(this.waiterTimer)
-      this.waiterTimer = undefined
+    if (this.size > 0 || this.trampoline.depth >= this.trampoline.maxDepth) {
+      this.push(message)
+      if (!this.wakeScheduled) {
+        this.wakeScheduled = true
+        this.trampoline.schedule(() => this.wake())
+      }
+      return
     }
-    this.trampoline.resume(resume, Exit.succeed(message))
+    const resume = this.takeWaiter()!
+    this.trampoline.depth++
+    try {
+      resume(Exit.succeed(message))
+    } finally {
+      this.trampoline.depth--
+    }
+  }
+
+  private wake(): void {
+    this.wakeScheduled = false
+    if (this.waiter === undefined || this.size === 0) return
+    this.takeWaiter()!(Exit.succeed(this.shift()))
+  }
+
+  private takeWaiter(): Resume | undefined {
+    const resume = this.waiter
+    this.clearWaiter()
+    return resume
   }
 
   private clearWaiter(): void {
