@@ -1,0 +1,12 @@
+/**
+ * Channels and settings shared by the transport benchmark and its peer process.
+ */
+import { Schema } from "effect"
+import * as Channel from "../../src/Transport/Channel.ts"
+
+export const secret = "bench-secret"
+export const Ping = Channel.make("bench.ping", Schema.Uint8Array)
+export const Pong = Channel.make("bench.pong", Schema.Uint8Array)
+export const Bulk = Channel.make("bench.bulk", Schema.Uint8Array)
+export const Flush = Channel.make("bench.flush", Schema.Number)
+export const Done = Channel.make("bench.done", Schema.Number)
