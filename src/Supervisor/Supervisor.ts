@@ -1,0 +1,442 @@
+/**
+ * Supervisors: processes that start children in order, restart them when they exit according to a
+ * strategy, and stop them in reverse order, as OTP's `supervisor`.
+ *
+ * Semantics, as in OTP:
+ * - **Start.** Children start one after another, in the order of the spec, each inside the
+ *   supervisor process (see {@link ChildSpec.ChildSpec}). If one fails to start, those already
+ *   started are stopped in reverse order and the start fails with `ChildStartFailed`.
+ * - **Strategies.** When a child exits and must be restarted (see {@link ChildSpec.RestartType}):
+ *   `one_for_one` restarts that child only; `one_for_all` stops all the other children (in
+ *   reverse start order) and restarts them all (in start order); `rest_for_one` does the same for
+ *   the children started after it. Temporary children stopped by such a group restart are not
+ *   restarted: they are forgotten. A child whose restart fails is marked `restarting` and retried
+ *   through the supervisor's mailbox (other requests are served in between).
+ * - **Restart intensity.** Every restart (and every retry) is counted. When more than
+ *   `maxRestarts` happen within `withinMs` (a restart exactly `withinMs` old no longer counts),
+ *   the supervisor stops all its children in reverse order and exits with
+ *   {@link maxIntensityReason} (`shutdown("reached_max_restart_intensity")`, like OTP's
+ *   `shutdown`): its own parent sees a child exit and applies its own strategy (escalation).
+ *   `maxRestarts: 0` makes any exit that needs a restart escalate.
+ * - **Shutdown.** A child is stopped by unlinking from it, sending it the exit signal `shutdown`
+ *   and waiting for it to exit; past its shutdown time it is killed (`brutal` kills at once). A
+ *   GenServer that traps exits runs `terminate` first. The supervisor stops when its parent (the
+ *   process that started it with `startLink`) exits, or when {@link stop}ped: every child is
+ *   stopped in reverse start order before the supervisor exits, so nothing outlives it.
+ * - **Auto-shutdown** (OTP 24+): with `any_significant`, the supervisor shuts down (reason
+ *   `shutdown`) when a significant child exits by itself and is not restarted; with
+ *   `all_significant`, when the last significant child has. Stopping a child with
+ *   `terminateChild` never triggers it.
+ * - **Calls** to a supervisor (`startChild`, `whichChildren`, ...) wait as long as it takes (OTP
+ *   uses `infinity` too): the supervisor may be busy stopping or starting children. They fail
+ *   with `NoProcess` when the supervisor is not alive, `ServerExited` if it exits meanwhile.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, type Scope } from "effect"
+import type { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
+import * as ExitReason from "../Process/ExitReason.ts"
+import * as GenServer from "../Process/GenServer.ts"
+import type { Pid } from "../Process/Pid.ts"
+import type { Target } from "../Process/Process.ts"
+import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
+import type { ChildOptions, ChildSpec } from "./ChildSpec.ts"
+import {
+  type ChildAlreadyPresent,
+  type ChildAlreadyStarted,
+  type ChildNotFound,
+  type ChildRunning,
+  ChildStartFailed,
+  InvalidChildSpec,
+  InvalidSupervisorFlags
+} from "./Errors.ts"
+import { callSupervisor } from "./internal/call.ts"
+import * as protocol from "./internal/protocol.ts"
+import {
+  type AutoShutdown as AutoShutdownMode,
+  type Flags,
+  MAX_INTENSITY_DETAIL,
+  maxIntensityReason as maxIntensity,
+  resolveAll,
+  type Strategy as StrategyName,
+  supervisorBehaviour
+} from "./internal/supervisor.ts"
+
+/**
+ * How children are restarted: `one_for_one` (only the child that exited), `one_for_all` (all
+ * children), `rest_for_one` (that child and those started after it).
+ *
+ * @since 0.1.0
+ */
+export type Strategy = StrategyName
+
+/**
+ * When the exit of significant children shuts the supervisor down: `never` (default),
+ * `any_significant`, `all_significant`.
+ *
+ * @since 0.1.0
+ */
+export type AutoShutdown = AutoShutdownMode
+
+/**
+ * A supervisor: its flags and its children, in start order.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ChildSpec, GenServer, Protocol, Supervisor } from "effect-otp"
+ *
+ * const Cache = Protocol.make({ Size: Protocol.call({ success: Schema.Number }) })
+ * const cache = GenServer.behaviour(Cache)({
+ *   init: () => Effect.succeed(new Map<string, string>()),
+ *   handleCall: { Size: (_, map) => Effect.succeed(GenServer.reply(map.size, map)) }
+ * })
+ *
+ * const tree: Supervisor.SupervisorSpec<never> = {
+ *   strategy: "one_for_one",
+ *   maxRestarts: 3,
+ *   withinMs: 5000,
+ *   children: [ChildSpec.genServer("cache", cache, undefined, { name: "cache", trapExit: true })]
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface SupervisorSpec<R = never> {
+  /** Default `one_for_one`. */
+  readonly strategy?: Strategy | undefined
+  /** Restarts allowed within `withinMs` before the supervisor gives up. Default 3. */
+  readonly maxRestarts?: number | undefined
+  /** The restart intensity window in milliseconds. Default 5000. */
+  readonly withinMs?: number | undefined
+  /** Default `never`. */
+  readonly autoShutdown?: AutoShutdown | undefined
+  /** The children, in start order. */
+  readonly children: ReadonlyArray<ChildSpec<R>>
+}
+
+/**
+ * Options of {@link start} and {@link startLink}.
+ *
+ * @since 0.1.0
+ */
+export interface StartOptions {
+  /** Register the supervisor under this local name. */
+  readonly name?: string | undefined
+}
+
+/**
+ * Why a supervisor did not start: an invalid spec, a child that failed to start, a name already
+ * taken, or (rarely) the supervisor process itself ending during start-up.
+ *
+ * @since 0.1.0
+ */
+export type StartError = InvalidChildSpec | InvalidSupervisorFlags | ChildStartFailed | NameTaken | GenServer.InitFailed
+
+/**
+ * The errors of any call to a supervisor: it is not alive, or it exited before replying.
+ *
+ * @since 0.1.0
+ */
+export type CallError = NoProcess | GenServer.ServerExited
+
+/**
+ * One child as {@link whichChildren} reports it: its id, its pid when running, its status
+ * (`running`, `restarting` after a failed restart that will be retried, `stopped` after
+ * `terminateChild` or a graceful exit that is not restarted), its type and restart type.
+ *
+ * @since 0.1.0
+ */
+export type ChildInfo = protocol.ChildInfo
+
+/**
+ * Child counts as {@link countChildren} reports them: `specs` held, `active` (running now),
+ * `supervisors` and `workers` (by spec type).
+ *
+ * @since 0.1.0
+ */
+export type ChildCounts = protocol.ChildCounts
+
+/**
+ * The reason a supervisor exits with when it exceeds its restart intensity:
+ * `shutdown("reached_max_restart_intensity")`. A `shutdown` (as in OTP), so a parent restarts a
+ * permanent child supervisor that gave up, but not a transient one.
+ *
+ * @since 0.1.0
+ */
+export const maxIntensityReason: ExitReason.ExitReason = maxIntensity
+
+/**
+ * Whether an exit reason is {@link maxIntensityReason}: the supervisor gave up restarting.
+ *
+ * @since 0.1.0
+ */
+export const isMaxIntensity = (reason: ExitReason.ExitReason): boolean =>
+  reason._tag === "Shutdown" && reason.detail === MAX_INTENSITY_DETAIL
+
+const flagsOf = (spec: SupervisorSpec<unknown>): Flags | InvalidSupervisorFlags => {
+  const strategy = spec.strategy ?? "one_for_one"
+  if (strategy !== "one_for_one" && strategy !== "one_for_all" && strategy !== "rest_for_one") {
+    return new InvalidSupervisorFlags({ problem: `unknown strategy ${String(strategy)}` })
+  }
+  const maxRestarts = spec.maxRestarts ?? 3
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    return new InvalidSupervisorFlags({ problem: `maxRestarts must be an integer >= 0, got ${maxRestarts}` })
+  }
+  const withinMs = spec.withinMs ?? 5000
+  if (!(withinMs > 0)) return new InvalidSupervisorFlags({ problem: `withinMs must be > 0, got ${withinMs}` })
+  const autoShutdown = spec.autoShutdown ?? "never"
+  if (autoShutdown !== "never" && autoShutdown !== "any_significant" && autoShutdown !== "all_significant") {
+    return new InvalidSupervisorFlags({ problem: `unknown autoShutdown ${String(autoShutdown)}` })
+  }
+  return { strategy, maxRestarts, withinMs, autoShutdown }
+}
+
+/** A start failure reported as `InitFailed` by the GenServer, unwrapped to the child that failed. */
+const unwrapInitFailed = (error: GenServer.InitFailed): ChildStartFailed | GenServer.InitFailed => {
+  const reason = error.reason
+  if (reason._tag === "Failure") {
+    for (const part of reason.cause.reasons) {
+      if (part._tag === "Fail" && part.error instanceof ChildStartFailed) return part.error
+    }
+  }
+  return error
+}
+
+const startWith = <R>(
+  spec: SupervisorSpec<R>,
+  options: StartOptions | undefined,
+  link: boolean
+): Effect.Effect<Pid, StartError | NotAProcess, R | ProcessRuntime> =>
+  Effect.suspend(() => {
+    const flags = flagsOf(spec as SupervisorSpec<unknown>)
+    if (flags instanceof InvalidSupervisorFlags) return Effect.fail(flags)
+    const children = resolveAll(spec.children as ReadonlyArray<ChildSpec<unknown>>, flags.autoShutdown)
+    if (children instanceof InvalidChildSpec) return Effect.fail(children)
+    const startOptions = { name: options?.name, trapExit: true, timeout: Infinity, overflow: "suspend" } as const
+    const started = link
+      ? GenServer.startLink(supervisorBehaviour, { flags, children }, startOptions)
+      : GenServer.start(supervisorBehaviour, { flags, children }, startOptions)
+    return Effect.catchTag(started, "InitFailed", (error) => Effect.fail(unwrapInitFailed(error)))
+  })
+
+/**
+ * Starts a supervisor (not linked to the caller) and its children. Resolves once every child has
+ * started. Stop it with {@link stop}, or prefer {@link startScoped} / {@link layer}, which stop it
+ * when their scope closes.
+ *
+ * The children's start effects run in the supervisor process, with the services of the caller.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ChildSpec, Process, ProcessRuntime, Supervisor } from "effect-otp"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sup = yield* Supervisor.start({
+ *     strategy: "one_for_all",
+ *     children: [
+ *       ChildSpec.worker({ id: "a", start: Process.spawnLink((self) => Effect.forever(self.receive)) }),
+ *       ChildSpec.worker({ id: "b", start: Process.spawnLink((self) => Effect.forever(self.receive)) })
+ *     ]
+ *   })
+ *   const children = yield* Supervisor.whichChildren(sup)
+ *   yield* Supervisor.stop(sup)
+ * }).pipe(Effect.provide(ProcessRuntime.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const start = <R>(
+  spec: SupervisorSpec<R>,
+  options?: StartOptions
+): Effect.Effect<Pid, StartError, R | ProcessRuntime> =>
+  startWith(spec, options, false) as Effect.Effect<Pid, StartError, R | ProcessRuntime>
+
+/**
+ * Starts a supervisor linked to the current process, which becomes its parent: when the parent
+ * exits, the supervisor stops its children and exits with the same reason; when the supervisor
+ * gives up (restart intensity), the parent receives its exit. This is how a supervisor is started
+ * as the child of another (see {@link child}).
+ *
+ * @since 0.1.0
+ */
+export const startLink = <R>(
+  spec: SupervisorSpec<R>,
+  options?: StartOptions
+): Effect.Effect<Pid, StartError | NotAProcess, R | ProcessRuntime> => startWith(spec, options, true)
+
+/**
+ * Stops a supervisor: its children are stopped in reverse start order, then it exits with
+ * `reason` (default `shutdown`). Waits until it has exited. Fails with `NoProcess` if it is not
+ * alive.
+ *
+ * @since 0.1.0
+ */
+export const stop = (
+  supervisor: Target,
+  reason: ExitReason.ExitReason = ExitReason.shutdown()
+): Effect.Effect<void, NoProcess, ProcessRuntime> =>
+  Effect.catchTag(GenServer.stop(supervisor, reason), "CallTimeout", Effect.die)
+
+/**
+ * Starts a supervisor that is stopped (children in reverse order) when the scope closes. If it
+ * already exited by then (it gave up, or was stopped), closing the scope does nothing.
+ *
+ * @since 0.1.0
+ */
+export const startScoped = <R>(
+  spec: SupervisorSpec<R>,
+  options?: StartOptions
+): Effect.Effect<Pid, StartError, R | ProcessRuntime | Scope.Scope> =>
+  Effect.acquireRelease(start(spec, options), (pid) => Effect.ignore(stop(pid)))
+
+/**
+ * A supervision tree as a Layer: built (children started in order) when the layer is built,
+ * stopped (children in reverse order, each within its shutdown time) when the layer's scope
+ * closes. Put it before the layers that use its servers, which can then reach them by name (see
+ * `Client.layer`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { ChildSpec, GenServer, ProcessRuntime, Protocol, Supervisor } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ * })
+ *
+ * const Tree = Supervisor.layer({
+ *   children: [ChildSpec.genServer("counter", counter, undefined, { name: "counter" })]
+ * })
+ *
+ * const main = GenServer.call("counter", Counter.Get()).pipe(
+ *   Effect.provide(Layer.provideMerge(Tree, ProcessRuntime.layer()))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <R>(
+  spec: SupervisorSpec<R>,
+  options?: StartOptions
+): Layer.Layer<never, StartError, R | ProcessRuntime> => Layer.effectDiscard(startScoped(spec, options))
+
+/**
+ * A supervisor as the child of another supervisor: started with {@link startLink}, of type
+ * `supervisor`, with shutdown `infinity` by default (it needs the time to stop its own children).
+ *
+ * @example
+ * ```ts
+ * import { Supervisor } from "effect-otp"
+ *
+ * const root = Supervisor.start({
+ *   strategy: "one_for_one",
+ *   children: [Supervisor.child("workers", { strategy: "one_for_all", children: [] })]
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const child = <R>(
+  id: string,
+  spec: SupervisorSpec<R>,
+  options?: ChildOptions & StartOptions
+): ChildSpec<R | ProcessRuntime> => ({
+  id,
+  start: startLink(spec, options?.name === undefined ? undefined : { name: options.name }),
+  type: "supervisor",
+  restart: options?.restart,
+  shutdown: options?.shutdown,
+  significant: options?.significant
+})
+
+const call = callSupervisor
+
+/**
+ * Runs `start` with the caller's services added to the supervisor's (the supervisor's win where
+ * both have one): a dynamically added child may need services the supervisor was not started with.
+ *
+ * @internal
+ */
+export const withCallerContext = <R>(
+  start: Effect.Effect<Pid, unknown, R>,
+  caller: Context.Context<R>
+): Effect.Effect<Pid, unknown> =>
+  Effect.updateContext(start, (own: Context.Context<never>) => Context.merge(caller, own))
+
+/**
+ * Adds a child to a running supervisor and starts it (at the end of the start order). Fails with
+ * `ChildAlreadyStarted` / `ChildAlreadyPresent` if the id is taken, `InvalidChildSpec`, or
+ * `ChildStartFailed`. The start effect gets the caller's services (and the supervisor's).
+ *
+ * @since 0.1.0
+ */
+export const startChild = <R>(
+  supervisor: Target,
+  spec: ChildSpec<R>
+): Effect.Effect<
+  Pid,
+  InvalidChildSpec | ChildAlreadyStarted | ChildAlreadyPresent | ChildStartFailed | CallError,
+  R | ProcessRuntime
+> =>
+  Effect.contextWith((caller: Context.Context<R>) =>
+    call(
+      supervisor,
+      protocol.SupervisorProtocol.StartChild({ spec: { ...spec, start: withCallerContext(spec.start, caller) } })
+    )
+  )
+
+/**
+ * Stops a child (per its shutdown policy). Its spec stays (restart it with {@link restartChild}),
+ * except for a temporary child, which is forgotten. Does not count as a restart and never
+ * triggers auto-shutdown.
+ *
+ * @since 0.1.0
+ */
+export const terminateChild = (
+  supervisor: Target,
+  id: string
+): Effect.Effect<void, ChildNotFound | CallError, ProcessRuntime> =>
+  call(supervisor, protocol.SupervisorProtocol.TerminateChild({ id }))
+
+/**
+ * Starts a stopped child again from its spec. Fails with `ChildRunning` if it is running (or
+ * being restarted), `ChildNotFound`, or `ChildStartFailed`.
+ *
+ * @since 0.1.0
+ */
+export const restartChild = (
+  supervisor: Target,
+  id: string
+): Effect.Effect<Pid, ChildNotFound | ChildRunning | ChildStartFailed | CallError, ProcessRuntime> =>
+  call(supervisor, protocol.SupervisorProtocol.RestartChild({ id }))
+
+/**
+ * Removes the spec of a stopped child. Fails with `ChildRunning` if it is running.
+ *
+ * @since 0.1.0
+ */
+export const deleteChild = (
+  supervisor: Target,
+  id: string
+): Effect.Effect<void, ChildNotFound | ChildRunning | CallError, ProcessRuntime> =>
+  call(supervisor, protocol.SupervisorProtocol.DeleteChild({ id }))
+
+/**
+ * The supervisor's children, in start order.
+ *
+ * @since 0.1.0
+ */
+export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<ChildInfo>, CallError, ProcessRuntime> =>
+  call(supervisor, protocol.SupervisorProtocol.WhichChildren())
+
+/**
+ * How many children the supervisor has, running, and of each type.
+ *
+ * @since 0.1.0
+ */
+export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, CallError, ProcessRuntime> =>
+  call(supervisor, protocol.SupervisorProtocol.CountChildren())

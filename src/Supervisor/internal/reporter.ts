@@ -1,0 +1,119 @@
+/**
+ * Where a supervisor reports its lifecycle: the event hub (when one is provided), log lines, and
+ * spans (when a tracer is installed).
+ *
+ * @internal
+ */
+import { Context, Effect, Tracer } from "effect"
+import * as ExitReason from "../../Process/ExitReason.ts"
+import type { Pid } from "../../Process/Pid.ts"
+import {
+  ChildExited,
+  ChildRestarted,
+  ChildStarted,
+  ChildStartError,
+  SupervisorEscalated,
+  SupervisorEvents,
+  SupervisorStopped
+} from "../SupervisorEvents.ts"
+
+type Hub = (typeof SupervisorEvents)["Service"]
+
+const trusted = { disableChecks: true } as const
+
+const childLabel = (id: string | undefined, pid: Pid | undefined): string =>
+  id === undefined ? `child ${pid === undefined ? "" : String(pid)}`.trimEnd() : `child "${id}"`
+
+/** Reports the lifecycle of one supervisor. */
+export class Reporter {
+  private readonly annotations: Record<string, string>
+
+  constructor(
+    readonly supervisor: Pid,
+    private readonly hub: Hub | undefined,
+    private readonly traced: boolean
+  ) {
+    this.annotations = { "otp.supervisor": String(supervisor) }
+  }
+
+  /** A reporter for the supervisor running on the current fiber (its hub and tracer). */
+  static make(supervisor: Pid): Effect.Effect<Reporter> {
+    return Effect.withFiber((fiber) =>
+      Effect.succeed(
+        new Reporter(
+          supervisor,
+          Context.getOrUndefined(fiber.context, SupervisorEvents),
+          Context.getOrUndefined(fiber.context, Tracer.Tracer) !== undefined
+        )
+      )
+    )
+  }
+
+  private log(level: "Debug" | "Warn" | "Error", message: string): Effect.Effect<void> {
+    const line =
+      level === "Debug"
+        ? Effect.logDebug(message)
+        : level === "Warn"
+          ? Effect.logWarning(message)
+          : Effect.logError(message)
+    return Effect.annotateLogs(line, this.annotations)
+  }
+
+  started(id: string | undefined, pid: Pid): Effect.Effect<void> {
+    this.hub?.publish(
+      new ChildStarted(
+        id === undefined ? { supervisor: this.supervisor, pid } : { supervisor: this.supervisor, id, pid },
+        trusted
+      )
+    )
+    return this.log("Debug", `${childLabel(id, undefined)} started as ${pid}`)
+  }
+
+  restarted(id: string | undefined, pid: Pid): Effect.Effect<void> {
+    this.hub?.publish(
+      new ChildRestarted(
+        id === undefined ? { supervisor: this.supervisor, pid } : { supervisor: this.supervisor, id, pid },
+        trusted
+      )
+    )
+    return this.log("Debug", `${childLabel(id, undefined)} restarted as ${pid}`)
+  }
+
+  exited(id: string | undefined, pid: Pid, reason: ExitReason.ExitReason, bySupervisor: boolean): Effect.Effect<void> {
+    const fields = { supervisor: this.supervisor, pid, reason, bySupervisor }
+    this.hub?.publish(new ChildExited(id === undefined ? fields : { ...fields, id }, trusted))
+    const graceful = ExitReason.isGraceful(reason) || (bySupervisor && reason._tag === "Killed")
+    return this.log(
+      graceful ? "Debug" : "Warn",
+      `${childLabel(id, pid)} exited${bySupervisor ? " (stopped by its supervisor)" : ""}: ${ExitReason.format(reason)}`
+    )
+  }
+
+  startError(id: string | undefined, reason: ExitReason.ExitReason): Effect.Effect<void> {
+    const fields = { supervisor: this.supervisor, reason }
+    this.hub?.publish(new ChildStartError(id === undefined ? fields : { ...fields, id }, trusted))
+    return this.log("Warn", `${childLabel(id, undefined)} failed to start: ${ExitReason.format(reason)}`)
+  }
+
+  escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
+    this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, withinMs }, trusted))
+    return this.log(
+      "Error",
+      `supervisor reached its maximum restart intensity (${maxRestarts} in ${withinMs} ms): stopping all children`
+    )
+  }
+
+  stopped(reason: ExitReason.ExitReason): Effect.Effect<void> {
+    this.hub?.publish(new SupervisorStopped({ supervisor: this.supervisor, reason }, trusted))
+    return this.log("Debug", `supervisor stopped: ${ExitReason.format(reason)}`)
+  }
+
+  /** Wraps a restart in a `Supervisor.restart` span when a tracer is installed. */
+  restartSpan<A, E, R>(id: string | undefined, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    if (!this.traced) return effect
+    return Effect.withSpan(effect, "Supervisor.restart", {
+      attributes: id === undefined ? this.annotations : { ...this.annotations, "otp.child": id },
+      captureStackTrace: false
+    })
+  }
+}
