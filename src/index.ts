@@ -30,3 +30,6 @@ export * as Protocol from "./Process/Protocol.ts"
 
 /** The GenServer behaviour. @since 0.1.0 */
 export * as GenServer from "./Process/GenServer.ts"
+
+/** Names registered on a given node (`{Name, Node}`). @since 0.1.0 */
+export * as RemoteName from "./Process/RemoteName.ts"

@@ -60,3 +60,34 @@ export class NotAProcess extends Schema.TaggedError<NotAProcess>()("NotAProcess"
     return `${this.operation} must run inside a process (spawn one, or pass the process context)`
   }
 }
+
+/**
+ * The node of the target process is down (or the connection to it was lost). Every call pending
+ * to that node fails with this the moment the node is declared down.
+ *
+ * @since 0.1.0
+ */
+export class NodeDown extends Schema.TaggedError<NodeDown>()("NodeDown", {
+  node: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `node ${this.node} is down (${this.reason})`
+  }
+}
+
+/**
+ * A payload crossing nodes did not match its schema (request, reply or start arguments). Only
+ * that one call fails; the link stays up.
+ *
+ * @since 0.1.0
+ */
+export class RemoteDecodeError extends Schema.TaggedError<RemoteDecodeError>()("RemoteDecodeError", {
+  node: Schema.String,
+  what: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `could not decode the ${this.what} exchanged with ${this.node}: ${this.detail}`
+  }
+}

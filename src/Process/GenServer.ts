@@ -22,12 +22,13 @@
  * @since 0.1.0
  */
 import { Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
-import { MailboxFull, NameTaken, NoProcess, NotAProcess } from "./Errors.ts"
+import { MailboxFull, NameTaken, NodeDown, NoProcess, NotAProcess, RemoteDecodeError } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope } from "./internal/callEnvelope.ts"
 import { Server, Starter, StopRequest } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
 import { Offer } from "./internal/mailbox.ts"
+import { asRemote } from "./internal/remote.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import * as Pid from "./Pid.ts"
 import { currentCell, deliverTo, type ProcessContext, spawnCell, type SpawnOptions, type Target } from "./Process.ts"
@@ -86,7 +87,7 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
  *
  * @since 0.1.0
  */
-export type CallError = CallTimeout | NoProcess | ServerExited | MailboxFull
+export type CallError = CallTimeout | NoProcess | ServerExited | MailboxFull | NodeDown | RemoteDecodeError
 
 const exitedError = (server: Pid.Pid, reason: ExitReason.ExitReason): ServerExited =>
   new ServerExited({ server, reason }, { disableChecks: true })
@@ -502,7 +503,7 @@ const startCall = (
  *
  * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
  * const read = GenServer.call("counter", Counter.Get(), { timeout: 1000 })
- * //    ^? Effect<number, CallTimeout | NoProcess | ServerExited | MailboxFull, ProcessRuntime>
+ * //    ^? Effect<number, CallError, ProcessRuntime>
  * ```
  *
  * @since 0.1.0
@@ -513,21 +514,29 @@ export const call = <Req extends Protocol.AnyCallRequest>(
   options?: CallOptions
 ): Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
-    const cell = runtime.resolve(target)
-    if (cell === undefined) return Effect.fail(new NoProcess({ target: String(target) }))
-    if (runtime.current(fiber) === cell) {
-      return Effect.die(new Error(`${cell.pid} called itself (${request._tag}): that call could never be answered`))
-    }
     const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
-    if (Context.getOrUndefined(fiber.context, Tracer.Tracer) === undefined) {
-      return startCall(cell, request, timeout, undefined)
+    const remote = asRemote(runtime.node, target)
+    let start: (span: Tracer.AnySpan | undefined) => Effect.Effect<unknown, unknown>
+    if (remote !== undefined) {
+      const bridge = runtime.remote
+      if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
+      start = (span) => bridge.call(remote, request, timeout, span)
+    } else {
+      const cell = runtime.resolve(target)
+      if (cell === undefined) return Effect.fail(new NoProcess({ target: String(target) }))
+      if (runtime.current(fiber) === cell) {
+        return Effect.die(new Error(`${cell.pid} called itself (${request._tag}): that call could never be answered`))
+      }
+      start = (span) => startCall(cell, request, timeout, span)
     }
+    if (Context.getOrUndefined(fiber.context, Tracer.Tracer) === undefined) return start(undefined)
     return Effect.withSpan(
-      Effect.withFiber((inner) => startCall(cell, request, timeout, parentSpanOf(inner))),
+      Effect.withFiber((inner) => start(parentSpanOf(inner))),
       "GenServer.call",
       {
         attributes: { "otp.target": String(target), "otp.message": request._tag },
-        captureStackTrace: false
+        captureStackTrace: false,
+        ...(remote === undefined ? {} : { kind: "client" as const })
       }
     )
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
@@ -543,7 +552,12 @@ export const cast = (
   target: Target,
   request: Protocol.AnyCastRequest
 ): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
-  withRuntime((runtime) => {
+  withRuntime((runtime, fiber) => {
+    const remote = asRemote(runtime.node, target)
+    if (remote !== undefined) {
+      runtime.remote?.cast(remote, request, parentSpanOf(fiber))
+      return Effect.void
+    }
     const cell = runtime.resolve(target)
     if (cell === undefined) {
       return typeof target === "string" ? Effect.fail(new NoProcess({ target: `"${target}"` })) : Effect.void

@@ -13,17 +13,20 @@ import * as ExitReason from "./ExitReason.ts"
 import type { Cell } from "./internal/cell.ts"
 import { exitWith } from "./internal/cell.ts"
 import { Offer, type OverflowPolicy } from "./internal/mailbox.ts"
+import { asRemote } from "./internal/remote.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import type { Pid } from "./Pid.ts"
 import { type ProcessRuntime, withRuntime } from "./ProcessRuntime.ts"
+import { RemoteName } from "./RemoteName.ts"
 import type * as Signal from "./Signal.ts"
 
 /**
- * Where a message or signal goes: a pid, or a locally registered name.
+ * Where a message or signal goes: a pid (of this node or another), a name registered on this node,
+ * or a name on a given node (`RemoteName`).
  *
  * @since 0.1.0
  */
-export type Target = Pid | string
+export type Target = Pid | string | RemoteName
 
 /**
  * What a process body gets: its pid and its mailbox. `M` is the type of the messages other
@@ -169,26 +172,32 @@ export const self: Effect.Effect<Pid, NotAProcess, ProcessRuntime> = Effect.map(
 
 /**
  * Sends a message. A send to a pid that is dead succeeds and the message is dropped, as in Erlang;
- * a send to a name nobody holds fails with `NoProcess`. When the mailbox is full, the sender waits
- * for room (policy `suspend`) or the send fails with `MailboxFull` (policy `fail`).
+ * a send to a name nobody holds on this node fails with `NoProcess`. When the mailbox is full, the
+ * sender waits for room (policy `suspend`) or the send fails with `MailboxFull` (policy `fail`).
+ *
+ * A send to another node goes over its link (MessagePack: plain data, arrays, strings, numbers,
+ * booleans, null, `Uint8Array`; pids arrive as plain `{ node, id, incarnation }` objects, compare
+ * them with `Pid.equals`). It is dropped if the node is unreachable, as in Erlang.
  *
  * @since 0.1.0
  */
 export const send = (target: Target, message: unknown): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
-  withRuntime((runtime) => deliver(runtime, target, message))
+  withRuntime((runtime, fiber) => {
+    const remote = asRemote(runtime.node, target)
+    if (remote !== undefined) {
+      runtime.remote?.send(runtime.current(fiber)?.pid, remote, message)
+      return Effect.void
+    }
+    const cell = runtime.resolve(target)
+    if (cell === undefined) return noLocalProcess(target)
+    return deliverTo(cell, message)
+  })
 
-/** @internal */
-export const deliver = (
-  runtime: Runtime,
-  target: Target,
-  message: unknown
-): Effect.Effect<void, NoProcess | MailboxFull> => {
-  const cell = runtime.resolve(target)
-  if (cell === undefined) {
-    return typeof target === "string" ? Effect.fail(new NoProcess({ target: targetLabel(target) })) : Effect.void
-  }
-  return deliverTo(cell, message)
-}
+/** A local target that resolves to no process: silent for a pid, `NoProcess` for a name. */
+const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =>
+  typeof target === "string" || target instanceof RemoteName
+    ? Effect.fail(new NoProcess({ target: targetLabel(target) }))
+    : Effect.void
 
 /** @internal */
 export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> => {
@@ -212,14 +221,26 @@ const signalSource = (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>): P
  * @since 0.1.0
  */
 export const exit = (target: Target, reason: ExitReason.ExitReason): Effect.Effect<void, NoProcess, ProcessRuntime> =>
-  withRuntime((runtime, fiber) => {
-    const cell = runtime.resolve(target)
-    if (cell === undefined) {
-      return typeof target === "string" ? Effect.fail(new NoProcess({ target: targetLabel(target) })) : Effect.void
-    }
-    cell.signalExit(signalSource(runtime, fiber), reason, false)
+  withRuntime((runtime, fiber) => signal(runtime, fiber, target, reason, false))
+
+const signal = (
+  runtime: Runtime,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  target: Target,
+  reason: ExitReason.ExitReason,
+  untrappable: boolean
+): Effect.Effect<void, NoProcess> => {
+  const from = signalSource(runtime, fiber)
+  const remote = asRemote(runtime.node, target)
+  if (remote !== undefined) {
+    runtime.remote?.exit(from, remote, reason, untrappable)
     return Effect.void
-  })
+  }
+  const cell = runtime.resolve(target)
+  if (cell === undefined) return noLocalProcess(target)
+  cell.signalExit(from, reason, untrappable)
+  return Effect.void
+}
 
 /**
  * Kills `target` with an untrappable signal: it exits with reason `killed` at once, for everyone,
@@ -228,14 +249,7 @@ export const exit = (target: Target, reason: ExitReason.ExitReason): Effect.Effe
  * @since 0.1.0
  */
 export const kill = (target: Target): Effect.Effect<void, NoProcess, ProcessRuntime> =>
-  withRuntime((runtime, fiber) => {
-    const cell = runtime.resolve(target)
-    if (cell === undefined) {
-      return typeof target === "string" ? Effect.fail(new NoProcess({ target: targetLabel(target) })) : Effect.void
-    }
-    cell.signalExit(signalSource(runtime, fiber), ExitReason.killed, true)
-    return Effect.void
-  })
+  withRuntime((runtime, fiber) => signal(runtime, fiber, target, ExitReason.killed, true))
 
 /**
  * Ends the current process with `reason`. Its finalizers run; its links and monitors see `reason`.
@@ -247,14 +261,20 @@ export const exitSelf = (reason: ExitReason.ExitReason): Effect.Effect<never> =>
 /**
  * Links the current process to `target` (both directions). When either exits with a reason other
  * than `normal`, the other receives an exit signal. Linking to a dead process delivers a `noproc`
- * exit signal to the caller at once.
+ * exit signal to the caller at once. A link to a process on another node also breaks, with
+ * `noconnection`, when that node goes down.
  *
  * @since 0.1.0
  */
-export const link = (target: Target): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
+export const link = (target: Pid | string): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("link")
+    if (typeof target !== "string" && target.node !== runtime.node) {
+      if (runtime.remote === undefined) me.signalExit(target, ExitReason.noconnection, false)
+      else runtime.remote.link(me, target)
+      return Effect.void
+    }
     const other = runtime.resolve(target)
     if (other === undefined) {
       if (typeof target === "string") return Effect.fail(new NoProcess({ target: targetLabel(target) }))
@@ -272,10 +292,14 @@ export const link = (target: Target): Effect.Effect<void, NotAProcess | NoProces
  *
  * @since 0.1.0
  */
-export const unlink = (target: Target): Effect.Effect<void, NotAProcess, ProcessRuntime> =>
+export const unlink = (target: Pid | string): Effect.Effect<void, NotAProcess, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("unlink")
+    if (typeof target !== "string" && target.node !== runtime.node) {
+      runtime.remote?.unlink(me, target)
+      return Effect.void
+    }
     const other = runtime.resolve(target)
     if (other !== undefined) me.unlink(other)
     return Effect.void
@@ -284,7 +308,8 @@ export const unlink = (target: Target): Effect.Effect<void, NotAProcess, Process
 /**
  * Monitors `target` from the current process. A `Down { ref, pid, reason }` arrives exactly once
  * when the target exits, or at once with reason `noproc` if it is not alive. A name is resolved
- * when the monitor is set.
+ * when the monitor is set. A monitor of a process on another node fires with `noconnection` when
+ * that node goes down or is unreachable.
  *
  * @since 0.1.0
  */
@@ -292,8 +317,10 @@ export const monitor = (target: Target): Effect.Effect<Signal.MonitorRef, NotAPr
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("monitor")
+    const remote = asRemote(runtime.node, target)
+    if (remote !== undefined) return Effect.succeed(runtime.monitorRemote(me, remote))
     const other = runtime.resolve(target)
-    if (other === undefined && typeof target === "string") {
+    if (other === undefined && (typeof target === "string" || target instanceof RemoteName)) {
       return Effect.fail(new NoProcess({ target: targetLabel(target) }))
     }
     return Effect.succeed(runtime.monitor(me, other, other?.pid ?? (target as Pid)))
@@ -312,7 +339,7 @@ export const demonitor = (
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("demonitor")
-    const active = runtime.demonitor(me, ref)
+    const active = runtime.demonitor(me, ref) || (runtime.remote?.demonitor(me, ref) ?? false)
     if (options?.flush === true) {
       me.mailbox.removeWhere(
         (message) =>
@@ -356,8 +383,11 @@ export const isAlive = (pid: Pid): Effect.Effect<boolean, never, ProcessRuntime>
 export const awaitExit = (target: Target): Effect.Effect<ExitReason.ExitReason, never, ProcessRuntime> =>
   withRuntime((runtime) =>
     Effect.callback<ExitReason.ExitReason>((resume) => {
-      const cancel = runtime.watchExit(runtime.resolve(target), (reason) => resume(Effect.succeed(reason)))
-      return Effect.sync(cancel)
+      const onExit = (reason: ExitReason.ExitReason) => resume(Effect.succeed(reason))
+      const remote = asRemote(runtime.node, target)
+      if (remote === undefined) return Effect.sync(runtime.watchExit(runtime.resolve(target), onExit))
+      if (runtime.remote === undefined) return onExit(ExitReason.noconnection)
+      return Effect.sync(runtime.remote.watchExit(remote, onExit))
     })
   )
 
@@ -373,10 +403,12 @@ export const sendAfter = (
   millis: number
 ): Effect.Effect<TimerRef, never, ProcessRuntime> =>
   withRuntime((runtime) => {
-    const cell = typeof target === "string" ? undefined : runtime.lookup(target)
+    const remote = asRemote(runtime.node, target)
+    // A timer aimed at a local pid is cancelled with its process; names resolve when it fires.
+    const cell = typeof target === "string" || target instanceof RemoteName ? undefined : runtime.lookup(target)
     const id = runtime.startTimer(millis, cell, () => {
-      const receiver = runtime.resolve(target)
-      if (receiver !== undefined) receiver.mailbox.offerSystem(message)
+      if (remote !== undefined) return runtime.remote?.send(undefined, remote, message)
+      runtime.resolve(target)?.mailbox.offerSystem(message)
     })
     return Effect.succeed(new TimerRef(id))
   })

@@ -473,3 +473,15 @@ describe("GenServer misuse", () => {
     )
   )
 })
+
+describe("GenServer across nodes without a cluster", () => {
+  it.effect("a call to a pid of another node fails with NodeDown", () =>
+    run(
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(GenServer.call(Pid.make("other@127.0.0.1", 1, 1), Counter.Get()))
+        assert.instanceOf(error, ProcessErrors.NodeDown)
+        assert.include(error.message, "other@127.0.0.1")
+      })
+    )
+  )
+})

@@ -679,3 +679,36 @@ describe("timers", () => {
     )
   )
 })
+
+describe("pids of other nodes without a cluster", () => {
+  const elsewhere = Pid.make("other@127.0.0.1", 1, 1)
+
+  it.effect("a monitor fires Down with noconnection at once", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          const ref = yield* Process.monitor(elsewhere)
+          const down = (yield* receiveOrFail(self)) as Signal.Down
+          assert.strictEqual(down.ref.id, ref.id)
+          assert.strictEqual(down.reason._tag, "NoConnection")
+        })
+      )
+    )
+  )
+
+  it.effect("a link delivers a noconnection exit signal and awaitExit reports noconnection", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          yield* Process.trapExit(true)
+          yield* Process.link(elsewhere)
+          const exit = (yield* receiveOrFail(self)) as Signal.Exit
+          assert.strictEqual(exit.reason._tag, "NoConnection")
+          assert.strictEqual((yield* Process.awaitExit(elsewhere))._tag, "NoConnection")
+          // A send is dropped, as in Erlang.
+          yield* Process.send(elsewhere, "lost")
+        })
+      )
+    )
+  )
+})

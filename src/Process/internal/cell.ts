@@ -31,8 +31,11 @@ export class Cell {
   monitoring: Map<number, Cell> | undefined = undefined
   /** Pending `sendAfter` timers aimed at this process, cancelled when it exits. */
   timers: Set<number> | undefined = undefined
-  /** The behaviour running in this process (a GenServer), told first when the process exits. */
-  behaviour: { readonly processExited: ExitWatcher } | undefined = undefined
+  /**
+   * The behaviour running in this process (a GenServer): told first when the process exits, and
+   * asked for its protocol when a request arrives from another node.
+   */
+  behaviour: { readonly processExited: ExitWatcher; readonly protocol: unknown } | undefined = undefined
 
   constructor(
     readonly runtime: Runtime,

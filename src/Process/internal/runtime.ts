@@ -11,6 +11,8 @@ import * as Pid from "../Pid.ts"
 import * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
+import type { RemoteBridge, RemoteTarget } from "./remote.ts"
+import { RemoteName } from "../RemoteName.ts"
 
 /** How a process is created. */
 export interface CellOptions {
@@ -53,6 +55,8 @@ export class Runtime {
   private nextId = 1
   private nextRef = 1
   private closing = false
+  /** How processes on other nodes are reached, once the cluster layer attached itself. */
+  remote: RemoteBridge | undefined = undefined
 
   constructor(readonly config: RuntimeConfig) {
     this.node = config.node
@@ -126,9 +130,22 @@ export class Runtime {
     return this.table.get(pid.id)
   }
 
-  /** The live process a pid or registered name refers to. */
-  resolve(target: Pid.Pid | string): Cell | undefined {
-    return typeof target === "string" ? this.names.get(target) : this.lookup(target)
+  /** The live local process a pid or registered name refers to. */
+  resolve(target: Pid.Pid | string | RemoteName): Cell | undefined {
+    if (typeof target === "string") return this.names.get(target)
+    if (target instanceof RemoteName) return target.node === this.node ? this.names.get(target.name) : undefined
+    return this.lookup(target)
+  }
+
+  /**
+   * Lets the cluster layer route operations on remote processes. Returns the detach function
+   * (called when the cluster layer is released).
+   */
+  attachRemote(bridge: RemoteBridge): () => void {
+    this.remote = bridge
+    return () => {
+      if (this.remote === bridge) this.remote = undefined
+    }
   }
 
   /** The process running on `fiber`, if the fiber is a process. */
@@ -196,6 +213,21 @@ export class Runtime {
       watcher.monitoring?.delete(ref.id)
       watcher.mailbox.offerSystem(Signal.makeDown(ref, targetPid, reason))
     }
+  }
+
+  /**
+   * Monitors a process on another node through the remote bridge; with no bridge (no cluster), the
+   * node is unreachable and `Down` with `noconnection` arrives at once.
+   */
+  monitorRemote(watcher: Cell, target: RemoteTarget): Signal.MonitorRef {
+    const ref = Signal.makeRef(this.node, this.newRefId())
+    if (this.remote === undefined) {
+      const pid = target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target
+      watcher.mailbox.offerSystem(Signal.makeDown(ref, pid, ExitReason.noconnection))
+    } else {
+      this.remote.monitor(watcher, target, ref)
+    }
+    return ref
   }
 
   /** Removes a monitor. Returns whether it was still active. */

@@ -87,6 +87,11 @@ export class Server {
     )
   }
 
+  /** The protocol the server speaks (remote requests are decoded with it). */
+  get protocol(): unknown {
+    return this.behaviour.protocol
+  }
+
   /** The process exited: fails every unanswered call. */
   processExited(reason: ExitReason.ExitReason): void {
     const pending = this.pending
