@@ -84,6 +84,13 @@ export interface ChildSpec<R = never> {
 }
 
 /**
+ * The services the start effects of child specs `C` need (distributes over a union of specs).
+ *
+ * @since 0.1.0
+ */
+export type Services<C> = C extends ChildSpec<infer R> ? R : never
+
+/**
  * The restart, shutdown and significance of a child, without its id and start effect.
  *
  * @since 0.1.0

@@ -40,7 +40,7 @@ import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import type { Target } from "../Process/Process.ts"
 import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
-import type { ChildOptions, ChildSpec } from "./ChildSpec.ts"
+import type { ChildOptions, ChildSpec, Services as ChildServices } from "./ChildSpec.ts"
 import {
   type ChildAlreadyPresent,
   type ChildAlreadyStarted,
@@ -114,6 +114,13 @@ export interface SupervisorSpec<R = never> {
   /** The children, in start order. */
   readonly children: ReadonlyArray<ChildSpec<R>>
 }
+
+/**
+ * The services the children of supervisor spec `S` need to start: the union over its children.
+ *
+ * @since 0.1.0
+ */
+export type Services<S> = S extends { readonly children: ReadonlyArray<infer C> } ? ChildServices<C> : never
 
 /**
  * Options of {@link start} and {@link startLink}.
@@ -203,11 +210,11 @@ const unwrapInitFailed = (error: GenServer.InitFailed): ChildStartFailed | GenSe
   return error
 }
 
-const startWith = <R>(
-  spec: SupervisorSpec<R>,
+const startWith = <S extends SupervisorSpec<unknown>>(
+  spec: S,
   options: StartOptions | undefined,
   link: boolean
-): Effect.Effect<Pid, StartError | NotAProcess, R | ProcessRuntime> =>
+): Effect.Effect<Pid, StartError | NotAProcess, Services<S> | ProcessRuntime> =>
   Effect.suspend(() => {
     const flags = flagsOf(spec as SupervisorSpec<unknown>)
     if (flags instanceof InvalidSupervisorFlags) return Effect.fail(flags)
@@ -247,11 +254,11 @@ const startWith = <R>(
  *
  * @since 0.1.0
  */
-export const start = <R>(
-  spec: SupervisorSpec<R>,
+export const start = <S extends SupervisorSpec<unknown>>(
+  spec: S,
   options?: StartOptions
-): Effect.Effect<Pid, StartError, R | ProcessRuntime> =>
-  startWith(spec, options, false) as Effect.Effect<Pid, StartError, R | ProcessRuntime>
+): Effect.Effect<Pid, StartError, Services<S> | ProcessRuntime> =>
+  startWith(spec, options, false) as Effect.Effect<Pid, StartError, Services<S> | ProcessRuntime>
 
 /**
  * Starts a supervisor linked to the current process, which becomes its parent: when the parent
@@ -261,10 +268,10 @@ export const start = <R>(
  *
  * @since 0.1.0
  */
-export const startLink = <R>(
-  spec: SupervisorSpec<R>,
+export const startLink = <S extends SupervisorSpec<unknown>>(
+  spec: S,
   options?: StartOptions
-): Effect.Effect<Pid, StartError | NotAProcess, R | ProcessRuntime> => startWith(spec, options, true)
+): Effect.Effect<Pid, StartError | NotAProcess, Services<S> | ProcessRuntime> => startWith(spec, options, true)
 
 /**
  * Stops a supervisor: its children are stopped in reverse start order, then it exits with
@@ -285,10 +292,10 @@ export const stop = (
  *
  * @since 0.1.0
  */
-export const startScoped = <R>(
-  spec: SupervisorSpec<R>,
+export const startScoped = <S extends SupervisorSpec<unknown>>(
+  spec: S,
   options?: StartOptions
-): Effect.Effect<Pid, StartError, R | ProcessRuntime | Scope.Scope> =>
+): Effect.Effect<Pid, StartError, Services<S> | ProcessRuntime | Scope.Scope> =>
   Effect.acquireRelease(start(spec, options), (pid) => Effect.ignore(stop(pid)))
 
 /**
@@ -319,10 +326,11 @@ export const startScoped = <R>(
  *
  * @since 0.1.0
  */
-export const layer = <R>(
-  spec: SupervisorSpec<R>,
+export const layer = <S extends SupervisorSpec<unknown>>(
+  spec: S,
   options?: StartOptions
-): Layer.Layer<never, StartError, R | ProcessRuntime> => Layer.effectDiscard(startScoped(spec, options))
+): Layer.Layer<never, StartError, Exclude<Services<S>, Scope.Scope> | ProcessRuntime> =>
+  Layer.effectDiscard(startScoped(spec, options))
 
 /**
  * A supervisor as the child of another supervisor: started with {@link startLink}, of type
@@ -340,11 +348,11 @@ export const layer = <R>(
  *
  * @since 0.1.0
  */
-export const child = <R>(
+export const child = <S extends SupervisorSpec<unknown>>(
   id: string,
-  spec: SupervisorSpec<R>,
+  spec: S,
   options?: ChildOptions & StartOptions
-): ChildSpec<R | ProcessRuntime> => ({
+): ChildSpec<Services<S> | ProcessRuntime> => ({
   id,
   start: startLink(spec, options?.name === undefined ? undefined : { name: options.name }),
   type: "supervisor",

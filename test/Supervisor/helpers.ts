@@ -2,7 +2,7 @@
  * Test helpers for supervisors: a journaling worker GenServer, an event log over the supervisor
  * event hub, and waits with a (real-time) timeout. Never sleep to synchronise: wait for events.
  */
-import { Effect, Layer, Option, PubSub, Schema, type Scope } from "effect"
+import { Effect, Fiber, Layer, Option, PubSub, Schema, type Scope } from "effect"
 import { ExitReason, GenServer, Pid, Process, ProcessRuntime, Protocol } from "../../src/index.ts"
 import * as ChildSpec from "../../src/Supervisor/ChildSpec.ts"
 import * as SupervisorEvents from "../../src/Supervisor/SupervisorEvents.ts"
@@ -178,3 +178,12 @@ export const whereis = (name: string) =>
 
 /** Whether a process is registered under `name`. */
 export const isRegistered = (name: string) => Effect.map(Process.info(name), (info) => info._tag === "Some")
+
+/**
+ * Starts waiting for `pid` to exit now (before whatever makes it exit), and returns the effect
+ * that resolves to its exit reason, failing the test if it does not exit in time.
+ */
+export const watchExit = (pid: Pid.Pid) =>
+  Effect.map(Effect.forkChild(Process.awaitExit(pid), { startImmediately: true }), (fiber) =>
+    within(EVENT_TIMEOUT, `the exit of ${pid}`)(Fiber.join(fiber))
+  )
