@@ -8,7 +8,7 @@
  *   suspension and resumption per round trip).
  * - pipelinedFramesPerSec: 256-byte frames sent one way as fast as `send` allows, 1M frames or 10 s.
  *
- * The two ping-pongs run interleaved, twice each, after a warm-up; the best round of each is kept.
+ * The two ping-pongs run interleaved, three rounds each (BENCH_RTT_ROUNDS), after a warm-up; the best round of each is kept.
  * Prints one JSON object on its last stdout line and writes it to bench/results/transport.json.
  */
 import { spawn } from "node:child_process"
@@ -20,15 +20,25 @@ import { derivePsk, pskCipher } from "../src/Transport/Security.ts"
 import * as TcpTransport from "../src/Transport/TcpTransport.ts"
 import { Bulk, Done, Flush, Ping, Pong, secret } from "./transport/protocol.ts"
 
-const rttSeconds = Number(process.env.BENCH_RTT_SECONDS ?? 3)
+const rttSeconds = Number(process.env.BENCH_RTT_SECONDS ?? 2)
+const rttRounds = Number(process.env.BENCH_RTT_ROUNDS ?? 3)
 const pipelineFrames = Number(process.env.BENCH_PIPELINE_FRAMES ?? 1_000_000)
 const pipelineMaxMs = 10_000
 const payload = new Uint8Array(32).fill(7)
 
-const peer = spawn(process.execPath, ["--import", "tsx", Path.join(import.meta.dirname, "transport", "peer.ts")], {
-  stdio: ["ignore", "pipe", "inherit"]
-})
-process.on("exit", () => peer.kill("SIGKILL"))
+const peer = spawn(
+  process.execPath,
+  [
+    ...(process.env.BENCH_PEER_NODE_ARGS?.split(" ") ?? []),
+    "--import",
+    "tsx",
+    Path.join(import.meta.dirname, "transport", "peer.ts")
+  ],
+  {
+    stdio: ["ignore", "pipe", "inherit"]
+  }
+)
+process.on("exit", () => peer.kill("SIGTERM"))
 
 const ports = await new Promise<{ rawPort: number; transportPort: number }>((resolve) => {
   let buffered = ""
@@ -89,8 +99,8 @@ const transportBench = Effect.gen(function* () {
     yield* transport.send("peer", Ping, payload)
     yield* awaitPong
   }
-  // Two interleaved rounds of each ping-pong; the best of each round is kept (the machine is noisy).
-  for (let round = 0; round < 2; round++) {
+  // Interleaved rounds of each ping-pong; the best of each round is kept (the machine is noisy).
+  for (let round = 0; round < rttRounds; round++) {
     rawTlsRttPerSec = Math.max(rawTlsRttPerSec, yield* Effect.promise(rawTlsRtt))
     let count = 0
     const started = performance.now()
@@ -156,6 +166,6 @@ const result = {
 const resultsDir = Path.join(import.meta.dirname, "results")
 Fs.mkdirSync(resultsDir, { recursive: true })
 Fs.writeFileSync(Path.join(resultsDir, "transport.json"), `${JSON.stringify(result, null, 2)}\n`)
-peer.kill("SIGKILL")
+peer.kill("SIGTERM")
 console.log(JSON.stringify(result))
 process.exit(0)

@@ -37,3 +37,4 @@ const program = Effect.gen(function* () {
 }).pipe(Effect.scoped)
 
 Effect.runFork(program)
+process.on("SIGTERM", () => process.exit(0))

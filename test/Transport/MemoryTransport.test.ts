@@ -1,0 +1,119 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Schema } from "effect"
+import * as Channel from "../../src/Transport/Channel.ts"
+import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
+import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
+import { collect, isDown, linkEvents } from "../support/transportHarness.ts"
+
+const Seq = Channel.make("test.seq", Schema.Number)
+const Blob = Channel.make("test.blob", Schema.Uint8Array)
+
+const pair = (network: MemoryNetwork.MemoryNetwork, tuning: { highWaterMarkBytes?: number } = {}) =>
+  Effect.gen(function* () {
+    const a = yield* MemoryTransport.make(network, { name: "a", ...tuning })
+    const b = yield* MemoryTransport.make(network, { name: "b" })
+    return { a, b }
+  })
+
+describe("MemoryTransport", () => {
+  it.live("frames flow in order between nodes on the same network", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair(MemoryNetwork.make())
+      const received = yield* collect(b, Seq, 100)
+      yield* a.connect({ host: "b", port: 0 })
+      for (let i = 0; i < 100; i++) yield* a.send("b", Seq, i)
+      assert.deepStrictEqual(
+        yield* received,
+        Array.from({ length: 100 }, (_, i) => i)
+      )
+    })
+  )
+
+  it.live("a partition silently loses frames and refuses dials until healed", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const { a, b } = yield* pair(network)
+      const seen: Array<number> = []
+      yield* b.register(Seq, (n) => seen.push(n))
+      yield* a.connect({ host: "b", port: 0 })
+      network.partition("a", "b")
+      yield* a.send("b", Seq, 1)
+      const c = yield* MemoryTransport.make(network, { name: "c" })
+      network.partition("c", "b")
+      const refused = yield* Effect.flip(c.connect({ host: "b", port: 0 }))
+      assert.strictEqual(refused._tag, "ConnectFailed")
+      network.heal("a", "b")
+      const after = yield* collect(a, Channel.make("test.ack", Schema.Number), 1)
+      yield* b.send("a", Channel.make("test.ack", Schema.Number), 2)
+      yield* after
+      yield* a.send("b", Seq, 3)
+      yield* b.send("a", Channel.make("test.ack", Schema.Number), 4).pipe(Effect.ignore)
+      assert.notInclude(seen, 1)
+    })
+  )
+
+  it.live("drop, duplicate and delay faults apply per direction", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 5 })
+      const { a, b } = yield* pair(network)
+      yield* a.connect({ host: "b", port: 0 })
+      network.faults("a", "b", { duplicate: 1 })
+      const doubled = yield* collect(b, Seq, 6)
+      for (let i = 0; i < 3; i++) yield* a.send("b", Seq, i)
+      assert.deepStrictEqual(yield* doubled, [0, 0, 1, 1, 2, 2])
+      const Late = Channel.make("test.late", Schema.Number)
+      network.faults("b", "a", { delayMs: 80 })
+      const late = yield* collect(a, Late, 1)
+      const sentAt = Date.now()
+      yield* b.send("a", Late, 1)
+      yield* late
+      assert.isAtLeast(Date.now() - sentAt, 75)
+      const Lost = Channel.make("test.lost", Schema.Number)
+      network.faults("a", "b", { drop: 1 })
+      const lost: Array<number> = []
+      yield* b.register(Lost, (n) => lost.push(n))
+      yield* a.send("b", Lost, 1)
+      network.faults("a", "b", {})
+      const marker = yield* collect(b, Channel.make("test.marker", Schema.Number), 1)
+      yield* a.send("b", Channel.make("test.marker", Schema.Number), 1)
+      yield* marker
+      assert.deepStrictEqual(lost, [])
+    })
+  )
+
+  it.live("beyond the high-water mark sends suspend until the link drains", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const { a, b } = yield* pair(network, { highWaterMarkBytes: 4096 })
+      const received = yield* collect(b, Blob, 6)
+      yield* a.connect({ host: "b", port: 0 })
+      network.stall("a", "b")
+      // Sends complete at once while under the mark: 5 frames of ~1 KB take the link past 4 KiB.
+      for (let i = 0; i < 5; i++) yield* a.send("b", Blob, new Uint8Array(1000))
+      assert.isAbove(a.linkUnsafe("b")!.bufferedBytes, 4096)
+      const blocked = yield* Effect.forkChild(a.send("b", Blob, new Uint8Array(1000)))
+      yield* Effect.yieldNow
+      assert.isUndefined(blocked.pollUnsafe())
+      network.heal("a", "b")
+      yield* Fiber.join(blocked).pipe(Effect.timeout(2000))
+      assert.strictEqual((yield* received).length, 6)
+    })
+  )
+
+  it.live("a send suspended by backpressure fails with NotConnected when the link goes down", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const { a } = yield* pair(network, { highWaterMarkBytes: 1024 })
+      const events = yield* linkEvents(a)
+      yield* a.connect({ host: "b", port: 0 })
+      network.stall("a", "b")
+      for (let i = 0; i < 2; i++) yield* a.send("b", Blob, new Uint8Array(1000))
+      const blocked = yield* Effect.forkChild(Effect.flip(a.send("b", Blob, new Uint8Array(1000))))
+      yield* Effect.yieldNow
+      yield* a.disconnect("b", "heartbeat_timeout")
+      yield* events(isDown("b"))
+      const error = yield* Fiber.join(blocked).pipe(Effect.timeout(2000))
+      assert.strictEqual(error._tag, "NotConnected")
+    })
+  )
+})
