@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Logger, Option, Scope, Stream, Tracer } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Option, References, Scope, Stream, Tracer } from "effect"
 import { GenServer, Pid, Process } from "../../src/index.ts"
 import * as Client from "../../src/Supervisor/Client.ts"
 import * as Supervisor from "../../src/Supervisor/Supervisor.ts"
@@ -138,10 +138,9 @@ describe("lifecycle reporting", () => {
           lines.push({ level: options.logLevel, message: String(options.message) })
         })
         const journal: Journal = []
-        const sup = yield* Effect.provideService(
-          Supervisor.start({ maxRestarts: 1, children: [workerChild(journal, "a")] }),
-          Logger.CurrentLoggers,
-          new Set([recorder])
+        const sup = yield* Supervisor.start({ maxRestarts: 1, children: [workerChild(journal, "a")] }).pipe(
+          Effect.provideService(Logger.CurrentLoggers, new Set([recorder])),
+          Effect.provideService(References.MinimumLogLevel, "Debug")
         )
         yield* GenServer.cast("a", Worker.Crash())
         yield* events.next(is.restarted("a"))
@@ -149,6 +148,7 @@ describe("lifecycle reporting", () => {
         yield* events.next(is.escalated(sup))
         assert.isTrue(lines.some((line) => line.level === "Warn" && line.message.includes(`child "a"`)))
         assert.isTrue(lines.some((line) => line.level === "Error" && line.message.includes("restart intensity")))
+        assert.isTrue(lines.some((line) => line.level === "Debug" && line.message.includes(`child "a" restarted`)))
       })
     )
   )

@@ -2,7 +2,7 @@
  * Test helpers for supervisors: a journaling worker GenServer, an event log over the supervisor
  * event hub, and waits with a (real-time) timeout. Never sleep to synchronise: wait for events.
  */
-import { Effect, Fiber, Layer, Option, PubSub, Schema, type Scope } from "effect"
+import { Effect, Fiber, Layer, Option, PubSub, References, Schema, type Scope } from "effect"
 import { ExitReason, GenServer, Pid, Process, ProcessRuntime, Protocol } from "../../src/index.ts"
 import * as ChildSpec from "../../src/Supervisor/ChildSpec.ts"
 import * as SupervisorEvents from "../../src/Supervisor/SupervisorEvents.ts"
@@ -25,8 +25,15 @@ export const within =
       })
     )
 
-/** The layers every supervisor test runs with. */
-export const testLayer = Layer.mergeAll(ProcessRuntime.layer({ node: "test@127.0.0.1" }), SupervisorEvents.layer())
+/**
+ * The layers every supervisor test runs with. Log lines are off (the logging test turns them on
+ * for itself): crashes are the point of these tests.
+ */
+export const testLayer = Layer.mergeAll(
+  ProcessRuntime.layer({ node: "test@127.0.0.1" }),
+  SupervisorEvents.layer(),
+  Layer.succeed(References.MinimumLogLevel, "None")
+)
 
 export type TestServices = ProcessRuntime.ProcessRuntime | SupervisorEvents.SupervisorEvents
 
