@@ -18,15 +18,15 @@ describe("Cluster across OS processes", () => {
         const [b, c] = yield* Effect.all([childNode("b", 0, [seed], interval), childNode("c", 0, [seed], interval)], {
           concurrency: 2
         })
-        yield* a.child.awaitEvent(up("b"))
-        yield* a.child.awaitEvent(up("c"))
-        yield* b.child.awaitEvent(up("c"))
-        yield* c.child.awaitEvent(up("b"))
+        yield* a.child.awaitEvent(up("b"), 10000, 0, "a sees b")
+        yield* a.child.awaitEvent(up("c"), 10000, 0, "a sees c")
+        yield* b.child.awaitEvent(up("c"), 10000, 0, "b sees c")
+        yield* c.child.awaitEvent(up("b"), 10000, 0, "c sees b")
 
         // A silent peer: SIGSTOP freezes c without closing its sockets.
         const stoppedAt = Date.now()
         c.child.signal("SIGSTOP")
-        const silent = yield* a.child.awaitEvent(down("c"))
+        const silent = yield* a.child.awaitEvent(down("c"), 10000, 0, "a sees c down")
         assert.strictEqual(silent.reason, "heartbeat_timeout")
         const detectedAfter = silent.at - stoppedAt
         const bound = interval * threshold + interval
@@ -38,14 +38,14 @@ describe("Cluster across OS processes", () => {
         const bEvents = a.child.events.length
         const killedAt = Date.now()
         b.child.signal("SIGKILL")
-        const crashed = yield* a.child.awaitEvent(down("b"), 10000, bEvents)
+        const crashed = yield* a.child.awaitEvent(down("b"), 10000, bEvents, "a sees b down")
         assert.strictEqual(crashed.reason, "connection_closed")
         assert.isBelow(crashed.at - killedAt, interval * threshold)
         yield* Effect.promise(() => b.child.exited)
 
         // Restarted on the same port: reconnected, with a new incarnation.
         const restarted = yield* childNode("b", b.port, [], interval)
-        const rejoined = yield* a.child.awaitEvent(up("b"), 10000, bEvents)
+        const rejoined = yield* a.child.awaitEvent(up("b"), 10000, bEvents, "a sees b again")
         assert.strictEqual(rejoined.incarnation, restarted.incarnation)
         assert.notStrictEqual(rejoined.incarnation, b.incarnation)
       }),

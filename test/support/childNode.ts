@@ -40,13 +40,16 @@ export class ChildNode {
         if (!line.startsWith("EVENT ")) continue
         const event = JSON.parse(line.slice(6)) as ChildEvent
         this.events.push(event)
-        this.waiters = this.waiters.filter((waiter) => (waiter.predicate(event) ? (waiter.wake(event), false) : true))
+        // Update the list before waking: a woken waiter may register a new one synchronously.
+        const woken = this.waiters.filter((waiter) => waiter.predicate(event))
+        this.waiters = this.waiters.filter((waiter) => !woken.includes(waiter))
+        for (const waiter of woken) waiter.wake(event)
       }
     })
   }
 
   /** Waits for an event (already received or future) matching `predicate`. */
-  awaitEvent(predicate: (event: ChildEvent) => boolean, ms = 10000, from = 0) {
+  awaitEvent(predicate: (event: ChildEvent) => boolean, ms = 10000, from = 0, what = "event") {
     return Effect.callback<ChildEvent>((resume) => {
       const found = this.events.slice(from).find(predicate)
       if (found !== undefined) return resume(Effect.succeed(found))
@@ -55,7 +58,10 @@ export class ChildNode {
       return Effect.sync(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter)
       })
-    }).pipe(Effect.timeout(ms))
+    }).pipe(
+      Effect.timeout(ms),
+      Effect.mapError(() => new Error(`${what}: not seen within ${ms} ms; events: ${JSON.stringify(this.events)}`))
+    )
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -46,7 +46,10 @@ export class LogCapture {
     const message = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
     const line = `${options.logLevel}: ${message}`
     this.lines.push(line)
-    this.waiters = this.waiters.filter((waiter) => (waiter.pattern.test(line) ? (waiter.wake(line), false) : true))
+    // Update the list before waking: a woken waiter may register a new one synchronously.
+    const woken = this.waiters.filter((waiter) => waiter.pattern.test(line))
+    this.waiters = this.waiters.filter((waiter) => !woken.includes(waiter))
+    for (const waiter of woken) waiter.wake(line)
   })
   readonly layer = Logger.layer([this.logger])
 
