@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { randomInt } from "node:crypto"
-import { Context, Effect, type Fiber, Layer } from "effect"
+import { Context, Effect, type Fiber, Layer, type Scope } from "effect"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
 import { Runtime } from "./internal/runtime.ts"
 
@@ -58,23 +58,30 @@ export class ProcessRuntime extends Context.Service<ProcessRuntime, Runtime>()("
    * @since 0.1.0
    */
   static readonly layer = (options?: ProcessRuntimeOptions): Layer.Layer<ProcessRuntime> =>
-    Layer.effect(
-      ProcessRuntime,
-      Effect.acquireRelease(
-        Effect.sync(
-          () =>
-            new Runtime({
-              node: options?.node ?? "nonode@nohost",
-              incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
-              mailboxCapacity: options?.mailboxCapacity ?? 10_000,
-              overflow: options?.overflow ?? "suspend",
-              maxHandoverDepth: options?.maxHandoverDepth ?? 32
-            })
-        ),
-        (runtime) => runtime.shutdown
-      )
-    )
+    Layer.effect(ProcessRuntime, make(options))
 }
+
+/**
+ * Builds a runtime that lives as long as the scope (see {@link ProcessRuntime.layer}). For layers
+ * that compute the node name first (a cluster node takes its name and incarnation from the
+ * cluster).
+ *
+ * @since 0.1.0
+ */
+export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new Runtime({
+          node: options?.node ?? "nonode@nohost",
+          incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
+          mailboxCapacity: options?.mailboxCapacity ?? 10_000,
+          overflow: options?.overflow ?? "suspend",
+          maxHandoverDepth: options?.maxHandoverDepth ?? 32
+        })
+    ),
+    (runtime) => runtime.shutdown
+  )
 
 /**
  * The runtime service type.

@@ -1,0 +1,339 @@
+/**
+ * Distribution: a pid on another node behaves like a local pid, with the same types, plus the
+ * failures that only distribution has.
+ *
+ * With this layer, `Process.send`, `GenServer.call` / `cast`, `Process.exit` / `kill` / `link` /
+ * `monitor` / `awaitExit` accept pids of other nodes and `RemoteName`s. Requests and replies are
+ * encoded with the GenServer's protocol schemas (the same declaration as locally). Failures are
+ * typed and immediate:
+ * - `NodeDown`: the node is not connected, or went down while the call was pending — every call
+ *   pending to a node fails the moment it is declared down, none is left waiting;
+ * - `NoProcess`: the remote pid is dead, belongs to the node's previous incarnation, or the name
+ *   is not registered there;
+ * - `RemoteDecodeError`: a payload did not match its schema on either side (only that call fails;
+ *   the link stays up);
+ * - `CallTimeout`, `ServerExited`, `MailboxFull` and the declared error, as locally.
+ *
+ * Monitors of remote processes deliver `Down` with the remote reason, `noproc` when the process
+ * was already dead, and `noconnection` when its node goes down. Links across nodes propagate
+ * exits both ways; losing the node is an exit signal with `noconnection`. The W3C trace context
+ * travels with calls and casts, so one trace covers caller, wire and remote handler.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Metric, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
+import { NotAProcess } from "../Process/Errors.ts"
+import type { Cell } from "../Process/internal/cell.ts"
+import type { Runtime } from "../Process/internal/runtime.ts"
+import type { Pid } from "../Process/Pid.ts"
+import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
+import * as Signal from "../Process/Signal.ts"
+import type { ListenFailed } from "../Transport/TransportError.ts"
+import { Transport } from "../Transport/Transport.ts"
+import * as BehaviorRegistry from "./BehaviorRegistry.ts"
+import * as Cluster from "./Cluster.ts"
+import type { ClusterConfig, InvalidClusterConfig } from "./ClusterConfig.ts"
+import * as DistributionFrame from "./DistributionFrame.ts"
+import { Engine, type SpawnError } from "./internal/engine.ts"
+
+export type { SpawnError } from "./internal/engine.ts"
+
+/**
+ * Distribution statistics of this node, as in the deployment guides.
+ *
+ * @since 0.1.0
+ */
+export interface DistributionStats {
+  readonly remoteCall: {
+    readonly totalCalls: number
+    readonly pendingCalls: number
+    readonly totalCasts: number
+    /** Failed calls by reason: node_down, timeout, noproc, exited, decode, full, defect. */
+    readonly failures: Readonly<Record<string, number>>
+  }
+  readonly remoteSpawn: { readonly totalInitiated: number; readonly succeeded: number; readonly failed: number }
+  readonly remoteMonitor: { readonly activeOutgoingCount: number; readonly activeIncomingCount: number }
+  /** Links between local and remote processes. */
+  readonly remoteLinks: number
+}
+
+/**
+ * Options of {@link Distribution.spawn}.
+ *
+ * @since 0.1.0
+ */
+export interface SpawnOptions {
+  /** Link the new process to the current process (which must be a process). */
+  readonly link?: boolean | undefined
+  /** Monitor the new process from the current process (which must be a process). */
+  readonly monitor?: boolean | undefined
+  /** Register the new process under this name on its node. */
+  readonly name?: string | undefined
+  /** How long to wait for the remote `init`. Default 5000 ms. */
+  readonly timeout?: number | undefined
+}
+
+/**
+ * The outcome of a remote spawn: the pid, and the monitor ref when `monitor` was asked for.
+ *
+ * @since 0.1.0
+ */
+export interface Spawned {
+  readonly pid: Pid
+  readonly monitor: Signal.MonitorRef | undefined
+}
+
+/**
+ * Distribution on this node.
+ *
+ * @since 0.1.0
+ */
+export class Distribution extends Context.Service<
+  Distribution,
+  {
+    /** Counters of remote calls, spawns and monitors. */
+    readonly stats: Effect.Effect<DistributionStats>
+    /**
+     * Starts a behaviour registered (with `BehaviorRegistry`) on `node`, with start arguments
+     * encoded by its schema. Fails with `UnknownBehaviour`, `InitFailed`, `NameTaken`,
+     * `NodeDown`, `CallTimeout` (no answer within `timeout`), or `RemoteDecodeError`.
+     */
+    readonly spawn: <Args>(
+      node: string,
+      spec: BehaviorRegistry.BehaviorSpec<Args>,
+      args: Args,
+      options?: SpawnOptions
+    ) => Effect.Effect<Spawned, SpawnError | NotAProcess>
+    /** Pushes the counters into Effect metrics now (they are also pushed every second). */
+    readonly syncMetrics: Effect.Effect<void>
+  }
+>()("effect-otp/Distribution") {}
+
+const metrics = {
+  calls: Metric.counter("otp_remote_calls_total", { description: "Remote GenServer calls started" }),
+  casts: Metric.counter("otp_remote_casts_total", { description: "Remote GenServer casts sent" }),
+  pending: Metric.gauge("otp_remote_calls_pending", { description: "Remote calls waiting for a reply" }),
+  failures: Metric.counter("otp_remote_call_failures_total", { description: "Failed remote calls, by reason" }),
+  spawns: Metric.counter("otp_remote_spawns_total", { description: "Remote spawns, by result" }),
+  monitors: Metric.gauge("otp_remote_monitors_active", { description: "Active remote monitors, by direction" })
+}
+
+const statsOf = (engine: Engine): DistributionStats => ({
+  remoteCall: {
+    totalCalls: engine.counters.totalCalls,
+    pendingCalls: engine.pendingCalls.size,
+    totalCasts: engine.counters.totalCasts,
+    failures: { ...engine.counters.callFailures }
+  },
+  remoteSpawn: {
+    totalInitiated: engine.counters.spawnsInitiated,
+    succeeded: engine.counters.spawnsSucceeded,
+    failed: engine.counters.spawnsFailed
+  },
+  remoteMonitor: {
+    activeOutgoingCount: engine.outgoingMonitors.size,
+    activeIncomingCount: engine.incomingMonitors.size
+  },
+  remoteLinks: engine.linkCount
+})
+
+/** Pushes counter deltas since the last push into the Effect metrics. */
+const metricsSync = (engine: Engine) => {
+  let last = statsOf(engine)
+  let first = true
+  return Effect.suspend(() => {
+    const now = statsOf(engine)
+    const before = first ? undefined : last
+    first = false
+    last = now
+    const delta = (current: number, previous: number | undefined) => current - (previous ?? 0)
+    const failures = Object.entries(now.remoteCall.failures).map(([reason, count]) =>
+      Metric.update(
+        Metric.withAttributes(metrics.failures, { reason }),
+        delta(count, before?.remoteCall.failures[reason])
+      )
+    )
+    return Effect.all(
+      [
+        Metric.update(metrics.calls, delta(now.remoteCall.totalCalls, before?.remoteCall.totalCalls)),
+        Metric.update(metrics.casts, delta(now.remoteCall.totalCasts, before?.remoteCall.totalCasts)),
+        Metric.update(metrics.pending, now.remoteCall.pendingCalls),
+        Metric.update(
+          Metric.withAttributes(metrics.spawns, { result: "succeeded" }),
+          delta(now.remoteSpawn.succeeded, before?.remoteSpawn.succeeded)
+        ),
+        Metric.update(
+          Metric.withAttributes(metrics.spawns, { result: "failed" }),
+          delta(now.remoteSpawn.failed, before?.remoteSpawn.failed)
+        ),
+        Metric.update(
+          Metric.withAttributes(metrics.monitors, { direction: "outgoing" }),
+          now.remoteMonitor.activeOutgoingCount
+        ),
+        Metric.update(
+          Metric.withAttributes(metrics.monitors, { direction: "incoming" }),
+          now.remoteMonitor.activeIncomingCount
+        ),
+        ...failures
+      ],
+      { discard: true }
+    )
+  })
+}
+
+/**
+ * Runs distribution for this node's runtime over the cluster's transport until the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  Distribution["Service"],
+  never,
+  Scope.Scope | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviorRegistry.BehaviorRegistry
+> = Effect.gen(function* () {
+  const runtime = yield* ProcessRuntime.ProcessRuntime
+  const cluster = yield* Cluster.Cluster
+  const behaviours = yield* BehaviorRegistry.BehaviorRegistry
+  const transport = cluster.transport
+  const context = yield* Effect.context<never>()
+  const fork = Effect.runForkWith(context)
+  const channel = DistributionFrame.channel
+  const engine = new Engine(
+    runtime,
+    (node, frame) => {
+      if (transport.linkUnsafe(node) === undefined) return false
+      fork(Effect.ignore(transport.send(node, channel, frame)))
+      return true
+    },
+    (node) => transport.linkUnsafe(node) !== undefined,
+    behaviours,
+    (message) => void fork(Effect.logWarning(message))
+  )
+  // Only one distribution per transport: a second registration is a programming error.
+  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
+  yield* cluster.onEvent((event) => {
+    if (event._tag === "NodeDown") engine.nodeDown(event.id, event.reason)
+  })
+  // A link can drop before its node was ever reported up: the transport's events catch those.
+  const links = yield* transport.subscribe
+  yield* Effect.forkScoped(
+    Stream.runForEach(links, (event) =>
+      Effect.sync(() => {
+        if (event._tag === "LinkDown") engine.nodeDown(event.node.name, event.reason)
+      })
+    )
+  )
+  yield* Effect.acquireRelease(
+    Effect.sync(() => runtime.attachRemote(engine)),
+    (detach) => Effect.sync(detach)
+  )
+  const syncMetrics = metricsSync(engine)
+  yield* Effect.forkScoped(Effect.repeat(syncMetrics, Schedule.spaced("1 second")))
+  return Distribution.of({
+    stats: Effect.sync(() => statsOf(engine)),
+    syncMetrics,
+    spawn: (node, spec, args, options) =>
+      ProcessRuntime.withRuntime((rt, fiber) => {
+        const current: Cell | undefined = rt.current(fiber)
+        if ((options?.link === true || options?.monitor === true) && current === undefined) {
+          return Effect.fail(new NotAProcess({ operation: "Distribution.spawn with link or monitor" }))
+        }
+        const monitorFrom =
+          options?.monitor === true ? { watcher: current!, ref: Signal.makeRef(rt.node, rt.newRefId()) } : undefined
+        return Effect.map(
+          engine.spawn(node, spec as BehaviorRegistry.BehaviorSpec<unknown>, args, {
+            name: options?.name,
+            linkTo: options?.link === true ? current : undefined,
+            monitorFrom,
+            timeout: options?.timeout ?? 5000
+          }),
+          (pid): Spawned => ({ pid, monitor: monitorFrom?.ref })
+        )
+      }).pipe(Effect.provideService(ProcessRuntime.ProcessRuntime, runtime))
+  })
+})
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export interface NodeOptions {
+  /** Behaviours other nodes may start here. */
+  readonly behaviours?: ReadonlyArray<BehaviorRegistry.BehaviorSpec<unknown>> | undefined
+  /** Options of this node's process runtime (its node name and incarnation come from the cluster). */
+  readonly runtime?: Omit<ProcessRuntime.ProcessRuntimeOptions, "node" | "incarnation"> | undefined
+}
+
+/**
+ * A whole distributed node: cluster membership, a process runtime whose pids carry the node's
+ * name and incarnation, and distribution between them. Releasing the layer stops the local
+ * processes, then leaves the cluster gracefully.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution, GenServer } from "effect-otp"
+ *
+ * const NodeLive = Distribution.layer({ nodeName: "a", port: 4370, secret: "s3cret", seeds: ["b@127.0.0.1:4371"] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  config: ClusterConfig,
+  options?: NodeOptions
+): Layer.Layer<
+  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | Transport,
+  InvalidClusterConfig | ListenFailed
+> =>
+  // A holder per build: heartbeats report the process count, but the runtime is built after the
+  // cluster (it takes the cluster's name and incarnation).
+  Layer.unwrap(
+    Effect.sync(() => {
+      const holder: RuntimeHolder = { runtime: undefined }
+      const counted: ClusterConfig =
+        config.processCount !== undefined
+          ? config
+          : { ...config, processCount: Effect.sync(() => holder.runtime?.processCount ?? 0) }
+      return layerWith(Cluster.layer(counted), options, holder)
+    })
+  )
+
+/**
+ * Distribution over a cluster provided from elsewhere (e.g. membership on a `MemoryTransport` in
+ * tests). The process runtime is built here from the cluster's identity.
+ *
+ * @since 0.1.0
+ */
+export const layerOnCluster = <E, R>(
+  cluster: Layer.Layer<Cluster.Cluster, E, R>,
+  options?: NodeOptions
+): Layer.Layer<Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster, E, R> =>
+  layerWith(cluster, options, { runtime: undefined })
+
+interface RuntimeHolder {
+  runtime: Runtime | undefined
+}
+
+const layerWith = <C, E, R>(
+  clusterLayer: Layer.Layer<C | Cluster.Cluster, E, R>,
+  options: NodeOptions | undefined,
+  holder: RuntimeHolder
+) => {
+  const runtimeLayer = Layer.effect(
+    ProcessRuntime.ProcessRuntime,
+    Effect.flatMap(Effect.service(Cluster.Cluster), (cluster) =>
+      Effect.tap(
+        ProcessRuntime.make({ ...options?.runtime, node: cluster.local.name, incarnation: cluster.local.incarnation }),
+        (runtime) => Effect.sync(() => (holder.runtime = runtime))
+      )
+    )
+  )
+  return Layer.effect(Distribution, make).pipe(
+    Layer.provide(BehaviorRegistry.layer(options?.behaviours ?? [])),
+    Layer.provideMerge(runtimeLayer),
+    Layer.provideMerge(clusterLayer)
+  )
+}

@@ -1,0 +1,808 @@
+/**
+ * The distribution engine of one node: implements the process runtime's remote bridge over the
+ * transport, and serves the frames other nodes send. Hot paths are plain synchronous code.
+ *
+ * Bookkeeping, per remote node, so that nothing is left pending when a node goes down:
+ * - calls and spawns this node is waiting for (failed with `NodeDown`),
+ * - monitors held here on remote processes (fired with `noconnection`),
+ * - monitors held there on local processes (dropped),
+ * - links between local and remote processes (broken with a `noconnection` exit signal).
+ *
+ * @internal
+ */
+import { Cause, Effect, Exit, Schema, Tracer } from "effect"
+import { MailboxFull, NameTaken, NodeDown, NoProcess, RemoteDecodeError } from "../../Process/Errors.ts"
+import * as ExitReason from "../../Process/ExitReason.ts"
+import { CallTimeout, InitFailed, ServerExited } from "../../Process/GenServer.ts"
+import * as GenServer from "../../Process/GenServer.ts"
+import { CallEnvelope } from "../../Process/internal/callEnvelope.ts"
+import type { Cell } from "../../Process/internal/cell.ts"
+import { Offer } from "../../Process/internal/mailbox.ts"
+import type { RemoteBridge, RemoteTarget } from "../../Process/internal/remote.ts"
+import type { Runtime } from "../../Process/internal/runtime.ts"
+import * as Pid from "../../Process/Pid.ts"
+import { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
+import * as Protocol from "../../Process/Protocol.ts"
+import { RemoteName } from "../../Process/RemoteName.ts"
+import * as Signal from "../../Process/Signal.ts"
+import { type BehaviorRegistry, type BehaviorSpec, UnknownBehaviour } from "../BehaviorRegistry.ts"
+import {
+  type DistFrame,
+  fromWirePid,
+  fromWireReason,
+  parseTraceparent,
+  toWirePid,
+  toWireReason,
+  toWireTarget,
+  traceparentOf,
+  type WirePid,
+  type WireTarget
+} from "../DistributionFrame.ts"
+import { codecsOf, describe } from "./protocolCodec.ts"
+
+/** Sends one frame to a node, synchronously (false if there is no link to it). */
+export type Post = (node: string, frame: DistFrame) => boolean
+
+/** Counters behind `Distribution.stats` (and the metrics). */
+export interface Counters {
+  totalCalls: number
+  totalCasts: number
+  callFailures: Record<string, number>
+  spawnsInitiated: number
+  spawnsSucceeded: number
+  spawnsFailed: number
+}
+
+interface PendingCall {
+  readonly node: string
+  readonly target: RemoteTarget
+  readonly tag: string
+  readonly spec: Protocol.AnySpec
+  readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
+  readonly timer: ReturnType<typeof setTimeout> | undefined
+}
+
+interface PendingSpawn {
+  readonly node: string
+  readonly resume: (effect: Effect.Effect<Pid.Pid, SpawnError>) => void
+  readonly timer: ReturnType<typeof setTimeout>
+  readonly onSpawned: (pid: Pid.Pid) => void
+}
+
+interface OutgoingMonitor {
+  readonly node: string
+  readonly target: RemoteTarget
+  /** Delivers the Down (to a watcher's mailbox, or to an awaitExit callback). */
+  readonly fire: (pid: Pid.Pid, reason: ExitReason.ExitReason) => void
+  /** Stops watching the local watcher's exit. */
+  readonly release: () => void
+}
+
+interface IncomingMonitor {
+  readonly target: Cell
+  readonly localRef: number
+}
+
+interface RemoteLink {
+  readonly local: Cell
+  readonly remote: Pid.Pid
+  readonly release: () => void
+}
+
+/** Why a remote spawn failed. */
+export type SpawnError = NodeDown | CallTimeout | InitFailed | NameTaken | UnknownBehaviour | RemoteDecodeError
+
+const pidKey = (pid: WirePid | Pid.Pid) => `${pid.node}/${pid.id}/${pid.incarnation}`
+
+/** The placeholder pid a `Down` carries when a monitored name never resolved to a process. */
+const namePid = (target: RemoteTarget): Pid.Pid => (target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target)
+
+export class Engine implements RemoteBridge {
+  private nextRef = 1
+  readonly pendingCalls = new Map<number, PendingCall>()
+  private readonly pendingSpawns = new Map<number, PendingSpawn>()
+  readonly outgoingMonitors = new Map<number, OutgoingMonitor>()
+  /** Key: `${node}/${ref}`. */
+  readonly incomingMonitors = new Map<string, IncomingMonitor>()
+  /** Key: `${local pid id}|${remote pid key}`. */
+  private readonly links = new Map<string, RemoteLink>()
+  readonly counters: Counters = {
+    totalCalls: 0,
+    totalCasts: 0,
+    callFailures: {},
+    spawnsInitiated: 0,
+    spawnsSucceeded: 0,
+    spawnsFailed: 0
+  }
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly post: Post,
+    private readonly isConnected: (node: string) => boolean,
+    private readonly behaviours: BehaviorRegistry["Service"],
+    private readonly log: (message: string) => void
+  ) {}
+
+  // -------------------------------------------------------------------------------------------
+  // Outgoing: the remote bridge
+  // -------------------------------------------------------------------------------------------
+
+  send = (_from: Pid.Pid | undefined, target: RemoteTarget, message: unknown): void => {
+    this.post(target.node, { _tag: "Send", to: toWireTarget(target), message })
+  }
+
+  call = (
+    target: RemoteTarget,
+    request: object,
+    timeout: number,
+    span: Tracer.AnySpan | undefined
+  ): Effect.Effect<unknown, unknown> =>
+    Effect.callback<unknown, unknown>((resume) => {
+      const node = target.node
+      const typed = request as Protocol.AnyCallRequest
+      this.counters.totalCalls++
+      if (!this.isConnected(node))
+        return resume(this.failCall("node_down", new NodeDown({ node, reason: "not connected" })))
+      const spec = Protocol.specOf(typed)
+      let payload: unknown
+      try {
+        payload = codecsOf(spec).encodePayload(typed)
+      } catch (error) {
+        return resume(
+          this.failCall("decode", new RemoteDecodeError({ node, what: "request", detail: describe(error) }))
+        )
+      }
+      const ref = this.nextRef++
+      const timer =
+        timeout === Infinity
+          ? undefined
+          : setTimeout(() => {
+              if (this.pendingCalls.delete(ref)) {
+                resume(
+                  this.failCall(
+                    "timeout",
+                    new CallTimeout({ server: String(target), request: typed._tag, timeoutMs: timeout })
+                  )
+                )
+              }
+            }, timeout)
+      this.pendingCalls.set(ref, { node, target, tag: typed._tag, spec, resume, timer })
+      const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
+      this.post(node, {
+        _tag: "Call",
+        ref,
+        to: toWireTarget(target),
+        tag: typed._tag,
+        payload,
+        ...(traceparent === undefined ? {} : { traceparent })
+      })
+      return Effect.sync(() => {
+        const pending = this.pendingCalls.get(ref)
+        if (pending === undefined) return
+        this.pendingCalls.delete(ref)
+        if (pending.timer !== undefined) clearTimeout(pending.timer)
+      })
+    })
+
+  private failCall(reason: string, error: unknown): Effect.Effect<never, unknown> {
+    this.counters.callFailures[reason] = (this.counters.callFailures[reason] ?? 0) + 1
+    return Effect.fail(error)
+  }
+
+  cast = (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined): void => {
+    const typed = request as Protocol.AnyCastRequest
+    this.counters.totalCasts++
+    let payload: unknown
+    try {
+      payload = codecsOf(Protocol.specOf(typed)).encodePayload(typed)
+    } catch (error) {
+      this.log(`cast ${typed._tag} to ${target} dropped: its payload does not encode (${describe(error)})`)
+      return
+    }
+    const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
+    this.post(target.node, {
+      _tag: "Cast",
+      to: toWireTarget(target),
+      tag: typed._tag,
+      payload,
+      ...(traceparent === undefined ? {} : { traceparent })
+    })
+  }
+
+  exit = (from: Pid.Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean): void => {
+    this.post(target.node, {
+      _tag: "Exit",
+      from: toWirePid(from),
+      to: toWireTarget(target),
+      reason: toWireReason(reason),
+      kill: untrappable,
+      link: false
+    })
+  }
+
+  link = (local: Cell, remote: Pid.Pid): void => {
+    if (!this.isConnected(remote.node)) {
+      local.signalExit(remote, ExitReason.noconnection, false)
+      return
+    }
+    if (this.addLink(local, remote))
+      this.post(remote.node, { _tag: "Link", from: toWirePid(local.pid), to: toWirePid(remote) })
+  }
+
+  unlink = (local: Cell, remote: Pid.Pid): void => {
+    if (this.removeLink(local, remote)) {
+      this.post(remote.node, { _tag: "Unlink", from: toWirePid(local.pid), to: toWirePid(remote) })
+    }
+  }
+
+  monitor = (watcher: Cell, target: RemoteTarget, ref: Signal.MonitorRef): void => {
+    this.monitorWith(
+      watcher.pid,
+      target,
+      ref.id,
+      (pid, reason) => watcher.mailbox.offerSystem(Signal.makeDown(ref, pid, reason)),
+      watcher
+    )
+  }
+
+  demonitor = (watcher: Cell, ref: Signal.MonitorRef): boolean => {
+    const monitor = this.outgoingMonitors.get(ref.id)
+    if (monitor === undefined) return false
+    this.outgoingMonitors.delete(ref.id)
+    monitor.release()
+    this.post(monitor.node, { _tag: "Demonitor", ref: ref.id, watcher: toWirePid(watcher.pid) })
+    return true
+  }
+
+  watchExit = (target: RemoteTarget, onExit: (reason: ExitReason.ExitReason) => void): (() => void) => {
+    const refId = this.runtime.newRefId()
+    this.monitorWith(this.runtime.systemPid, target, refId, (_, reason) => onExit(reason), undefined)
+    return () => {
+      const monitor = this.outgoingMonitors.get(refId)
+      if (monitor === undefined) return
+      this.outgoingMonitors.delete(refId)
+      this.post(monitor.node, { _tag: "Demonitor", ref: refId, watcher: toWirePid(this.runtime.systemPid) })
+    }
+  }
+
+  private monitorWith(
+    watcherPid: Pid.Pid,
+    target: RemoteTarget,
+    refId: number,
+    fire: OutgoingMonitor["fire"],
+    watcher: Cell | undefined
+  ): void {
+    const node = target.node
+    if (!this.isConnected(node)) {
+      fire(namePid(target), ExitReason.noconnection)
+      return
+    }
+    // A watcher that exits drops its monitors (and tells the other node).
+    const release =
+      watcher === undefined
+        ? () => {}
+        : this.runtime.watchExit(watcher, () => {
+            if (this.outgoingMonitors.delete(refId)) {
+              this.post(node, { _tag: "Demonitor", ref: refId, watcher: toWirePid(watcherPid) })
+            }
+          })
+    this.outgoingMonitors.set(refId, { node, target, fire, release })
+    this.post(node, { _tag: "Monitor", ref: refId, watcher: toWirePid(watcherPid), to: toWireTarget(target) })
+  }
+
+  /** Starts a registered behaviour on another node. */
+  spawn(
+    node: string,
+    spec: BehaviorSpec<unknown>,
+    args: unknown,
+    options: {
+      readonly name?: string | undefined
+      readonly linkTo?: Cell | undefined
+      readonly monitorFrom?: { readonly watcher: Cell; readonly ref: Signal.MonitorRef } | undefined
+      readonly timeout: number
+    }
+  ): Effect.Effect<Pid.Pid, SpawnError> {
+    return Effect.callback<Pid.Pid, SpawnError>((resume) => {
+      this.counters.spawnsInitiated++
+      const fail = (error: SpawnError) => {
+        this.counters.spawnsFailed++
+        resume(Effect.fail(error))
+      }
+      if (!this.isConnected(node)) return fail(new NodeDown({ node, reason: "not connected" }))
+      let encoded: unknown
+      try {
+        encoded = Schema.encodeUnknownSync(spec.args)(args)
+      } catch (error) {
+        return fail(new RemoteDecodeError({ node, what: `start arguments of ${spec.name}`, detail: describe(error) }))
+      }
+      const ref = this.nextRef++
+      const timer = setTimeout(() => {
+        if (this.pendingSpawns.delete(ref)) {
+          fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
+        }
+      }, options.timeout)
+      this.pendingSpawns.set(ref, {
+        node,
+        timer,
+        resume,
+        onSpawned: (pid) => {
+          if (options.linkTo !== undefined) this.addLink(options.linkTo, pid)
+          if (options.monitorFrom !== undefined) {
+            const { watcher, ref: monitorRef } = options.monitorFrom
+            const release = this.runtime.watchExit(watcher, () => {
+              if (this.outgoingMonitors.delete(monitorRef.id)) {
+                this.post(node, { _tag: "Demonitor", ref: monitorRef.id, watcher: toWirePid(watcher.pid) })
+              }
+            })
+            this.outgoingMonitors.set(monitorRef.id, {
+              node,
+              target: pid,
+              fire: (downPid, reason) => watcher.mailbox.offerSystem(Signal.makeDown(monitorRef, downPid, reason)),
+              release
+            })
+          }
+        }
+      })
+      this.post(node, {
+        _tag: "Spawn",
+        ref,
+        behaviour: spec.name,
+        args: encoded,
+        timeout: options.timeout,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.linkTo === undefined ? {} : { linkTo: toWirePid(options.linkTo.pid) }),
+        ...(options.monitorFrom === undefined
+          ? {}
+          : { monitor: { watcher: toWirePid(options.monitorFrom.watcher.pid), ref: options.monitorFrom.ref.id } })
+      })
+      return Effect.sync(() => {
+        const pending = this.pendingSpawns.get(ref)
+        if (pending === undefined) return
+        this.pendingSpawns.delete(ref)
+        clearTimeout(pending.timer)
+      })
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Links
+  // -------------------------------------------------------------------------------------------
+
+  /** Records a link between a local and a remote process; false if it already existed. */
+  private addLink(local: Cell, remote: Pid.Pid): boolean {
+    const key = `${local.pid.id}|${pidKey(remote)}`
+    if (this.links.has(key)) return false
+    const release = this.runtime.watchExit(local, (reason) => {
+      if (!this.links.delete(key)) return
+      this.post(remote.node, {
+        _tag: "Exit",
+        from: toWirePid(local.pid),
+        to: toWirePid(remote),
+        reason: toWireReason(reason),
+        kill: false,
+        link: true
+      })
+    })
+    this.links.set(key, { local, remote, release })
+    return true
+  }
+
+  private removeLink(local: Cell, remote: Pid.Pid): boolean {
+    const key = `${local.pid.id}|${pidKey(remote)}`
+    const link = this.links.get(key)
+    if (link === undefined) return false
+    this.links.delete(key)
+    link.release()
+    return true
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incoming frames
+  // -------------------------------------------------------------------------------------------
+
+  /** Handles one frame from `node` (synchronously, in arrival order). */
+  receive(frame: DistFrame, node: string): void {
+    switch (frame._tag) {
+      case "Send":
+        return this.onSend(frame.to, frame.message)
+      case "Call":
+        return this.onCall(frame, node)
+      case "Reply":
+        return this.onReply(frame, node)
+      case "Cast":
+        return this.onCast(frame, node)
+      case "Exit":
+        return this.onExit(frame, node)
+      case "Link":
+        return this.onLink(frame.from, frame.to, node)
+      case "Unlink": {
+        const local = this.runtime.lookup(fromWirePid(frame.to))
+        if (local !== undefined) this.removeLink(local, fromWirePid(frame.from))
+        return
+      }
+      case "Monitor":
+        return this.onMonitor(frame, node)
+      case "Demonitor": {
+        const key = `${node}/${frame.ref}`
+        const monitor = this.incomingMonitors.get(key)
+        if (monitor === undefined) return
+        this.incomingMonitors.delete(key)
+        monitor.target.unwatch(monitor.localRef)
+        return
+      }
+      case "Down": {
+        const monitor = this.outgoingMonitors.get(frame.ref)
+        if (monitor === undefined) return
+        this.outgoingMonitors.delete(frame.ref)
+        monitor.release()
+        monitor.fire(fromWirePid(frame.pid), fromWireReason(frame.reason, node))
+        return
+      }
+      case "Spawn":
+        return this.onSpawn(frame, node)
+      case "Spawned":
+        return this.onSpawned(frame, node)
+    }
+  }
+
+  private resolve(target: WireTarget): Cell | undefined {
+    return "name" in target ? this.runtime.resolve(target.name) : this.runtime.lookup(fromWirePid(target))
+  }
+
+  private onSend(to: WireTarget, message: unknown): void {
+    const cell = this.resolve(to)
+    if (cell !== undefined) this.deliver(cell, message)
+  }
+
+  /** Puts a message from another node in a mailbox, honouring its overflow policy. */
+  private deliver(cell: Cell, message: unknown): Offer {
+    const mailbox = cell.mailbox
+    const offered = mailbox.offer(message)
+    if (offered === Offer.Full && mailbox.overflow === "suspend") {
+      // The link's reader cannot wait: the message queues behind the mailbox (the transport's
+      // backpressure bounds how much a peer can have in flight).
+      mailbox.enqueueBlocked(message, () => {})
+      return Offer.Delivered
+    }
+    return offered
+  }
+
+  private onCall(frame: Extract<DistFrame, { _tag: "Call" }>, node: string): void {
+    const reply = (outcome: Extract<DistFrame, { _tag: "Reply" }>) => this.post(node, outcome)
+    const cell = this.resolve(frame.to)
+    if (cell === undefined || !cell.alive) return void reply({ _tag: "Reply", ref: frame.ref, outcome: "noproc" })
+    const protocol = cell.behaviour?.protocol as Protocol.Protocol<Record<string, Protocol.AnySpec>> | undefined
+    const spec = protocol?.[Protocol.SpecTypeId][frame.tag]
+    if (protocol === undefined || spec === undefined || spec.kind !== "call") {
+      return void reply({
+        _tag: "Reply",
+        ref: frame.ref,
+        outcome: "badrequest",
+        detail: `${cell.pid} has no call "${frame.tag}"`
+      })
+    }
+    const codecs = codecsOf(spec)
+    let request: Protocol.AnyCallRequest
+    try {
+      request = (protocol[frame.tag] as (payload: object) => Protocol.AnyCallRequest)(
+        codecs.decodePayload(frame.payload)
+      )
+    } catch (error) {
+      return void reply({ _tag: "Reply", ref: frame.ref, outcome: "badrequest", detail: describe(error) })
+    }
+    const parent = parseTraceparent(frame.traceparent)
+    const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
+    const envelope = new CallEnvelope(
+      request,
+      cell.pid,
+      (effect) => reply(replyFrame(frame.ref, effect as Exit.Exit<unknown, unknown>, codecs)),
+      span,
+      (server, reason) => new ServerExited({ server, reason }, { disableChecks: true })
+    )
+    const offered = cell.mailbox.offer(envelope)
+    if (offered === Offer.Closed) envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
+    else if (offered === Offer.Full) {
+      if (cell.mailbox.overflow === "fail") {
+        envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: cell.mailbox.capacity })))
+      } else {
+        envelope.withdraw = cell.mailbox.enqueueBlocked(envelope, (admitted) => {
+          envelope.withdraw = undefined
+          if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReason.noproc)
+        })
+      }
+    }
+  }
+
+  private onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {
+    const pending = this.pendingCalls.get(frame.ref)
+    if (pending === undefined) return // timed out or interrupted: a late reply is dropped
+    this.pendingCalls.delete(frame.ref)
+    if (pending.timer !== undefined) clearTimeout(pending.timer)
+    const codecs = codecsOf(pending.spec)
+    const decodeFailure = (what: string, error: unknown) =>
+      this.failCall("decode", new RemoteDecodeError({ node, what, detail: describe(error) }))
+    switch (frame.outcome) {
+      case "ok": {
+        let value: unknown
+        try {
+          value = codecs.decodeSuccess(frame.value)
+        } catch (error) {
+          return pending.resume(decodeFailure(`reply to ${pending.tag}`, error))
+        }
+        return pending.resume(Effect.succeed(value))
+      }
+      case "error": {
+        let error: unknown
+        try {
+          error = codecs.decodeError(frame.value)
+        } catch (cause) {
+          return pending.resume(decodeFailure(`error reply to ${pending.tag}`, cause))
+        }
+        return pending.resume(Effect.fail(error))
+      }
+      case "exited": {
+        const reason = fromWireReason(frame.reason ?? { tag: "NoProc" }, node)
+        const server = frame.server === undefined ? namePid(pending.target) : fromWirePid(frame.server)
+        return pending.resume(this.failCall("exited", new ServerExited({ server, reason })))
+      }
+      case "noproc":
+        return pending.resume(this.failCall("noproc", new NoProcess({ target: `${pending.tag} on ${node}` })))
+      case "full":
+        return pending.resume(
+          this.failCall(
+            "full",
+            new MailboxFull({ target: String(pending.target), capacity: Number(frame.detail ?? 0) })
+          )
+        )
+      case "badrequest":
+        return pending.resume(decodeFailure(`request ${pending.tag}`, frame.detail))
+      case "badreply":
+        return pending.resume(decodeFailure(`reply to ${pending.tag}`, frame.detail))
+      case "defect":
+        return pending.resume(
+          this.failCall(
+            "defect",
+            new ServerExited({ server: namePid(pending.target), reason: ExitReason.custom(frame.detail) })
+          )
+        )
+    }
+  }
+
+  private onCast(frame: Extract<DistFrame, { _tag: "Cast" }>, node: string): void {
+    const cell = this.resolve(frame.to)
+    if (cell === undefined) return
+    const protocol = cell.behaviour?.protocol as Protocol.Protocol<Record<string, Protocol.AnySpec>> | undefined
+    const spec = protocol?.[Protocol.SpecTypeId][frame.tag]
+    if (protocol === undefined || spec === undefined || spec.kind !== "cast") {
+      return this.log(`cast "${frame.tag}" from ${node} to ${cell.pid} dropped: the server has no such cast`)
+    }
+    try {
+      const request = (protocol[frame.tag] as (payload: object) => object)(codecsOf(spec).decodePayload(frame.payload))
+      this.deliver(cell, request)
+    } catch (error) {
+      this.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
+    }
+  }
+
+  private onExit(frame: Extract<DistFrame, { _tag: "Exit" }>, node: string): void {
+    const from = fromWirePid(frame.from)
+    const cell = this.resolve(frame.to)
+    if (cell === undefined) return
+    // A link's exit signal removes the link: it fired.
+    if (frame.link && !this.removeLink(cell, from)) return
+    cell.signalExit(from, fromWireReason(frame.reason, node), frame.kill)
+  }
+
+  private onLink(fromWire: WirePid, toWire: WirePid, node: string): void {
+    const remote = fromWirePid(fromWire)
+    const local = this.runtime.lookup(fromWirePid(toWire))
+    if (local === undefined || !local.alive) {
+      this.post(node, {
+        _tag: "Exit",
+        from: toWire,
+        to: fromWire,
+        reason: toWireReason(ExitReason.noproc),
+        kill: false,
+        link: true
+      })
+      return
+    }
+    this.addLink(local, remote)
+  }
+
+  private onMonitor(frame: Extract<DistFrame, { _tag: "Monitor" }>, node: string): void {
+    const cell = this.resolve(frame.to)
+    const down = (pid: WirePid, reason: ExitReason.ExitReason) =>
+      this.post(node, { _tag: "Down", ref: frame.ref, watcher: frame.watcher, pid, reason: toWireReason(reason) })
+    const key = `${node}/${frame.ref}`
+    const localRef = this.runtime.newRefId()
+    if (
+      cell === undefined ||
+      !cell.watch(localRef, (reason) => {
+        this.incomingMonitors.delete(key)
+        down(toWirePid(cell.pid), reason)
+      })
+    ) {
+      const pid = "name" in frame.to ? { node: this.runtime.node, id: 0, incarnation: 0 } : frame.to
+      down(pid, ExitReason.noproc)
+      return
+    }
+    this.incomingMonitors.set(key, { target: cell, localRef })
+  }
+
+  private onSpawn(frame: Extract<DistFrame, { _tag: "Spawn" }>, node: string): void {
+    const answer = (result: Omit<Extract<DistFrame, { _tag: "Spawned" }>, "_tag" | "ref">): void => {
+      this.post(node, { _tag: "Spawned", ref: frame.ref, ...result })
+    }
+    const spec = this.behaviours.get(frame.behaviour)
+    if (spec === undefined) {
+      return answer({
+        error: {
+          kind: "unknown_behaviour",
+          detail: `behaviour "${frame.behaviour}" is not registered on ${this.runtime.node}`
+        }
+      })
+    }
+    let args: unknown
+    try {
+      args = Schema.decodeUnknownSync(spec.args)(frame.args)
+    } catch (error) {
+      return answer({ error: { kind: "bad_args", detail: describe(error) } })
+    }
+    const start = GenServer.start(
+      spec.behaviour as GenServer.Behaviour<unknown, unknown, unknown, ProcessRuntime>,
+      args,
+      {
+        name: frame.name,
+        timeout: frame.timeout
+      }
+    )
+    const runtime = this.runtime
+    Effect.runFork(
+      Effect.matchEffect(start, {
+        onFailure: (error) =>
+          Effect.sync(() =>
+            answer({
+              error:
+                error instanceof NameTaken
+                  ? { kind: "name_taken", detail: error.message }
+                  : { kind: "init_failed", detail: error.message, reason: toWireReason(error.reason) }
+            })
+          ),
+        onSuccess: (pid) =>
+          Effect.sync(() => {
+            const cell = runtime.lookup(pid)
+            // Link and monitor before the answer leaves: frames on one link arrive in order, so an
+            // exit right after the spawn reaches the requester after the answer.
+            if (frame.linkTo !== undefined) {
+              if (cell !== undefined) this.addLink(cell, fromWirePid(frame.linkTo))
+            }
+            if (frame.monitor !== undefined) {
+              this.onMonitor(
+                { _tag: "Monitor", ref: frame.monitor.ref, watcher: frame.monitor.watcher, to: toWirePid(pid) },
+                node
+              )
+            }
+            answer({ pid: toWirePid(pid) })
+            if (cell === undefined && frame.linkTo !== undefined) {
+              // It already exited: the link never existed, so say so like a link to a dead pid.
+              this.onLink(frame.linkTo, toWirePid(pid), node)
+            }
+          })
+      }).pipe(Effect.provideService(ProcessRuntime, runtime))
+    )
+  }
+
+  private onSpawned(frame: Extract<DistFrame, { _tag: "Spawned" }>, node: string): void {
+    const pending = this.pendingSpawns.get(frame.ref)
+    if (pending === undefined) return
+    this.pendingSpawns.delete(frame.ref)
+    clearTimeout(pending.timer)
+    if (frame.pid !== undefined) {
+      const pid = fromWirePid(frame.pid)
+      this.counters.spawnsSucceeded++
+      pending.onSpawned(pid)
+      return pending.resume(Effect.succeed(pid))
+    }
+    this.counters.spawnsFailed++
+    const error = frame.error!
+    switch (error.kind) {
+      case "unknown_behaviour":
+        return pending.resume(Effect.fail(new UnknownBehaviour({ node, detail: error.detail })))
+      case "bad_args":
+        return pending.resume(
+          Effect.fail(new RemoteDecodeError({ node, what: "start arguments", detail: error.detail }))
+        )
+      case "name_taken":
+        return pending.resume(Effect.fail(new NameTaken({ name: "", owner: error.detail })))
+      case "init_failed":
+        return pending.resume(
+          Effect.fail(
+            new InitFailed({
+              server: Pid.make(node, 0, 0),
+              reason: fromWireReason(error.reason ?? { tag: "Failure", detail: error.detail }, node)
+            })
+          )
+        )
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // A node went down
+  // -------------------------------------------------------------------------------------------
+
+  /** Fails, fires and breaks everything that depended on `node`, at once. */
+  nodeDown(node: string, reason: string): void {
+    for (const [ref, pending] of this.pendingCalls) {
+      if (pending.node !== node) continue
+      this.pendingCalls.delete(ref)
+      if (pending.timer !== undefined) clearTimeout(pending.timer)
+      pending.resume(this.failCall("node_down", new NodeDown({ node, reason })))
+    }
+    for (const [ref, pending] of this.pendingSpawns) {
+      if (pending.node !== node) continue
+      this.pendingSpawns.delete(ref)
+      clearTimeout(pending.timer)
+      this.counters.spawnsFailed++
+      pending.resume(Effect.fail(new NodeDown({ node, reason })))
+    }
+    for (const [ref, monitor] of this.outgoingMonitors) {
+      if (monitor.node !== node) continue
+      this.outgoingMonitors.delete(ref)
+      monitor.release()
+      monitor.fire(namePid(monitor.target), ExitReason.noconnection)
+    }
+    for (const [key, monitor] of this.incomingMonitors) {
+      if (!key.startsWith(`${node}/`)) continue
+      this.incomingMonitors.delete(key)
+      monitor.target.unwatch(monitor.localRef)
+    }
+    for (const [key, link] of this.links) {
+      if (link.remote.node !== node) continue
+      this.links.delete(key)
+      link.release()
+      link.local.signalExit(link.remote, ExitReason.noconnection, false)
+    }
+  }
+
+  /** Live links to remote processes (for stats). */
+  get linkCount(): number {
+    return this.links.size
+  }
+}
+
+/** Encodes a reply frame from how the call ended on this node. */
+const replyFrame = (
+  ref: number,
+  exit: Exit.Exit<unknown, unknown>,
+  codecs: ReturnType<typeof codecsOf>
+): Extract<DistFrame, { _tag: "Reply" }> => {
+  if (Exit.isSuccess(exit)) {
+    try {
+      return { _tag: "Reply", ref, outcome: "ok", value: codecs.encodeSuccess(exit.value) }
+    } catch (error) {
+      return { _tag: "Reply", ref, outcome: "badreply", detail: describe(error) }
+    }
+  }
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  if (failure !== undefined) {
+    const error = failure.error
+    if (error instanceof ServerExited) {
+      return {
+        _tag: "Reply",
+        ref,
+        outcome: "exited",
+        reason: toWireReason(error.reason),
+        server: toWirePid(error.server)
+      }
+    }
+    if (error instanceof NoProcess) return { _tag: "Reply", ref, outcome: "noproc" }
+    if (error instanceof MailboxFull) return { _tag: "Reply", ref, outcome: "full", detail: String(error.capacity) }
+    try {
+      return { _tag: "Reply", ref, outcome: "error", value: codecs.encodeError(error) }
+    } catch (cause) {
+      return { _tag: "Reply", ref, outcome: "badreply", detail: describe(cause) }
+    }
+  }
+  return { _tag: "Reply", ref, outcome: "defect", detail: Cause.pretty(exit.cause) }
+}

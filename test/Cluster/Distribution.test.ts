@@ -1,0 +1,400 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
+import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
+import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
+import { awaitNodesUp } from "../support/clusterHarness.ts"
+import { distNode, FailingSpec, Kv, kv, KvSpec, Overflow, SlowSpec, type TestNode } from "../support/distHarness.ts"
+import { inProcess, receiveOrFail } from "../support/process.ts"
+
+/** Two connected nodes a and b. */
+const pair = Effect.gen(function* () {
+  const a = yield* distNode({ nodeName: "a" })
+  const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
+  yield* awaitNodesUp(a.cluster, ["b"])
+  yield* awaitNodesUp(b.cluster, ["a"])
+  return { a, b }
+})
+
+const startKv = (node: TestNode, name?: string, limit = 10) =>
+  node.run(GenServer.start(kv, limit, name === undefined ? undefined : { name }))
+
+describe("remote calls and casts", () => {
+  it.live("typed calls and casts work both ways, by pid and by name", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const onB = yield* startKv(b, "store")
+      const onA = yield* startKv(a, "store")
+      assert.strictEqual(yield* a.run(GenServer.call(onB, Kv.Put({ key: "x", value: "1" }))), 1)
+      const value: string | null = yield* a.run(GenServer.call(RemoteName.make("store", "b"), Kv.Get({ key: "x" })))
+      assert.strictEqual(value, "1")
+      assert.strictEqual(yield* b.run(GenServer.call(onA, Kv.Put({ key: "y", value: "2" }))), 1)
+      yield* a.run(GenServer.cast(onB, Kv.Note({ key: "z", value: "cast" })))
+      // Frames on one link arrive in order: the call after the cast sees it.
+      assert.strictEqual(yield* a.run(GenServer.call(onB, Kv.Get({ key: "z" }))), "cast")
+      assert.strictEqual(yield* a.run(GenServer.call(onB, Kv.Whoami())), String(onB))
+      const stats = yield* a.distribution.stats
+      assert.strictEqual(stats.remoteCall.totalCalls, 4)
+      assert.strictEqual(stats.remoteCall.totalCasts, 1)
+      assert.strictEqual(stats.remoteCall.pendingCalls, 0)
+    })
+  )
+
+  it.live("the handler's declared error arrives as the same typed error", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b, undefined, 1)
+      yield* a.run(GenServer.call(server, Kv.Put({ key: "1", value: "a" })))
+      const error = yield* Effect.flip(a.run(GenServer.call(server, Kv.Put({ key: "2", value: "b" }))))
+      assert.instanceOf(error, Overflow)
+      assert.strictEqual((error as Overflow).limit, 1)
+    })
+  )
+
+  it.live("a dead remote pid, a pid of a previous incarnation and an unknown name fail with NoProcess", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* b.run(GenServer.stop(server))
+      assert.instanceOf(yield* Effect.flip(a.run(GenServer.call(server, Kv.Whoami()))), ProcessErrors.NoProcess)
+      const live = yield* startKv(b)
+      const stale = Pid.make(live.node, live.id, live.incarnation + 1)
+      assert.instanceOf(yield* Effect.flip(a.run(GenServer.call(stale, Kv.Whoami()))), ProcessErrors.NoProcess)
+      const unknown = yield* Effect.flip(a.run(GenServer.call(RemoteName.make("nobody", "b"), Kv.Whoami())))
+      assert.instanceOf(unknown, ProcessErrors.NoProcess)
+    })
+  )
+
+  it.live("a call to a node that is not connected fails with NodeDown at once", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair
+      const error = yield* Effect.flip(a.run(GenServer.call(Pid.make("ghost", 1, 1), Kv.Whoami())))
+      assert.instanceOf(error, ProcessErrors.NodeDown)
+    })
+  )
+
+  it.live("a remote server crash fails the call with ServerExited and the remote reason", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const error = yield* Effect.flip(a.run(GenServer.call(server, Kv.Crash())))
+      assert.instanceOf(error, GenServer.ServerExited)
+      assert.include(ExitReason.format((error as GenServer.ServerExited).reason), "kv crashed")
+      assert.isTrue(Pid.equals((error as GenServer.ServerExited).server, server))
+    })
+  )
+
+  it.live("a call times out with CallTimeout; a late reply is dropped", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const error = yield* Effect.flip(a.run(GenServer.call(server, Kv.Hang(), { timeout: 50 })))
+      assert.instanceOf(error, GenServer.CallTimeout)
+      assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "k", value: "v" }))), 1)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.failures.timeout, 1)
+    })
+  )
+
+  it.live("a payload that does not decode fails only that call, with RemoteDecodeError, and the link stays up", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      // The caller's declaration of Put disagrees with the server's (a version skew).
+      const Skewed = Protocol.make({
+        Put: Protocol.call({ payload: { key: Schema.Number }, success: Schema.Number })
+      })
+      const error = yield* Effect.flip(a.run(GenServer.call(server, Skewed.Put({ key: 7 }))))
+      assert.instanceOf(error, ProcessErrors.RemoteDecodeError)
+      assert.include(error.message, "Put")
+      // A reply that the caller cannot decode.
+      const WrongReply = Protocol.make({ Whoami: Protocol.call({ success: Schema.Number }) })
+      const bad = yield* Effect.flip(a.run(GenServer.call(server, WrongReply.Whoami())))
+      assert.instanceOf(bad, ProcessErrors.RemoteDecodeError)
+      assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "still", value: "up" }))), 1)
+    })
+  )
+
+  it.live("plain sends reach a remote process's mailbox", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const got = yield* Deferred.make<unknown>()
+      yield* b.run(
+        Process.spawn((self) => Effect.flatMap(self.receive, (m) => Deferred.succeed(got, m)), { name: "inbox" })
+      )
+      yield* a.run(Process.send(RemoteName.make("inbox", "b"), { hello: "world", n: [1, 2] }))
+      assert.deepStrictEqual(yield* Deferred.await(got), { hello: "world", n: [1, 2] })
+    })
+  )
+})
+
+describe("node loss", () => {
+  it.live("every call pending to a node fails with NodeDown the moment it goes down", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      const scope = yield* Scope.make()
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] }).pipe(Scope.provide(scope))
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const server = yield* startKv(b)
+      const calls = yield* Effect.forEach(Array.from({ length: 20 }), () =>
+        Effect.forkChild(a.run(GenServer.call(server, Kv.Hang(), { timeout: 60_000 })), { startImmediately: true })
+      )
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 20)
+      const start = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      for (const call of calls) {
+        const exit = yield* Fiber.await(call)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
+        assert.instanceOf(error, ProcessErrors.NodeDown)
+      }
+      assert.isBelow(Date.now() - start, 2000)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 0)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.failures.node_down, 20)
+    })
+  )
+})
+
+describe("remote monitors and links", () => {
+  it.live("a remote monitor delivers Down with the remote reason; noproc when already dead", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            const ref = yield* Process.monitor(server)
+            yield* Effect.flip(GenServer.call(server, Kv.Crash()))
+            const down = (yield* receiveOrFail(self)) as Signal.Down
+            assert.instanceOf(down, Signal.Down)
+            assert.strictEqual(down.ref.id, ref.id)
+            assert.isTrue(Pid.equals(down.pid, server))
+            assert.include(ExitReason.format(down.reason), "kv crashed")
+            const again = yield* Process.monitor(server)
+            const noproc = (yield* receiveOrFail(self)) as Signal.Down
+            assert.strictEqual(noproc.ref.id, again.id)
+            assert.strictEqual(noproc.reason._tag, "NoProc")
+          })
+        )
+      )
+    })
+  )
+
+  it.live("demonitor cleans up both ends", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* a.run(
+        inProcess(() =>
+          Effect.gen(function* () {
+            const ref = yield* Process.monitor(server)
+            yield* GenServer.call(server, Kv.Whoami()) // the Monitor frame was handled before the reply
+            assert.strictEqual((yield* b.distribution.stats).remoteMonitor.activeIncomingCount, 1)
+            assert.strictEqual((yield* a.distribution.stats).remoteMonitor.activeOutgoingCount, 1)
+            assert.isTrue(yield* Process.demonitor(ref))
+            yield* GenServer.call(server, Kv.Whoami())
+            assert.strictEqual((yield* b.distribution.stats).remoteMonitor.activeIncomingCount, 0)
+            assert.strictEqual((yield* a.distribution.stats).remoteMonitor.activeOutgoingCount, 0)
+          })
+        )
+      )
+    })
+  )
+
+  it.live("monitors and links fire with noconnection when the link to the node is lost", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            yield* Process.trapExit(true)
+            const ref = yield* Process.monitor(server)
+            yield* Process.link(server)
+            yield* GenServer.call(server, Kv.Whoami())
+            // The connection drops (as a reset would): the remote process is still alive.
+            yield* a.cluster.transport.disconnect("b", "connection_closed")
+            const first = yield* receiveOrFail(self)
+            const second = yield* receiveOrFail(self)
+            const down = [first, second].find((m) => m instanceof Signal.Down) as Signal.Down
+            const exit = [first, second].find((m) => m instanceof Signal.Exit) as Signal.Exit
+            assert.strictEqual(down.ref.id, ref.id)
+            assert.strictEqual(down.reason._tag, "NoConnection")
+            assert.isTrue(Pid.equals(exit.pid, server))
+            assert.strictEqual(exit.reason._tag, "NoConnection")
+          })
+        )
+      )
+      const stats = yield* a.distribution.stats
+      assert.strictEqual(stats.remoteMonitor.activeOutgoingCount, 0)
+      assert.strictEqual(stats.remoteLinks, 0)
+    })
+  )
+
+  it.live("a node that stops gracefully reports its processes' real exit reason, or noconnection", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      const scope = yield* Scope.make()
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] }).pipe(Scope.provide(scope))
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const server = yield* startKv(b)
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            const ref = yield* Process.monitor(server)
+            yield* GenServer.call(server, Kv.Whoami())
+            yield* Scope.close(scope, Exit.void)
+            const down = (yield* receiveOrFail(self)) as Signal.Down
+            assert.strictEqual(down.ref.id, ref.id)
+            assert.oneOf(down.reason._tag, ["Shutdown", "NoConnection"])
+          })
+        )
+      )
+    })
+  )
+
+  it.live("links across nodes propagate exits both ways", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      // A remote crash reaches a trapping local process as an Exit message.
+      const server = yield* startKv(b)
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            yield* Process.trapExit(true)
+            yield* Process.link(server)
+            yield* Effect.flip(GenServer.call(server, Kv.Crash()))
+            const exit = (yield* receiveOrFail(self)) as Signal.Exit
+            assert.instanceOf(exit, Signal.Exit)
+            assert.isTrue(Pid.equals(exit.pid, server))
+            assert.include(ExitReason.format(exit.reason), "kv crashed")
+          })
+        )
+      )
+      // A local crash kills a linked remote process that does not trap exits.
+      const victim = yield* startKv(b)
+      const watcher = yield* Effect.forkChild(b.run(Process.awaitExit(victim)), { startImmediately: true })
+      const local = yield* a.run(
+        Process.spawn((self) =>
+          Effect.gen(function* () {
+            yield* Process.link(victim)
+            yield* self.receive
+            return yield* Process.exitSelf(ExitReason.custom("local failure"))
+          })
+        )
+      )
+      yield* a.run(GenServer.call(victim, Kv.Whoami())) // the link is in place once this returns
+      yield* a.run(Process.send(local, "go"))
+      const reason = yield* Fiber.join(watcher)
+      assert.include(ExitReason.format(reason), "local failure")
+    })
+  )
+
+  it.live("a link to a dead remote pid delivers noproc", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* b.run(GenServer.stop(server))
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            yield* Process.trapExit(true)
+            yield* Process.link(server)
+            const exit = (yield* receiveOrFail(self)) as Signal.Exit
+            assert.strictEqual(exit.reason._tag, "NoProc")
+          })
+        )
+      )
+    })
+  )
+
+  it.live("awaitExit works on a remote pid", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const waiter = yield* Effect.forkChild(a.run(Process.awaitExit(server)), { startImmediately: true })
+      yield* a.run(GenServer.call(server, Kv.Whoami()))
+      yield* a.run(Process.exit(server, ExitReason.shutdown("remote stop")))
+      assert.strictEqual(ExitReason.format(yield* Fiber.join(waiter)), "shutdown(remote stop)")
+    })
+  )
+})
+
+describe("remote spawn", () => {
+  it.live("spawns a registered behaviour with typed arguments, optionally named, linked and monitored", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const plain = yield* a.run(a.distribution.spawn("b", KvSpec, 2))
+      assert.strictEqual(plain.pid.node, "b")
+      assert.isUndefined(plain.monitor)
+      assert.strictEqual(yield* a.run(GenServer.call(plain.pid, Kv.Put({ key: "k", value: "v" }))), 1)
+      const named = yield* a.run(a.distribution.spawn("b", KvSpec, 2, { name: "spawned" }))
+      assert.isTrue(Pid.equals(Option.getOrThrow(yield* b.run(Process.info("spawned"))).pid, named.pid))
+      yield* a.run(
+        inProcess((self) =>
+          Effect.gen(function* () {
+            yield* Process.trapExit(true)
+            const linked = yield* a.distribution.spawn("b", KvSpec, 2, { link: true, monitor: true })
+            assert.isDefined(linked.monitor)
+            yield* Effect.flip(GenServer.call(linked.pid, Kv.Crash()))
+            const messages = [yield* receiveOrFail(self), yield* receiveOrFail(self)]
+            const exit = messages.find((m) => m instanceof Signal.Exit) as Signal.Exit
+            const down = messages.find((m) => m instanceof Signal.Down) as Signal.Down
+            assert.include(ExitReason.format(exit.reason), "kv crashed")
+            assert.strictEqual(down.ref.id, linked.monitor!.id)
+          })
+        )
+      )
+      const stats = yield* a.distribution.stats
+      assert.strictEqual(stats.remoteSpawn.totalInitiated, 3)
+      assert.strictEqual(stats.remoteSpawn.succeeded, 3)
+    })
+  )
+
+  it.live("spawn errors: unknown behaviour, init failure, node down, timeout", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair
+      const onlyHere = { ...KvSpec, name: "not-there" }
+      assert.instanceOf(yield* Effect.flip(a.run(a.distribution.spawn("b", onlyHere, 1))), UnknownBehaviour)
+      const failed = yield* Effect.flip(a.run(a.distribution.spawn("b", FailingSpec, "no database")))
+      assert.instanceOf(failed, GenServer.InitFailed)
+      assert.include(ExitReason.format((failed as GenServer.InitFailed).reason), "no database")
+      assert.instanceOf(yield* Effect.flip(a.run(a.distribution.spawn("ghost", KvSpec, 1))), ProcessErrors.NodeDown)
+      const slow = yield* Effect.flip(a.run(a.distribution.spawn("b", SlowSpec, 1, { timeout: 100 })))
+      assert.isTrue(slow instanceof GenServer.InitFailed || slow instanceof GenServer.CallTimeout)
+      assert.strictEqual((yield* a.distribution.stats).remoteSpawn.failed, 4)
+    })
+  )
+})
+
+describe("tracing across nodes", () => {
+  it.live("one trace covers the caller, the wire and the remote handler", () =>
+    Effect.gen(function* () {
+      const spans: Array<{ name: string; traceId: string; spanId: string; parent: string | undefined }> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          const span = Tracer.nativeTracer.span(options)
+          spans.push({
+            name: options.name,
+            traceId: span.traceId,
+            spanId: span.spanId,
+            parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId))
+          })
+          return span
+        }
+      })
+      const { a, b } = yield* pair
+      const server = yield* b.run(GenServer.start(kv, 10).pipe(Effect.withTracer(recording)))
+      yield* a.run(
+        GenServer.call(server, Kv.Get({ key: "traced" })).pipe(
+          Effect.withSpan("client request"),
+          Effect.withTracer(recording)
+        )
+      )
+      const root = spans.find((span) => span.name === "client request")!
+      const call = spans.find((span) => span.name === "GenServer.call")!
+      const handle = spans.find((span) => span.name === "GenServer.handleCall")!
+      assert.strictEqual(call.parent, root.spanId)
+      assert.strictEqual(handle.parent, call.spanId)
+      assert.strictEqual(handle.traceId, root.traceId)
+    })
+  )
+})
