@@ -36,7 +36,6 @@ import { callSupervisor } from "./internal/call.ts"
 import { type DynamicFlags, dynamicBehaviour } from "./internal/dynamic.ts"
 import { DynamicProtocol } from "./internal/protocol.ts"
 import type { CallError, ChildCounts, ChildInfo, StartOptions } from "./Supervisor.ts"
-import { withCallerContext } from "./Supervisor.ts"
 
 /**
  * The flags of a dynamic supervisor.
@@ -241,10 +240,7 @@ export const startChild = <R>(
   spec: DynamicChildSpec<R>
 ): Effect.Effect<Pid, InvalidChildSpec | MaxChildren | ChildStartFailed | CallError, R | ProcessRuntime> =>
   Effect.contextWith((caller: Context.Context<R>) =>
-    callSupervisor(
-      supervisor,
-      DynamicProtocol.StartChild({ spec: { ...spec, start: withCallerContext(spec.start, caller) } })
-    )
+    callSupervisor(supervisor, DynamicProtocol.StartChild({ spec, context: caller }))
   )
 
 /**

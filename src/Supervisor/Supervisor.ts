@@ -364,18 +364,6 @@ export const child = <S extends SupervisorSpec<unknown>>(
 const call = callSupervisor
 
 /**
- * Runs `start` with the caller's services added to the supervisor's (the supervisor's win where
- * both have one): a dynamically added child may need services the supervisor was not started with.
- *
- * @internal
- */
-export const withCallerContext = <R>(
-  start: Effect.Effect<Pid, unknown, R>,
-  caller: Context.Context<R>
-): Effect.Effect<Pid, unknown> =>
-  Effect.updateContext(start, (own: Context.Context<never>) => Context.merge(caller, own))
-
-/**
  * Adds a child to a running supervisor and starts it (at the end of the start order). Fails with
  * `ChildAlreadyStarted` / `ChildAlreadyPresent` if the id is taken, `InvalidChildSpec`, or
  * `ChildStartFailed`. The start effect gets the caller's services (and the supervisor's).
@@ -391,10 +379,7 @@ export const startChild = <R>(
   R | ProcessRuntime
 > =>
   Effect.contextWith((caller: Context.Context<R>) =>
-    call(
-      supervisor,
-      protocol.SupervisorProtocol.StartChild({ spec: { ...spec, start: withCallerContext(spec.start, caller) } })
-    )
+    call(supervisor, protocol.SupervisorProtocol.StartChild({ spec, context: caller }))
   )
 
 /**

@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { type Cause, Effect } from "effect"
+import { type Cause, Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import { InitFailed } from "../../Process/GenServer.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
@@ -37,4 +37,22 @@ export const adopt = (runtime: Runtime, self: Cell, pid: Pid): void => {
   if (cell !== undefined && !cell.finished) self.link(cell)
   // Already gone: if it was linked, its real exit signal is queued first and this one is ignored.
   else self.signalExit(pid, ExitReason.noproc, false)
+}
+
+/**
+ * The start effect of a child added by `startChild`, given the services of the caller: those the
+ * supervisor's own context lacks are provided to it (the supervisor's win where both have one).
+ * Usually the caller has nothing the supervisor lacks, and `start` is returned as is.
+ */
+export const withCallerServices = <A, E>(
+  start: Effect.Effect<A, E>,
+  caller: Context.Context<never> | undefined,
+  own: Context.Context<never>
+): Effect.Effect<A, E> => {
+  if (caller === undefined) return start
+  let missing: Map<string, unknown> | undefined
+  for (const [key, service] of caller.mapUnsafe) {
+    if (!own.mapUnsafe.has(key)) (missing ??= new Map()).set(key, service)
+  }
+  return missing === undefined ? start : Effect.provideContext(start, Context.makeUnsafe<never>(missing))
 }

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Clock, Effect } from "effect"
+import { Clock, type Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
@@ -12,7 +12,7 @@ import * as Pid from "../../Process/Pid.ts"
 import { type ProcessRuntime, type Runtime, withRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Signal from "../../Process/Signal.ts"
 import { ChildNotFound, ChildStartFailed, InvalidChildSpec, MaxChildren } from "../Errors.ts"
-import { adopt, runStart } from "./child.ts"
+import { adopt, runStart, withCallerServices } from "./child.ts"
 import { Intensity } from "./intensity.ts"
 import { type ChildCounts, type ChildInfo, DynamicProtocol, RetryRestart } from "./protocol.ts"
 import { Reporter } from "./reporter.ts"
@@ -54,7 +54,9 @@ export class DynamicState {
     private readonly runtime: Runtime,
     private readonly cell: Cell,
     readonly flags: DynamicFlags,
-    private readonly reporter: Reporter
+    private readonly reporter: Reporter,
+    /** The services of the supervisor process. */
+    private readonly context: Context.Context<never>
   ) {
     this.intensity = new Intensity(flags.maxRestarts, flags.withinMs)
   }
@@ -76,11 +78,16 @@ export class DynamicState {
     })
   }
 
-  startChild(spec: SpecLike): Effect.Effect<Pid.Pid, InvalidChildSpec | MaxChildren | ChildStartFailed> {
+  /** Adds and starts a child; `caller` holds the services of the caller of `startChild`. */
+  startChild(
+    spec: SpecLike,
+    caller: Context.Context<never> | undefined
+  ): Effect.Effect<Pid.Pid, InvalidChildSpec | MaxChildren | ChildStartFailed> {
     if (this.children.size >= this.flags.maxChildren) {
       return Effect.fail(new MaxChildren({ supervisor: this.pid, max: this.flags.maxChildren }))
     }
-    const resolved = resolve(undefined, spec, false)
+    const start = withCallerServices(spec.start as Effect.Effect<Pid.Pid, unknown>, caller, this.context)
+    const resolved = resolve(undefined, { ...spec, start }, false)
     if (resolved instanceof InvalidChildSpec) return Effect.fail(resolved)
     const child = new DynamicChild(this.nextKey++, resolved)
     return Effect.matchEffect(this.start(child, false), {
@@ -179,7 +186,11 @@ export class DynamicState {
 
 const initState = (flags: DynamicFlags, self: Pid.Pid): Effect.Effect<DynamicState, never, ProcessRuntime> =>
   withRuntime((runtime, fiber) =>
-    Effect.map(Reporter.make(self), (reporter) => new DynamicState(runtime, runtime.current(fiber)!, flags, reporter))
+    Effect.map(
+      Reporter.make(self),
+      (reporter) =>
+        new DynamicState(runtime, runtime.current(fiber)!, flags, reporter, fiber.context as Context.Context<never>)
+    )
   )
 
 const outcome = (state: DynamicState) => (next: Outcome) =>
@@ -189,8 +200,10 @@ const outcome = (state: DynamicState) => (next: Outcome) =>
 export const dynamicBehaviour = GenServer.behaviour(DynamicProtocol)({
   init: (flags: DynamicFlags, self) => initState(flags, self),
   handleCall: {
-    StartChild: ({ spec }, state) =>
-      Effect.map(state.startChild(spec as SpecLike), (pid) => GenServer.reply(pid, state)),
+    StartChild: ({ spec, context }, state) =>
+      Effect.map(state.startChild(spec as SpecLike, context as Context.Context<never> | undefined), (pid) =>
+        GenServer.reply(pid, state)
+      ),
     TerminateChild: ({ pid }, state) => Effect.as(state.terminateChild(pid), GenServer.reply(undefined, state)),
     WhichChildren: (_, state) => Effect.succeed(GenServer.reply(state.whichChildren(), state)),
     CountChildren: (_, state) => Effect.succeed(GenServer.reply(state.countChildren(), state))

@@ -6,8 +6,9 @@
 
 /** The restart history of one supervisor. */
 export class Intensity {
-  /** Times of the restarts still inside the window, oldest first. */
-  private restarts: Array<number> = []
+  /** Times of recent restarts, oldest first, from `head` on. */
+  private times: Array<number> = []
+  private head = 0
 
   constructor(
     readonly max: number,
@@ -20,10 +21,13 @@ export class Intensity {
    */
   add(now: number): boolean {
     const horizon = now - this.withinMs
-    let drop = 0
-    while (drop < this.restarts.length && this.restarts[drop]! <= horizon) drop++
-    if (drop > 0) this.restarts = this.restarts.slice(drop)
-    this.restarts.push(now)
-    return this.restarts.length <= this.max
+    const times = this.times
+    while (this.head < times.length && times[this.head]! <= horizon) this.head++
+    if (this.head > 64 && this.head * 2 > times.length) {
+      this.times = times.slice(this.head)
+      this.head = 0
+    }
+    this.times.push(now)
+    return this.times.length - this.head <= this.max
   }
 }

@@ -48,7 +48,7 @@ export type ChildCounts = typeof ChildCounts.Type
 
 export const SupervisorProtocol = Protocol.make({
   StartChild: Protocol.call({
-    payload: { spec: Schema.Any },
+    payload: { spec: Schema.Any, context: Schema.Any },
     success: Pid,
     error: Schema.Union([InvalidChildSpec, ChildAlreadyStarted, ChildAlreadyPresent, ChildStartFailed])
   }),
@@ -65,7 +65,7 @@ export const SupervisorProtocol = Protocol.make({
 
 export const DynamicProtocol = Protocol.make({
   StartChild: Protocol.call({
-    payload: { spec: Schema.Any },
+    payload: { spec: Schema.Any, context: Schema.Any },
     success: Pid,
     error: Schema.Union([InvalidChildSpec, MaxChildren, ChildStartFailed])
   }),

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Context, Effect, Tracer } from "effect"
+import { Context, Effect, LogLevel, References, Tracer } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import {
@@ -19,43 +19,49 @@ import {
 
 type Hub = (typeof SupervisorEvents)["Service"]
 
+type Level = "Debug" | "Warn" | "Error"
+
 const trusted = { disableChecks: true } as const
 
 const childLabel = (id: string | undefined, pid: Pid | undefined): string =>
   id === undefined ? `child ${pid === undefined ? "" : String(pid)}`.trimEnd() : `child "${id}"`
 
-/** Reports the lifecycle of one supervisor. */
+/**
+ * Reports the lifecycle of one supervisor. The hub, the tracer and the minimum log level are those
+ * of the supervisor process's context, read once: lines below the minimum level are not even
+ * formatted (a dynamic supervisor may start children at 100k/s).
+ */
 export class Reporter {
   private readonly annotations: Record<string, string>
 
   constructor(
     readonly supervisor: Pid,
     private readonly hub: Hub | undefined,
-    private readonly traced: boolean
+    private readonly traced: boolean,
+    private readonly minimumLevel: LogLevel.LogLevel
   ) {
     this.annotations = { "otp.supervisor": String(supervisor) }
   }
 
-  /** A reporter for the supervisor running on the current fiber (its hub and tracer). */
+  /** A reporter for the supervisor running on the current fiber. */
   static make(supervisor: Pid): Effect.Effect<Reporter> {
     return Effect.withFiber((fiber) =>
       Effect.succeed(
         new Reporter(
           supervisor,
           Context.getOrUndefined(fiber.context, SupervisorEvents),
-          Context.getOrUndefined(fiber.context, Tracer.Tracer) !== undefined
+          Context.getOrUndefined(fiber.context, Tracer.Tracer) !== undefined,
+          Context.get(fiber.context, References.MinimumLogLevel)
         )
       )
     )
   }
 
-  private log(level: "Debug" | "Warn" | "Error", message: string): Effect.Effect<void> {
+  private log(level: Level, message: () => string): Effect.Effect<void> {
+    if (!LogLevel.isGreaterThanOrEqualTo(level, this.minimumLevel)) return Effect.void
+    const text = message()
     const line =
-      level === "Debug"
-        ? Effect.logDebug(message)
-        : level === "Warn"
-          ? Effect.logWarning(message)
-          : Effect.logError(message)
+      level === "Debug" ? Effect.logDebug(text) : level === "Warn" ? Effect.logWarning(text) : Effect.logError(text)
     return Effect.annotateLogs(line, this.annotations)
   }
 
@@ -66,7 +72,7 @@ export class Reporter {
         trusted
       )
     )
-    return this.log("Debug", `${childLabel(id, undefined)} started as ${pid}`)
+    return this.log("Debug", () => `${childLabel(id, undefined)} started as ${pid}`)
   }
 
   restarted(id: string | undefined, pid: Pid): Effect.Effect<void> {
@@ -76,7 +82,7 @@ export class Reporter {
         trusted
       )
     )
-    return this.log("Debug", `${childLabel(id, undefined)} restarted as ${pid}`)
+    return this.log("Debug", () => `${childLabel(id, undefined)} restarted as ${pid}`)
   }
 
   exited(id: string | undefined, pid: Pid, reason: ExitReason.ExitReason, bySupervisor: boolean): Effect.Effect<void> {
@@ -85,27 +91,28 @@ export class Reporter {
     const graceful = ExitReason.isGraceful(reason) || (bySupervisor && reason._tag === "Killed")
     return this.log(
       graceful ? "Debug" : "Warn",
-      `${childLabel(id, pid)} exited${bySupervisor ? " (stopped by its supervisor)" : ""}: ${ExitReason.format(reason)}`
+      () =>
+        `${childLabel(id, pid)} exited${bySupervisor ? " (stopped by its supervisor)" : ""}: ${ExitReason.format(reason)}`
     )
   }
 
   startError(id: string | undefined, reason: ExitReason.ExitReason): Effect.Effect<void> {
     const fields = { supervisor: this.supervisor, reason }
     this.hub?.publish(new ChildStartError(id === undefined ? fields : { ...fields, id }, trusted))
-    return this.log("Warn", `${childLabel(id, undefined)} failed to start: ${ExitReason.format(reason)}`)
+    return this.log("Warn", () => `${childLabel(id, undefined)} failed to start: ${ExitReason.format(reason)}`)
   }
 
   escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
     this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, withinMs }, trusted))
     return this.log(
       "Error",
-      `supervisor reached its maximum restart intensity (${maxRestarts} in ${withinMs} ms): stopping all children`
+      () => `supervisor reached its maximum restart intensity (${maxRestarts} in ${withinMs} ms): stopping all children`
     )
   }
 
   stopped(reason: ExitReason.ExitReason): Effect.Effect<void> {
     this.hub?.publish(new SupervisorStopped({ supervisor: this.supervisor, reason }, trusted))
-    return this.log("Debug", `supervisor stopped: ${ExitReason.format(reason)}`)
+    return this.log("Debug", () => `supervisor stopped: ${ExitReason.format(reason)}`)
   }
 
   /** Wraps a restart in a `Supervisor.restart` span when a tracer is installed. */

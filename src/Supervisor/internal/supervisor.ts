@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Clock, Effect } from "effect"
+import { Clock, type Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
@@ -25,7 +25,7 @@ import {
   ChildStartFailed,
   InvalidChildSpec
 } from "../Errors.ts"
-import { adopt, runStart } from "./child.ts"
+import { adopt, runStart, withCallerServices } from "./child.ts"
 import { Intensity } from "./intensity.ts"
 import { type ChildCounts, type ChildInfo, RetryRestart, SupervisorProtocol } from "./protocol.ts"
 import { Reporter } from "./reporter.ts"
@@ -96,7 +96,9 @@ export class SupervisorState {
     private readonly runtime: Runtime,
     private readonly cell: Cell,
     readonly flags: Flags,
-    private readonly reporter: Reporter
+    private readonly reporter: Reporter,
+    /** The services of the supervisor process. */
+    private readonly context: Context.Context<never>
   ) {
     this.intensity = new Intensity(flags.maxRestarts, flags.withinMs)
   }
@@ -278,10 +280,13 @@ export class SupervisorState {
   // Dynamic operations
   // -------------------------------------------------------------------------------------------
 
+  /** Adds and starts a child; `caller` holds the services of the caller of `startChild`. */
   startChild(
-    spec: ChildSpec<unknown>
+    spec: ChildSpec<unknown>,
+    caller: Context.Context<never> | undefined
   ): Effect.Effect<Pid.Pid, InvalidChildSpec | ChildAlreadyStarted | ChildAlreadyPresent | ChildStartFailed> {
-    const resolved = resolveChild(spec, this.flags.autoShutdown !== "never")
+    const start = withCallerServices(spec.start as Effect.Effect<Pid.Pid, unknown>, caller, this.context)
+    const resolved = resolveChild({ ...spec, start }, this.flags.autoShutdown !== "never")
     if (resolved instanceof InvalidChildSpec) return Effect.fail(resolved)
     const existing = this.find(spec.id)
     if (existing !== undefined) {
@@ -362,7 +367,7 @@ const initState = (args: InitArgs, self: Pid.Pid): Effect.Effect<SupervisorState
   withRuntime((runtime, fiber) => {
     const cell = runtime.current(fiber)!
     return Effect.flatMap(Reporter.make(self), (reporter) => {
-      const state = new SupervisorState(runtime, cell, args.flags, reporter)
+      const state = new SupervisorState(runtime, cell, args.flags, reporter, fiber.context as Context.Context<never>)
       state.addInitial(args.children)
       return Effect.as(state.startInitial, state)
     })
@@ -372,8 +377,10 @@ const initState = (args: InitArgs, self: Pid.Pid): Effect.Effect<SupervisorState
 export const supervisorBehaviour = GenServer.behaviour(SupervisorProtocol)({
   init: (args: InitArgs, self) => initState(args, self),
   handleCall: {
-    StartChild: ({ spec }, state) =>
-      Effect.map(state.startChild(spec as ChildSpec<unknown>), (pid) => GenServer.reply(pid, state)),
+    StartChild: ({ spec, context }, state) =>
+      Effect.map(state.startChild(spec as ChildSpec<unknown>, context as Context.Context<never> | undefined), (pid) =>
+        GenServer.reply(pid, state)
+      ),
     TerminateChild: ({ id }, state) => Effect.as(state.terminateChild(id), GenServer.reply(undefined, state)),
     RestartChild: ({ id }, state) => Effect.map(state.restartChild(id), (pid) => GenServer.reply(pid, state)),
     DeleteChild: ({ id }, state) => Effect.as(state.deleteChild(id), GenServer.reply(undefined, state)),
