@@ -6,6 +6,13 @@ import * as ChildSpec from "../../src/Supervisor/ChildSpec.ts"
 import * as Supervisor from "../../src/Supervisor/Supervisor.ts"
 import { eventLog, is, type Journal, run, watchExit, whereis, within, Worker, workerChild } from "./helpers.ts"
 
+/** Waits `millis` of real time (tests run under the TestClock). */
+const realDelay = (millis: number) =>
+  Effect.callback<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
 const ids = (children: ReadonlyArray<Supervisor.ChildInfo>) => children.map((child) => child.id)
 
 describe("Supervisor start and stop", () => {
@@ -283,6 +290,48 @@ describe("shutdown", () => {
         const exited = yield* events.next(is.exited("b"))
         assert.strictEqual(exited.reason._tag, "Killed")
         assert.deepStrictEqual(journal, ["start:b"])
+      })
+    )
+  )
+
+  it.effect("a process stuck in its finalizers after the shutdown signal is killed when its time is up", () =>
+    run(
+      Effect.gen(function* () {
+        const events = yield* eventLog
+        const sup = yield* Supervisor.start({
+          children: [
+            ChildSpec.worker({
+              id: "stuck",
+              // Its finalizer takes 200 ms of real time (the runtime waits for it at teardown).
+              start: Process.spawnLink(() => Effect.ensuring(Effect.never, realDelay(200))),
+              shutdown: 30
+            })
+          ]
+        })
+        const started = Date.now()
+        yield* Supervisor.stop(sup)
+        assert.isBelow(Date.now() - started, 150)
+        const exited = yield* events.next(is.exited("stuck"))
+        assert.strictEqual(exited.reason._tag, "Killed")
+      })
+    )
+  )
+
+  it.effect("startScoped stops the tree when its scope closes", () =>
+    run(
+      Effect.gen(function* () {
+        const journal: Journal = []
+        const sup = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sup = yield* Supervisor.startScoped({
+              children: [workerChild(journal, "a"), workerChild(journal, "b")]
+            })
+            assert.isTrue(yield* Process.isAlive(sup))
+            return sup
+          })
+        )
+        assert.isFalse(yield* Process.isAlive(sup))
+        assert.deepStrictEqual(journal, ["start:a", "start:b", "stop:b", "stop:a"])
       })
     )
   )
