@@ -53,9 +53,9 @@ export type ChildType = "worker" | "supervisor"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { ChildSpec, Process } from "effect-otp"
+ * import { ChildSpec, Process, ProcessRuntime } from "effect-otp"
  *
- * const ticker: ChildSpec.ChildSpec = {
+ * const ticker: ChildSpec.ChildSpec<ProcessRuntime.ProcessRuntime> = {
  *   id: "ticker",
  *   start: Process.spawnLink((self) => Effect.forever(self.receive)),
  *   restart: "permanent",

@@ -84,7 +84,7 @@ export type AutoShutdown = AutoShutdownMode
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { ChildSpec, GenServer, Protocol, Supervisor } from "effect-otp"
+ * import { ChildSpec, GenServer, ProcessRuntime, Protocol, Supervisor } from "effect-otp"
  *
  * const Cache = Protocol.make({ Size: Protocol.call({ success: Schema.Number }) })
  * const cache = GenServer.behaviour(Cache)({
@@ -92,7 +92,7 @@ export type AutoShutdown = AutoShutdownMode
  *   handleCall: { Size: (_, map) => Effect.succeed(GenServer.reply(map.size, map)) }
  * })
  *
- * const tree: Supervisor.SupervisorSpec<never> = {
+ * const tree: Supervisor.SupervisorSpec<ProcessRuntime.ProcessRuntime> = {
  *   strategy: "one_for_one",
  *   maxRestarts: 3,
  *   withinMs: 5000,
@@ -361,8 +361,6 @@ export const child = <S extends SupervisorSpec<unknown>>(
   significant: options?.significant
 })
 
-const call = callSupervisor
-
 /**
  * Adds a child to a running supervisor and starts it (at the end of the start order). Fails with
  * `ChildAlreadyStarted` / `ChildAlreadyPresent` if the id is taken, `InvalidChildSpec`, or
@@ -379,7 +377,7 @@ export const startChild = <R>(
   R | ProcessRuntime
 > =>
   Effect.contextWith((caller: Context.Context<R>) =>
-    call(supervisor, protocol.SupervisorProtocol.StartChild({ spec, context: caller }))
+    callSupervisor(supervisor, protocol.SupervisorProtocol.StartChild({ spec, context: caller }))
   )
 
 /**
@@ -393,7 +391,7 @@ export const terminateChild = (
   supervisor: Target,
   id: string
 ): Effect.Effect<void, ChildNotFound | CallError, ProcessRuntime> =>
-  call(supervisor, protocol.SupervisorProtocol.TerminateChild({ id }))
+  callSupervisor(supervisor, protocol.SupervisorProtocol.TerminateChild({ id }))
 
 /**
  * Starts a stopped child again from its spec. Fails with `ChildRunning` if it is running (or
@@ -405,7 +403,7 @@ export const restartChild = (
   supervisor: Target,
   id: string
 ): Effect.Effect<Pid, ChildNotFound | ChildRunning | ChildStartFailed | CallError, ProcessRuntime> =>
-  call(supervisor, protocol.SupervisorProtocol.RestartChild({ id }))
+  callSupervisor(supervisor, protocol.SupervisorProtocol.RestartChild({ id }))
 
 /**
  * Removes the spec of a stopped child. Fails with `ChildRunning` if it is running.
@@ -416,7 +414,7 @@ export const deleteChild = (
   supervisor: Target,
   id: string
 ): Effect.Effect<void, ChildNotFound | ChildRunning | CallError, ProcessRuntime> =>
-  call(supervisor, protocol.SupervisorProtocol.DeleteChild({ id }))
+  callSupervisor(supervisor, protocol.SupervisorProtocol.DeleteChild({ id }))
 
 /**
  * The supervisor's children, in start order.
@@ -424,7 +422,7 @@ export const deleteChild = (
  * @since 0.1.0
  */
 export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<ChildInfo>, CallError, ProcessRuntime> =>
-  call(supervisor, protocol.SupervisorProtocol.WhichChildren())
+  callSupervisor(supervisor, protocol.SupervisorProtocol.WhichChildren())
 
 /**
  * How many children the supervisor has, running, and of each type.
@@ -432,4 +430,4 @@ export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<C
  * @since 0.1.0
  */
 export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, CallError, ProcessRuntime> =>
-  call(supervisor, protocol.SupervisorProtocol.CountChildren())
+  callSupervisor(supervisor, protocol.SupervisorProtocol.CountChildren())
