@@ -201,11 +201,8 @@ export const make: Effect.Effect<
   const channel = DistributionFrame.channel
   const engine = new Engine(
     runtime,
-    (node, frame) => {
-      if (transport.linkUnsafe(node) === undefined) return false
-      fork(Effect.ignore(transport.send(node, channel, frame)))
-      return true
-    },
+    (node, frame) => transport.sendUnsafe(node, channel, frame),
+    (node, frame) => Effect.ignore(transport.send(node, channel, frame)),
     (node) => transport.linkUnsafe(node) !== undefined,
     behaviours,
     (message) => void fork(Effect.logWarning(message))

@@ -554,10 +554,7 @@ export const cast = (
 ): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const remote = asRemote(runtime.node, target)
-    if (remote !== undefined) {
-      runtime.remote?.cast(remote, request, parentSpanOf(fiber))
-      return Effect.void
-    }
+    if (remote !== undefined) return runtime.remote?.cast(remote, request, parentSpanOf(fiber)) ?? Effect.void
     const cell = runtime.resolve(target)
     if (cell === undefined) {
       return typeof target === "string" ? Effect.fail(new NoProcess({ target: `"${target}"` })) : Effect.void

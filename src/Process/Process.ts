@@ -184,10 +184,7 @@ export const self: Effect.Effect<Pid, NotAProcess, ProcessRuntime> = Effect.map(
 export const send = (target: Target, message: unknown): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const remote = asRemote(runtime.node, target)
-    if (remote !== undefined) {
-      runtime.remote?.send(runtime.current(fiber)?.pid, remote, message)
-      return Effect.void
-    }
+    if (remote !== undefined) return runtime.remote?.send(runtime.current(fiber)?.pid, remote, message) ?? Effect.void
     const cell = runtime.resolve(target)
     if (cell === undefined) return noLocalProcess(target)
     return deliverTo(cell, message)
@@ -407,7 +404,10 @@ export const sendAfter = (
     // A timer aimed at a local pid is cancelled with its process; names resolve when it fires.
     const cell = typeof target === "string" || target instanceof RemoteName ? undefined : runtime.lookup(target)
     const id = runtime.startTimer(millis, cell, () => {
-      if (remote !== undefined) return runtime.remote?.send(undefined, remote, message)
+      if (remote !== undefined) {
+        if (runtime.remote !== undefined) Effect.runFork(runtime.remote.send(undefined, remote, message))
+        return
+      }
       runtime.resolve(target)?.mailbox.offerSystem(message)
     })
     return Effect.succeed(new TimerRef(id))

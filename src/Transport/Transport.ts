@@ -127,6 +127,12 @@ export class Transport extends Context.Service<
     /** Sends a value on a channel to a connected node. See the module doc for backpressure. */
     readonly send: <A>(node: string, channel: Channel<A>, message: A) => Effect.Effect<void, SendError>
     /**
+     * Sends at once, from synchronous code (a frame handler answering, a process exit signalling):
+     * never waits, so it ignores the high-water mark; callers must be bounded by what they answer.
+     * Returns false when the node is not connected or the message does not encode (logged).
+     */
+    readonly sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => boolean
+    /**
      * Handles frames received on a channel, for as long as the scope lives. The handler runs
      * synchronously on the read path, in frame order per link: keep it short and non-blocking
      * (e.g. offer to a `Queue`). A payload that fails the channel's Schema closes that connection.

@@ -43,6 +43,9 @@ import { codecsOf, describe } from "./protocolCodec.ts"
 /** Sends one frame to a node, synchronously (false if there is no link to it). */
 export type Post = (node: string, frame: DistFrame) => boolean
 
+/** Sends one frame from a fiber, waiting while the link is above its high-water mark. */
+export type PostWaiting = (node: string, frame: DistFrame) => Effect.Effect<void>
+
 /** Counters behind `Distribution.stats` (and the metrics). */
 export interface Counters {
   totalCalls: number
@@ -118,6 +121,7 @@ export class Engine implements RemoteBridge {
   constructor(
     private readonly runtime: Runtime,
     private readonly post: Post,
+    private readonly postWaiting: PostWaiting,
     private readonly isConnected: (node: string) => boolean,
     private readonly behaviours: BehaviorRegistry["Service"],
     private readonly log: (message: string) => void
@@ -127,9 +131,8 @@ export class Engine implements RemoteBridge {
   // Outgoing: the remote bridge
   // -------------------------------------------------------------------------------------------
 
-  send = (_from: Pid.Pid | undefined, target: RemoteTarget, message: unknown): void => {
-    this.post(target.node, { _tag: "Send", to: toWireTarget(target), message })
-  }
+  send = (_from: Pid.Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void> =>
+    this.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message })
 
   call = (
     target: RemoteTarget,
@@ -189,7 +192,7 @@ export class Engine implements RemoteBridge {
     return Effect.fail(error)
   }
 
-  cast = (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined): void => {
+  cast = (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined): Effect.Effect<void> => {
     const typed = request as Protocol.AnyCastRequest
     this.counters.totalCasts++
     let payload: unknown
@@ -197,10 +200,10 @@ export class Engine implements RemoteBridge {
       payload = codecsOf(Protocol.specOf(typed)).encodePayload(typed)
     } catch (error) {
       this.log(`cast ${typed._tag} to ${target} dropped: its payload does not encode (${describe(error)})`)
-      return
+      return Effect.void
     }
     const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-    this.post(target.node, {
+    return this.postWaiting(target.node, {
       _tag: "Cast",
       to: toWireTarget(target),
       tag: typed._tag,

@@ -17,8 +17,11 @@ export type RemoteTarget = Pid | RemoteName
 
 /** What the cluster layer provides so local processes can reach remote ones. */
 export interface RemoteBridge {
-  /** Sends a message; dropped silently when the node is unreachable (as in Erlang). */
-  readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => void
+  /**
+   * Sends a message; dropped silently when the node is unreachable (as in Erlang). Waits while the
+   * link is above its high-water mark, so a fast sender cannot grow the link's buffer without bound.
+   */
+  readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void>
   /**
    * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`.
    * Fails with the same errors as a local call, plus `NodeDown` and `RemoteDecodeError`.
@@ -29,8 +32,8 @@ export interface RemoteBridge {
     timeout: number,
     span: Tracer.AnySpan | undefined
   ) => Effect.Effect<unknown, unknown>
-  /** A GenServer cast; dropped when the node is unreachable. */
-  readonly cast: (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined) => void
+  /** A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. */
+  readonly cast: (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined) => Effect.Effect<void>
   /** An exit signal from `from` to a remote process. */
   readonly exit: (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean) => void
   /** Links a local process to a remote one (a `noconnection` exit signal if its node is down). */

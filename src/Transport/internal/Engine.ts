@@ -463,6 +463,17 @@ export class Engine {
           const body = this.encode(channel, message)
           return body instanceof EncodeFailed ? Effect.fail<SendError>(body) : this.write(node, body)
         }),
+      sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => {
+        const c = this.links.get(node)
+        if (c === undefined) return false
+        const body = this.encode(channel, message)
+        if (body instanceof EncodeFailed) {
+          this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
+          return false
+        }
+        c.conn.write(body)
+        return true
+      },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
         Effect.suspend(() => {
           if (this.channels.has(channel.name)) return Effect.fail(new ChannelInUse({ channel: channel.name }))

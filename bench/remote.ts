@@ -1,0 +1,162 @@
+/**
+ * Remote benchmark, between two OS processes on loopback with the cluster secret set (TLS-PSK):
+ * - `rawTlsRttPerSec`: a bare node:tls PSK ping-pong of a small payload (no library code);
+ * - `remoteCallsPerSec`: sequential GenServer.call to a server on the other node;
+ * - `remoteCallsPerSecConcurrent`: the same from 64 concurrent callers;
+ * - `remoteCastsPerSec`: casts, then one call that returns how many arrived.
+ *
+ * Run with `npm run bench:remote` (compiled JavaScript; see bench:local). Prints one JSON object on
+ * its last stdout line and writes it to bench/results/remote.json.
+ */
+import { spawn } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as Path from "node:path"
+import * as Tls from "node:tls"
+import { Effect, Layer, Schedule } from "effect"
+import * as Distribution from "../src/Cluster/Distribution.ts"
+import { GenServer, RemoteName } from "../src/index.ts"
+import type { ProcessRuntime } from "../src/index.ts"
+import { derivePsk, pskCipher } from "../src/Transport/Security.ts"
+import { Echo, peerNode, secret } from "./remote/protocol.ts"
+
+const RAW_ROUND_TRIPS = 50_000
+const SEQUENTIAL_CALLS = 50_000
+const CONCURRENT_CALLS = 300_000
+const CALLERS = 64
+const CASTS = 1_000_000
+const WARMUP = 5_000
+
+const perSec = (count: number, millis: number) => Math.round((count / millis) * 1000)
+
+const startPeer = () =>
+  new Promise<{ rawPort: number; nodePort: number; kill: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, Path.join(import.meta.dirname, "remote", "peer.js")], {
+      stdio: ["ignore", "pipe", "ignore"]
+    })
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`the peer exited (${code}) before it was ready`)))
+    let buffered = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString()
+      const ready = buffered.split("\n").find((line) => line.startsWith('{"rawPort"'))
+      if (ready === undefined) return
+      const ports = JSON.parse(ready) as { rawPort: number; nodePort: number }
+      resolve({ ...ports, kill: () => child.kill("SIGTERM") })
+    })
+  })
+
+const rawTlsRtt = (port: number) =>
+  new Promise<number>((resolve, reject) => {
+    const key = derivePsk(secret)
+    const socket = Tls.connect({
+      host: "127.0.0.1",
+      port,
+      ciphers: pskCipher,
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.2",
+      checkServerIdentity: () => undefined,
+      pskCallback: () => ({ psk: key, identity: "bench" })
+    })
+    socket.setNoDelay(true)
+    socket.once("error", reject)
+    const payload = Buffer.alloc(32, 7)
+    let remaining = WARMUP + RAW_ROUND_TRIPS
+    let start = 0
+    socket.on("data", () => {
+      remaining--
+      if (remaining === RAW_ROUND_TRIPS) start = performance.now()
+      if (remaining === 0) {
+        const millis = performance.now() - start
+        socket.destroy()
+        resolve(perSec(RAW_ROUND_TRIPS, millis))
+      } else socket.write(payload)
+    })
+    socket.once("secureConnect", () => socket.write(payload))
+  })
+
+const echo = RemoteName.make("echo", peerNode)
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.map(effect, () => performance.now() - start)
+  })
+
+const sequential = (count: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < count; i++) yield* GenServer.call(echo, Echo.Ping({ n: i }))
+  })
+
+const concurrent = (count: number) =>
+  Effect.forEach(Array.from({ length: CALLERS }), () => sequential(Math.ceil(count / CALLERS)), {
+    concurrency: "unbounded",
+    discard: true
+  })
+
+const casts = Effect.gen(function* () {
+  yield* GenServer.call(echo, Echo.Count()) // resets the counter
+  const bump = Echo.Bump()
+  for (let i = 0; i < CASTS; i++) yield* GenServer.cast(echo, bump)
+  const arrived = yield* GenServer.call(echo, Echo.Count(), { timeout: 120_000 })
+  if (arrived !== CASTS) throw new Error(`only ${arrived} of ${CASTS} casts arrived`)
+})
+
+const measure = (nodePort: number) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      Distribution.layer({
+        nodeName: "bench-client",
+        host: "127.0.0.1",
+        port: 0,
+        secret,
+        seeds: [`${peerNode}@127.0.0.1:${nodePort}`]
+      })
+    )
+    const run = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) =>
+      Effect.provideContext(effect, context)
+    // Wait for the link (and the peer's server) to be usable.
+    yield* run(
+      Effect.retry(GenServer.call(echo, Echo.Ping({ n: 0 })), { schedule: Schedule.spaced("20 millis"), times: 250 })
+    )
+    yield* run(sequential(WARMUP))
+    const sequentialMs = yield* run(timed(sequential(SEQUENTIAL_CALLS)))
+    if (process.env.BENCH_REMOTE_ONLY === "sequential") {
+      return { remoteCallsPerSec: perSec(SEQUENTIAL_CALLS, sequentialMs) }
+    }
+    yield* run(concurrent(WARMUP * 4))
+    const concurrentMs = yield* run(timed(concurrent(CONCURRENT_CALLS)))
+    const castsMs = yield* run(timed(casts))
+    return {
+      remoteCallsPerSec: perSec(SEQUENTIAL_CALLS, sequentialMs),
+      remoteCallsPerSecConcurrent: perSec(CONCURRENT_CALLS, concurrentMs),
+      remoteCastsPerSec: perSec(CASTS, castsMs)
+    }
+  }).pipe(Effect.scoped)
+
+const main = async () => {
+  const peer = await startPeer()
+  try {
+    const rawTlsRttPerSec = await rawTlsRtt(peer.rawPort)
+    const figures = await Effect.runPromise(measure(peer.nodePort))
+    const result = {
+      benchmark: "remote",
+      node: process.version,
+      rawTlsRttPerSec,
+      ...figures,
+      callsVsRawTls: Number((figures.remoteCallsPerSec / rawTlsRttPerSec).toFixed(2))
+    }
+    mkdirSync("bench/results", { recursive: true })
+    writeFileSync("bench/results/remote.json", JSON.stringify(result, null, 2))
+    console.log(JSON.stringify(result))
+  } finally {
+    peer.kill()
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  }
+)
