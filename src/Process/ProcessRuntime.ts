@@ -31,6 +31,12 @@ export interface ProcessRuntimeOptions {
    * macrotask instead (a sender that finds its receiver waiting runs it at once). Default 32.
    */
   readonly maxHandoverDepth?: number | undefined
+  /**
+   * How long releasing the runtime waits for processes to finish (after signalling `shutdown`)
+   * before killing those still running finalizers. Default 10,000 ms. Supervisors stop their
+   * trees in order, each child within its own shutdown timeout, before this applies.
+   */
+  readonly shutdownTimeoutMs?: number | undefined
 }
 
 /**
@@ -77,7 +83,8 @@ export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, ne
           incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
           mailboxCapacity: options?.mailboxCapacity ?? 10_000,
           overflow: options?.overflow ?? "suspend",
-          maxHandoverDepth: options?.maxHandoverDepth ?? 32
+          maxHandoverDepth: options?.maxHandoverDepth ?? 32,
+          shutdownTimeoutMs: options?.shutdownTimeoutMs ?? 10_000
         })
     ),
     (runtime) => runtime.shutdown

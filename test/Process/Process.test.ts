@@ -712,3 +712,41 @@ describe("pids of other nodes without a cluster", () => {
     )
   )
 })
+
+describe("stuck finalizers", () => {
+  it.effect("kill ends a process that is already exiting but stuck in its finalizers", () =>
+    run(
+      Effect.gen(function* () {
+        const finalizing = yield* Deferred.make<void>()
+        const pid = yield* Process.spawn((self) =>
+          Effect.forever(self.receive).pipe(
+            Effect.ensuring(Effect.andThen(Deferred.succeed(finalizing, undefined), Effect.never))
+          )
+        )
+        const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
+        yield* Process.exit(pid, ExitReason.shutdown())
+        yield* Deferred.await(finalizing)
+        assert.isUndefined(exit.pollUnsafe(), "still exiting: the shutdown finalizer hangs")
+        yield* Process.kill(pid)
+        assert.strictEqual((yield* Fiber.join(exit))._tag, "Killed")
+        assert.isFalse(yield* Process.isAlive(pid))
+      })
+    )
+  )
+
+  it.live("releasing the runtime kills processes whose finalizers outlive its shutdown timeout", () =>
+    Effect.gen(function* () {
+      const reason = yield* Deferred.make<ExitReason.ExitReason>()
+      const start = Date.now()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const runtime = yield* ProcessRuntime.ProcessRuntime
+          const pid = yield* Process.spawn((self) => Effect.forever(self.receive).pipe(Effect.ensuring(Effect.never)))
+          runtime.watchExit(runtime.lookup(pid), (r) => Deferred.doneUnsafe(reason, Exit.succeed(r)))
+        }).pipe(Effect.provide(ProcessRuntime.layer({ shutdownTimeoutMs: 50 })))
+      )
+      assert.strictEqual((yield* Deferred.await(reason))._tag, "Killed")
+      assert.isBelow(Date.now() - start, 2000)
+    })
+  )
+})

@@ -68,10 +68,11 @@ export class Cell {
    * process with that reason.
    */
   signalExit(from: Pid.Pid, reason: ExitReason.ExitReason, untrappable: boolean): void {
+    if (this.finished) return
+    // `kill` also ends a process that is already exiting but stuck in its finalizers.
+    if (untrappable) return this.die(ExitReason.killed, true)
     if (!this.alive) return
-    if (untrappable) {
-      this.die(ExitReason.killed, true)
-    } else if (this.trapExit) {
+    if (this.trapExit) {
       this.mailbox.offerSystem(Signal.makeExit(from, reason))
     } else if (reason._tag !== "Normal") {
       this.die(reason, false)

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { NameTaken } from "../Errors.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
@@ -32,6 +32,8 @@ export interface RuntimeConfig {
   readonly overflow: OverflowPolicy
   /** Synchronous hand-overs allowed on one stack before resuming from a macrotask. */
   readonly maxHandoverDepth: number
+  /** How long `shutdown` waits for processes to finish before killing the rest. */
+  readonly shutdownTimeoutMs: number
 }
 
 interface PendingTimer {
@@ -277,14 +279,25 @@ export class Runtime {
    */
   readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     this.closing = true
+    const cells = [...this.table.values()].reverse()
     const fibers: Array<Fiber.Fiber<unknown, unknown>> = []
-    for (const cell of [...this.table.values()].reverse()) {
+    for (const cell of cells) {
       if (cell.fiber !== undefined) fibers.push(cell.fiber)
       cell.die(ExitReason.shutdown(), false)
     }
     for (const timer of this.timers.values()) clearTimeout(timer.handle)
     this.timers.clear()
-    return Effect.forEach(fibers, (fiber) => Effect.asVoid(Fiber.await(fiber)), { discard: true })
+    // Processes whose finalizers outlive the shutdown timeout are killed and no longer waited for.
+    return Effect.forEach(fibers, (fiber) => Effect.asVoid(Fiber.await(fiber)), { discard: true }).pipe(
+      Effect.timeoutOption(this.config.shutdownTimeoutMs),
+      Effect.flatMap((done) =>
+        Option.isSome(done)
+          ? Effect.void
+          : Effect.sync(() => {
+              for (const cell of cells) if (!cell.finished) cell.die(ExitReason.killed, true)
+            })
+      )
+    )
   })
 
   /** Whether the runtime is shutting down. */
