@@ -11,15 +11,14 @@
 import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import * as Tls from "node:tls"
 import { Effect, Layer, Schedule } from "effect"
 import * as Distribution from "../src/Cluster/Distribution.ts"
 import { GenServer, RemoteName } from "../src/index.ts"
 import type { ProcessRuntime } from "../src/index.ts"
-import { derivePsk, pskCipher } from "../src/Transport/Security.ts"
 import { Echo, peerNode, secret } from "./remote/protocol.ts"
+import { pingPong } from "./support/rawTls.ts"
 
-const RAW_ROUND_TRIPS = 50_000
+const RAW_TLS_SECONDS = 4
 const SEQUENTIAL_CALLS = 50_000
 const CONCURRENT_CALLS = 300_000
 const CALLERS = 64
@@ -43,35 +42,6 @@ const startPeer = () =>
       const ports = JSON.parse(ready) as { rawPort: number; nodePort: number }
       resolve({ ...ports, kill: () => child.kill("SIGTERM") })
     })
-  })
-
-const rawTlsRtt = (port: number) =>
-  new Promise<number>((resolve, reject) => {
-    const key = derivePsk(secret)
-    const socket = Tls.connect({
-      host: "127.0.0.1",
-      port,
-      ciphers: pskCipher,
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.2",
-      checkServerIdentity: () => undefined,
-      pskCallback: () => ({ psk: key, identity: "bench" })
-    })
-    socket.setNoDelay(true)
-    socket.once("error", reject)
-    const payload = Buffer.alloc(32, 7)
-    let remaining = WARMUP + RAW_ROUND_TRIPS
-    let start = 0
-    socket.on("data", () => {
-      remaining--
-      if (remaining === RAW_ROUND_TRIPS) start = performance.now()
-      if (remaining === 0) {
-        const millis = performance.now() - start
-        socket.destroy()
-        resolve(perSec(RAW_ROUND_TRIPS, millis))
-      } else socket.write(payload)
-    })
-    socket.once("secureConnect", () => socket.write(payload))
   })
 
 const echo = RemoteName.make("echo", peerNode)
@@ -136,7 +106,7 @@ const measure = (nodePort: number) =>
 const main = async () => {
   const peer = await startPeer()
   try {
-    const rawTlsRttPerSec = await rawTlsRtt(peer.rawPort)
+    const rawTlsRttPerSec = await pingPong(peer.rawPort, secret, Buffer.alloc(32, 7), RAW_TLS_SECONDS)
     const figures = await Effect.runPromise(measure(peer.nodePort))
     const result = {
       benchmark: "remote",

@@ -14,11 +14,10 @@
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Tls from "node:tls"
 import { Effect } from "effect"
-import { derivePsk, pskCipher } from "../src/Transport/Security.ts"
 import * as TcpTransport from "../src/Transport/TcpTransport.ts"
 import { Bulk, Done, Flush, Ping, Pong, secret } from "./transport/protocol.ts"
+import { pingPong } from "./support/rawTls.ts"
 
 const rttSeconds = Number(process.env.BENCH_RTT_SECONDS ?? 2)
 const rttRounds = Number(process.env.BENCH_RTT_ROUNDS ?? 3)
@@ -49,36 +48,7 @@ const ports = await new Promise<{ rawPort: number; transportPort: number }>((res
   })
 })
 
-const rawTlsRtt = () =>
-  new Promise<number>((resolve) => {
-    const key = derivePsk(secret)
-    const socket = Tls.connect({
-      host: "127.0.0.1",
-      port: ports.rawPort,
-      ciphers: pskCipher,
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.2",
-      pskCallback: () => ({ psk: key, identity: "bench" }),
-      checkServerIdentity: () => undefined
-    })
-    socket.setNoDelay(true)
-    const warmUp = 2000
-    let count = -warmUp
-    let received = 0
-    let started = 0
-    socket.on("secureConnect", () => socket.write(payload))
-    socket.on("data", (data: Buffer) => {
-      received += data.length
-      if (received < payload.length) return
-      received -= payload.length
-      if (++count === 0) started = performance.now()
-      const elapsed = count <= 0 ? 0 : performance.now() - started
-      if (elapsed >= rttSeconds * 1000) {
-        socket.destroy()
-        resolve((count / elapsed) * 1000)
-      } else socket.write(payload)
-    })
-  })
+const rawTlsRtt = () => pingPong(ports.rawPort, secret, payload, rttSeconds)
 
 const transportBench = Effect.gen(function* () {
   const transport = yield* TcpTransport.make({ name: "bench", security: { secret } })

@@ -2,23 +2,12 @@
  * The remote benchmark's peer process: a bare node:tls PSK echo server (no library code) and a
  * distributed node with an `echo` GenServer. Prints `{"rawPort":..,"nodePort":..}` when ready.
  */
-import * as Tls from "node:tls"
 import { Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
-import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
 import { Echo, peerNode, secret } from "./protocol.ts"
-
-const key = derivePsk(secret)
-const raw = Tls.createServer(
-  { ciphers: pskCipher, minVersion: "TLSv1.2", maxVersion: "TLSv1.2", pskCallback: () => key },
-  (socket) => {
-    socket.setNoDelay(true)
-    socket.on("data", (data) => socket.write(data))
-    socket.on("error", () => {})
-  }
-)
+import { startEchoServer } from "../support/rawTls.ts"
 
 const echo = GenServer.behaviour(Echo)({
   init: () => Effect.succeed(0),
@@ -30,9 +19,7 @@ const echo = GenServer.behaviour(Echo)({
 })
 
 const program = Effect.gen(function* () {
-  const rawPort = yield* Effect.callback<number>((resume) => {
-    raw.listen(0, "127.0.0.1", () => resume(Effect.succeed((raw.address() as { port: number }).port)))
-  })
+  const rawPort = yield* Effect.promise(() => startEchoServer(secret))
   const context = yield* Layer.build(Distribution.layer({ nodeName: peerNode, host: "127.0.0.1", port: 0, secret }))
   const cluster = yield* Effect.provideContext(Effect.service(Cluster.Cluster), context)
   yield* Effect.provideContext(GenServer.start(echo, undefined, { name: "echo" }), context)

@@ -128,6 +128,25 @@ export const DEFAULT_WORKER_SHUTDOWN = 5000
 export const worker = <R>(spec: ChildSpec<R>): ChildSpec<R> => ({ ...spec, type: "worker" })
 
 /**
+ * A supervisor child started by `start` (of type `supervisor`, so its shutdown defaults to
+ * `infinity`). Used by `Supervisor.child` and `DynamicSupervisor.child`.
+ *
+ * @since 0.1.0
+ */
+export const supervisor = <R>(
+  id: string,
+  start: Effect.Effect<Pid, unknown, R>,
+  options?: ChildOptions
+): ChildSpec<R> => ({
+  id,
+  start,
+  type: "supervisor",
+  restart: options?.restart,
+  shutdown: options?.shutdown,
+  significant: options?.significant
+})
+
+/**
  * Options of {@link genServer}: the GenServer's start options (its `name`, `trapExit`, init
  * `timeout`, mailbox) and the child's restart, shutdown and significance.
  *

@@ -24,7 +24,14 @@ import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import type { Target } from "../Process/Process.ts"
 import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
-import type { ChildOptions, ChildSpec, ChildType, RestartType, Shutdown } from "./ChildSpec.ts"
+import {
+  type ChildOptions,
+  type ChildSpec,
+  type ChildType,
+  type RestartType,
+  type Shutdown,
+  supervisor as supervisorChild
+} from "./ChildSpec.ts"
 import {
   type ChildNotFound,
   type ChildStartFailed,
@@ -219,14 +226,8 @@ export const child = (
   id: string,
   spec?: DynamicSupervisorSpec,
   options?: ChildOptions & StartOptions
-): ChildSpec<ProcessRuntime> => ({
-  id,
-  start: startLink(spec, options?.name === undefined ? undefined : { name: options.name }),
-  type: "supervisor",
-  restart: options?.restart,
-  shutdown: options?.shutdown,
-  significant: options?.significant
-})
+): ChildSpec<ProcessRuntime> =>
+  supervisorChild(id, startLink(spec, options?.name === undefined ? undefined : { name: options.name }), options)
 
 /**
  * Starts a child under a dynamic supervisor and resolves to its pid. Fails with `MaxChildren`,

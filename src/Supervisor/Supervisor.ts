@@ -40,7 +40,12 @@ import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import type { Target } from "../Process/Process.ts"
 import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
-import type { ChildOptions, ChildSpec, Services as ChildServices } from "./ChildSpec.ts"
+import {
+  type ChildOptions,
+  type ChildSpec,
+  type Services as ChildServices,
+  supervisor as supervisorChild
+} from "./ChildSpec.ts"
 import {
   type ChildAlreadyPresent,
   type ChildAlreadyStarted,
@@ -352,14 +357,8 @@ export const child = <S extends SupervisorSpec<unknown>>(
   id: string,
   spec: S,
   options?: ChildOptions & StartOptions
-): ChildSpec<Services<S> | ProcessRuntime> => ({
-  id,
-  start: startLink(spec, options?.name === undefined ? undefined : { name: options.name }),
-  type: "supervisor",
-  restart: options?.restart,
-  shutdown: options?.shutdown,
-  significant: options?.significant
-})
+): ChildSpec<Services<S> | ProcessRuntime> =>
+  supervisorChild(id, startLink(spec, options?.name === undefined ? undefined : { name: options.name }), options)
 
 /**
  * Adds a child to a running supervisor and starts it (at the end of the start order). Fails with
