@@ -399,7 +399,8 @@ export const startLink = <P, Args, S, R>(
 /**
  * Stops a server: it runs `terminate(reason)` and exits with `reason`. Waits at most `timeout`
  * (default: infinite); past it the server is killed and `stop` fails with `CallTimeout`.
- * Fails with `NoProcess` if the server is not alive.
+ * Fails with `NoProcess` if the server is not alive. Works on servers of this node only (for a
+ * server on another node, send it an exit signal with `Process.exit`).
  *
  * @since 0.1.0
  */
