@@ -549,7 +549,7 @@ export class Engine implements RemoteBridge {
         return pending.resume(this.failCall("exited", new ServerExited({ server, reason })))
       }
       case "noproc":
-        return pending.resume(this.failCall("noproc", new NoProcess({ target: `${pending.tag} on ${node}` })))
+        return pending.resume(this.failCall("noproc", new NoProcess({ target: String(pending.target) })))
       case "full":
         return pending.resume(
           this.failCall(
