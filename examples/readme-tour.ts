@@ -2,8 +2,20 @@
  * The code of the README's tour, type-checked with the rest of the project (test/readme.test.ts
  * checks that every TypeScript block of the README appears here verbatim).
  */
-import { Effect, Schema } from "effect"
-import { ExitReason, GenServer, Process, ProcessRuntime, Protocol, Registry, Signal } from "effect-otp"
+import { Effect, Layer, Schema } from "effect"
+import {
+  ChildSpec,
+  Distribution,
+  ExitReason,
+  GenServer,
+  Process,
+  ProcessRuntime,
+  Protocol,
+  Registry,
+  RemoteName,
+  Signal,
+  Supervisor
+} from "effect-otp"
 
 // --- protocol ---
 class Overflow extends Schema.TaggedError<Overflow>()("Overflow", { limit: Schema.Number }) {}
@@ -64,3 +76,29 @@ const watcher = Effect.gen(function* () {
 // --- end ---
 
 export { program, watcher }
+
+// --- supervision ---
+const Tree = Supervisor.layer({
+  strategy: "one_for_one", // also one_for_all, rest_for_one; at most 3 restarts in 5 s by default
+  children: [ChildSpec.genServer("counter", counter, 0, { name: "counter", restart: "permanent" })]
+})
+
+// The rest of the app reaches the current incarnation by name, whatever restarts happened.
+const AppLive = Tree.pipe(Layer.provideMerge(ProcessRuntime.layer()))
+const read = GenServer.call("counter", Counter.Get()).pipe(Effect.provide(AppLive))
+// --- end ---
+
+// --- cluster ---
+const NodeLive = Distribution.layer({
+  nodeName: "a",
+  host: "127.0.0.1",
+  port: 4370,
+  secret: "change-me", // every link is TLS 1.2 PSK (ECDHE-PSK-CHACHA20-POLY1305) derived from it
+  seeds: ["b@127.0.0.1:4371"]
+})
+
+// The same call, to the counter registered on node b: same types, plus NodeDown / RemoteDecodeError.
+const remote = GenServer.call(RemoteName.make("counter", "b"), Counter.Add({ n: 1 })).pipe(Effect.provide(NodeLive))
+// --- end ---
+
+export { read, remote }
