@@ -202,7 +202,8 @@ export const make: Effect.Effect<
   const engine = new Engine(
     runtime,
     (node, frame) => transport.sendUnsafe(node, channel, frame),
-    (node, frame) => Effect.ignore(transport.send(node, channel, frame)),
+    (node, frame) =>
+      transport.trySend(node, channel, frame) ? Effect.void : Effect.ignore(transport.send(node, channel, frame)),
     (node) => transport.linkUnsafe(node) !== undefined,
     behaviours,
     (message) => void fork(Effect.logWarning(message))

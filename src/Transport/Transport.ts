@@ -133,6 +133,12 @@ export class Transport extends Context.Service<
      */
     readonly sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => boolean
     /**
+     * Sends at once if the link is connected and below its high-water mark; returns false (and
+     * sends nothing) otherwise, so the caller can fall back to {@link send}. The fast path of
+     * senders that must respect backpressure without allocating an effect per frame.
+     */
+    readonly trySend: <A>(node: string, channel: Channel<A>, message: A) => boolean
+    /**
      * Handles frames received on a channel, for as long as the scope lives. The handler runs
      * synchronously on the read path, in frame order per link: keep it short and non-blocking
      * (e.g. offer to a `Queue`). A payload that fails the channel's Schema closes that connection.

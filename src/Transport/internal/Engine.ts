@@ -474,6 +474,14 @@ export class Engine {
         c.conn.write(body)
         return true
       },
+      trySend: <A>(node: string, channel: Channel<A>, message: A) => {
+        const c = this.links.get(node)
+        if (c === undefined || c.conn.bufferedBytes() > this.config.highWaterMarkBytes) return false
+        const body = this.encode(channel, message)
+        if (body instanceof EncodeFailed) return false
+        c.conn.write(body)
+        return true
+      },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
         Effect.suspend(() => {
           if (this.channels.has(channel.name)) return Effect.fail(new ChannelInUse({ channel: channel.name }))
