@@ -29,6 +29,7 @@ import { Server, Starter, StopRequest } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
 import { Offer } from "./internal/mailbox.ts"
 import { asRemote } from "./internal/remote.ts"
+import { startTimeout } from "./internal/timer.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import * as Pid from "./Pid.ts"
 import { currentCell, deliverTo, type ProcessContext, spawnCell, type SpawnOptions, type Target } from "./Process.ts"
@@ -419,12 +420,12 @@ export const stop = (
         resume(Effect.void)
       })
       cell.mailbox.offerSystem(new StopRequest(reason))
-      if (timeout !== undefined && Number.isFinite(timeout)) {
-        timer = setTimeout(() => {
+      if (timeout !== undefined) {
+        timer = startTimeout(timeout, () => {
           cancel()
           cell.die(ExitReason.killed, true)
           resume(Effect.fail(new CallTimeout({ server: String(cell.pid), request: "stop", timeoutMs: timeout })))
-        }, timeout)
+        })
       }
       return Effect.sync(() => {
         cancel()
@@ -460,13 +461,6 @@ const startCall = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.callback<unknown, unknown>((resume) => {
     const envelope = new CallEnvelope(request, cell.pid, resume, span, exitedError)
-    if (timeout !== Infinity) {
-      envelope.timer = setTimeout(() => {
-        envelope.settle(
-          Exit.fail(new CallTimeout({ server: String(cell.pid), request: request._tag, timeoutMs: timeout }))
-        )
-      }, timeout)
-    }
     const mailbox = cell.mailbox
     const offered = mailbox.offer(envelope)
     if (offered === Offer.Full) {
@@ -481,7 +475,14 @@ const startCall = (
     } else if (offered === Offer.Closed) {
       envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
     }
-    return envelope.settled ? undefined : envelope.abandon
+    // Most local calls are answered during the hand-over above: only a waiting call needs a timer.
+    if (envelope.settled) return
+    envelope.timer = startTimeout(timeout, () =>
+      envelope.settle(
+        Exit.fail(new CallTimeout({ server: String(cell.pid), request: request._tag, timeoutMs: timeout }))
+      )
+    )
+    return envelope.abandon
   })
 
 /**

@@ -89,7 +89,8 @@ export const spawnCell = <M, E, R>(
   fiber: Fiber.Fiber<unknown, unknown>,
   body: (self: ProcessContext<M>) => Effect.Effect<unknown, E, R>,
   options: SpawnOptions | undefined,
-  linkTo: Cell | undefined
+  linkTo: Cell | undefined,
+  beforeStart?: (cell: Cell) => void
 ): Cell | NameTaken => {
   if (options?.name !== undefined) {
     const conflict = runtime.nameConflict(options.name, undefined)
@@ -98,7 +99,7 @@ export const spawnCell = <M, E, R>(
   return runtime.spawn(
     fiber.context,
     body as unknown as (cell: Cell) => Effect.Effect<unknown, unknown>,
-    linkTo === undefined ? options : { ...options, linkTo }
+    linkTo === undefined && beforeStart === undefined ? options : { ...options, linkTo, beforeStart }
   )
 }
 
@@ -157,9 +158,12 @@ export const spawnMonitor = <M, E = never, R = never>(
   withRuntime((runtime, fiber) => {
     const watcher = runtime.current(fiber)
     if (watcher === undefined) return notAProcess("spawnMonitor")
+    // The monitor is set before the body runs, so a child that exits at once reports its reason.
+    let ref: Signal.MonitorRef | undefined
+    const monitorIt = (cell: Cell) => void (ref = runtime.monitor(watcher, cell, cell.pid))
     return Effect.map(
-      spawned(spawnCell(runtime, fiber, body, options, undefined)),
-      (cell) => [cell.pid, runtime.monitor(watcher, cell, cell.pid)] as const
+      spawned(spawnCell(runtime, fiber, body, options, undefined, monitorIt)),
+      (cell) => [cell.pid, ref!] as const
     )
   }) as Effect.Effect<readonly [Pid, Signal.MonitorRef], NameTaken | NotAProcess, R | ProcessRuntime>
 

@@ -10,6 +10,7 @@ import {
   Protocol,
   Signal
 } from "../../src/index.ts"
+import { ProcessRuntime as ProcessRuntimeService } from "../../src/Process/ProcessRuntime.ts"
 import { inProcess, receiveOrFail, runtimeLayer } from "../support/process.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) => Effect.provide(effect, runtimeLayer)
@@ -481,6 +482,40 @@ describe("GenServer across nodes without a cluster", () => {
         const error = yield* Effect.flip(GenServer.call(Pid.make("other@127.0.0.1", 1, 1), Counter.Get()))
         assert.instanceOf(error, ProcessErrors.NodeDown)
         assert.include(error.message, "other@127.0.0.1")
+      })
+    )
+  )
+})
+
+describe("GenServer review regressions", () => {
+  it.live("a call timeout beyond what setTimeout can wait means no timeout (not 1 ms)", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const waiting = yield* Effect.forkChild(GenServer.call(pid, Counter.Wait(), { timeout: 2 ** 31 }), {
+          startImmediately: true
+        })
+        // Absence of a timeout can only be observed over time: 30 ms is 30 times the mistaken 1 ms.
+        yield* Effect.sleep("30 millis")
+        assert.isUndefined(waiting.pollUnsafe())
+        yield* GenServer.cast(pid, Counter.Release({ text: "late but fine" }))
+        assert.strictEqual(yield* Fiber.join(waiting), "late but fine")
+      })
+    )
+  )
+
+  it.effect("calls answered later with replyTo are not kept by the server afterwards", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        for (let i = 0; i < 50; i++) {
+          const waiting = yield* Effect.forkChild(GenServer.call(pid, Counter.Wait()), { startImmediately: true })
+          yield* GenServer.cast(pid, Counter.Release({ text: "ok" }))
+          yield* Fiber.join(waiting)
+        }
+        const runtime = yield* ProcessRuntimeService
+        const server = runtime.lookup(pid)!.behaviour as unknown as { pending: Set<unknown> | undefined }
+        assert.strictEqual(server.pending?.size ?? 0, 0)
       })
     )
   )

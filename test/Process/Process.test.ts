@@ -750,3 +750,48 @@ describe("stuck finalizers", () => {
     })
   )
 })
+
+describe("review regressions", () => {
+  it.effect("spawnMonitor reports the real reason of a child that exits at once", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          const [, ref] = yield* Process.spawnMonitor(() => Process.exitSelf(ExitReason.custom("boom")))
+          const down = (yield* receiveOrFail(self)) as Signal.Down
+          assert.strictEqual(down.ref.id, ref.id)
+          assert.include(ExitReason.format(down.reason), "boom")
+        })
+      )
+    )
+  )
+
+  it.live("a chain of 3,000 processes each spawning the next runs to the end", () =>
+    run(
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<number>()
+        const link = (n: number): Effect.Effect<unknown, never, ProcessRuntime.ProcessRuntime> =>
+          n === 0 ? Deferred.succeed(done, 3000) : Effect.orDie(Process.spawn(() => link(n - 1)))
+        yield* Process.spawn(() => link(3000))
+        assert.strictEqual(yield* Deferred.await(done), 3000)
+      })
+    )
+  )
+
+  it.effect("demonitor with flush on a full mailbox lets a waiting sender in", () =>
+    run(
+      inProcess(
+        (self) =>
+          Effect.gen(function* () {
+            const dead = yield* Process.spawn(() => Effect.void)
+            const ref = yield* Process.monitor(dead) // its Down fills the mailbox
+            const sender = yield* Effect.forkChild(Process.send(self.pid, "hello"), { startImmediately: true })
+            assert.isUndefined(sender.pollUnsafe(), "the sender waits for room")
+            yield* Process.demonitor(ref, { flush: true })
+            assert.strictEqual(yield* receiveOrFail(self), "hello")
+            yield* Fiber.join(sender)
+          }),
+        { mailboxCapacity: 1 }
+      )
+    )
+  )
+})

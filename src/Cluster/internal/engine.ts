@@ -20,6 +20,7 @@ import type { Cell } from "../../Process/internal/cell.ts"
 import { Offer } from "../../Process/internal/mailbox.ts"
 import type { RemoteBridge, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
+import { startTimeout } from "../../Process/internal/timer.ts"
 import * as Pid from "../../Process/Pid.ts"
 import { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Protocol from "../../Process/Protocol.ts"
@@ -68,7 +69,7 @@ interface PendingCall {
 interface PendingSpawn {
   readonly node: string
   readonly resume: (effect: Effect.Effect<Pid.Pid, SpawnError>) => void
-  readonly timer: ReturnType<typeof setTimeout>
+  readonly timer: ReturnType<typeof setTimeout> | undefined
   readonly onSpawned: (pid: Pid.Pid) => void
 }
 
@@ -156,19 +157,16 @@ export class Engine implements RemoteBridge {
         )
       }
       const ref = this.nextRef++
-      const timer =
-        timeout === Infinity
-          ? undefined
-          : setTimeout(() => {
-              if (this.pendingCalls.delete(ref)) {
-                resume(
-                  this.failCall(
-                    "timeout",
-                    new CallTimeout({ server: String(target), request: typed._tag, timeoutMs: timeout })
-                  )
-                )
-              }
-            }, timeout)
+      const timer = startTimeout(timeout, () => {
+        if (this.pendingCalls.delete(ref)) {
+          resume(
+            this.failCall(
+              "timeout",
+              new CallTimeout({ server: String(target), request: typed._tag, timeoutMs: timeout })
+            )
+          )
+        }
+      })
       this.pendingCalls.set(ref, { node, target, tag: typed._tag, spec, resume, timer })
       const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
       this.post(node, {
@@ -319,11 +317,11 @@ export class Engine implements RemoteBridge {
         return fail(new RemoteDecodeError({ node, what: `start arguments of ${spec.name}`, detail: describe(error) }))
       }
       const ref = this.nextRef++
-      const timer = setTimeout(() => {
+      const timer = startTimeout(options.timeout, () => {
         if (this.pendingSpawns.delete(ref)) {
           fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
         }
-      }, options.timeout)
+      })
       this.pendingSpawns.set(ref, {
         node,
         timer,

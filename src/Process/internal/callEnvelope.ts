@@ -24,6 +24,8 @@ export class CallEnvelope implements UndeliverableAware {
   timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** Removes the envelope from the senders waiting for room in a full mailbox. */
   withdraw: (() => void) | undefined = undefined
+  /** The server's set of calls kept for a later reply (`noReply`); left when the call settles. */
+  keeper: Set<CallEnvelope> | undefined = undefined
 
   constructor(
     readonly request: AnyCallRequest,
@@ -36,9 +38,7 @@ export class CallEnvelope implements UndeliverableAware {
   /** Completes the call with `exit`, once. */
   settle(exit: Exit.Exit<unknown, unknown>): void {
     if (this.settled) return
-    this.settled = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.withdraw !== undefined) this.withdraw()
+    this.release()
     this.resume(exit)
   }
 
@@ -56,9 +56,14 @@ export class CallEnvelope implements UndeliverableAware {
   }
 
   /** Marks the call abandoned by its caller (interrupted): a later reply is dropped. */
-  readonly abandon: Effect.Effect<void> = Effect.sync(() => {
+  get abandon(): Effect.Effect<void> {
+    return Effect.sync(() => this.release())
+  }
+
+  private release(): void {
     this.settled = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.withdraw !== undefined) this.withdraw()
-  })
+    if (this.keeper !== undefined) this.keeper.delete(this)
+  }
 }

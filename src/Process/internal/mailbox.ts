@@ -116,10 +116,10 @@ export class Mailbox {
       this.waiter = resume
       this.waiterTimer = setTimeout(() => {
         this.waiterTimer = undefined
-        if (this.waiter === resume) {
-          this.waiter = undefined
-          resume(Exit.succeed(TIMED_OUT))
-        }
+        if (this.waiter !== resume) return
+        this.waiter = undefined
+        // A message handed over on a deep stack waits in the buffer for its wake-up: it arrived in time.
+        resume(Exit.succeed(this.size > 0 ? this.shift() : TIMED_OUT))
       }, millis)
       return Effect.sync(() => this.clearWaiter())
     })
@@ -183,6 +183,7 @@ export class Mailbox {
       else kept.push(message)
     }
     for (const message of kept) this.push(message)
+    if (removed > 0 && this.blocked !== undefined) this.admitBlocked()
     return removed
   }
 
@@ -191,7 +192,8 @@ export class Mailbox {
     if (this.closed) return
     this.closed = true
     this.clearWaiter()
-    while (this.size > 0) notifyUndeliverable(this.shift(), reason)
+    // `shiftRaw`, not `shift`: waiting senders must not be admitted into a closed mailbox.
+    while (this.size > 0) notifyUndeliverable(this.shiftRaw(), reason)
     const blocked = this.blocked
     this.blocked = undefined
     if (blocked !== undefined) {

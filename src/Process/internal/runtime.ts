@@ -22,6 +22,8 @@ export interface CellOptions {
   readonly overflow?: OverflowPolicy | undefined
   /** Link the new process to this one before it runs. */
   readonly linkTo?: Cell | undefined
+  /** Runs once the process exists, before its body: to monitor it atomically with the spawn. */
+  readonly beforeStart?: ((cell: Cell) => void) | undefined
 }
 
 /** Runtime-wide defaults. */
@@ -116,12 +118,25 @@ export class Runtime {
       if (parent.alive) parent.link(cell)
       else cell.exitReason = parent.exitReason ?? ExitReason.noproc
     }
+    options?.beforeStart?.(cell)
     const run = Effect.withFiber((fiber) => {
+      // Killed before it ran (possible when the start was deferred): nothing to run or register.
+      if (cell.exitReason !== undefined) return Effect.interrupt
       cell.fiber = fiber
       this.byFiber.set(fiber, cell)
-      return cell.exitReason === undefined ? body(cell) : Effect.interrupt
+      return body(cell)
     })
-    const fiber = Effect.runForkWith(context)(run)
+    // The body starts on the spawner's stack, like a hand-over; chains of spawns (each process
+    // spawning the next) would nest without bound, so deep ones start from the scheduler instead.
+    const trampoline = this.trampoline
+    const deferred = trampoline.depth >= trampoline.maxDepth
+    trampoline.depth++
+    let fiber: Fiber.Fiber<unknown, unknown>
+    try {
+      fiber = Effect.runForkWith(context)(deferred ? Effect.andThen(Effect.yieldNow, run) : run)
+    } finally {
+      trampoline.depth--
+    }
     fiber.addObserver((exit) => cell.onFiberExit(exit))
     return cell
   }

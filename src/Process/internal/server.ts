@@ -22,6 +22,7 @@ import * as Signal from "../Signal.ts"
 import { CallEnvelope } from "./callEnvelope.ts"
 import type { Cell } from "./cell.ts"
 import { exitWith } from "./cell.ts"
+import { startTimeout } from "./timer.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
@@ -94,6 +95,9 @@ export class Server {
 
   /** The process exited: fails every unanswered call. */
   processExited(reason: ExitReason.ExitReason): void {
+    const current = this.current
+    this.current = undefined
+    current?.serverExited(reason)
     const pending = this.pending
     if (pending === undefined) return
     this.pending = undefined
@@ -140,7 +144,6 @@ export class Server {
       envelope.settle(Exit.die(new Error(`${this.cell.pid} has no handleCall for "${tag}"`)))
       return Effect.void
     }
-    ;(this.pending ??= new Set()).add(envelope)
     this.current = envelope
     return Effect.matchCauseEffect(
       this.span(handler(envelope.request, this.state, envelope), "GenServer.handleCall", tag, envelope.span),
@@ -156,16 +159,14 @@ export class Server {
     this.current = undefined
     switch (outcome._tag) {
       case "Reply":
-        this.pending!.delete(envelope)
         envelope.succeed(outcome.value)
         return this.afterResult(outcome)
       case "NoReply":
+        this.keep(envelope)
         return this.afterResult(outcome)
       case "Stop":
-        if (outcome.reply !== undefined) {
-          this.pending!.delete(envelope)
-          envelope.succeed(outcome.reply.value)
-        }
+        if (outcome.reply !== undefined) envelope.succeed(outcome.reply.value)
+        else this.keep(envelope)
         this.state = outcome.state
         return this.stopWith(outcome.reason)
     }
@@ -175,11 +176,19 @@ export class Server {
     const envelope = this.current!
     this.current = undefined
     if (isTypedFailure(cause)) {
-      this.pending!.delete(envelope)
       envelope.settle(Exit.failCause(cause))
       return Effect.void
     }
+    this.keep(envelope)
     return this.crash(cause)
+  }
+
+  /** Keeps an unanswered call: answered later with `replyTo`, or failed when the server exits. */
+  private keep(envelope: CallEnvelope): void {
+    if (envelope.settled) return
+    const pending = (this.pending ??= new Set())
+    pending.add(envelope)
+    envelope.keeper = pending
   }
 
   private handleCast(request: Protocol.AnyCastRequest): Effect.Effect<void, unknown, unknown> {
@@ -283,21 +292,16 @@ export class Starter implements StartSignal {
   /** Arms the start timeout (only when `init` did not finish synchronously). */
   arm(timeoutMs: number): Effect.Effect<void> | undefined {
     if (this.done) return undefined
-    // setTimeout treats Infinity (and anything above 2^31 - 1) as 1 ms: an unbounded wait has no timer.
-    if (Number.isFinite(timeoutMs)) this.armTimer(timeoutMs)
+    this.timer = startTimeout(timeoutMs, () => {
+      const cell = this.cell!
+      if (this.linkTo !== undefined) this.linkTo.unlink(cell)
+      cell.die(ExitReason.killed, true)
+      this.finish(Effect.fail(new InitFailed({ server: cell.pid, reason: ExitReason.custom("init timeout") })))
+    })
     return Effect.sync(() => {
       if (!this.done) this.cell?.die(ExitReason.killed, true)
       this.done = true
       clearTimeout(this.timer)
     })
-  }
-
-  private armTimer(timeoutMs: number): void {
-    this.timer = setTimeout(() => {
-      const cell = this.cell!
-      if (this.linkTo !== undefined) this.linkTo.unlink(cell)
-      cell.die(ExitReason.killed, true)
-      this.finish(Effect.fail(new InitFailed({ server: cell.pid, reason: ExitReason.custom("init timeout") })))
-    }, timeoutMs)
   }
 }
