@@ -398,3 +398,61 @@ describe("tracing across nodes", () => {
     })
   )
 })
+
+describe("review regressions", () => {
+  it.live("a request too large for a frame fails at once instead of waiting for its timeout", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a", transport: { maxFrameBytes: 4096 } })
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const server = yield* startKv(b)
+      const start = Date.now()
+      const error = yield* Effect.flip(
+        a.run(GenServer.call(server, Kv.Put({ key: "big", value: "x".repeat(10_000) }), { timeout: 60_000 }))
+      )
+      assert.instanceOf(error, ProcessErrors.RemoteDecodeError)
+      assert.isBelow(Date.now() - start, 1000)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 0)
+      assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "small", value: "ok" }))), 1)
+    })
+  )
+
+  it.live("an interrupted remote caller leaves nothing pending", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const caller = yield* Effect.forkChild(a.run(GenServer.call(server, Kv.Hang(), { timeout: 60_000 })), {
+        startImmediately: true
+      })
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 1)
+      yield* Fiber.interrupt(caller)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 0)
+    })
+  )
+
+  it.live("a local process that exits drops its remote monitors and links on both nodes", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const local = yield* a.run(
+        Process.spawn((self) =>
+          Effect.gen(function* () {
+            yield* Process.monitor(server)
+            yield* Process.link(server)
+            yield* self.receive
+          })
+        )
+      )
+      yield* a.run(GenServer.call(server, Kv.Whoami())) // Monitor and Link frames were handled
+      assert.strictEqual((yield* a.distribution.stats).remoteMonitor.activeOutgoingCount, 1)
+      assert.strictEqual((yield* b.distribution.stats).remoteLinks, 1)
+      yield* a.run(Process.send(local, "stop")) // a normal exit: the linked server survives
+      yield* a.run(GenServer.call(server, Kv.Whoami())) // Demonitor and link Exit frames were handled
+      assert.strictEqual((yield* a.distribution.stats).remoteMonitor.activeOutgoingCount, 0)
+      assert.strictEqual((yield* b.distribution.stats).remoteMonitor.activeIncomingCount, 0)
+      assert.strictEqual((yield* a.distribution.stats).remoteLinks, 0)
+      assert.strictEqual((yield* b.distribution.stats).remoteLinks, 0)
+      assert.isTrue(yield* b.run(Process.isAlive(server)))
+    })
+  )
+})

@@ -79,7 +79,7 @@ interface OutgoingMonitor {
   /** Delivers the Down (to a watcher's mailbox, or to an awaitExit callback). */
   readonly fire: (pid: Pid.Pid, reason: ExitReason.ExitReason) => void
   /** Stops watching the local watcher's exit. */
-  readonly release: () => void
+  release: () => void
 }
 
 interface IncomingMonitor {
@@ -90,8 +90,10 @@ interface IncomingMonitor {
 interface RemoteLink {
   readonly local: Cell
   readonly remote: Pid.Pid
-  readonly release: () => void
+  release: () => void
 }
+
+const noop = () => {}
 
 /** Why a remote spawn failed. */
 export type SpawnError = NodeDown | CallTimeout | InitFailed | NameTaken | UnknownBehaviour | RemoteDecodeError
@@ -169,7 +171,7 @@ export class Engine implements RemoteBridge {
       })
       this.pendingCalls.set(ref, { node, target, tag: typed._tag, spec, resume, timer })
       const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-      this.post(node, {
+      const sent = this.post(node, {
         _tag: "Call",
         ref,
         to: toWireTarget(target),
@@ -177,6 +179,18 @@ export class Engine implements RemoteBridge {
         payload,
         ...(traceparent === undefined ? {} : { traceparent })
       })
+      if (!sent) {
+        this.pendingCalls.delete(ref)
+        if (timer !== undefined) clearTimeout(timer)
+        return resume(
+          this.isConnected(node)
+            ? this.failCall(
+                "decode",
+                new RemoteDecodeError({ node, what: "request", detail: "the frame could not be sent (see the log)" })
+              )
+            : this.failCall("node_down", new NodeDown({ node, reason: "not connected" }))
+        )
+      }
       return Effect.sync(() => {
         const pending = this.pendingCalls.get(ref)
         if (pending === undefined) return
@@ -278,17 +292,29 @@ export class Engine implements RemoteBridge {
       fire(namePid(target), ExitReason.noconnection)
       return
     }
-    // A watcher that exits drops its monitors (and tells the other node).
-    const release =
-      watcher === undefined
-        ? () => {}
-        : this.runtime.watchExit(watcher, () => {
-            if (this.outgoingMonitors.delete(refId)) {
-              this.post(node, { _tag: "Demonitor", ref: refId, watcher: toWirePid(watcherPid) })
-            }
-          })
-    this.outgoingMonitors.set(refId, { node, target, fire, release })
     this.post(node, { _tag: "Monitor", ref: refId, watcher: toWirePid(watcherPid), to: toWireTarget(target) })
+    this.trackMonitor(refId, node, target, fire, watcher)
+  }
+
+  /**
+   * Records a monitor held here on a remote process. The entry goes in first: a watcher that has
+   * already exited drops it at once (and tells the other node), like one that exits later.
+   */
+  private trackMonitor(
+    refId: number,
+    node: string,
+    target: RemoteTarget,
+    fire: OutgoingMonitor["fire"],
+    watcher: Cell | undefined
+  ): void {
+    const monitor: OutgoingMonitor = { node, target, fire, release: noop }
+    this.outgoingMonitors.set(refId, monitor)
+    if (watcher === undefined) return
+    monitor.release = this.runtime.watchExit(watcher, () => {
+      if (this.outgoingMonitors.delete(refId)) {
+        this.post(node, { _tag: "Demonitor", ref: refId, watcher: toWirePid(watcher.pid) })
+      }
+    })
   }
 
   /** Starts a registered behaviour on another node. */
@@ -330,21 +356,13 @@ export class Engine implements RemoteBridge {
           if (options.linkTo !== undefined) this.addLink(options.linkTo, pid)
           if (options.monitorFrom !== undefined) {
             const { watcher, ref: monitorRef } = options.monitorFrom
-            const release = this.runtime.watchExit(watcher, () => {
-              if (this.outgoingMonitors.delete(monitorRef.id)) {
-                this.post(node, { _tag: "Demonitor", ref: monitorRef.id, watcher: toWirePid(watcher.pid) })
-              }
-            })
-            this.outgoingMonitors.set(monitorRef.id, {
-              node,
-              target: pid,
-              fire: (downPid, reason) => watcher.mailbox.offerSystem(Signal.makeDown(monitorRef, downPid, reason)),
-              release
-            })
+            const fire: OutgoingMonitor["fire"] = (downPid, reason) =>
+              watcher.mailbox.offerSystem(Signal.makeDown(monitorRef, downPid, reason))
+            this.trackMonitor(monitorRef.id, node, pid, fire, watcher)
           }
         }
       })
-      this.post(node, {
+      const sent = this.post(node, {
         _tag: "Spawn",
         ref,
         behaviour: spec.name,
@@ -356,6 +374,15 @@ export class Engine implements RemoteBridge {
           ? {}
           : { monitor: { watcher: toWirePid(options.monitorFrom.watcher.pid), ref: options.monitorFrom.ref.id } })
       })
+      if (!sent) {
+        this.pendingSpawns.delete(ref)
+        clearTimeout(timer)
+        return fail(
+          this.isConnected(node)
+            ? new RemoteDecodeError({ node, what: `spawn of ${spec.name}`, detail: "the frame could not be sent" })
+            : new NodeDown({ node, reason: "not connected" })
+        )
+      }
       return Effect.sync(() => {
         const pending = this.pendingSpawns.get(ref)
         if (pending === undefined) return
@@ -373,7 +400,11 @@ export class Engine implements RemoteBridge {
   private addLink(local: Cell, remote: Pid.Pid): boolean {
     const key = `${local.pid.id}|${pidKey(remote)}`
     if (this.links.has(key)) return false
-    const release = this.runtime.watchExit(local, (reason) => {
+    // The entry goes in first: a local process that has already exited breaks the link at once,
+    // telling the remote side (a process spawned linked to a dead parent must not outlive it).
+    const link: RemoteLink = { local, remote, release: noop }
+    this.links.set(key, link)
+    link.release = this.runtime.watchExit(local, (reason) => {
       if (!this.links.delete(key)) return
       this.post(remote.node, {
         _tag: "Exit",
@@ -384,7 +415,6 @@ export class Engine implements RemoteBridge {
         link: true
       })
     })
-    this.links.set(key, { local, remote, release })
     return true
   }
 
@@ -469,7 +499,7 @@ export class Engine implements RemoteBridge {
   }
 
   private onCall(frame: Extract<DistFrame, { _tag: "Call" }>, node: string): void {
-    const reply = (outcome: Extract<DistFrame, { _tag: "Reply" }>) => this.post(node, outcome)
+    const reply = (outcome: Extract<DistFrame, { _tag: "Reply" }>): boolean => this.post(node, outcome)
     const cell = this.resolve(frame.to)
     if (cell === undefined || !cell.alive) return void reply({ _tag: "Reply", ref: frame.ref, outcome: "noproc" })
     const protocol = cell.behaviour?.protocol as Protocol.Protocol<Record<string, Protocol.AnySpec>> | undefined
@@ -496,7 +526,12 @@ export class Engine implements RemoteBridge {
     const envelope = new CallEnvelope(
       request,
       cell.pid,
-      (effect) => reply(replyFrame(frame.ref, effect as Exit.Exit<unknown, unknown>, codecs)),
+      (effect) => {
+        // A reply too large for a frame (or unencodable) still answers the call.
+        if (!reply(replyFrame(frame.ref, effect as Exit.Exit<unknown, unknown>, codecs))) {
+          reply({ _tag: "Reply", ref: frame.ref, outcome: "badreply", detail: "the reply could not be sent" })
+        }
+      },
       span,
       (server, reason) => new ServerExited({ server, reason }, { disableChecks: true })
     )
@@ -696,7 +731,21 @@ export class Engine implements RemoteBridge {
 
   private onSpawned(frame: Extract<DistFrame, { _tag: "Spawned" }>, node: string): void {
     const pending = this.pendingSpawns.get(frame.ref)
-    if (pending === undefined) return
+    if (pending === undefined) {
+      // Its requester gave up (timeout, interruption): nobody will ever know this process, so it
+      // must not run on unowned.
+      if (frame.pid !== undefined) {
+        this.post(node, {
+          _tag: "Exit",
+          from: toWirePid(this.runtime.systemPid),
+          to: frame.pid,
+          reason: toWireReason(ExitReason.killed),
+          kill: true,
+          link: false
+        })
+      }
+      return
+    }
     this.pendingSpawns.delete(frame.ref)
     clearTimeout(pending.timer)
     if (frame.pid !== undefined) {
