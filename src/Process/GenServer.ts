@@ -24,10 +24,9 @@
 import { Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
 import { MailboxFull, NameTaken, NodeDown, NoProcess, NotAProcess, RemoteDecodeError } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
-import { CallEnvelope } from "./internal/callEnvelope.ts"
+import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
 import { Server, Starter, StopRequest } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
-import { Offer } from "./internal/mailbox.ts"
 import { asRemote } from "./internal/remote.ts"
 import { startTimeout } from "./internal/timer.ts"
 import type { Runtime } from "./internal/runtime.ts"
@@ -461,20 +460,7 @@ const startCall = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.callback<unknown, unknown>((resume) => {
     const envelope = new CallEnvelope(request, cell.pid, resume, span, exitedError)
-    const mailbox = cell.mailbox
-    const offered = mailbox.offer(envelope)
-    if (offered === Offer.Full) {
-      if (mailbox.overflow === "fail") {
-        envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity })))
-      } else {
-        envelope.withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
-          envelope.withdraw = undefined
-          if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReason.noproc)
-        })
-      }
-    } else if (offered === Offer.Closed) {
-      envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
-    }
+    deliverCall(cell, envelope)
     // Most local calls are answered during the hand-over above: only a waiting call needs a timer.
     if (envelope.settled) return
     envelope.timer = startTimeout(timeout, () =>

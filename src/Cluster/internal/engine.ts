@@ -15,7 +15,7 @@ import { MailboxFull, NameTaken, NodeDown, NoProcess, RemoteDecodeError } from "
 import * as ExitReason from "../../Process/ExitReason.ts"
 import { CallTimeout, InitFailed, ServerExited } from "../../Process/GenServer.ts"
 import * as GenServer from "../../Process/GenServer.ts"
-import { CallEnvelope } from "../../Process/internal/callEnvelope.ts"
+import { CallEnvelope, deliverCall } from "../../Process/internal/callEnvelope.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import { Offer } from "../../Process/internal/mailbox.ts"
 import type { RemoteBridge, RemoteTarget } from "../../Process/internal/remote.ts"
@@ -535,18 +535,7 @@ export class Engine implements RemoteBridge {
       span,
       (server, reason) => new ServerExited({ server, reason }, { disableChecks: true })
     )
-    const offered = cell.mailbox.offer(envelope)
-    if (offered === Offer.Closed) envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
-    else if (offered === Offer.Full) {
-      if (cell.mailbox.overflow === "fail") {
-        envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: cell.mailbox.capacity })))
-      } else {
-        envelope.withdraw = cell.mailbox.enqueueBlocked(envelope, (admitted) => {
-          envelope.withdraw = undefined
-          if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReason.noproc)
-        })
-      }
-    }
+    deliverCall(cell, envelope)
   }
 
   private onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {

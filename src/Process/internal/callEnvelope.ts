@@ -12,7 +12,10 @@ import { Effect, Exit, type Tracer } from "effect"
 import type * as ExitReason from "../ExitReason.ts"
 import type { Pid } from "../Pid.ts"
 import type { AnyCallRequest } from "../Protocol.ts"
-import { Undeliverable, type UndeliverableAware } from "./mailbox.ts"
+import { MailboxFull, NoProcess } from "../Errors.ts"
+import * as ExitReasons from "../ExitReason.ts"
+import type { Cell } from "./cell.ts"
+import { Offer, Undeliverable, type UndeliverableAware } from "./mailbox.ts"
 
 type Resume = (effect: Effect.Effect<unknown, unknown>) => void
 
@@ -65,5 +68,28 @@ export class CallEnvelope implements UndeliverableAware {
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.withdraw !== undefined) this.withdraw()
     if (this.keeper !== undefined) this.keeper.delete(this)
+  }
+}
+
+/**
+ * Puts a call in the server's mailbox, honouring its overflow policy: a full mailbox fails the
+ * call with `MailboxFull` (policy `fail`) or queues it until there is room (policy `suspend`);
+ * a closed one fails it with `NoProcess`. The envelope may be settled when this returns (a
+ * waiting server answers during the hand-over).
+ */
+export const deliverCall = (cell: Cell, envelope: CallEnvelope): void => {
+  const mailbox = cell.mailbox
+  const offered = mailbox.offer(envelope)
+  if (offered === Offer.Closed) {
+    envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
+  } else if (offered === Offer.Full) {
+    if (mailbox.overflow === "fail") {
+      envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity })))
+    } else {
+      envelope.withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
+        envelope.withdraw = undefined
+        if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReasons.noproc)
+      })
+    }
   }
 }
