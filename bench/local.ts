@@ -88,6 +88,10 @@ const genServerCasts = Effect.gen(function* () {
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
+const spawnWarmUp = Effect.gen(function* () {
+  for (let i = 0; i < WARMUP; i++) yield* GenServer.start(server, undefined)
+})
+
 const spawnIdle = Effect.gen(function* () {
   gc()
   gc()
@@ -110,9 +114,11 @@ const main = Effect.gen(function* () {
     console.error("run with node --expose-gc for memory figures (npm run bench:local does)")
   }
   // Spawning first, on a fresh heap: later runs would pay for the garbage of the call benchmarks.
-  // The spawn rate is the best of three rounds, each in a fresh runtime, like the other figures.
+  // After a warm-up (as for calls), the spawn rate is the best of three rounds, each in a fresh
+  // runtime, like the other figures.
   // The memory figure is the first round's: later rounds measure less (about 1.3 KB instead of
   // 2.4 KB per process) on a heap that has already grown, which would flatter the result.
+  yield* spawnWarmUp.pipe(Effect.provide(ProcessRuntime.layer()))
   const first = yield* spawnIdle.pipe(Effect.provide(ProcessRuntime.layer()))
   const idle = { spawnPerSec: first.spawnPerSec, bytesPerProcess: first.bytesPerProcess }
   for (let round = 1; round < REPEATS; round++) {
