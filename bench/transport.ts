@@ -2,8 +2,8 @@
  * Transport benchmark: two OS processes on loopback.
  *
  * - rawTlsRttPerSec: bare node:tls PSK ping-pong of a 32-byte payload (no library code).
- * - frameRttPerSec: the same ping-pong through the Transport: `send` on both sides, each pong's
- *   handler sending the next ping (the path a remote mailbox delivery takes).
+ * - frameRttPerSec: the same ping-pong through the Transport: `sendUnsafe` on both sides (the
+ *   synchronous send that frame handlers use), each pong's handler sending the next ping.
  * - frameRttFiberPerSec: the same, driven by an Effect fiber that awaits each pong (adds a fiber
  *   suspension and resumption per round trip).
  * - pipelinedFramesPerSec: 256-byte frames sent one way as fast as `send` allows, 1M frames or 10 s.
@@ -86,7 +86,7 @@ const transportBench = Effect.gen(function* () {
     const chained = yield* Effect.callback<number>((resume) => {
       let n = 0
       const t0 = performance.now()
-      const ping = () => Effect.runSync(transport.send("peer", Ping, payload))
+      const ping = () => transport.sendUnsafe("peer", Ping, payload)
       wake = function next() {
         n++
         const elapsed = performance.now() - t0

@@ -11,12 +11,13 @@ const program = Effect.gen(function* () {
   const rawPort = yield* Effect.promise(() => startEchoServer(secret))
   const transport = yield* TcpTransport.make({ name: "peer", security: { secret } })
   let bulk = 0
-  yield* transport.register(Ping, (message, from) => Effect.runSync(transport.send(from.name, Pong, message)))
+  // Handlers answer with `sendUnsafe`, the transport's synchronous path (what distribution uses for replies).
+  yield* transport.register(Ping, (message, from) => transport.sendUnsafe(from.name, Pong, message))
   yield* transport.register(Bulk, () => {
     bulk++
   })
   yield* transport.register(Flush, (_, from) => {
-    Effect.runSync(transport.send(from.name, Done, bulk))
+    transport.sendUnsafe(from.name, Done, bulk)
     bulk = 0
   })
   process.stdout.write(`${JSON.stringify({ rawPort, transportPort: transport.address.port })}\n`)
