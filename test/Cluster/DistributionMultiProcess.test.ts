@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import { GenServer, Pid, Process, ProcessErrors, RemoteName, Signal } from "../../src/index.ts"
+import { ChildProgram } from "../support/childNode.ts"
 import { clusterEvents } from "../support/clusterHarness.ts"
 import { distNode, Kv, type NodeServices, type TestNode } from "../support/distHarness.ts"
 
@@ -19,80 +18,14 @@ interface ReadyEvent {
 
 const script = Path.join(import.meta.dirname, "..", "support", "distNodeProcess.ts")
 
-/** A distributed node (`distNodeProcess.ts`) in a child OS process; reads its `EVENT` lines. */
-class DistChild {
-  readonly events: Array<{ readonly _tag: string }> = []
-  private waiters: Array<() => void> = []
-  private stderr = ""
-  readonly process: ChildProcess
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-
-  constructor(name: string, port: number, seeds: ReadonlyArray<string>) {
-    // stdin is a pipe the child watches: if this process dies, the child leaves too.
-    this.process = spawn(process.execPath, ["--import", "tsx", script, name, String(port), seeds.join(",")], {
-      stdio: ["pipe", "pipe", "pipe"]
-    })
-    this.process.stdin!.on("error", () => {})
-    this.exited = new Promise((resolve) => this.process.once("exit", (code, signal) => resolve({ code, signal })))
-    let buffered = ""
-    this.process.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const lines = buffered.split("\n")
-      buffered = lines.pop()!
-      for (const line of lines) {
-        if (!line.startsWith("EVENT ")) continue
-        this.events.push(JSON.parse(line.slice(6)) as { _tag: string })
-        const waiters = this.waiters
-        this.waiters = []
-        for (const wake of waiters) wake()
-      }
-    })
-    // Kept for failure messages (the child logs there).
-    this.process.stderr!.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-4000)
-    })
-  }
-
-  /** Waits for the child's Ready event (or fails with its stderr if it exits or takes too long). */
-  ready(ms: number) {
-    const find = () => this.events.find((event): event is ReadyEvent => event._tag === "Ready")
-    return Effect.callback<ReadyEvent, Error>((resume) => {
-      const check = () => {
-        const ready = find()
-        if (ready !== undefined) resume(Effect.succeed(ready))
-        else this.waiters.push(check)
-      }
-      check()
-      void this.exited.then(({ code, signal }) =>
-        resume(Effect.fail(new Error(`child exited (${code ?? signal}) before Ready; stderr: ${this.stderr}`)))
-      )
-    }).pipe(
-      Effect.timeout(ms),
-      Effect.mapError((error) =>
-        error instanceof Error ? error : new Error(`child not ready within ${ms} ms; stderr: ${this.stderr}`)
-      )
-    )
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal)
-  }
-
-  /** Kills the process and waits for its exit. */
-  stop(): Promise<unknown> {
-    this.signal("SIGKILL")
-    return this.exited
-  }
-}
-
 /** Spawns a child node in the current scope (always killed when the scope closes); waits until it is ready. */
 const childNode = (name: string, port: number, seeds: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => new DistChild(name, port, seeds)),
+      Effect.sync(() => new ChildProgram<{ readonly _tag: string }>(script, [name, String(port), seeds.join(",")])),
       (child) => Effect.promise(() => child.stop())
     )
-    const ready = yield* child.ready(20_000)
+    const ready = (yield* child.awaitEvent((event) => event._tag === "Ready", 20_000, 0, "Ready")) as ReadyEvent
     const store = Pid.make(ready.store.node, ready.store.id, ready.store.incarnation)
     return { child, ready, store }
   })

@@ -15,22 +15,22 @@ export interface ChildEvent {
   readonly at: number
 }
 
-const script = Path.join(import.meta.dirname, "clusterNodeProcess.ts")
-
-/** A cluster node running in a child OS process. */
-export class ChildNode {
-  readonly events: Array<ChildEvent> = []
-  private waiters: Array<{ predicate: (event: ChildEvent) => boolean; wake: (event: ChildEvent) => void }> = []
+/**
+ * A TypeScript program (a node of some kind) in a child OS process, printing `EVENT {json}` lines on
+ * stdout. Its stdin is a pipe the child may watch to leave when this process dies; the end of its
+ * stderr is kept for failure messages.
+ */
+export class ChildProgram<Event extends { readonly _tag: string } = ChildEvent> {
+  readonly events: Array<Event> = []
+  private waiters: Array<{ predicate: (event: Event) => boolean; wake: (event: Event) => void }> = []
+  private stderrTail = ""
   readonly process: ChildProcess
-  readonly exited: Promise<void>
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 
-  constructor(name: string, port: number, seeds: ReadonlyArray<string>, heartbeatIntervalMs: number) {
-    this.process = spawn(
-      process.execPath,
-      ["--import", "tsx", script, name, String(port), seeds.join(","), String(heartbeatIntervalMs)],
-      { stdio: ["ignore", "pipe", "inherit"] }
-    )
-    this.exited = new Promise((resolve) => this.process.once("exit", () => resolve()))
+  constructor(script: string, args: ReadonlyArray<string>) {
+    this.process = spawn(process.execPath, ["--import", "tsx", script, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+    this.process.stdin!.on("error", () => {})
+    this.exited = new Promise((resolve) => this.process.once("exit", (code, signal) => resolve({ code, signal })))
     let buffered = ""
     this.process.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString()
@@ -38,7 +38,7 @@ export class ChildNode {
       buffered = lines.pop()!
       for (const line of lines) {
         if (!line.startsWith("EVENT ")) continue
-        const event = JSON.parse(line.slice(6)) as ChildEvent
+        const event = JSON.parse(line.slice(6)) as Event
         this.events.push(event)
         // Update the list before waking: a woken waiter may register a new one synchronously.
         const woken = this.waiters.filter((waiter) => waiter.predicate(event))
@@ -46,21 +46,36 @@ export class ChildNode {
         for (const waiter of woken) waiter.wake(event)
       }
     })
+    this.process.stderr!.on("data", (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000)
+    })
   }
 
-  /** Waits for an event (already received or future) matching `predicate`. */
-  awaitEvent(predicate: (event: ChildEvent) => boolean, ms = 10000, from = 0, what = "event") {
-    return Effect.callback<ChildEvent>((resume) => {
+  /**
+   * Waits for an event (already received or future) matching `predicate`; fails with the child's
+   * stderr if it exits first or nothing matches within `ms`.
+   */
+  awaitEvent(predicate: (event: Event) => boolean, ms = 10000, from = 0, what = "event") {
+    return Effect.callback<Event, Error>((resume) => {
       const found = this.events.slice(from).find(predicate)
       if (found !== undefined) return resume(Effect.succeed(found))
-      const waiter = { predicate, wake: (event: ChildEvent) => resume(Effect.succeed(event)) }
+      const waiter = { predicate, wake: (event: Event) => resume(Effect.succeed(event)) }
       this.waiters.push(waiter)
+      void this.exited.then(({ code, signal }) =>
+        resume(Effect.fail(new Error(`${what}: the child exited (${code ?? signal}); stderr: ${this.stderrTail}`)))
+      )
       return Effect.sync(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter)
       })
     }).pipe(
       Effect.timeout(ms),
-      Effect.mapError(() => new Error(`${what}: not seen within ${ms} ms; events: ${JSON.stringify(this.events)}`))
+      Effect.mapError((error) =>
+        error instanceof Error
+          ? error
+          : new Error(
+              `${what}: not seen within ${ms} ms; events: ${JSON.stringify(this.events)}; stderr: ${this.stderrTail}`
+            )
+      )
     )
   }
 
@@ -69,10 +84,22 @@ export class ChildNode {
   }
 
   /** Kills the process (resuming it first if stopped) and waits for its exit. */
-  stop(): Promise<void> {
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.signal("SIGCONT")
     this.signal("SIGKILL")
     return this.exited
+  }
+}
+
+/** A cluster node (`clusterNodeProcess.ts`) in a child OS process. */
+export class ChildNode extends ChildProgram {
+  constructor(name: string, port: number, seeds: ReadonlyArray<string>, heartbeatIntervalMs: number) {
+    super(Path.join(import.meta.dirname, "clusterNodeProcess.ts"), [
+      name,
+      String(port),
+      seeds.join(","),
+      String(heartbeatIntervalMs)
+    ])
   }
 }
 
