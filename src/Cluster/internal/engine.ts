@@ -68,6 +68,8 @@ interface PendingCall {
 
 interface PendingSpawn {
   readonly node: string
+  /** The name asked for, if any (for `NameTaken`). */
+  readonly name: string | undefined
   readonly resume: (effect: Effect.Effect<Pid.Pid, SpawnError>) => void
   readonly timer: ReturnType<typeof setTimeout> | undefined
   readonly onSpawned: (pid: Pid.Pid) => void
@@ -350,6 +352,7 @@ export class Engine implements RemoteBridge {
       })
       this.pendingSpawns.set(ref, {
         node,
+        name: options.name,
         timer,
         resume,
         onSpawned: (pid) => {
@@ -482,7 +485,9 @@ export class Engine implements RemoteBridge {
 
   private onSend(to: WireTarget, message: unknown): void {
     const cell = this.resolve(to)
-    if (cell !== undefined) this.deliver(cell, message)
+    if (cell !== undefined && this.deliver(cell, message) === Offer.Full) {
+      this.log(`message from another node to ${cell.pid} dropped: its mailbox is full (policy fail)`)
+    }
   }
 
   /** Puts a message from another node in a mailbox, honouring its overflow policy. */
@@ -753,7 +758,7 @@ export class Engine implements RemoteBridge {
           Effect.fail(new RemoteDecodeError({ node, what: "start arguments", detail: error.detail }))
         )
       case "name_taken":
-        return pending.resume(Effect.fail(new NameTaken({ name: "", owner: error.detail })))
+        return pending.resume(Effect.fail(new NameTaken({ name: pending.name ?? "", owner: error.detail })))
       case "init_failed":
         return pending.resume(
           Effect.fail(
