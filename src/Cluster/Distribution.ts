@@ -198,7 +198,9 @@ export const make: Effect.Effect<
   const transport = cluster.transport
   const context = yield* Effect.context<never>()
   const fork = Effect.runForkWith(context)
-  const channel = DistributionFrame.channel
+  // Frames this node builds are typed by the schema and their encoded form is the value itself, so
+  // sending skips the schema's encoder (about 1 µs a frame); received frames are still decoded.
+  const channel = DistributionFrame.sendingChannel
   const engine = new Engine(
     runtime,
     (node, frame) => transport.sendUnsafe(node, channel, frame),

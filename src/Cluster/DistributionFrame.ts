@@ -145,6 +145,14 @@ export type DistFrame = typeof DistFrame.Type
  */
 export const channel = Channel.make("otp.dist", DistFrame)
 
+/**
+ * The same channel for sending frames built by this node: their encoded form is the value itself
+ * (every field is a primitive, a literal or an opaque payload), so encoding is the identity.
+ *
+ * @internal
+ */
+export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: (frame) => frame }
+
 /** @internal */
 export const toWirePid = (pid: Pid.Pid): WirePid => ({ node: pid.node, id: pid.id, incarnation: pid.incarnation })
 
