@@ -145,13 +145,26 @@ export type DistFrame = typeof DistFrame.Type
  */
 export const channel = Channel.make("otp.dist", DistFrame)
 
+/** One decoder per frame kind, chosen by `_tag`: the union's checks, without trying members. */
+const decoders = new Map<unknown, (payload: unknown) => DistFrame>(
+  DistFrame.members.map((member) => [member.fields._tag.schema.literal, Schema.decodeUnknownSync(member)])
+)
+
+const decodeByTag = (payload: unknown): DistFrame => {
+  const decode =
+    typeof payload === "object" && payload !== null ? decoders.get((payload as { _tag?: unknown })._tag) : undefined
+  // Anything else is refused by the union's own decoder, with its message.
+  return decode === undefined ? channel.decode(payload) : decode(payload)
+}
+
 /**
- * The same channel for sending frames built by this node: their encoded form is the value itself
- * (every field is a primitive, a literal or an opaque payload), so encoding is the identity.
+ * The channel as distribution uses it. Frames built by this node are sent as they are (every field
+ * is a primitive, a literal or an opaque payload, so their encoded form is the value itself);
+ * received frames are decoded with the schema of their kind, picked by `_tag`.
  *
  * @internal
  */
-export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: (frame) => frame }
+export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: (frame) => frame, decode: decodeByTag }
 
 /** @internal */
 export const toWirePid = (pid: Pid.Pid): WirePid => ({ node: pid.node, id: pid.id, incarnation: pid.incarnation })
