@@ -117,3 +117,41 @@ describe("MemoryTransport", () => {
     })
   )
 })
+
+describe("MemoryTransport: simultaneous dials", () => {
+  it.live("frames sent while two connections race to be the link are all delivered", () =>
+    Effect.gen(function* () {
+      for (let round = 0; round < 20; round++) {
+        const { a, b } = yield* pair(MemoryNetwork.make({ seed: round }))
+        const seenByB: Array<number> = []
+        const seenByA: Array<number> = []
+        yield* b.register(Seq, (n) => seenByB.push(n))
+        yield* a.register(Seq, (n) => seenByA.push(n))
+        // Both dial at once; each sends as soon as its own dial reports the link up.
+        const fromA = yield* Effect.forkChild(
+          Effect.andThen(a.connect({ host: "b", port: 0 }), () =>
+            Effect.forEach([1, 2, 3], (n) => a.send("b", Seq, n), { discard: true })
+          ),
+          { startImmediately: true }
+        )
+        const fromB = yield* Effect.forkChild(
+          Effect.andThen(b.connect({ host: "a", port: 0 }), () =>
+            Effect.forEach([1, 2, 3], (n) => b.send("a", Seq, n), { discard: true })
+          ),
+          { startImmediately: true }
+        )
+        yield* Fiber.join(fromA)
+        yield* Fiber.join(fromB)
+        // Round trips on the surviving link prove everything sent before has been handled.
+        const ackB = yield* collect(a, Channel.make("test.ack", Schema.Number), 1)
+        yield* b.send("a", Channel.make("test.ack", Schema.Number), 0)
+        yield* ackB
+        const ackA = yield* collect(b, Channel.make("test.ack2", Schema.Number), 1)
+        yield* a.send("b", Channel.make("test.ack2", Schema.Number), 0)
+        yield* ackA
+        assert.deepStrictEqual([...seenByB].sort(), [1, 2, 3], `round ${round}: b got ${seenByB}`)
+        assert.deepStrictEqual([...seenByA].sort(), [1, 2, 3], `round ${round}: a got ${seenByA}`)
+      }
+    }).pipe(Effect.scoped)
+  )
+})

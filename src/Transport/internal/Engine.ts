@@ -207,7 +207,11 @@ export class Engine {
   // receiving
 
   private onFrame(c: Connection, body: Uint8Array): void {
-    if (c.state === "closed") return
+    // A connection superseded by another one to the same peer incarnation still delivers the data
+    // frames the peer sent on it before it learned of the switch: dropping them would lose, say, a
+    // call whose caller then waits for its timeout. (Their order relative to frames already
+    // arriving on the new connection is not guaranteed in that short window.)
+    if (c.state === "closed" && !c.superseded) return
     c.lastReceivedAt = Date.now()
     let value: unknown
     try {
@@ -215,7 +219,10 @@ export class Engine {
     } catch (error) {
       return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
     }
-    if (Array.isArray(value) && c.state === "open") return this.dispatch(c, value)
+    if (Array.isArray(value) && (c.state === "open" || c.superseded) && c.peer !== undefined) {
+      return this.dispatch(c, value)
+    }
+    if (c.state === "closed") return
     const decoded = decodeControl(value)
     if (Exit.isFailure(decoded)) {
       return this.protocolError(c, c.state === "open" ? "malformed frame" : "malformed handshake frame")
@@ -313,6 +320,9 @@ export class Engine {
     if (admission === "admitted") return this.open(c, peer, welcome.address)
     if (admission.reason === "superseded") {
       // The same node is already linked over a connection that wins the tie-break: keep that one.
+      // The peer may already send on this one until it learns the same: keep delivering those.
+      c.peer = peer
+      c.superseded = true
       this.settle(c, Exit.succeed(peer))
       this.finish(c, "connection_closed", "superseded")
       return c.conn.end()
