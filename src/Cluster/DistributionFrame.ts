@@ -12,6 +12,7 @@ import * as ExitReason from "../Process/ExitReason.ts"
 import * as Pid from "../Process/Pid.ts"
 import { RemoteName } from "../Process/RemoteName.ts"
 import * as Channel from "../Transport/Channel.ts"
+import * as Compact from "./internal/compactFrames.ts"
 
 /** A pid on the wire. @since 0.1.0 */
 export const WirePid = Schema.Struct({ node: Schema.String, id: Schema.Number, incarnation: Schema.Number })
@@ -150,7 +151,9 @@ const decoders = new Map<unknown, (payload: unknown) => DistFrame>(
   DistFrame.members.map((member) => [member.fields._tag.schema.literal, Schema.decodeUnknownSync(member)])
 )
 
-const decodeByTag = (payload: unknown): DistFrame => {
+const decodeFrame = (payload: unknown): DistFrame => {
+  const compact = Compact.decode(payload)
+  if (compact !== undefined) return compact
   const decode =
     typeof payload === "object" && payload !== null ? decoders.get((payload as { _tag?: unknown })._tag) : undefined
   // Anything else is refused by the union's own decoder, with its message.
@@ -158,13 +161,14 @@ const decodeByTag = (payload: unknown): DistFrame => {
 }
 
 /**
- * The channel as distribution uses it. Frames built by this node are sent as they are (every field
- * is a primitive, a literal or an opaque payload, so their encoded form is the value itself);
- * received frames are decoded with the schema of their kind, picked by `_tag`.
+ * The channel as distribution uses it. Send, Call, Reply and Cast travel in a positional form
+ * (see `internal/compactFrames.ts`), the other frames as they are (every field is a primitive, a
+ * literal or an opaque payload, so their encoded form is the value itself). Received frames are
+ * decoded with the schema of their form or kind.
  *
  * @internal
  */
-export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: (frame) => frame, decode: decodeByTag }
+export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: Compact.encode, decode: decodeFrame }
 
 /** @internal */
 export const toWirePid = (pid: Pid.Pid): WirePid => ({ node: pid.node, id: pid.id, incarnation: pid.incarnation })

@@ -1,0 +1,121 @@
+/**
+ * The positional wire form of the hot distribution frames (Send, Call, Reply, Cast).
+ *
+ * On the wire these four travel as arrays (`["C", ref, to, tag, payload, traceparent]`) rather than
+ * maps: MessagePack then writes no keys, which halves the encoding and decoding cost of a call's
+ * two frames. Each form has its own Schema, checked on receipt like every other frame; the
+ * engine sees the same object frames either way. The other frame kinds keep their map form.
+ *
+ * @internal
+ */
+import { Schema } from "effect"
+import { type DistFrame, ReplyOutcome, WireReason, type WirePid, type WireTarget } from "../DistributionFrame.ts"
+
+const CompactPid = Schema.Tuple([Schema.String, Schema.Number, Schema.Number])
+/** A pid as `[node, id, incarnation]`, or a registered name as a string. */
+const CompactTarget = Schema.Union([Schema.String, CompactPid])
+const Trace = Schema.NullOr(Schema.String)
+
+/**
+ * The decoders of the four forms, built on first use: they refer to schemas of
+ * `DistributionFrame.ts`, which imports this module.
+ */
+const makeDecoders = () => ({
+  /** `["S", to, message]` */
+  send: Schema.decodeUnknownSync(Schema.Tuple([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
+  /** `["C", ref, to, tag, payload, traceparent]` */
+  call: Schema.decodeUnknownSync(
+    Schema.Tuple([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])
+  ),
+  /** `["R", ref, outcome, value, reason, server, detail]` */
+  reply: Schema.decodeUnknownSync(
+    Schema.Tuple([
+      Schema.Literal("R"),
+      Schema.Number,
+      ReplyOutcome,
+      Schema.Unknown,
+      Schema.NullOr(WireReason),
+      Schema.NullOr(CompactPid),
+      Schema.NullOr(Schema.String)
+    ])
+  ),
+  /** `["K", to, tag, payload, traceparent]` */
+  cast: Schema.decodeUnknownSync(
+    Schema.Tuple([Schema.Literal("K"), CompactTarget, Schema.String, Schema.Unknown, Trace])
+  )
+})
+
+let decoders: ReturnType<typeof makeDecoders> | undefined
+
+type Compact = typeof CompactPid.Type
+
+const toCompactPid = (pid: WirePid): Compact => [pid.node, pid.id, pid.incarnation]
+const fromCompactPid = ([node, id, incarnation]: Compact): WirePid => ({ node, id, incarnation })
+const toCompactTarget = (target: WireTarget): string | Compact =>
+  "name" in target ? target.name : toCompactPid(target)
+const fromCompactTarget = (target: string | Compact): WireTarget =>
+  typeof target === "string" ? { name: target } : fromCompactPid(target)
+
+/** The wire form of a frame: positional for the hot kinds, the frame itself for the others. */
+export const encode = (frame: DistFrame): unknown => {
+  switch (frame._tag) {
+    case "Send":
+      return ["S", toCompactTarget(frame.to), frame.message]
+    case "Call":
+      return ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+    case "Reply":
+      return [
+        "R",
+        frame.ref,
+        frame.outcome,
+        frame.value,
+        frame.reason ?? null,
+        frame.server === undefined ? null : toCompactPid(frame.server),
+        frame.detail ?? null
+      ]
+    case "Cast":
+      return ["K", toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+    default:
+      return frame
+  }
+}
+
+/**
+ * Decodes a positional frame (throws a `SchemaError` if it does not match its form), or returns
+ * `undefined` when the payload is not one: the caller decodes map frames.
+ */
+export const decode = (payload: unknown): DistFrame | undefined => {
+  if (!Array.isArray(payload)) return undefined
+  const { send: decodeSend, call: decodeCall, reply: decodeReply, cast: decodeCast } = (decoders ??= makeDecoders())
+  switch (payload[0]) {
+    case "S": {
+      const [, to, message] = decodeSend(payload)
+      return { _tag: "Send", to: fromCompactTarget(to), message }
+    }
+    case "C": {
+      const [, ref, to, tag, body, traceparent] = decodeCall(payload)
+      const frame = { _tag: "Call" as const, ref, to: fromCompactTarget(to), tag, payload: body }
+      return traceparent === null ? frame : { ...frame, traceparent }
+    }
+    case "R": {
+      const [, ref, outcome, value, reason, server, detail] = decodeReply(payload)
+      return {
+        _tag: "Reply",
+        ref,
+        outcome,
+        ...(value === undefined ? {} : { value }),
+        ...(reason === null ? {} : { reason }),
+        ...(server === null ? {} : { server: fromCompactPid(server) }),
+        ...(detail === null ? {} : { detail })
+      }
+    }
+    case "K": {
+      const [, to, tag, body, traceparent] = decodeCast(payload)
+      const frame = { _tag: "Cast" as const, to: fromCompactTarget(to), tag, payload: body }
+      return traceparent === null ? frame : { ...frame, traceparent }
+    }
+    default:
+      // Not a known positional form: refused with the Send form's message.
+      return decodeSend(payload) as never
+  }
+}
