@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
-import { awaitNodesUp } from "../support/clusterHarness.ts"
+import * as Channel from "../../src/Transport/Channel.ts"
+import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
 import { distNode, FailingSpec, Kv, kv, KvSpec, Overflow, SlowSpec, type TestNode } from "../support/distHarness.ts"
 import { inProcess, receiveOrFail } from "../support/process.ts"
 
@@ -453,6 +454,23 @@ describe("review regressions", () => {
       assert.strictEqual((yield* a.distribution.stats).remoteLinks, 0)
       assert.strictEqual((yield* b.distribution.stats).remoteLinks, 0)
       assert.isTrue(yield* b.run(Process.isAlive(server)))
+    })
+  )
+})
+
+describe("bad frames", () => {
+  it.live("a malformed distribution frame closes that connection only; the nodes reconnect and calls work again", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const events = yield* clusterEvents(a.cluster)
+      // A peer speaking the channel with a broken Call form (ref is not a number).
+      const raw = Channel.make("otp.dist", Schema.Unknown)
+      assert.isTrue(a.cluster.transport.sendUnsafe("b", raw, ["C", "not-a-ref", "store", "Get", {}, null]))
+      const down = yield* events((event) => event._tag === "NodeDown" && event.id === "b")
+      assert.strictEqual(down._tag === "NodeDown" ? down.reason : undefined, "connection_closed")
+      yield* events((event) => event._tag === "NodeUp" && event.id === "b")
+      assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "after", value: "reconnect" }))), 1)
     })
   )
 })
