@@ -11,8 +11,10 @@
  * - Messages are handled one at a time, in mailbox order.
  * - `call` waits for the reply at most `timeout` (default 5 s) and fails with `CallTimeout`,
  *   `NoProcess` (dead or unknown server), `ServerExited` (the server exited before replying,
- *   with its exit reason), or the error the handler declared. A reply that arrives after the
- *   timeout is dropped.
+ *   with its exit reason), `MailboxFull` (policy `fail`), or the error the handler declared. A
+ *   reply that arrives after the timeout is dropped. With distribution (`Distribution.layer`),
+ *   the same call reaches servers on other nodes and may also fail with `NodeDown` or
+ *   `RemoteDecodeError`; `CallError` names all of them, so the types do not change.
  * - A call handler that fails with its declared error replies that error; the server continues
  *   with its state unchanged. A defect in any handler crashes the server (after `terminate`).
  * - `terminate` runs when the server stops itself, when it is stopped with {@link stop}, after a
