@@ -81,7 +81,8 @@ export class Mailbox {
   size = 0
   private waiter: Resume | undefined = undefined
   private waiterTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private blocked: Array<BlockedSender> | undefined = undefined
+  /** Senders waiting for room, in arrival order (a Set: O(1) admit and withdraw). */
+  private blocked: Set<BlockedSender> | undefined = undefined
   private wakeScheduled = false
   /** Set once the owner exited: offers are refused from then on. */
   closed = false
@@ -169,7 +170,7 @@ export class Mailbox {
    */
   enqueueBlocked(message: unknown, wake: (admitted: boolean) => void): () => void {
     const entry: BlockedSender = { message, wake }
-    ;(this.blocked ??= []).push(entry)
+    ;(this.blocked ??= new Set()).add(entry)
     return () => this.withdraw(entry)
   }
 
@@ -277,19 +278,19 @@ export class Mailbox {
   /** Moves waiting senders' messages into freed slots, in arrival order, and wakes them later. */
   private admitBlocked(): void {
     const blocked = this.blocked!
-    while (blocked.length > 0 && this.size < this.capacity) {
-      const entry = blocked.shift()!
+    for (const entry of blocked) {
+      if (this.size >= this.capacity) break
+      blocked.delete(entry)
       this.push(entry.message)
       this.trampoline.schedule(() => entry.wake(true))
     }
-    if (blocked.length === 0) this.blocked = undefined
+    if (blocked.size === 0) this.blocked = undefined
   }
 
   private withdraw(entry: BlockedSender): void {
     const blocked = this.blocked
     if (blocked === undefined) return
-    const index = blocked.indexOf(entry)
-    if (index >= 0) blocked.splice(index, 1)
-    if (blocked.length === 0) this.blocked = undefined
+    blocked.delete(entry)
+    if (blocked.size === 0) this.blocked = undefined
   }
 }
