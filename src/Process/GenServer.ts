@@ -33,7 +33,15 @@ import { asRemote } from "./internal/remote.ts"
 import { startTimeout } from "./internal/timer.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import * as Pid from "./Pid.ts"
-import { currentCell, deliverTo, type ProcessContext, spawnCell, type SpawnOptions, type Target } from "./Process.ts"
+import {
+  currentCell,
+  deliverTo,
+  noLocalProcess,
+  type ProcessContext,
+  spawnCell,
+  type SpawnOptions,
+  type Target
+} from "./Process.ts"
 import { type ProcessRuntime, withRuntime } from "./ProcessRuntime.ts"
 import * as Protocol from "./Protocol.ts"
 
@@ -91,7 +99,8 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
  */
 export type CallError = CallTimeout | NoProcess | ServerExited | MailboxFull | NodeDown | RemoteDecodeError
 
-const exitedError = (server: Pid.Pid, reason: ExitReason.ExitReason): ServerExited =>
+/** @internal */
+export const exitedError = (server: Pid.Pid, reason: ExitReason.ExitReason): ServerExited =>
   new ServerExited({ server, reason }, { disableChecks: true })
 
 // ---------------------------------------------------------------------------------------------
@@ -546,9 +555,7 @@ export const cast = (
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) return runtime.remote?.cast(remote, request, parentSpanOf(fiber)) ?? Effect.void
     const cell = runtime.resolve(target)
-    if (cell === undefined) {
-      return typeof target === "string" ? Effect.fail(new NoProcess({ target: `"${target}"` })) : Effect.void
-    }
+    if (cell === undefined) return noLocalProcess(target)
     return deliverTo(cell, request)
   })
 

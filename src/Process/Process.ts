@@ -194,8 +194,13 @@ export const send = (target: Target, message: unknown): Effect.Effect<void, NoPr
     return deliverTo(cell, message)
   })
 
-/** A local target that resolves to no process: silent for a pid, `NoProcess` for a name. */
-const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =>
+/**
+ * A local target that resolves to no process: silent for a pid (as Erlang drops sends to dead
+ * pids), `NoProcess` for a name.
+ *
+ * @internal
+ */
+export const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =>
   typeof target === "string" || target instanceof RemoteName
     ? Effect.fail(new NoProcess({ target: targetLabel(target) }))
     : Effect.void
@@ -442,8 +447,7 @@ export interface ProcessInfo {
   readonly monitors: number
 }
 
-/** @internal */
-export const infoOf = (cell: Cell): ProcessInfo => ({
+const infoOf = (cell: Cell): ProcessInfo => ({
   pid: cell.pid,
   name: cell.name,
   messageQueueLength: cell.mailbox.size,

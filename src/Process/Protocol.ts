@@ -212,10 +212,6 @@ export const make = <const Specs extends Record<string, AnySpec>>(specs: Specs):
   return protocol as Protocol<Specs>
 }
 
-/** Whether a message is a call request built by a protocol. @internal */
-export const isCallRequest = (u: unknown): u is AnyCallRequest =>
-  typeof u === "object" && u !== null && (u as Record<symbol, unknown>)[CallTypeId] === true
-
 /** Whether a message is a cast request built by a protocol. @internal */
 export const isCastRequest = (u: unknown): u is AnyCastRequest =>
   typeof u === "object" && u !== null && (u as Record<symbol, unknown>)[CastTypeId] === true

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, type Fiber, Option } from "effect"
 import { NameTaken, NoProcess, NotAProcess } from "./Errors.ts"
 import type { Cell } from "./internal/cell.ts"
 import type { Runtime } from "./internal/runtime.ts"
@@ -118,7 +118,7 @@ const removeCell = <K, V>(entries: Entries<K, V>, cell: Cell, onlyKey?: K): void
   }
 }
 
-const resolveCell = (runtime: Runtime, fiber: Parameters<Parameters<typeof withRuntime>[0]>[1], pid?: Pid) =>
+const resolveCell = (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>, pid?: Pid) =>
   pid === undefined ? runtime.current(fiber) : runtime.lookup(pid)
 
 /**

@@ -474,3 +474,28 @@ describe("bad frames", () => {
     })
   )
 })
+
+describe("requests a remote server does not understand", () => {
+  it.live(
+    "a call to a process that is not a GenServer, or with an undeclared tag, fails with RemoteDecodeError; a stray cast is dropped",
+    () =>
+      Effect.gen(function* () {
+        const { a, b } = yield* pair
+        const plain = yield* b.run(Process.spawn((self) => Effect.forever(self.receive)))
+        const notServer = yield* Effect.flip(a.run(GenServer.call(plain, Kv.Whoami())))
+        assert.instanceOf(notServer, ProcessErrors.RemoteDecodeError)
+        const server = yield* startKv(b)
+        const Other = Protocol.make({
+          Unknown: Protocol.call({ success: Schema.Number }),
+          Stray: Protocol.cast()
+        })
+        assert.instanceOf(
+          yield* Effect.flip(a.run(GenServer.call(server, Other.Unknown()))),
+          ProcessErrors.RemoteDecodeError
+        )
+        yield* a.run(GenServer.cast(server, Other.Stray()))
+        // The server and the link survive both.
+        assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "k", value: "v" }))), 1)
+      })
+  )
+})

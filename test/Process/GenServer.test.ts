@@ -8,6 +8,7 @@ import {
   ProcessErrors,
   type ProcessRuntime,
   Protocol,
+  RemoteName,
   Signal
 } from "../../src/index.ts"
 import { ProcessRuntime as ProcessRuntimeService } from "../../src/Process/ProcessRuntime.ts"
@@ -516,6 +517,21 @@ describe("GenServer review regressions", () => {
         const runtime = yield* ProcessRuntimeService
         const server = runtime.lookup(pid)!.behaviour as unknown as { pending: Set<unknown> | undefined }
         assert.strictEqual(server.pending?.size ?? 0, 0)
+      })
+    )
+  )
+})
+
+describe("GenServer targets", () => {
+  it.effect("a cast to a name nobody holds fails with NoProcess, bare or as a RemoteName of this node", () =>
+    run(
+      Effect.gen(function* () {
+        assert.instanceOf(yield* Effect.flip(GenServer.cast("nobody", Counter.Reset())), ProcessErrors.NoProcess)
+        const local = RemoteName.make("nobody", "test@127.0.0.1")
+        assert.instanceOf(yield* Effect.flip(GenServer.cast(local, Counter.Reset())), ProcessErrors.NoProcess)
+        // A RemoteName of this node reaches the local server like its bare name.
+        yield* GenServer.start(counter(), 4, { name: "here" })
+        assert.strictEqual(yield* GenServer.call(RemoteName.make("here", "test@127.0.0.1"), Counter.Get()), 4)
       })
     )
   )

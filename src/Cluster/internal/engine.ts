@@ -538,7 +538,7 @@ export class Engine implements RemoteBridge {
         }
       },
       span,
-      (server, reason) => new ServerExited({ server, reason }, { disableChecks: true })
+      GenServer.exitedError
     )
     deliverCall(cell, envelope)
   }
