@@ -795,3 +795,18 @@ describe("review regressions", () => {
     )
   )
 })
+
+describe("very long timers", () => {
+  it.live("a sendAfter beyond what setTimeout can wait does not fire at once and can be cancelled", () =>
+    run(
+      inProcess((self) =>
+        Effect.gen(function* () {
+          const timer = yield* Process.sendAfter(self.pid, "much later", 2 ** 31)
+          yield* expectNoMessage(self, 30)
+          const left = yield* Process.cancelTimer(timer)
+          assert.isTrue(Option.isSome(left) && left.value > 2 ** 31 - 1000)
+        })
+      )
+    )
+  )
+})

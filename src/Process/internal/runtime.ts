@@ -12,6 +12,7 @@ import * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
 import type { RemoteBridge, RemoteTarget } from "./remote.ts"
+import { startTimeout } from "./timer.ts"
 import { RemoteName } from "../RemoteName.ts"
 
 /** How a process is created. */
@@ -39,7 +40,8 @@ export interface RuntimeConfig {
 }
 
 interface PendingTimer {
-  readonly handle: ReturnType<typeof setTimeout>
+  /** Undefined for a delay beyond what setTimeout can wait: such a timer never fires. */
+  readonly handle: ReturnType<typeof setTimeout> | undefined
   readonly deadline: number
   readonly target: Cell | undefined
 }
@@ -268,11 +270,11 @@ export class Runtime {
   /** Schedules `deliver` after `millis`; cancelled if `target` exits first. Returns the timer id. */
   startTimer(millis: number, target: Cell | undefined, deliver: () => void): number {
     const id = this.newRefId()
-    const handle = setTimeout(() => {
+    const handle = startTimeout(millis, () => {
       this.timers.delete(id)
       target?.timers?.delete(id)
       deliver()
-    }, millis)
+    })
     this.timers.set(id, { handle, deadline: Date.now() + millis, target })
     if (target !== undefined) (target.timers ??= new Set()).add(id)
     return id

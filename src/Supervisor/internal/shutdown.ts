@@ -9,19 +9,17 @@ import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import type { Runtime } from "../../Process/ProcessRuntime.ts"
+import { startTimeout } from "../../Process/internal/timer.ts"
 import type { StopPolicy } from "./spec.ts"
 
 const shutdownReason = ExitReason.shutdown()
 
-/**
- * Kills `cell` at once. Unlike an untrappable signal, this also ends a process that is already
- * exiting but stuck in its finalizers.
- */
-const kill = (cell: Cell): void => cell.die(ExitReason.killed, true)
+/** Kills `cell` with the untrappable signal (which also ends a process stuck in its finalizers). */
+const kill = (self: Cell, cell: Cell): void => cell.signalExit(self.pid, ExitReason.killed, true)
 
 /** Sends the first stop signal of `policy`. */
 const signal = (self: Cell, cell: Cell, policy: StopPolicy): void => {
-  if (policy === "brutal") kill(cell)
+  if (policy === "brutal") kill(self, cell)
   else cell.signalExit(self.pid, shutdownReason, false)
 }
 
@@ -50,7 +48,7 @@ export const shutdownChild = (
       resume(Exit.succeed(reason))
     })
     signal(self, cell, policy)
-    if (!done && policy !== "brutal" && Number.isFinite(policy)) timer = setTimeout(() => kill(cell), policy)
+    if (!done && policy !== "brutal") timer = startTimeout(policy, () => kill(self, cell))
     return Effect.sync(() => {
       cancel()
       if (timer !== undefined) clearTimeout(timer)
@@ -107,18 +105,18 @@ export const shutdownGroup = (
     const byTimeout = new Map<number, Array<Cell>>()
     for (const [child, cell] of targets) {
       signal(self, cell, child.shutdown)
-      if (child.shutdown === "brutal" || !Number.isFinite(child.shutdown)) continue
+      if (child.shutdown === "brutal") continue
       let group = byTimeout.get(child.shutdown)
       if (group === undefined) byTimeout.set(child.shutdown, (group = []))
       group.push(cell)
     }
     if (pending > 0) {
       for (const [millis, cells] of byTimeout) {
-        timers.push(
-          setTimeout(() => {
-            for (const cell of cells) kill(cell)
-          }, millis)
-        )
+        // `infinity` (and any wait beyond what setTimeout can do) arms no timer.
+        const timer = startTimeout(millis, () => {
+          for (const cell of cells) kill(self, cell)
+        })
+        if (timer !== undefined) timers.push(timer)
       }
     }
     return Effect.sync(() => {
