@@ -1,6 +1,8 @@
 /**
  * Remote benchmark, between two OS processes on loopback with the cluster secret set (TLS-PSK):
  * - `rawTlsRttPerSec`: a bare node:tls PSK ping-pong of a small payload (no library code);
+ * - `rawTlsBusyPollRttPerSec`: the same with both ends busy-polling as the transport does by
+ *   default (see `TransportTuning.busyPollMicros`), the like-for-like baseline;
  * - `remoteCallsPerSec`: sequential GenServer.call to a server on the other node;
  * - `remoteCallsPerSecConcurrent`: the same from 64 concurrent callers;
  * - `remoteCastsPerSec`: casts, then one call that returns how many arrived.
@@ -15,20 +17,21 @@ import { Effect, Layer, Schedule } from "effect"
 import * as Distribution from "../src/Cluster/Distribution.ts"
 import { GenServer, RemoteName } from "../src/index.ts"
 import type { ProcessRuntime } from "../src/index.ts"
-import { Echo, peerNode, secret } from "./remote/protocol.ts"
+import { Echo, peerNode, secret, transport } from "./remote/protocol.ts"
 import { pingPong } from "./support/rawTls.ts"
+import { defaultBusyPollMicros } from "../src/Transport/TransportOptions.ts"
 
 const RAW_TLS_SECONDS = 4
 const SEQUENTIAL_CALLS = 50_000
 const CONCURRENT_CALLS = 300_000
 const CALLERS = 64
 const CASTS = 1_000_000
-const WARMUP = 5_000
+const WARMUP = 20_000
 
 const perSec = (count: number, millis: number) => Math.round((count / millis) * 1000)
 
 const startPeer = () =>
-  new Promise<{ rawPort: number; nodePort: number; kill: () => void }>((resolve, reject) => {
+  new Promise<{ rawPort: number; rawBusyPollPort: number; nodePort: number; kill: () => void }>((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, Path.join(import.meta.dirname, "remote", "peer.js")], {
       stdio: ["ignore", "pipe", "ignore"]
     })
@@ -39,7 +42,7 @@ const startPeer = () =>
       buffered += chunk.toString()
       const ready = buffered.split("\n").find((line) => line.startsWith('{"rawPort"'))
       if (ready === undefined) return
-      const ports = JSON.parse(ready) as { rawPort: number; nodePort: number }
+      const ports = JSON.parse(ready) as { rawPort: number; rawBusyPollPort: number; nodePort: number }
       resolve({ ...ports, kill: () => child.kill("SIGTERM") })
     })
   })
@@ -79,6 +82,7 @@ const measure = (nodePort: number) =>
         host: "127.0.0.1",
         port: 0,
         secret,
+        transport,
         seeds: [`${peerNode}@127.0.0.1:${nodePort}`]
       })
     )
@@ -93,7 +97,7 @@ const measure = (nodePort: number) =>
     if (process.env.BENCH_REMOTE_ONLY === "sequential") {
       return { remoteCallsPerSec: perSec(SEQUENTIAL_CALLS, sequentialMs) }
     }
-    yield* run(concurrent(WARMUP * 4))
+    yield* run(concurrent(WARMUP))
     const concurrentMs = yield* run(timed(concurrent(CONCURRENT_CALLS)))
     const castsMs = yield* run(timed(casts))
     return {
@@ -106,14 +110,21 @@ const measure = (nodePort: number) =>
 const main = async () => {
   const peer = await startPeer()
   try {
-    const rawTlsRttPerSec = await pingPong(peer.rawPort, secret, Buffer.alloc(32, 7), RAW_TLS_SECONDS)
+    const payload = Buffer.alloc(32, 7)
+    const rawTlsRttPerSec = await pingPong(peer.rawPort, secret, payload, RAW_TLS_SECONDS)
+    const rawTlsBusyPollRttPerSec = await pingPong(peer.rawBusyPollPort, secret, payload, RAW_TLS_SECONDS, {
+      busyPollMicros: defaultBusyPollMicros
+    })
     const figures = await Effect.runPromise(measure(peer.nodePort))
     const result = {
       benchmark: "remote",
       node: process.version,
+      busyPollMicros: transport.busyPollMicros ?? defaultBusyPollMicros,
       rawTlsRttPerSec,
+      rawTlsBusyPollRttPerSec,
       ...figures,
-      callsVsRawTls: Number((figures.remoteCallsPerSec / rawTlsRttPerSec).toFixed(2))
+      callsVsRawTls: Number((figures.remoteCallsPerSec / rawTlsRttPerSec).toFixed(2)),
+      callsVsBusyPollRawTls: Number((figures.remoteCallsPerSec / rawTlsBusyPollRttPerSec).toFixed(2))
     }
     mkdirSync("bench/results", { recursive: true })
     writeFileSync("bench/results/remote.json", JSON.stringify(result, null, 2))

@@ -2,13 +2,15 @@
  * Transport benchmark: two OS processes on loopback.
  *
  * - rawTlsRttPerSec: bare node:tls PSK ping-pong of a 32-byte payload (no library code).
+ * - rawTlsBusyPollRttPerSec: the same with both ends busy-polling as the transport does by default
+ *   (see `TransportTuning.busyPollMicros`): the like-for-like baseline.
  * - frameRttPerSec: the same ping-pong through the Transport: `sendUnsafe` on both sides (the
  *   synchronous send that frame handlers use), each pong's handler sending the next ping.
  * - frameRttFiberPerSec: the same, driven by an Effect fiber that awaits each pong (adds a fiber
  *   suspension and resumption per round trip).
  * - pipelinedFramesPerSec: 256-byte frames sent one way as fast as `send` allows, 1M frames or 10 s.
  *
- * The two ping-pongs run interleaved, three rounds each (BENCH_RTT_ROUNDS), after a warm-up; the best round of each is kept.
+ * The ping-pongs run interleaved, three rounds each (BENCH_RTT_ROUNDS), after a warm-up; the best round of each is kept.
  * Prints one JSON object on its last stdout line and writes it to bench/results/transport.json.
  */
 import { spawn } from "node:child_process"
@@ -16,8 +18,9 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Effect } from "effect"
 import * as TcpTransport from "../src/Transport/TcpTransport.ts"
-import { Bulk, Done, Flush, Ping, Pong, secret } from "./transport/protocol.ts"
+import { Bulk, Done, Flush, Ping, Pong, secret, busyPollMicros } from "./transport/protocol.ts"
 import { pingPong } from "./support/rawTls.ts"
+import { defaultBusyPollMicros } from "../src/Transport/TransportOptions.ts"
 
 const rttSeconds = Number(process.env.BENCH_RTT_SECONDS ?? 2)
 const rttRounds = Number(process.env.BENCH_RTT_ROUNDS ?? 3)
@@ -39,7 +42,7 @@ const peer = spawn(
 )
 process.on("exit", () => peer.kill("SIGTERM"))
 
-const ports = await new Promise<{ rawPort: number; transportPort: number }>((resolve) => {
+const ports = await new Promise<{ rawPort: number; rawBusyPollPort: number; transportPort: number }>((resolve) => {
   let buffered = ""
   peer.stdout!.on("data", (chunk: Buffer) => {
     buffered += chunk.toString()
@@ -49,13 +52,16 @@ const ports = await new Promise<{ rawPort: number; transportPort: number }>((res
 })
 
 const rawTlsRtt = () => pingPong(ports.rawPort, secret, payload, rttSeconds)
+const rawTlsBusyPollRtt = () =>
+  pingPong(ports.rawBusyPollPort, secret, payload, rttSeconds, { busyPollMicros: defaultBusyPollMicros })
 
 const transportBench = Effect.gen(function* () {
-  const transport = yield* TcpTransport.make({ name: "bench", security: { secret } })
+  const transport = yield* TcpTransport.make({ name: "bench", security: { secret }, busyPollMicros })
   yield* transport.connect({ host: "127.0.0.1", port: ports.transportPort })
   let frameRttPerSec = 0
   let frameRttFiberPerSec = 0
   let rawTlsRttPerSec = 0
+  let rawTlsBusyPollRttPerSec = 0
   let wake: (() => void) | undefined
   yield* transport.register(Pong, () => wake?.())
   const awaitPong = Effect.callback<void>((resume) => {
@@ -72,6 +78,7 @@ const transportBench = Effect.gen(function* () {
   // Interleaved rounds of each ping-pong; the best of each round is kept (the machine is noisy).
   for (let round = 0; round < rttRounds; round++) {
     rawTlsRttPerSec = Math.max(rawTlsRttPerSec, yield* Effect.promise(rawTlsRtt))
+    rawTlsBusyPollRttPerSec = Math.max(rawTlsBusyPollRttPerSec, yield* Effect.promise(rawTlsBusyPollRtt))
     let count = 0
     const started = performance.now()
     while (performance.now() - started < rttSeconds * 1000) {
@@ -115,6 +122,7 @@ const transportBench = Effect.gen(function* () {
   const pipelineMs = performance.now() - pipelineStart
   return {
     rawTlsRttPerSec,
+    rawTlsBusyPollRttPerSec,
     frameRttPerSec,
     frameRttFiberPerSec,
     pipelinedFramesPerSec: (delivered / pipelineMs) * 1000,
@@ -124,9 +132,12 @@ const transportBench = Effect.gen(function* () {
 
 const measured = await Effect.runPromise(transportBench)
 const result = {
+  busyPollMicros: busyPollMicros ?? defaultBusyPollMicros,
   rawTlsRttPerSec: Math.round(measured.rawTlsRttPerSec),
+  rawTlsBusyPollRttPerSec: Math.round(measured.rawTlsBusyPollRttPerSec),
   frameRttPerSec: Math.round(measured.frameRttPerSec),
   frameRttRatio: Number((measured.frameRttPerSec / measured.rawTlsRttPerSec).toFixed(3)),
+  frameRttVsBusyPollRaw: Number((measured.frameRttPerSec / measured.rawTlsBusyPollRttPerSec).toFixed(3)),
   frameRttFiberPerSec: Math.round(measured.frameRttFiberPerSec),
   pipelinedFramesPerSec: Math.round(measured.pipelinedFramesPerSec),
   pipelinedFrames: measured.delivered,

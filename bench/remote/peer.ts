@@ -6,8 +6,9 @@ import { Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
-import { Echo, peerNode, secret } from "./protocol.ts"
+import { Echo, peerNode, secret, transport } from "./protocol.ts"
 import { startEchoServer } from "../support/rawTls.ts"
+import { defaultBusyPollMicros } from "../../src/Transport/TransportOptions.ts"
 
 const echo = GenServer.behaviour(Echo)({
   init: () => Effect.succeed(0),
@@ -20,10 +21,13 @@ const echo = GenServer.behaviour(Echo)({
 
 const program = Effect.gen(function* () {
   const rawPort = yield* Effect.promise(() => startEchoServer(secret))
-  const context = yield* Layer.build(Distribution.layer({ nodeName: peerNode, host: "127.0.0.1", port: 0, secret }))
+  const rawBusyPollPort = yield* Effect.promise(() => startEchoServer(secret, defaultBusyPollMicros))
+  const context = yield* Layer.build(
+    Distribution.layer({ nodeName: peerNode, host: "127.0.0.1", port: 0, secret, transport })
+  )
   const cluster = yield* Effect.provideContext(Effect.service(Cluster.Cluster), context)
   yield* Effect.provideContext(GenServer.start(echo, undefined, { name: "echo" }), context)
-  process.stdout.write(`${JSON.stringify({ rawPort, nodePort: cluster.transport.address.port })}\n`)
+  process.stdout.write(`${JSON.stringify({ rawPort, rawBusyPollPort, nodePort: cluster.transport.address.port })}\n`)
   return yield* Effect.never
 }).pipe(Effect.scoped)
 

@@ -6,6 +6,13 @@ import { Schema } from "effect"
 import { Protocol } from "../../src/index.ts"
 
 export const secret = "bench-secret"
+
+/**
+ * The transport tuning of both nodes: `BENCH_BUSY_POLL_MICROS` overrides the default busy-poll
+ * window (0 turns it off), to measure what it buys and costs.
+ */
+export const transport =
+  process.env.BENCH_BUSY_POLL_MICROS === undefined ? {} : { busyPollMicros: Number(process.env.BENCH_BUSY_POLL_MICROS) }
 export const peerNode = "bench-server"
 
 export const Echo = Protocol.make({

@@ -5,6 +5,7 @@
  */
 import { Config, Effect, Redacted, Schema } from "effect"
 import type { Security } from "../Transport/Security.ts"
+import { defaultBusyPollMicros } from "../Transport/TransportOptions.ts"
 import type { TransportTuning } from "../Transport/TransportOptions.ts"
 
 /**
@@ -48,7 +49,7 @@ export interface ClusterConfig {
   readonly dnsServers?: ReadonlyArray<string> | undefined
   /** Number of processes on this node, reported in heartbeats (plugged in by the process runtime). */
   readonly processCount?: Effect.Effect<number> | undefined
-  /** Transport tuning (frame size, high-water mark, handshake timeout). */
+  /** Transport tuning (frame size, high-water mark, handshake timeout, busy polling). */
   readonly transport?: TransportTuning | undefined
 }
 
@@ -114,7 +115,8 @@ export const security = (config: ClusterConfig): Effect.Effect<Security, Invalid
  * Reads a `ClusterConfig` from configuration (environment variables by default):
  * `OTP_NODE_NAME`, `OTP_HOST`, `OTP_PORT`, `OTP_ADVERTISE_HOST`, `OTP_SEEDS` (comma-separated),
  * `OTP_CLUSTER_SECRET`, `OTP_INSECURE`, `OTP_HEARTBEAT_INTERVAL_MS`, `OTP_HEARTBEAT_MISS_THRESHOLD`,
- * `OTP_RECONNECT_BASE_DELAY_MS`, `OTP_RECONNECT_MAX_DELAY_MS`.
+ * `OTP_RECONNECT_BASE_DELAY_MS`, `OTP_RECONNECT_MAX_DELAY_MS`, `OTP_BUSY_POLL_MICROS` (see
+ * `TransportTuning.busyPollMicros`; 0 turns busy polling off).
  *
  * @example
  * ```ts
@@ -140,7 +142,8 @@ export const fromEnv: Config.Config<ClusterConfig> = Config.all({
   heartbeatIntervalMs: Config.Int("OTP_HEARTBEAT_INTERVAL_MS").pipe(Config.withDefault(5000)),
   heartbeatMissThreshold: Config.Int("OTP_HEARTBEAT_MISS_THRESHOLD").pipe(Config.withDefault(3)),
   reconnectBaseDelayMs: Config.Int("OTP_RECONNECT_BASE_DELAY_MS").pipe(Config.withDefault(1000)),
-  reconnectMaxDelayMs: Config.Int("OTP_RECONNECT_MAX_DELAY_MS").pipe(Config.withDefault(30000))
+  reconnectMaxDelayMs: Config.Int("OTP_RECONNECT_MAX_DELAY_MS").pipe(Config.withDefault(30000)),
+  busyPollMicros: Config.Int("OTP_BUSY_POLL_MICROS").pipe(Config.withDefault(defaultBusyPollMicros))
 }).pipe(
   Config.map((c): ClusterConfig => ({
     nodeName: c.nodeName,
@@ -156,6 +159,7 @@ export const fromEnv: Config.Config<ClusterConfig> = Config.all({
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     heartbeatMissThreshold: c.heartbeatMissThreshold,
     reconnectBaseDelayMs: c.reconnectBaseDelayMs,
-    reconnectMaxDelayMs: c.reconnectMaxDelayMs
+    reconnectMaxDelayMs: c.reconnectMaxDelayMs,
+    transport: { busyPollMicros: c.busyPollMicros }
   }))
 )

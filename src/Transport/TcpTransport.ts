@@ -13,6 +13,7 @@ import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
+import { BusyPoll } from "./internal/BusyPoll.ts"
 import { Engine } from "./internal/Engine.ts"
 import type { AttachOptions } from "./internal/Engine.ts"
 import { makeLog } from "./internal/Logging.ts"
@@ -102,9 +103,10 @@ export const make = Effect.fnUntraced(function* (
   const address: Address = { host: options.advertiseHost ?? host, port }
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
   const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const busyPoll = new BusyPoll(tuning.busyPollMicros)
 
   const accept = (socket: Net.Socket, attachOptions: AttachOptions) => {
-    void engine.attach(new SocketConn(socket, tuning.maxFrameBytes), "inbound", attachOptions)
+    void engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "inbound", attachOptions)
   }
   if (tlsServerOptions) {
     server.on("secureConnection", (socket: Tls.TLSSocket) =>
@@ -143,10 +145,12 @@ export const make = Effect.fnUntraced(function* (
         if (attached) return
         attached = true
         clearTimeout(timer)
-        engine.attach(new SocketConn(socket, tuning.maxFrameBytes), "outbound", attachOptions).then((exit) => {
-          signal.removeEventListener("abort", abort)
-          resolve(exit)
-        })
+        engine
+          .attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "outbound", attachOptions)
+          .then((exit) => {
+            signal.removeEventListener("abort", abort)
+            resolve(exit)
+          })
       })
       const abort = () => {
         fail("interrupted")
@@ -158,6 +162,7 @@ export const make = Effect.fnUntraced(function* (
   yield* Effect.addFinalizer(() =>
     Effect.promise(async () => {
       await engine.shutdown(tuning.shutdownTimeoutMs)
+      busyPoll.stop()
       for (const socket of rawSockets) socket.destroy()
     })
   )

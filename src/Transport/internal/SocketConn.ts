@@ -3,12 +3,14 @@
  *
  * Frame bodies written during one tick are joined into one buffer and written with a single
  * `socket.write` at the end of the tick (a microtask), so pipelined traffic costs one TLS record
- * and one syscall per batch rather than per frame.
+ * and one syscall per batch rather than per frame. Reads and writes keep the event loop polling
+ * for a short while (see `BusyPoll`).
  *
  * @internal
  */
 import type * as Net from "node:net"
 import { encodeFrames, FrameDecoder } from "../Framing.ts"
+import type { BusyPoll } from "./BusyPoll.ts"
 import { noHandlers } from "./Conn.ts"
 import type { Conn, ConnHandlers } from "./Conn.ts"
 
@@ -24,7 +26,8 @@ export class SocketConn implements Conn {
 
   constructor(
     private readonly socket: Net.Socket,
-    maxFrameBytes: number
+    maxFrameBytes: number,
+    private readonly busyPoll: BusyPoll
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
     socket.setNoDelay(true)
@@ -33,7 +36,10 @@ export class SocketConn implements Conn {
       (body) => this.handlers.onFrame(body),
       (detail) => this.handlers.onFramingError(detail)
     )
-    socket.on("data", (chunk: Buffer) => this.decoder.push(chunk))
+    socket.on("data", (chunk: Buffer) => {
+      busyPoll.touch()
+      this.decoder.push(chunk)
+    })
     socket.on("drain", () => this.drained())
     socket.on("error", (error) => {
       this.lastError = error.message
@@ -52,6 +58,7 @@ export class SocketConn implements Conn {
     this.pendingBytes += body.length
     if (!this.scheduled) {
       this.scheduled = true
+      this.busyPoll.touch()
       queueMicrotask(this.flush)
     }
   }

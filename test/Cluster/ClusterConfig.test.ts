@@ -1,0 +1,60 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect } from "effect"
+import * as ClusterConfig from "../../src/Cluster/ClusterConfig.ts"
+
+const load = (env: Record<string, string>) => ClusterConfig.fromEnv.parse(ConfigProvider.fromEnv({ env }))
+
+describe("ClusterConfig.fromEnv", () => {
+  it.effect("reads every variable", () =>
+    Effect.gen(function* () {
+      const config = yield* load({
+        OTP_NODE_NAME: "a",
+        OTP_HOST: "127.0.0.1",
+        OTP_PORT: "4400",
+        OTP_ADVERTISE_HOST: "a.cluster.local",
+        OTP_SEEDS: "b@127.0.0.2:4400, otp-headless:4370,",
+        OTP_CLUSTER_SECRET: "s3cret",
+        OTP_HEARTBEAT_INTERVAL_MS: "1000",
+        OTP_HEARTBEAT_MISS_THRESHOLD: "4",
+        OTP_RECONNECT_BASE_DELAY_MS: "200",
+        OTP_RECONNECT_MAX_DELAY_MS: "5000",
+        OTP_BUSY_POLL_MICROS: "0"
+      })
+      assert.deepStrictEqual(config, {
+        nodeName: "a",
+        host: "127.0.0.1",
+        port: 4400,
+        advertiseHost: "a.cluster.local",
+        seeds: ["b@127.0.0.2:4400", "otp-headless:4370"],
+        secret: "s3cret",
+        insecure: false,
+        heartbeatIntervalMs: 1000,
+        heartbeatMissThreshold: 4,
+        reconnectBaseDelayMs: 200,
+        reconnectMaxDelayMs: 5000,
+        transport: { busyPollMicros: 0 }
+      })
+    })
+  )
+
+  it.effect("fills in the documented defaults", () =>
+    Effect.gen(function* () {
+      const config = yield* load({ OTP_NODE_NAME: "a", OTP_CLUSTER_SECRET: "s3cret" })
+      assert.strictEqual(config.host, "0.0.0.0")
+      assert.strictEqual(config.port, 4370)
+      assert.deepStrictEqual(config.seeds, [])
+      assert.strictEqual(config.heartbeatIntervalMs, 5000)
+      assert.strictEqual(config.heartbeatMissThreshold, 3)
+      assert.strictEqual(config.reconnectBaseDelayMs, 1000)
+      assert.strictEqual(config.reconnectMaxDelayMs, 30000)
+      assert.deepStrictEqual(config.transport, { busyPollMicros: 100 })
+    })
+  )
+
+  it.effect("fails without a node name", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load({ OTP_CLUSTER_SECRET: "s3cret" }))
+      assert.include(String(error), "OTP_NODE_NAME")
+    })
+  )
+})
