@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Metric, Schedule } from "effect"
 import type { Scope } from "effect"
 import { NotAProcess } from "../Process/Errors.ts"
 import type { Cell } from "../Process/internal/cell.ts"
@@ -212,18 +212,11 @@ export const make: Effect.Effect<
   )
   // Only one distribution per transport: a second registration is a programming error.
   yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
-  yield* cluster.onEvent((event) => {
-    if (event._tag === "NodeDown") engine.nodeDown(event.id, event.reason)
+  // Synchronously, the moment the link drops (whatever cut it: reset, heartbeat timeout, goodbye):
+  // an event handled later could fail calls already sent on a newer link to the same node.
+  yield* transport.onLinkEvent((event) => {
+    if (event._tag === "LinkDown") engine.nodeDown(event.node.name, event.reason)
   })
-  // A link can drop before its node was ever reported up: the transport's events catch those.
-  const links = yield* transport.subscribe
-  yield* Effect.forkScoped(
-    Stream.runForEach(links, (event) =>
-      Effect.sync(() => {
-        if (event._tag === "LinkDown") engine.nodeDown(event.node.name, event.reason)
-      })
-    )
-  )
   yield* Effect.acquireRelease(
     Effect.sync(() => runtime.attachRemote(engine)),
     (detach) => Effect.sync(detach)

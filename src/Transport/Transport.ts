@@ -158,6 +158,14 @@ export class Transport extends Context.Service<
      * returns them as a stream. The subscription ends with the scope.
      */
     readonly subscribe: Effect.Effect<Stream.Stream<LinkEvent>, never, Scope.Scope>
+    /**
+     * Calls `listener` synchronously, for as long as the scope lives, at the moment a link comes up
+     * or goes down: for a `LinkDown`, after the link is gone (sends to the node fail) and before
+     * any frame of a later link to that node is delivered. For state that must never see a stale
+     * event (a stream's consumer may run after a new link is already up). Keep it short; a
+     * listener that throws is logged and ignored.
+     */
+    readonly onLinkEvent: (listener: (event: LinkEvent) => void) => Effect.Effect<void, never, Scope.Scope>
   }
 >()("effect-otp/Transport") {}
 

@@ -152,6 +152,37 @@ describe("node loss", () => {
       assert.strictEqual((yield* a.distribution.stats).remoteCall.failures.node_down, 20)
     })
   )
+
+  it.live("a dropped link fails its calls before anything else runs, so calls on the next link are safe", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const pending = yield* Effect.forkChild(a.run(GenServer.call(server, Kv.Hang(), { timeout: 60_000 })), {
+        startImmediately: true
+      })
+      // Failed synchronously with the link, not by an event handled later (which, after a quick
+      // reconnect, would also fail calls already sent on the new link).
+      const pendingAfterDisconnect = yield* Effect.sync(() => {
+        Effect.runSync(a.cluster.transport.disconnect("b", "heartbeat_timeout"))
+        return Effect.runSync(a.distribution.stats).remoteCall.pendingCalls
+      })
+      assert.strictEqual(pendingAfterDisconnect, 0)
+      const exit = yield* Fiber.await(pending)
+      assert.instanceOf(
+        Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined,
+        ProcessErrors.NodeDown
+      )
+      yield* a.cluster.transport.connect(b.cluster.transport.address)
+      const fresh = yield* Effect.forkChild(a.run(GenServer.call(server, Kv.Hang(), { timeout: 60_000 })), {
+        startImmediately: true
+      })
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 1)
+      // Let every fiber that handles link events run: the call on the new link stays pending.
+      yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.yieldNow, { discard: true })
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 1)
+      yield* Fiber.interrupt(fresh)
+    })
+  )
 })
 
 describe("remote monitors and links", () => {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
@@ -114,6 +114,30 @@ describe("MemoryTransport", () => {
       yield* events(isDown("b"))
       const error = yield* Fiber.join(blocked).pipe(Effect.timeout(2000))
       assert.strictEqual(error._tag, "NotConnected")
+    })
+  )
+
+  it.live("link listeners run synchronously: a LinkDown listener sees the link already gone", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair(MemoryNetwork.make())
+      const seen: Array<string> = []
+      const listening = yield* Scope.make()
+      yield* Scope.provide(
+        a.onLinkEvent((event) => {
+          const linked = a.linkUnsafe(event.node.name) !== undefined
+          const sent = a.sendUnsafe(event.node.name, Seq, 1)
+          seen.push(`${event._tag} ${event.node.name} linked=${linked} sent=${sent}`)
+        }),
+        listening
+      )
+      yield* a.connect({ host: "b", port: 0 })
+      assert.deepStrictEqual(seen, ["LinkUp b linked=true sent=true"])
+      yield* a.disconnect("b", "heartbeat_timeout")
+      // Already told when disconnect returns, without yielding to any other fiber.
+      assert.deepStrictEqual(seen, ["LinkUp b linked=true sent=true", "LinkDown b linked=false sent=false"])
+      yield* Scope.close(listening, Exit.void)
+      yield* a.connect({ host: "b", port: 0 })
+      assert.strictEqual(seen.length, 2, "a listener is removed with its scope")
     })
   )
 })

@@ -71,6 +71,7 @@ export class Engine {
   private readonly channels = new Map<string, Registration>()
   private closing = false
   readonly events: PubSub.PubSub<LinkEvent>
+  private readonly linkListeners = new Set<(event: LinkEvent) => void>()
 
   constructor(readonly config: EngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
@@ -187,13 +188,23 @@ export class Engine {
     this.connections.delete(c)
     if (c.timer !== undefined) clearTimeout(c.timer)
     c.timer = undefined
-    if (wasOpen && c.peer && this.links.get(c.peer.name) === c) {
-      this.links.delete(c.peer.name)
-      if (!c.superseded) {
-        PubSub.publishUnsafe(this.events, { _tag: "LinkDown", node: c.peer, reason, detail })
+    const carriedLink = wasOpen && c.peer !== undefined && this.links.get(c.peer.name) === c
+    if (carriedLink) this.links.delete(c.peer!.name)
+    this.wake(c)
+    // Last, once this connection's state is settled: listeners may send (and fail) at once.
+    if (carriedLink && !c.superseded) this.publish({ _tag: "LinkDown", node: c.peer!, reason, detail })
+  }
+
+  /** Tells the synchronous listeners first, then the subscribers' streams. */
+  private publish(event: LinkEvent): void {
+    for (const listener of this.linkListeners) {
+      try {
+        listener(event)
+      } catch (error) {
+        this.config.log("Error", `a link event listener threw: ${describeError(error)}`)
       }
     }
-    this.wake(c)
+    PubSub.publishUnsafe(this.events, event)
   }
 
   private wake(c: Connection): void {
@@ -391,7 +402,7 @@ export class Engine {
     this.settle(c, Exit.succeed(peer))
     // A connection that replaced another one to the same incarnation continues the same link.
     if (!c.replacing) {
-      PubSub.publishUnsafe(this.events, { _tag: "LinkUp", node: peer, address, direction: c.direction })
+      this.publish({ _tag: "LinkUp", node: peer, address, direction: c.direction })
     }
   }
 
@@ -519,7 +530,17 @@ export class Engine {
         const c = this.links.get(node)
         return c === undefined ? undefined : this.linkInfo(c)
       },
-      subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription)
+      subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription),
+      onLinkEvent: (listener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            // A fresh function per registration, so the same listener can be registered twice.
+            const registered = (event: LinkEvent) => listener(event)
+            this.linkListeners.add(registered)
+            return registered
+          }),
+          (registered) => Effect.sync(() => this.linkListeners.delete(registered))
+        ).pipe(Effect.asVoid)
     }
   }
 
