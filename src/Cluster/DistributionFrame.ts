@@ -108,6 +108,8 @@ export const DistFrame = Schema.Union([
     kill: Schema.Boolean,
     link: Schema.Boolean
   }),
+  /** `GenServer.stop` of a server on the receiving node: it terminates with `reason`. */
+  Schema.TaggedStruct("Stop", { to: WireTarget, reason: WireReason }),
   Schema.TaggedStruct("Link", { from: WirePid, to: WirePid }),
   Schema.TaggedStruct("Unlink", { from: WirePid, to: WirePid }),
   Schema.TaggedStruct("Monitor", { ref: Schema.Number, watcher: WirePid, to: WireTarget }),

@@ -410,8 +410,9 @@ export const startLink = <P, Args, S, R>(
 /**
  * Stops a server: it runs `terminate(reason)` and exits with `reason`. Waits at most `timeout`
  * (default: infinite); past it the server is killed and `stop` fails with `CallTimeout`.
- * Fails with `NoProcess` if the server is not alive. Works on servers of this node only (for a
- * server on another node, send it an exit signal with `Process.exit`).
+ * Fails with `NoProcess` if the server is not alive. Works on servers of other nodes too (by pid or
+ * `RemoteName`); there it also fails with `NodeDown` when the node is or goes down before the
+ * server has exited. Succeeds once the server has exited, whatever its final reason.
  *
  * @since 0.1.0
  */
@@ -419,28 +420,70 @@ export const stop = (
   target: Target,
   reason: ExitReason.ExitReason = ExitReason.normal,
   timeout?: number
-): Effect.Effect<void, NoProcess | CallTimeout, ProcessRuntime> =>
+): Effect.Effect<void, NoProcess | CallTimeout | NodeDown, ProcessRuntime> =>
   withRuntime((runtime) => {
+    const remote = asRemote(runtime.node, target)
+    if (remote !== undefined) {
+      const bridge = runtime.remote
+      if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
+      return awaitStop(String(remote), timeout, {
+        watch: (exited) =>
+          bridge.watchExit(remote, (final) =>
+            exited(
+              final._tag === "NoProc"
+                ? new NoProcess({ target: String(remote) })
+                : final._tag === "NoConnection"
+                  ? new NodeDown({ node: remote.node, reason: "connection lost before the server exited" })
+                  : undefined
+            )
+          ),
+        request: () => bridge.stop(remote, reason),
+        kill: () => bridge.exit(runtime.systemPid, remote, ExitReason.killed, true)
+      })
+    }
     const cell = runtime.resolve(target)
     if (cell === undefined || !cell.alive) return Effect.fail(new NoProcess({ target: String(target) }))
-    return Effect.callback<void, CallTimeout>((resume) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const cancel = runtime.watchExit(cell, () => {
-        if (timer !== undefined) clearTimeout(timer)
-        resume(Effect.void)
-      })
-      cell.mailbox.offerSystem(new StopRequest(reason))
-      if (timeout !== undefined) {
-        timer = startTimeout(timeout, () => {
-          cancel()
-          cell.die(ExitReason.killed, true)
-          resume(Effect.fail(new CallTimeout({ server: String(cell.pid), request: "stop", timeoutMs: timeout })))
-        })
-      }
-      return Effect.sync(() => {
+    return awaitStop(String(cell.pid), timeout, {
+      watch: (exited) => runtime.watchExit(cell, () => exited(undefined)),
+      request: () => cell.mailbox.offerSystem(new StopRequest(reason)),
+      kill: () => cell.die(ExitReason.killed, true)
+    })
+  })
+
+/**
+ * Watches a server, asks it to stop, and waits for its exit (at most `timeout`, then kills it).
+ * `watch` reports the exit, with an error when it means the stop did not happen as asked.
+ */
+const awaitStop = (
+  server: string,
+  timeout: number | undefined,
+  how: {
+    readonly watch: (exited: (error: NoProcess | NodeDown | undefined) => void) => () => void
+    readonly request: () => void
+    readonly kill: () => void
+  }
+): Effect.Effect<void, NoProcess | CallTimeout | NodeDown> =>
+  Effect.callback<void, NoProcess | CallTimeout | NodeDown>((resume) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let exited = false
+    const cancel = how.watch((error) => {
+      exited = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(error === undefined ? Effect.void : Effect.fail(error))
+    })
+    // A remote watch reports a node that is not connected at once.
+    if (exited) return
+    how.request()
+    if (timeout !== undefined) {
+      timer = startTimeout(timeout, () => {
         cancel()
-        if (timer !== undefined) clearTimeout(timer)
+        how.kill()
+        resume(Effect.fail(new CallTimeout({ server, request: "stop", timeoutMs: timeout })))
       })
+    }
+    return Effect.sync(() => {
+      cancel()
+      if (timer !== undefined) clearTimeout(timer)
     })
   })
 

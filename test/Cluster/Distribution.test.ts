@@ -185,6 +185,73 @@ describe("node loss", () => {
   )
 })
 
+/** A server on `node` whose `terminate` never returns (so only a kill ends it). */
+const startStubborn = (node: TestNode) =>
+  node.run(
+    GenServer.start(
+      GenServer.behaviour(Kv)({
+        init: () => Effect.succeed(0),
+        handleCall: {
+          Get: (_, n) => Effect.succeed(GenServer.reply(null, n)),
+          Put: (_, n) => Effect.succeed(GenServer.reply(n, n)),
+          Whoami: (_, n) => Effect.succeed(GenServer.reply("stubborn", n)),
+          Hang: (_, n) => Effect.succeed(GenServer.noReply(n)),
+          Crash: () => Effect.die("crash")
+        },
+        handleCast: { Note: (_, n) => Effect.succeed(GenServer.noReply(n)) },
+        terminate: () => Effect.never
+      }),
+      undefined
+    )
+  )
+
+describe("remote stop", () => {
+  it.live("GenServer.stop stops a server on another node, by pid or by name, with the given reason", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const byPid = yield* startKv(b)
+      const byName = yield* startKv(b, "named")
+      const reasons = yield* a.run(
+        inProcess(() =>
+          Effect.gen(function* () {
+            const waitPid = yield* Effect.forkChild(Process.awaitExit(byPid), { startImmediately: true })
+            const waitName = yield* Effect.forkChild(Process.awaitExit(byName), { startImmediately: true })
+            yield* GenServer.stop(byPid, ExitReason.shutdown("by pid"))
+            yield* GenServer.stop(RemoteName.make("named", "b"), ExitReason.shutdown("by name"), 5_000)
+            return [yield* Fiber.join(waitPid), yield* Fiber.join(waitName)].map(ExitReason.format)
+          })
+        )
+      )
+      assert.deepStrictEqual(reasons, ["shutdown(by pid)", "shutdown(by name)"])
+      assert.isFalse(yield* b.run(Process.isAlive(byPid)))
+    })
+  )
+
+  it.live("a remote stop fails with NoProcess for a dead pid or an unknown name, NodeDown for an unknown node", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      yield* b.run(GenServer.stop(server))
+      assert.instanceOf(yield* Effect.flip(a.run(GenServer.stop(server))), ProcessErrors.NoProcess)
+      const unknown = yield* Effect.flip(a.run(GenServer.stop(RemoteName.make("nobody", "b"))))
+      assert.instanceOf(unknown, ProcessErrors.NoProcess)
+      const ghost = yield* Effect.flip(a.run(GenServer.stop(Pid.make("ghost", 1, 1), ExitReason.normal, 1_000)))
+      assert.instanceOf(ghost, ProcessErrors.NodeDown)
+    })
+  )
+
+  it.live("a remote server that does not stop in time is killed and stop fails with CallTimeout", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startStubborn(b)
+      const waiter = yield* Effect.forkChild(a.run(Process.awaitExit(server)), { startImmediately: true })
+      const error = yield* Effect.flip(a.run(GenServer.stop(server, ExitReason.normal, 200)))
+      assert.instanceOf(error, GenServer.CallTimeout)
+      assert.strictEqual(ExitReason.format(yield* Fiber.join(waiter).pipe(Effect.timeout(5_000))), "killed")
+    })
+  )
+})
+
 describe("remote monitors and links", () => {
   it.live("a remote monitor delivers Down with the remote reason; noproc when already dead", () =>
     Effect.gen(function* () {

@@ -18,6 +18,7 @@ import * as GenServer from "../../Process/GenServer.ts"
 import { CallEnvelope, deliverCall } from "../../Process/internal/callEnvelope.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import { Offer } from "../../Process/internal/mailbox.ts"
+import { StopRequest } from "../../Process/internal/server.ts"
 import type { RemoteBridge, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
 import { startTimeout } from "../../Process/internal/timer.ts"
@@ -237,6 +238,10 @@ export class Engine implements RemoteBridge {
     })
   }
 
+  stop = (target: RemoteTarget, reason: ExitReason.ExitReason): void => {
+    this.post(target.node, { _tag: "Stop", to: toWireTarget(target), reason: toWireReason(reason) })
+  }
+
   link = (local: Cell, remote: Pid.Pid): void => {
     if (!this.isConnected(remote.node)) {
       local.signalExit(remote, ExitReason.noconnection, false)
@@ -447,6 +452,14 @@ export class Engine implements RemoteBridge {
         return this.onCast(frame, node)
       case "Exit":
         return this.onExit(frame, node)
+      case "Stop": {
+        // The caller watches the process: a dead one answers with its Down (noproc).
+        const cell = this.resolve(frame.to)
+        if (cell !== undefined && cell.alive) {
+          cell.mailbox.offerSystem(new StopRequest(fromWireReason(frame.reason, node)))
+        }
+        return
+      }
       case "Link":
         return this.onLink(frame.from, frame.to, node)
       case "Unlink": {

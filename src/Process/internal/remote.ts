@@ -34,6 +34,11 @@ export interface RemoteBridge {
   ) => Effect.Effect<unknown, unknown>
   /** A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. */
   readonly cast: (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined) => Effect.Effect<void>
+  /**
+   * Asks a remote GenServer to stop with `reason` (it runs `terminate`); returns at once. Callers
+   * watch for the exit with {@link watchExit}, set up first.
+   */
+  readonly stop: (target: RemoteTarget, reason: ExitReason.ExitReason) => void
   /** An exit signal from `from` to a remote process. */
   readonly exit: (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean) => void
   /** Links a local process to a remote one (a `noconnection` exit signal if its node is down). */
