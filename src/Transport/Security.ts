@@ -13,8 +13,12 @@ import type * as Tls from "node:tls"
  * - `{ secret }`: TLS 1.2 `ECDHE-PSK-CHACHA20-POLY1305`; the key is HKDF-SHA256 of the secret and
  *   the PSK identity is the node name. Mutual authentication, encryption, integrity and forward
  *   secrecy with no certificates. Every node of a cluster must share the secret.
- * - `{ tls: { ca, cert, key } }`: mutual certificate authentication against your CA. The peer's
- *   certificate must be signed by `ca`; host names are not checked (nodes are named by the handshake).
+ * - `{ tls: { ca, cert, key, bindNodeName } }`: mutual certificate authentication against your
+ *   CA. The peer's certificate must be signed by `ca`; host names are not checked. By default a
+ *   certificate proves membership of the cluster, not which node its holder is (any member can
+ *   claim any node name, as with a shared secret). With `bindNodeName: true` a node must be named
+ *   by its certificate: the subject CN or a DNS subjectAltName must equal the node name it claims
+ *   in the handshake, in both directions, or the connection is refused (`identity_mismatch`).
  * - `{ insecure: true }`: plain TCP, no authentication nor encryption. Logs a warning at start.
  *
  * @since 0.1.0
@@ -26,6 +30,8 @@ export type Security =
         readonly ca: string | Buffer
         readonly cert: string | Buffer
         readonly key: string | Buffer
+        /** Require each node's certificate to name it (CN or DNS subjectAltName). Default false. */
+        readonly bindNodeName?: boolean | undefined
       }
     }
   | { readonly insecure: true }
@@ -77,7 +83,8 @@ export const serverOptions = (
       }
     }
   }
-  return { ...security.tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }
+  const { ca, cert, key } = security.tls
+  return { ca, cert, key, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }
 }
 
 /**
@@ -95,7 +102,27 @@ export const clientOptions = (security: Security, nodeName: string): Tls.Connect
       checkServerIdentity: () => undefined
     }
   }
-  return { ...security.tls, rejectUnauthorized: true, minVersion: "TLSv1.2", checkServerIdentity: () => undefined }
+  const { ca, cert, key } = security.tls
+  return { ca, cert, key, rejectUnauthorized: true, minVersion: "TLSv1.2", checkServerIdentity: () => undefined }
+}
+
+/**
+ * The node names a verified peer certificate vouches for when `bindNodeName` is set: its subject
+ * CN and its DNS subjectAltNames. `undefined` when names are not bound (PSK, plain TCP, or mTLS
+ * without `bindNodeName`).
+ *
+ * @since 0.1.0
+ */
+export const certificateNames = (security: Security, socket: Tls.TLSSocket): ReadonlyArray<string> | undefined => {
+  if (!("tls" in security) || security.tls.bindNodeName !== true) return undefined
+  const certificate = socket.getPeerCertificate()
+  const names = new Set<string>()
+  const commonName = certificate.subject?.CN
+  if (typeof commonName === "string") names.add(commonName)
+  for (const entry of certificate.subjectaltname?.split(", ") ?? []) {
+    if (entry.startsWith("DNS:")) names.add(entry.slice(4))
+  }
+  return Array.from(names)
 }
 
 /**

@@ -105,13 +105,18 @@ export const make = Effect.fnUntraced(function* (
   const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
   const busyPoll = new BusyPoll(tuning.busyPollMicros)
 
+  /** Who the TLS layer says the peer is (PSK identity, or certificate names when bound). */
+  const authenticated = (socket: Tls.TLSSocket): AttachOptions["authenticated"] => {
+    const identity = identities.get(socket)
+    if (identity !== undefined) return { names: [identity], by: `PSK identity "${identity}"` }
+    const names = Security.certificateNames(security, socket)
+    return names === undefined ? undefined : { names, by: "the certificate" }
+  }
   const accept = (socket: Net.Socket, attachOptions: AttachOptions) => {
     void engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "inbound", attachOptions)
   }
   if (tlsServerOptions) {
-    server.on("secureConnection", (socket: Tls.TLSSocket) =>
-      accept(socket, { authenticatedName: identities.get(socket) })
-    )
+    server.on("secureConnection", (socket: Tls.TLSSocket) => accept(socket, { authenticated: authenticated(socket) }))
     server.on("tlsClientError", (error: Error, socket: Tls.TLSSocket) => {
       const remote = socket.remoteAddress === undefined ? "a client" : `${socket.remoteAddress}:${socket.remotePort}`
       log("Warn", `refused TLS connection from ${remote}: ${error.message}`)
@@ -145,12 +150,13 @@ export const make = Effect.fnUntraced(function* (
         if (attached) return
         attached = true
         clearTimeout(timer)
-        engine
-          .attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "outbound", attachOptions)
-          .then((exit) => {
-            signal.removeEventListener("abort", abort)
-            resolve(exit)
-          })
+        const verified = tlsClientOptions
+          ? { ...attachOptions, authenticated: authenticated(socket as Tls.TLSSocket) }
+          : attachOptions
+        engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "outbound", verified).then((exit) => {
+          signal.removeEventListener("abort", abort)
+          resolve(exit)
+        })
       })
       const abort = () => {
         fail("interrupted")

@@ -287,4 +287,26 @@ describe("TcpTransport", () => {
       assert.strictEqual(error2._tag, "ConnectFailed")
     })
   )
+
+  it.live("with bindNodeName, a node must be named by its certificate, in both directions", () =>
+    Effect.gen(function* () {
+      const certified = (cert: string) => ({
+        tls: { ca: fixture("ca.crt"), cert: fixture(`${cert}.crt`), key: fixture(`${cert}.key`), bindNodeName: true }
+      })
+      const a = yield* tcpNode("a", certified("a"))
+      const b = yield* tcpNode("b", certified("b"))
+      assert.strictEqual((yield* b.connect(a.address)).name, "a")
+      // "c" holds a valid certificate of the cluster, but one that names "b".
+      const impostor = yield* tcpNode("c", certified("b"))
+      const outbound = yield* Effect.flip(impostor.connect(a.address))
+      assert.strictEqual(outbound._tag === "HandshakeRejected" && outbound.reason, "identity_mismatch")
+      const inbound = yield* Effect.flip(a.connect(impostor.address))
+      assert.strictEqual(inbound._tag === "HandshakeRejected" && inbound.reason, "identity_mismatch")
+      assert.include(inbound._tag === "HandshakeRejected" ? inbound.detail : "", 'the certificate names "b"')
+      // A certificate that names no node is refused too (without bindNodeName, see above, it links).
+      const anonymous = yield* tcpNode("d", certified("node"))
+      assert.strictEqual((yield* Effect.flip(anonymous.connect(a.address)))._tag, "HandshakeRejected")
+      assert.lengthOf(yield* a.links, 1)
+    })
+  )
 })

@@ -30,10 +30,22 @@ export interface EngineConfig {
   readonly log: Log
 }
 
+/** Why a peer claiming `name` is not who its TLS authentication says, if it is not. */
+const identityMismatch = (options: AttachOptions, name: string): string | undefined => {
+  const authenticated = options.authenticated
+  if (authenticated === undefined || authenticated.names.includes(name)) return undefined
+  const names = authenticated.names.length === 0 ? "no node" : authenticated.names.map((n) => `"${n}"`).join(", ")
+  return `${authenticated.by} names ${names}, but the peer claims to be "${name}"`
+}
+
 /** Options of a dial, as seen by the engine. */
 export interface AttachOptions {
-  /** For inbound connections: the TLS-PSK identity the peer authenticated with. */
-  readonly authenticatedName?: string | undefined
+  /**
+   * The node names the peer's TLS authentication vouches for (its PSK identity, or the names in
+   * its certificate when node names are bound to certificates): the name it claims in its Hello
+   * or Welcome must be one of them.
+   */
+  readonly authenticated?: { readonly names: ReadonlyArray<string>; readonly by: string } | undefined
   /** For outbound connections: the node name expected at that address. */
   readonly expectedName?: string | undefined
 }
@@ -294,10 +306,8 @@ export class Engine {
           : `node name "${hello.name}" is already taken by this node`
       )
     }
-    const authenticated = c.options.authenticatedName
-    if (authenticated !== undefined && authenticated !== hello.name) {
-      return this.reject(c, "identity_mismatch", `PSK identity "${authenticated}" claims to be "${hello.name}"`)
-    }
+    const mismatch = identityMismatch(c.options, hello.name)
+    if (mismatch !== undefined) return this.reject(c, "identity_mismatch", mismatch)
     const peer = { name: hello.name, incarnation: hello.incarnation }
     const admission = this.admit(c, peer)
     if (admission !== "admitted") return this.reject(c, admission.reason, admission.message, admission.node)
@@ -326,6 +336,8 @@ export class Engine {
       return fail("unexpected_peer", `expected node "${expected}", found "${welcome.name}"`)
     }
     if (welcome.name === this.config.local.name) return fail("self", "a node cannot connect to itself")
+    const mismatch = identityMismatch(c.options, welcome.name)
+    if (mismatch !== undefined) return fail("identity_mismatch", mismatch)
     const peer = { name: welcome.name, incarnation: welcome.incarnation }
     const admission = this.admit(c, peer)
     if (admission === "admitted") return this.open(c, peer, welcome.address)
