@@ -56,6 +56,11 @@ export interface DistributionStats {
   readonly remoteMonitor: { readonly activeOutgoingCount: number; readonly activeIncomingCount: number }
   /** Links between local and remote processes. */
   readonly remoteLinks: number
+  /**
+   * Messages and calls from other nodes queued behind full mailboxes (policy `suspend`), and the
+   * nodes whose link this node has stopped reading because too many of theirs are queued.
+   */
+  readonly backpressure: { readonly parkedMessages: number; readonly heldLinks: ReadonlyArray<string> }
 }
 
 /**
@@ -116,7 +121,11 @@ const metrics = {
   pending: Metric.gauge("otp_remote_calls_pending", { description: "Remote calls waiting for a reply" }),
   failures: Metric.counter("otp_remote_call_failures_total", { description: "Failed remote calls, by reason" }),
   spawns: Metric.counter("otp_remote_spawns_total", { description: "Remote spawns, by result" }),
-  monitors: Metric.gauge("otp_remote_monitors_active", { description: "Active remote monitors, by direction" })
+  monitors: Metric.gauge("otp_remote_monitors_active", { description: "Active remote monitors, by direction" }),
+  parked: Metric.gauge("otp_remote_messages_parked", {
+    description: "Messages from other nodes queued behind full mailboxes"
+  }),
+  held: Metric.gauge("otp_remote_links_held", { description: "Links not read until full mailboxes drain" })
 }
 
 const statsOf = (engine: Engine): DistributionStats => ({
@@ -135,7 +144,8 @@ const statsOf = (engine: Engine): DistributionStats => ({
     activeOutgoingCount: engine.outgoingMonitors.size,
     activeIncomingCount: engine.incomingMonitors.size
   },
-  remoteLinks: engine.linkCount
+  remoteLinks: engine.linkCount,
+  backpressure: engine.backpressure()
 })
 
 /** Pushes counter deltas since the last push into the Effect metrics. */
@@ -175,6 +185,8 @@ const metricsSync = (engine: Engine) => {
           Metric.withAttributes(metrics.monitors, { direction: "incoming" }),
           now.remoteMonitor.activeIncomingCount
         ),
+        Metric.update(metrics.parked, now.backpressure.parkedMessages),
+        Metric.update(metrics.held, now.backpressure.heldLinks.length),
         ...failures
       ],
       { discard: true }
@@ -207,6 +219,7 @@ export const make: Effect.Effect<
     (node, frame) =>
       transport.trySend(node, channel, frame) ? Effect.void : Effect.ignore(transport.send(node, channel, frame)),
     (node) => transport.linkUnsafe(node) !== undefined,
+    (node) => transport.holdReading(node),
     behaviours,
     (message) => void fork(Effect.logWarning(message))
   )

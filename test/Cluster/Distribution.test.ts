@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, Tracer } from "effect"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
+import { parkedHigh } from "../../src/Cluster/internal/engine.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
@@ -123,6 +124,103 @@ describe("remote calls and casts", () => {
       )
       yield* a.run(Process.send(RemoteName.make("inbox", "b"), { hello: "world", n: [1, 2] }))
       assert.deepStrictEqual(yield* Deferred.await(got), { hello: "world", n: [1, 2] })
+    })
+  )
+})
+
+/** Polls `effect` until `predicate` holds (every 5 ms, at most `ms`). */
+const eventually = <A, E>(effect: Effect.Effect<A, E>, predicate: (a: A) => boolean, ms = 10_000) =>
+  effect.pipe(Effect.repeat({ until: predicate, schedule: Schedule.spaced("5 millis") }), Effect.timeout(ms))
+
+describe("backpressure", () => {
+  it.live("a remote flood into a full mailbox stops the link being read, not the node buffering; nothing is lost", () =>
+    Effect.gen(function* () {
+      const highWaterMarkBytes = 64 * 1024
+      const a = yield* distNode({ nodeName: "a", transport: { highWaterMarkBytes } })
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      yield* awaitNodesUp(b.cluster, ["a"])
+      const total = 3000
+      // 48 MB in all: more than the kernel's socket buffers, so the sender has to wait.
+      const payload = "x".repeat(16 * 1024)
+      const gate = yield* Deferred.make<void>()
+      const received: Array<number> = []
+      const consumer = yield* b.run(
+        Process.spawn<{ readonly i: number }>(
+          (self) =>
+            Effect.gen(function* () {
+              yield* Deferred.await(gate)
+              while (received.length < total) received.push(((yield* self.receive) as { readonly i: number }).i)
+            }),
+          { mailboxCapacity: 16 }
+        )
+      )
+      const sender = yield* Effect.forkChild(
+        a.run(
+          Effect.forEach(
+            Array.from({ length: total }, (_, i) => i),
+            (i) => Process.send(consumer, { i, payload }),
+            {
+              discard: true
+            }
+          )
+        )
+      )
+      const held = yield* eventually(b.distribution.stats, (stats) => stats.backpressure.heldLinks.includes("a"))
+      assert.isAtMost(held.backpressure.parkedMessages, parkedHigh + 1)
+      // The sender now waits at its own high-water mark instead of b reading on.
+      yield* eventually(
+        Effect.sync(() => a.cluster.transport.linkUnsafe("b")?.bufferedBytes ?? 0),
+        (bytes) => bytes > highWaterMarkBytes
+      )
+      assert.isUndefined(sender.pollUnsafe())
+      assert.isAtMost((yield* b.distribution.stats).backpressure.parkedMessages, parkedHigh + 1)
+      assert.isTrue(b.cluster.transport.linkUnsafe("a") !== undefined, "a held link is not a silent one")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(sender).pipe(Effect.timeout(30_000))
+      yield* eventually(
+        Effect.sync(() => received.length),
+        (n) => n === total
+      )
+      assert.deepStrictEqual(
+        received,
+        Array.from({ length: total }, (_, i) => i)
+      )
+      const after = yield* b.distribution.stats
+      assert.deepStrictEqual(after.backpressure, { parkedMessages: 0, heldLinks: [] })
+    })
+  )
+
+  it.live("remote calls queued behind a full mailbox are counted, then answered in order as it drains", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const gate = yield* Deferred.make<void>()
+      const server = yield* b.run(
+        GenServer.start(
+          GenServer.behaviour(Kv)({
+            init: () => Effect.succeed(0),
+            handleCall: {
+              Get: (_, n) => Effect.as(Deferred.await(gate), GenServer.reply(String(n), n + 1)),
+              Put: (_, n) => Effect.succeed(GenServer.reply(n, n)),
+              Whoami: (_, n) => Effect.succeed(GenServer.reply("gated", n)),
+              Hang: (_, n) => Effect.succeed(GenServer.noReply(n)),
+              Crash: () => Effect.die("crash")
+            },
+            handleCast: { Note: (_, n) => Effect.succeed(GenServer.noReply(n)) }
+          }),
+          undefined,
+          { mailboxCapacity: 1 }
+        )
+      )
+      // One call in the handler, one in the mailbox, two queued behind it.
+      const calls = yield* Effect.forEach(Array.from({ length: 4 }), () =>
+        Effect.forkChild(a.run(GenServer.call(server, Kv.Get({ key: "k" }))), { startImmediately: true })
+      )
+      const queued = yield* eventually(b.distribution.stats, (stats) => stats.backpressure.parkedMessages === 2)
+      assert.deepStrictEqual(queued.backpressure.heldLinks, [])
+      yield* Deferred.succeed(gate, undefined)
+      assert.deepStrictEqual(yield* Fiber.joinAll(calls), ["0", "1", "2", "3"])
+      assert.strictEqual((yield* b.distribution.stats).backpressure.parkedMessages, 0)
     })
   )
 })

@@ -106,6 +106,17 @@ const pidKey = (pid: WirePid | Pid.Pid) => `${pid.node}/${pid.id}/${pid.incarnat
 /** The placeholder pid a `Down` carries when a monitored name never resolved to a process. */
 const namePid = (target: RemoteTarget): Pid.Pid => (target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target)
 
+/** Messages from one node queued behind full mailboxes, and the hold on its link beyond a bound. */
+interface Parked {
+  count: number
+  release: (() => void) | undefined
+}
+
+/** Queued messages from one node beyond which its link stops being read (see `Engine.park`). */
+export const parkedHigh = 1024
+/** Queued messages from one node under which its link is read again. */
+export const parkedLow = 512
+
 export class Engine implements RemoteBridge {
   private nextRef = 1
   readonly pendingCalls = new Map<number, PendingCall>()
@@ -115,6 +126,8 @@ export class Engine implements RemoteBridge {
   readonly incomingMonitors = new Map<string, IncomingMonitor>()
   /** Key: `${local pid id}|${remote pid key}`. */
   private readonly links = new Map<string, RemoteLink>()
+  /** Messages and calls from each node queued behind full mailboxes (see `park`). */
+  private readonly parked = new Map<string, Parked>()
   readonly counters: Counters = {
     totalCalls: 0,
     totalCasts: 0,
@@ -129,6 +142,7 @@ export class Engine implements RemoteBridge {
     private readonly post: Post,
     private readonly postWaiting: PostWaiting,
     private readonly isConnected: (node: string) => boolean,
+    private readonly holdReading: (node: string) => () => void,
     private readonly behaviours: BehaviorRegistry["Service"],
     private readonly log: (message: string) => void
   ) {}
@@ -443,7 +457,7 @@ export class Engine implements RemoteBridge {
   receive(frame: DistFrame, node: string): void {
     switch (frame._tag) {
       case "Send":
-        return this.onSend(frame.to, frame.message)
+        return this.onSend(frame.to, frame.message, node)
       case "Call":
         return this.onCall(frame, node)
       case "Reply":
@@ -496,24 +510,53 @@ export class Engine implements RemoteBridge {
     return "name" in target ? this.runtime.resolve(target.name) : this.runtime.lookup(fromWirePid(target))
   }
 
-  private onSend(to: WireTarget, message: unknown): void {
+  private onSend(to: WireTarget, message: unknown, node: string): void {
     const cell = this.resolve(to)
-    if (cell !== undefined && this.deliver(cell, message) === Offer.Full) {
+    if (cell !== undefined && this.deliver(cell, message, node) === Offer.Full) {
       this.log(`message from another node to ${cell.pid} dropped: its mailbox is full (policy fail)`)
     }
   }
 
-  /** Puts a message from another node in a mailbox, honouring its overflow policy. */
-  private deliver(cell: Cell, message: unknown): Offer {
+  /** Puts a message from `node` in a mailbox, honouring its overflow policy. */
+  private deliver(cell: Cell, message: unknown, node: string): Offer {
     const mailbox = cell.mailbox
     const offered = mailbox.offer(message)
     if (offered === Offer.Full && mailbox.overflow === "suspend") {
-      // The link's reader cannot wait: the message queues behind the mailbox (the transport's
-      // backpressure bounds how much a peer can have in flight).
-      mailbox.enqueueBlocked(message, () => {})
+      // The link's reader cannot wait: the message queues behind the mailbox, and `park` stops
+      // reading the link while too many do.
+      mailbox.enqueueBlocked(message, this.park(node))
       return Offer.Delivered
     }
     return offered
+  }
+
+  /**
+   * Counts a message (or call) from `node` queued behind a full mailbox with policy `suspend`;
+   * returns what to call when it leaves that queue. Beyond {@link parkedHigh} such messages from
+   * one node, its link is no longer read until they are down to {@link parkedLow}: the sender's
+   * sends then wait at its high-water mark, as a local sender waits at the mailbox, instead of
+   * this node buffering without bound.
+   */
+  private park(node: string): () => void {
+    let parked = this.parked.get(node)
+    if (parked === undefined) {
+      parked = { count: 0, release: undefined }
+      this.parked.set(node, parked)
+    }
+    const entry = parked
+    if (++entry.count > parkedHigh && entry.release === undefined) entry.release = this.holdReading(node)
+    let left = false
+    return () => {
+      if (left) return
+      left = true
+      entry.count--
+      if (entry.count === 0 && this.parked.get(node) === entry) this.parked.delete(node)
+      if (entry.count > parkedLow || entry.release === undefined) return
+      const release = entry.release
+      entry.release = undefined
+      // Not from inside the mailbox admitting this message: reading on delivers frames at once.
+      setImmediate(release)
+    }
   }
 
   private onCall(frame: Extract<DistFrame, { _tag: "Call" }>, node: string): void {
@@ -553,7 +596,7 @@ export class Engine implements RemoteBridge {
       span,
       GenServer.exitedError
     )
-    deliverCall(cell, envelope)
+    deliverCall(cell, envelope, () => this.park(node))
   }
 
   private onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {
@@ -621,7 +664,7 @@ export class Engine implements RemoteBridge {
     }
     try {
       const request = (protocol[frame.tag] as (payload: object) => object)(codecsOf(spec).decodePayload(frame.payload))
-      this.deliver(cell, request)
+      this.deliver(cell, request, node)
     } catch (error) {
       this.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
     }
@@ -790,6 +833,9 @@ export class Engine implements RemoteBridge {
 
   /** Fails, fires and breaks everything that depended on `node`, at once. */
   nodeDown(node: string, reason: string): void {
+    // The link, and any hold on it, is gone; messages still queued from it are delivered as room
+    // frees up (their counting entry is dropped with the link).
+    this.parked.delete(node)
     for (const [ref, pending] of this.pendingCalls) {
       if (pending.node !== node) continue
       this.pendingCalls.delete(ref)
@@ -820,6 +866,17 @@ export class Engine implements RemoteBridge {
       link.release()
       link.local.signalExit(link.remote, ExitReason.noconnection, false)
     }
+  }
+
+  /** Messages queued behind full mailboxes, and the nodes whose link is held (for stats). */
+  backpressure(): { parkedMessages: number; heldLinks: Array<string> } {
+    let parkedMessages = 0
+    const heldLinks: Array<string> = []
+    for (const [node, parked] of this.parked) {
+      parkedMessages += parked.count
+      if (parked.release !== undefined) heldLinks.push(node)
+    }
+    return { parkedMessages, heldLinks }
   }
 
   /** Live links to remote processes (for stats). */

@@ -75,9 +75,10 @@ export class CallEnvelope implements UndeliverableAware {
  * Puts a call in the server's mailbox, honouring its overflow policy: a full mailbox fails the
  * call with `MailboxFull` (policy `fail`) or queues it until there is room (policy `suspend`);
  * a closed one fails it with `NoProcess`. The envelope may be settled when this returns (a
- * waiting server answers during the hand-over).
+ * waiting server answers during the hand-over). `park` is told when the call queues behind a full
+ * mailbox and returns what to call once it leaves that queue (admitted, dropped or withdrawn).
  */
-export const deliverCall = (cell: Cell, envelope: CallEnvelope): void => {
+export const deliverCall = (cell: Cell, envelope: CallEnvelope, park?: () => () => void): void => {
   const mailbox = cell.mailbox
   const offered = mailbox.offer(envelope)
   if (offered === Offer.Closed) {
@@ -86,10 +87,20 @@ export const deliverCall = (cell: Cell, envelope: CallEnvelope): void => {
     if (mailbox.overflow === "fail") {
       envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity })))
     } else {
-      envelope.withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
+      let unpark = park?.()
+      const leave = () => {
+        unpark?.()
+        unpark = undefined
+      }
+      const withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
         envelope.withdraw = undefined
+        leave()
         if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReasons.noproc)
       })
+      envelope.withdraw = () => {
+        withdraw()
+        leave()
+      }
     }
   }
 }

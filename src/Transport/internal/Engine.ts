@@ -30,6 +30,8 @@ export interface EngineConfig {
   readonly log: Log
 }
 
+const noop = () => {}
+
 /** Why a peer claiming `name` is not who its TLS authentication says, if it is not. */
 const identityMismatch = (options: AttachOptions, name: string): string | undefined => {
   const authenticated = options.authenticated
@@ -59,6 +61,8 @@ interface Connection {
   peer: NodeIdentity | undefined
   peerAddress: Address | null
   lastReceivedAt: number
+  /** Holds on reading (see `holdReading`); reading is paused while there is one. */
+  holds: number
   superseded: boolean
   replacing: boolean
   timer: ReturnType<typeof setTimeout> | undefined
@@ -108,6 +112,7 @@ export class Engine {
       peer: undefined,
       peerAddress: null,
       lastReceivedAt: Date.now(),
+      holds: 0,
       superseded: false,
       replacing: false,
       timer: undefined,
@@ -426,7 +431,8 @@ export class Engine {
       node: c.peer!,
       address: c.peerAddress,
       direction: c.direction,
-      lastReceivedAt: c.lastReceivedAt,
+      // A link this node stopped reading is not silent: its heartbeats wait behind the held frames.
+      lastReceivedAt: c.holds > 0 ? Date.now() : c.lastReceivedAt,
       bufferedBytes: c.conn.bufferedBytes()
     }
   }
@@ -543,6 +549,19 @@ export class Engine {
         return c === undefined ? undefined : this.linkInfo(c)
       },
       subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription),
+      holdReading: (node) => {
+        const c = this.links.get(node)
+        if (c === undefined) return noop
+        if (c.holds++ === 0) c.conn.pauseReading()
+        let released = false
+        return () => {
+          if (released) return
+          released = true
+          if (--c.holds > 0 || c.state === "closed") return
+          c.lastReceivedAt = Date.now()
+          c.conn.resumeReading()
+        }
+      },
       onLinkEvent: (listener) =>
         Effect.acquireRelease(
           Effect.sync(() => {

@@ -87,6 +87,16 @@ export class SocketConn implements Conn {
     this.drainCallbacks.push(callback)
   }
 
+  pauseReading(): void {
+    this.decoder.pause()
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    this.socket.resume()
+    this.decoder.resume()
+  }
+
   end(): void {
     this.flush()
     this.socket.end()
