@@ -108,8 +108,21 @@ export const DistFrame = Schema.Union([
     kill: Schema.Boolean,
     link: Schema.Boolean
   }),
-  /** `GenServer.stop` of a server on the receiving node: it terminates with `reason`. */
-  Schema.TaggedStruct("Stop", { to: WireTarget, reason: WireReason }),
+  /**
+   * `GenServer.stop` of a server on the receiving node: it terminates with `reason`, and is killed
+   * after `timeout` ms (null: no limit). Answered by `Stopped`.
+   */
+  Schema.TaggedStruct("Stop", {
+    ref: Schema.Number,
+    to: WireTarget,
+    reason: WireReason,
+    timeout: Schema.NullOr(Schema.Number)
+  }),
+  Schema.TaggedStruct("Stopped", {
+    ref: Schema.Number,
+    outcome: Schema.Literals(["ok", "noproc", "timeout", "not_genserver"]),
+    detail: Schema.optional(Schema.String)
+  }),
   Schema.TaggedStruct("Link", { from: WirePid, to: WirePid }),
   Schema.TaggedStruct("Unlink", { from: WirePid, to: WirePid }),
   Schema.TaggedStruct("Monitor", { ref: Schema.Number, watcher: WirePid, to: WireTarget }),

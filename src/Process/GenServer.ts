@@ -27,7 +27,7 @@ import { Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
 import { MailboxFull, NameTaken, NodeDown, NoProcess, NotAProcess, RemoteDecodeError } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
-import { Server, Starter, StopRequest } from "./internal/server.ts"
+import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
 import { asRemote } from "./internal/remote.ts"
 import { startTimeout } from "./internal/timer.ts"
@@ -410,9 +410,10 @@ export const startLink = <P, Args, S, R>(
 /**
  * Stops a server: it runs `terminate(reason)` and exits with `reason`. Waits at most `timeout`
  * (default: infinite); past it the server is killed and `stop` fails with `CallTimeout`.
- * Fails with `NoProcess` if the server is not alive. Works on servers of other nodes too (by pid or
- * `RemoteName`); there it also fails with `NodeDown` when the node is or goes down before the
- * server has exited. Succeeds once the server has exited, whatever its final reason.
+ * Succeeds once the server has exited, whatever its final reason. Fails with `NoProcess` if the
+ * server is not alive. Works on servers of other nodes too (by pid or `RemoteName`): the timeout is
+ * then kept by the server's node, and `stop` fails with `NodeDown` if the link to it is lost first.
+ * Stopping a process that is not a GenServer is a defect.
  *
  * @since 0.1.0
  */
@@ -426,64 +427,20 @@ export const stop = (
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
-      return awaitStop(String(remote), timeout, {
-        watch: (exited) =>
-          bridge.watchExit(remote, (final) =>
-            exited(
-              final._tag === "NoProc"
-                ? new NoProcess({ target: String(remote) })
-                : final._tag === "NoConnection"
-                  ? new NodeDown({ node: remote.node, reason: "connection lost before the server exited" })
-                  : undefined
-            )
-          ),
-        request: () => bridge.stop(remote, reason),
-        kill: () => bridge.exit(runtime.systemPid, remote, ExitReason.killed, true)
-      })
+      return bridge.stop(remote, reason, timeout)
     }
     const cell = runtime.resolve(target)
     if (cell === undefined || !cell.alive) return Effect.fail(new NoProcess({ target: String(target) }))
-    return awaitStop(String(cell.pid), timeout, {
-      watch: (exited) => runtime.watchExit(cell, () => exited(undefined)),
-      request: () => cell.mailbox.offerSystem(new StopRequest(reason)),
-      kill: () => cell.die(ExitReason.killed, true)
-    })
-  })
-
-/**
- * Watches a server, asks it to stop, and waits for its exit (at most `timeout`, then kills it).
- * `watch` reports the exit, with an error when it means the stop did not happen as asked.
- */
-const awaitStop = (
-  server: string,
-  timeout: number | undefined,
-  how: {
-    readonly watch: (exited: (error: NoProcess | NodeDown | undefined) => void) => () => void
-    readonly request: () => void
-    readonly kill: () => void
-  }
-): Effect.Effect<void, NoProcess | CallTimeout | NodeDown> =>
-  Effect.callback<void, NoProcess | CallTimeout | NodeDown>((resume) => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let exited = false
-    const cancel = how.watch((error) => {
-      exited = true
-      if (timer !== undefined) clearTimeout(timer)
-      resume(error === undefined ? Effect.void : Effect.fail(error))
-    })
-    // A remote watch reports a node that is not connected at once.
-    if (exited) return
-    how.request()
-    if (timeout !== undefined) {
-      timer = startTimeout(timeout, () => {
-        cancel()
-        how.kill()
-        resume(Effect.fail(new CallTimeout({ server, request: "stop", timeoutMs: timeout })))
-      })
-    }
-    return Effect.sync(() => {
-      cancel()
-      if (timer !== undefined) clearTimeout(timer)
+    if (cell.behaviour === undefined) return Effect.die(notAServer(cell.pid))
+    return Effect.callback<void, CallTimeout>((resume) => {
+      const cancel = stopServer(runtime, cell, reason, timeout, (timedOut) =>
+        resume(
+          timedOut
+            ? Effect.fail(new CallTimeout({ server: String(cell.pid), request: "stop", timeoutMs: timeout! }))
+            : Effect.void
+        )
+      )
+      return Effect.sync(cancel)
     })
   })
 

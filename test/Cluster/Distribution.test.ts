@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, Tracer } from "effect"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
 import { parkedHigh } from "../../src/Cluster/internal/engine.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
@@ -322,6 +322,9 @@ describe("remote stop", () => {
       )
       assert.deepStrictEqual(reasons, ["shutdown(by pid)", "shutdown(by name)"])
       assert.isFalse(yield* b.run(Process.isAlive(byPid)))
+      // Whatever reason the server exits with, even one that looks like a distribution failure.
+      yield* a.run(GenServer.stop(yield* startKv(b), ExitReason.noconnection))
+      yield* a.run(GenServer.stop(yield* startKv(b), ExitReason.noproc))
     })
   )
 
@@ -346,6 +349,40 @@ describe("remote stop", () => {
       const error = yield* Effect.flip(a.run(GenServer.stop(server, ExitReason.normal, 200)))
       assert.instanceOf(error, GenServer.CallTimeout)
       assert.strictEqual(ExitReason.format(yield* Fiber.join(waiter).pipe(Effect.timeout(5_000))), "killed")
+    })
+  )
+
+  it.live("a stop waiting on a node fails with NodeDown when the link is lost", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startStubborn(b)
+      const stopping = yield* Effect.forkChild(a.run(Effect.flip(GenServer.stop(server))), { startImmediately: true })
+      // The server is in its endless terminate once it no longer answers calls.
+      yield* Effect.flip(a.run(GenServer.call(server, Kv.Whoami(), { timeout: 100 })))
+      yield* a.cluster.transport.disconnect("b", "heartbeat_timeout")
+      assert.instanceOf(yield* Fiber.join(stopping).pipe(Effect.timeout(5_000)), ProcessErrors.NodeDown)
+    })
+  )
+
+  it.live("stopping a process that is not a GenServer is a defect, here or on another node; it gets no message", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const got: Array<unknown> = []
+      const plain = yield* b.run(
+        Process.spawn((self) => Effect.forever(Effect.map(self.receive, (message) => got.push(message))))
+      )
+      for (const node of [a, b]) {
+        const exit = yield* node.run(Effect.exit(GenServer.stop(plain, ExitReason.normal, 1_000)))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `a defect on ${node.name}`)
+        assert.include(Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), "is not a GenServer")
+      }
+      yield* b.run(Process.send(plain, "after"))
+      yield* eventually(
+        Effect.sync(() => got.length),
+        (n) => n > 0
+      )
+      assert.deepStrictEqual(got, ["after"])
+      assert.isTrue(yield* b.run(Process.isAlive(plain)))
     })
   )
 })

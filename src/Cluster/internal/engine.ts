@@ -18,7 +18,7 @@ import * as GenServer from "../../Process/GenServer.ts"
 import { CallEnvelope, deliverCall } from "../../Process/internal/callEnvelope.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import { Offer } from "../../Process/internal/mailbox.ts"
-import { StopRequest } from "../../Process/internal/server.ts"
+import { notAServer, stopServer } from "../../Process/internal/server.ts"
 import type { RemoteBridge, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
 import { startTimeout } from "../../Process/internal/timer.ts"
@@ -98,6 +98,14 @@ interface RemoteLink {
 
 const noop = () => {}
 
+/** A `GenServer.stop` waiting for the server's node to answer. */
+interface PendingStop {
+  readonly node: string
+  readonly target: RemoteTarget
+  readonly timeout: number | undefined
+  readonly resume: (effect: Effect.Effect<void, NoProcess | CallTimeout | NodeDown>) => void
+}
+
 /** Why a remote spawn failed. */
 export type SpawnError = NodeDown | CallTimeout | InitFailed | NameTaken | UnknownBehaviour | RemoteDecodeError
 
@@ -121,6 +129,7 @@ export class Engine implements RemoteBridge {
   private nextRef = 1
   readonly pendingCalls = new Map<number, PendingCall>()
   private readonly pendingSpawns = new Map<number, PendingSpawn>()
+  private readonly pendingStops = new Map<number, PendingStop>()
   readonly outgoingMonitors = new Map<number, OutgoingMonitor>()
   /** Key: `${node}/${ref}`. */
   readonly incomingMonitors = new Map<string, IncomingMonitor>()
@@ -252,9 +261,25 @@ export class Engine implements RemoteBridge {
     })
   }
 
-  stop = (target: RemoteTarget, reason: ExitReason.ExitReason): void => {
-    this.post(target.node, { _tag: "Stop", to: toWireTarget(target), reason: toWireReason(reason) })
-  }
+  stop = (
+    target: RemoteTarget,
+    reason: ExitReason.ExitReason,
+    timeout: number | undefined
+  ): Effect.Effect<void, NoProcess | CallTimeout | NodeDown> =>
+    Effect.callback<void, NoProcess | CallTimeout | NodeDown>((resume) => {
+      const node = target.node
+      const notConnected = () => resume(Effect.fail(new NodeDown({ node, reason: "not connected" })))
+      if (!this.isConnected(node)) return notConnected()
+      const ref = this.nextRef++
+      this.pendingStops.set(ref, { node, target, timeout, resume })
+      const frame = { ref, to: toWireTarget(target), reason: toWireReason(reason), timeout: timeout ?? null }
+      if (!this.post(node, { _tag: "Stop", ...frame })) {
+        this.pendingStops.delete(ref)
+        return notConnected()
+      }
+      // An interrupted caller stops waiting; the stop itself goes on over there.
+      return Effect.sync(() => void this.pendingStops.delete(ref))
+    })
 
   link = (local: Cell, remote: Pid.Pid): void => {
     if (!this.isConnected(remote.node)) {
@@ -466,14 +491,10 @@ export class Engine implements RemoteBridge {
         return this.onCast(frame, node)
       case "Exit":
         return this.onExit(frame, node)
-      case "Stop": {
-        // The caller watches the process: a dead one answers with its Down (noproc).
-        const cell = this.resolve(frame.to)
-        if (cell !== undefined && cell.alive) {
-          cell.mailbox.offerSystem(new StopRequest(fromWireReason(frame.reason, node)))
-        }
-        return
-      }
+      case "Stop":
+        return this.onStop(frame, node)
+      case "Stopped":
+        return this.onStopped(frame)
       case "Link":
         return this.onLink(frame.from, frame.to, node)
       case "Unlink": {
@@ -670,6 +691,40 @@ export class Engine implements RemoteBridge {
     }
   }
 
+  private onStop(frame: Extract<DistFrame, { _tag: "Stop" }>, node: string): void {
+    const answer = (outcome: Extract<DistFrame, { _tag: "Stopped" }>["outcome"], detail?: string) =>
+      this.post(node, { _tag: "Stopped", ref: frame.ref, outcome, ...(detail === undefined ? {} : { detail }) })
+    const cell = this.resolve(frame.to)
+    if (cell === undefined || !cell.alive) return void answer("noproc")
+    if (cell.behaviour === undefined) return void answer("not_genserver", notAServer(cell.pid).message)
+    stopServer(
+      this.runtime,
+      cell,
+      fromWireReason(frame.reason, node),
+      frame.timeout ?? undefined,
+      (timedOut) => void answer(timedOut ? "timeout" : "ok")
+    )
+  }
+
+  private onStopped(frame: Extract<DistFrame, { _tag: "Stopped" }>): void {
+    const pending = this.pendingStops.get(frame.ref)
+    if (pending === undefined) return
+    this.pendingStops.delete(frame.ref)
+    const server = String(pending.target)
+    switch (frame.outcome) {
+      case "ok":
+        return pending.resume(Effect.void)
+      case "noproc":
+        return pending.resume(Effect.fail(new NoProcess({ target: server })))
+      case "timeout":
+        return pending.resume(
+          Effect.fail(new CallTimeout({ server, request: "stop", timeoutMs: pending.timeout ?? Infinity }))
+        )
+      case "not_genserver":
+        return pending.resume(Effect.die(new Error(frame.detail ?? `GenServer.stop: ${server} is not a GenServer`)))
+    }
+  }
+
   private onExit(frame: Extract<DistFrame, { _tag: "Exit" }>, node: string): void {
     const from = fromWirePid(frame.from)
     const cell = this.resolve(frame.to)
@@ -833,6 +888,11 @@ export class Engine implements RemoteBridge {
 
   /** Fails, fires and breaks everything that depended on `node`, at once. */
   nodeDown(node: string, reason: string): void {
+    for (const [ref, pending] of this.pendingStops) {
+      if (pending.node !== node) continue
+      this.pendingStops.delete(ref)
+      pending.resume(Effect.fail(new NodeDown({ node, reason })))
+    }
     // The link, and any hold on it, is gone; messages still queued from it are delivered as room
     // frees up (their counting entry is dropped with the link).
     this.parked.delete(node)

@@ -6,7 +6,9 @@
  * @internal
  */
 import type { Effect, Tracer } from "effect"
+import type { NodeDown, NoProcess } from "../Errors.ts"
 import type * as ExitReason from "../ExitReason.ts"
+import type { CallTimeout } from "../GenServer.ts"
 import type { Pid } from "../Pid.ts"
 import type { RemoteName } from "../RemoteName.ts"
 import type { MonitorRef } from "../Signal.ts"
@@ -35,10 +37,14 @@ export interface RemoteBridge {
   /** A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. */
   readonly cast: (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined) => Effect.Effect<void>
   /**
-   * Asks a remote GenServer to stop with `reason` (it runs `terminate`); returns at once. Callers
-   * watch for the exit with {@link watchExit}, set up first.
+   * `GenServer.stop` of a remote server: its node stops it (killing it past `timeout`) and
+   * answers; `NodeDown` if the link is lost first.
    */
-  readonly stop: (target: RemoteTarget, reason: ExitReason.ExitReason) => void
+  readonly stop: (
+    target: RemoteTarget,
+    reason: ExitReason.ExitReason,
+    timeout: number | undefined
+  ) => Effect.Effect<void, NoProcess | CallTimeout | NodeDown>
   /** An exit signal from `from` to a remote process. */
   readonly exit: (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean) => void
   /** Links a local process to a remote one (a `noconnection` exit signal if its node is down). */

@@ -22,11 +22,56 @@ import * as Signal from "../Signal.ts"
 import { CallEnvelope } from "./callEnvelope.ts"
 import type { Cell } from "./cell.ts"
 import { exitWith } from "./cell.ts"
+import type { Runtime } from "./runtime.ts"
 import { startTimeout } from "./timer.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
   constructor(readonly reason: ExitReason.ExitReason) {}
+}
+
+/** The defect of a `stop` aimed at a process that is not a GenServer. */
+export const notAServer = (pid: Pid.Pid): Error =>
+  new Error(`GenServer.stop: ${pid} is not a GenServer (stop it with Process.exit)`)
+
+/**
+ * Asks a live server to stop with `reason` and tells `done` once it has exited (`false`) or, past
+ * `timeout`, has been killed (`true`). Returns a function that stops waiting (the stop request
+ * stands). Serves `stop` here and the `Stop` frames of other nodes.
+ *
+ * @internal
+ */
+export const stopServer = (
+  runtime: Runtime,
+  cell: Cell,
+  reason: ExitReason.ExitReason,
+  timeout: number | undefined,
+  done: (timedOut: boolean) => void
+): (() => void) => {
+  let finished = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const unwatch = runtime.watchExit(cell, () => {
+    if (finished) return
+    finished = true
+    if (timer !== undefined) clearTimeout(timer)
+    done(false)
+  })
+  cell.mailbox.offerSystem(new StopRequest(reason))
+  // An idle server may have stopped during the hand-over: then there is nothing to time.
+  if (!finished && timeout !== undefined) {
+    timer = startTimeout(timeout, () => {
+      if (finished) return
+      finished = true
+      unwatch()
+      cell.signalExit(runtime.systemPid, ExitReason.killed, true)
+      done(true)
+    })
+  }
+  return () => {
+    finished = true
+    unwatch()
+    if (timer !== undefined) clearTimeout(timer)
+  }
 }
 
 type AnyHandler = (request: unknown, state: unknown, from?: unknown) => Effect.Effect<unknown, unknown, unknown>
