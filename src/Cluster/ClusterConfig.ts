@@ -5,6 +5,7 @@
  */
 import { Config, Effect, Redacted, Schema } from "effect"
 import type { Security } from "../Transport/Security.ts"
+import type { CertificateOptions } from "../Transport/Security.ts"
 import { defaultBusyPollMicros } from "../Transport/TransportOptions.ts"
 import type { TransportTuning } from "../Transport/TransportOptions.ts"
 
@@ -30,9 +31,8 @@ export interface ClusterConfig {
   readonly seeds?: ReadonlyArray<string> | undefined
   /** Cluster secret: links use TLS 1.2 PSK derived from it. */
   readonly secret?: string | undefined
-  /** Certificate mTLS instead of a secret. */
-  readonly tls?:
-    { readonly ca: string | Buffer; readonly cert: string | Buffer; readonly key: string | Buffer } | undefined
+  /** Certificate mTLS instead of a secret (see `Security.CertificateOptions`, e.g. `bindNodeName`). */
+  readonly tls?: CertificateOptions | undefined
   /** Plain TCP, no authentication nor encryption. Logs a warning at start. */
   readonly insecure?: boolean | undefined
   /** Heartbeat period per link. Default 5000 ms. */

@@ -17,24 +17,30 @@ import type * as Tls from "node:tls"
  *   CA. The peer's certificate must be signed by `ca`; host names are not checked. By default a
  *   certificate proves membership of the cluster, not which node its holder is (any member can
  *   claim any node name, as with a shared secret). With `bindNodeName: true` a node must be named
- *   by its certificate: the subject CN or a DNS subjectAltName must equal the node name it claims
- *   in the handshake, in both directions, or the connection is refused (`identity_mismatch`).
+ *   by its certificate: a DNS subjectAltName (or the subject CN of a certificate without any) must
+ *   equal the node name it claims in the handshake, in both directions, or the connection is
+ *   refused (`identity_mismatch`).
  * - `{ insecure: true }`: plain TCP, no authentication nor encryption. Logs a warning at start.
  *
  * @since 0.1.0
  */
-export type Security =
-  | { readonly secret: string }
-  | {
-      readonly tls: {
-        readonly ca: string | Buffer
-        readonly cert: string | Buffer
-        readonly key: string | Buffer
-        /** Require each node's certificate to name it (CN or DNS subjectAltName). Default false. */
-        readonly bindNodeName?: boolean | undefined
-      }
-    }
-  | { readonly insecure: true }
+export type Security = { readonly secret: string } | { readonly tls: CertificateOptions } | { readonly insecure: true }
+
+/**
+ * Certificate mTLS: PEM (or DER buffers) of the cluster's CA, this node's certificate and its key.
+ *
+ * @since 0.1.0
+ */
+export interface CertificateOptions {
+  readonly ca: string | Buffer
+  readonly cert: string | Buffer
+  readonly key: string | Buffer
+  /**
+   * Require each node's certificate to name it: one of its DNS subjectAltNames (or, for a
+   * certificate without any, its subject CN) must equal the node name. Default false.
+   */
+  readonly bindNodeName?: boolean | undefined
+}
 
 /**
  * The only cipher suite used with a cluster secret.
@@ -107,8 +113,8 @@ export const clientOptions = (security: Security, nodeName: string): Tls.Connect
 }
 
 /**
- * The node names a verified peer certificate vouches for when `bindNodeName` is set: its subject
- * CN and its DNS subjectAltNames. `undefined` when names are not bound (PSK, plain TCP, or mTLS
+ * The node names a verified peer certificate vouches for when `bindNodeName` is set: its DNS
+ * subjectAltNames, or its subject CN when it has none. `undefined` when names are not bound (PSK, plain TCP, or mTLS
  * without `bindNodeName`).
  *
  * @since 0.1.0
@@ -116,13 +122,13 @@ export const clientOptions = (security: Security, nodeName: string): Tls.Connect
 export const certificateNames = (security: Security, socket: Tls.TLSSocket): ReadonlyArray<string> | undefined => {
   if (!("tls" in security) || security.tls.bindNodeName !== true) return undefined
   const certificate = socket.getPeerCertificate()
-  const names = new Set<string>()
+  // As RFC 6125 has it for host names: the subject CN counts only when there is no DNS name.
+  const dnsNames = (certificate.subjectaltname?.split(", ") ?? [])
+    .filter((entry) => entry.startsWith("DNS:"))
+    .map((entry) => entry.slice(4))
+  if (dnsNames.length > 0) return dnsNames
   const commonName = certificate.subject?.CN
-  if (typeof commonName === "string") names.add(commonName)
-  for (const entry of certificate.subjectaltname?.split(", ") ?? []) {
-    if (entry.startsWith("DNS:")) names.add(entry.slice(4))
-  }
-  return Array.from(names)
+  return typeof commonName === "string" ? [commonName] : []
 }
 
 /**

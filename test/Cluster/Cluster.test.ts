@@ -1,3 +1,5 @@
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
@@ -13,7 +15,27 @@ import {
   tcpClusterNode
 } from "../support/clusterHarness.ts"
 
+const certificate = (name: string) => ({
+  ca: Fs.readFileSync(Path.join(import.meta.dirname, "..", "Transport", "fixtures", "ca.crt")),
+  cert: Fs.readFileSync(Path.join(import.meta.dirname, "..", "Transport", "fixtures", `${name}.crt`)),
+  key: Fs.readFileSync(Path.join(import.meta.dirname, "..", "Transport", "fixtures", `${name}.key`)),
+  bindNodeName: true
+})
+
 describe("Cluster", () => {
+  it.live("certificate mTLS with bindNodeName from the cluster config: members join, an impostor is refused", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a", secret: undefined, tls: certificate("a") })
+      const seed = `a@127.0.0.1:${a.transport.address.port}`
+      const b = yield* tcpClusterNode({ nodeName: "b", secret: undefined, tls: certificate("b"), seeds: [seed] })
+      yield* awaitNodesUp(a, ["b"])
+      yield* awaitNodesUp(b, ["a"])
+      const impostor = yield* tcpClusterNode({ nodeName: "c", secret: undefined, tls: certificate("b") })
+      const error = yield* Effect.flip(impostor.transport.connect(a.transport.address))
+      assert.strictEqual(error._tag === "HandshakeRejected" && error.reason, "identity_mismatch")
+    })
+  )
+
   it.live("nodes joining through one seed discover each other by gossip and form a full mesh", () =>
     Effect.gen(function* () {
       const a = yield* tcpClusterNode({ nodeName: "a" })

@@ -303,10 +303,28 @@ describe("TcpTransport", () => {
       const inbound = yield* Effect.flip(a.connect(impostor.address))
       assert.strictEqual(inbound._tag === "HandshakeRejected" && inbound.reason, "identity_mismatch")
       assert.include(inbound._tag === "HandshakeRejected" ? inbound.detail : "", 'the certificate names "b"')
-      // A certificate that names no node is refused too (without bindNodeName, see above, it links).
+      // A certificate that names another node is refused too (without bindNodeName, see above, it links).
       const anonymous = yield* tcpNode("d", certified("node"))
       assert.strictEqual((yield* Effect.flip(anonymous.connect(a.address)))._tag, "HandshakeRejected")
       assert.lengthOf(yield* a.links, 1)
+    })
+  )
+
+  it.live("with bindNodeName, DNS subjectAltNames name the node; the CN counts only without them", () =>
+    Effect.gen(function* () {
+      const certified = (cert: string) => ({
+        tls: { ca: fixture("ca.crt"), cert: fixture(`${cert}.crt`), key: fixture(`${cert}.key`), bindNodeName: true }
+      })
+      const b = yield* tcpNode("b", certified("b"))
+      // mixed.crt: CN "a", subjectAltName DNS "c".
+      const claimsCn = yield* tcpNode("a", certified("mixed"))
+      const error = yield* Effect.flip(claimsCn.connect(b.address))
+      assert.strictEqual(error._tag === "HandshakeRejected" && error.reason, "identity_mismatch")
+      const named = yield* tcpNode("c", certified("mixed"))
+      assert.strictEqual((yield* named.connect(b.address)).name, "b")
+      // node.crt has no subjectAltName: its CN "node" names it.
+      const byCn = yield* tcpNode("node", certified("node"))
+      assert.strictEqual((yield* byCn.connect(b.address)).name, "b")
     })
   )
 })
