@@ -117,6 +117,28 @@ describe("MemoryTransport", () => {
     })
   )
 
+  it.live("a send waiting for a connection to drain goes on with the connection that replaces it", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const a = yield* MemoryTransport.make(network, { name: "a" })
+      const c = yield* MemoryTransport.make(network, { name: "c", highWaterMarkBytes: 1024 })
+      const received = yield* collect(a, Blob, 3)
+      // c dials a; c's frames to a are held, so a third send has to wait for room.
+      yield* c.connect({ host: "a", port: 0 })
+      network.stall("c", "a")
+      for (let i = 0; i < 2; i++) yield* c.send("a", Blob, new Uint8Array(1000))
+      const blocked = yield* Effect.forkChild(c.send("a", Blob, new Uint8Array(1000)), { startImmediately: true })
+      assert.isUndefined(blocked.pollUnsafe())
+      // a dials c while the first link is up: the smaller name's dial replaces c's connection.
+      const redial = yield* Effect.forkChild(a.connect({ host: "c", port: 0 }), { startImmediately: true })
+      yield* Effect.yieldNow
+      network.heal("a", "c")
+      yield* Fiber.join(redial).pipe(Effect.timeout(2000))
+      yield* Fiber.join(blocked).pipe(Effect.timeout(2000))
+      assert.lengthOf(yield* received, 3)
+    })
+  )
+
   it.live("holdReading keeps frames (in flight for the sender) until released, then delivers them in order", () =>
     Effect.gen(function* () {
       const { a, b } = yield* pair(MemoryNetwork.make())

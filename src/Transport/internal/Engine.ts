@@ -401,6 +401,10 @@ export class Engine {
     if (incoming === current || incoming < current) {
       existing.superseded = true
       c.replacing = true
+      // Senders waiting for the old connection to drain go on with the new one once it is open
+      // (woken now, they would find no link and their frames would be lost).
+      for (const wake of existing.waiters) c.waiters.add(wake)
+      existing.waiters.clear()
       this.links.delete(peer.name)
       this.finish(existing, "connection_closed", "superseded")
       existing.conn.end()
@@ -417,6 +421,7 @@ export class Engine {
     c.timer = undefined
     this.links.set(peer.name, c)
     this.settle(c, Exit.succeed(peer))
+    this.wake(c)
     // A connection that replaced another one to the same incarnation continues the same link.
     if (!c.replacing) {
       this.publish({ _tag: "LinkUp", node: peer, address, direction: c.direction })
