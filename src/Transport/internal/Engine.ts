@@ -63,7 +63,8 @@ interface Connection {
   lastReceivedAt: number
   /** Holds on reading (see `holdReading`); reading is paused while there is one. */
   holds: number
-  superseded: boolean
+  /** The connection that took over this one's link (same peer incarnation), if one did. */
+  replacedBy: Connection | undefined
   replacing: boolean
   timer: ReturnType<typeof setTimeout> | undefined
   settle: ((exit: Exit.Exit<NodeIdentity, ConnectError>) => void) | undefined
@@ -113,7 +114,7 @@ export class Engine {
       peerAddress: null,
       lastReceivedAt: Date.now(),
       holds: 0,
-      superseded: false,
+      replacedBy: undefined,
       replacing: false,
       timer: undefined,
       settle: undefined,
@@ -209,7 +210,9 @@ export class Engine {
     if (carriedLink) this.links.delete(c.peer!.name)
     this.wake(c)
     // Last, once this connection's state is settled: listeners may send (and fail) at once.
-    if (carriedLink && !c.superseded) this.publish({ _tag: "LinkDown", node: c.peer!, reason, detail })
+    if (carriedLink && c.replacedBy === undefined) {
+      this.publish({ _tag: "LinkDown", node: c.peer!, reason, detail })
+    }
   }
 
   /** Tells the synchronous listeners first, then the subscribers' streams. */
@@ -235,11 +238,12 @@ export class Engine {
   // receiving
 
   private onFrame(c: Connection, body: Uint8Array): void {
-    // A connection superseded by another one to the same peer incarnation still delivers the data
+    // A connection replaced by another one to the same peer incarnation still delivers the data
     // frames the peer sent on it before it learned of the switch: dropping them would lose, say, a
     // call whose caller then waits for its timeout. (Their order relative to frames already
-    // arriving on the new connection is not guaranteed in that short window.)
-    if (c.state === "closed" && !c.superseded) return
+    // arriving on the new connection is not guaranteed in that short window.) Only while the link
+    // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
+    if (c.state === "closed" && !this.replacementLives(c)) return
     c.lastReceivedAt = Date.now()
     let value: unknown
     try {
@@ -247,7 +251,7 @@ export class Engine {
     } catch (error) {
       return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
     }
-    if (Array.isArray(value) && (c.state === "open" || c.superseded) && c.peer !== undefined) {
+    if (Array.isArray(value) && (c.state === "open" || c.replacedBy !== undefined) && c.peer !== undefined) {
       return this.dispatch(c, value)
     }
     if (c.state === "closed") return
@@ -274,6 +278,13 @@ export class Engine {
         this.finish(c, "graceful_shutdown", "peer left the cluster")
         return c.conn.end()
     }
+  }
+
+  /** Whether a replaced connection's link goes on (through the connections that replaced it). */
+  private replacementLives(c: Connection): boolean {
+    let next = c.replacedBy
+    while (next !== undefined && next.state === "closed") next = next.replacedBy
+    return next !== undefined && this.links.get(next.peer!.name) === next
   }
 
   private dispatch(c: Connection, frame: Array<unknown>): void {
@@ -350,7 +361,7 @@ export class Engine {
       // The same node is already linked over a connection that wins the tie-break: keep that one.
       // The peer may already send on this one until it learns the same: keep delivering those.
       c.peer = peer
-      c.superseded = true
+      c.replacedBy = this.links.get(peer.name)
       this.settle(c, Exit.succeed(peer))
       this.finish(c, "connection_closed", "superseded")
       return c.conn.end()
@@ -399,7 +410,7 @@ export class Engine {
     const incoming = dialerOf(c)
     const current = dialerOf(existing)
     if (incoming === current || incoming < current) {
-      existing.superseded = true
+      existing.replacedBy = c
       c.replacing = true
       // Senders waiting for the old connection to drain go on with the new one once it is open
       // (woken now, they would find no link and their frames would be lost).
