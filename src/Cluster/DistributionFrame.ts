@@ -139,6 +139,11 @@ export const DistFrame = Schema.Union([
     monitor: Schema.optional(Schema.Struct({ watcher: WirePid, ref: Schema.Number })),
     timeout: Schema.Number
   }),
+  /**
+   * Never sent: what a frame of a kind this node does not know decodes to (one from a newer
+   * version of this library). It is logged and dropped; the link stays up.
+   */
+  Schema.TaggedStruct("Unknown", { kind: Schema.String }),
   Schema.TaggedStruct("Spawned", {
     ref: Schema.Number,
     pid: Schema.optional(WirePid),
@@ -169,10 +174,13 @@ const decoders = new Map<unknown, (payload: unknown) => DistFrame>(
 const decodeFrame = (payload: unknown): DistFrame => {
   const compact = Compact.decode(payload)
   if (compact !== undefined) return compact
-  const decode =
-    typeof payload === "object" && payload !== null ? decoders.get((payload as { _tag?: unknown })._tag) : undefined
+  const tag = typeof payload === "object" && payload !== null ? (payload as { _tag?: unknown })._tag : undefined
+  const decode = decoders.get(tag)
+  if (decode !== undefined && tag !== "Unknown") return decode(payload)
+  // A kind from a newer node: dropped, not a broken link (rolling upgrades add kinds).
+  if (typeof tag === "string") return { _tag: "Unknown", kind: tag }
   // Anything else is refused by the union's own decoder, with its message.
-  return decode === undefined ? channel.decode(payload) : decode(payload)
+  return channel.decode(payload)
 }
 
 /**

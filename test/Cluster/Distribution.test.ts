@@ -706,6 +706,20 @@ describe("bad frames", () => {
       assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "after", value: "reconnect" }))), 1)
     })
   )
+
+  it.live("frames of a kind this node does not know (a newer node's) are dropped and the link stays up", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* pair
+      const server = yield* startKv(b)
+      const linkEvents: Array<string> = []
+      yield* a.cluster.transport.onLinkEvent((event) => linkEvents.push(event._tag))
+      const raw = Channel.make("otp.dist", Schema.Unknown)
+      assert.isTrue(a.cluster.transport.sendUnsafe("b", raw, { _tag: "FromTheFuture", ref: 1 }))
+      assert.isTrue(a.cluster.transport.sendUnsafe("b", raw, ["Z", 1, "payload"]))
+      assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "same", value: "link" }))), 1)
+      assert.deepStrictEqual(linkEvents, [])
+    })
+  )
 })
 
 describe("requests a remote server does not understand", () => {

@@ -115,7 +115,10 @@ export const decode = (payload: unknown): DistFrame | undefined => {
       return traceparent === null ? frame : { ...frame, traceparent }
     }
     default:
-      // Not a known positional form: refused with the Send form's message.
-      return decodeSend(payload) as never
+      // A positional kind from a newer node is dropped; anything else is refused with the Send
+      // form's message.
+      return typeof payload[0] === "string" && payload[0].length > 0
+        ? { _tag: "Unknown", kind: payload[0] }
+        : (decodeSend(payload) as never)
   }
 }

@@ -137,6 +137,8 @@ export class Engine implements RemoteBridge {
   private readonly links = new Map<string, RemoteLink>()
   /** Messages and calls from each node queued behind full mailboxes (see `park`). */
   private readonly parked = new Map<string, Parked>()
+  /** Frame kinds from newer nodes already logged (once each). */
+  private readonly unknownKinds = new Set<string>()
   readonly counters: Counters = {
     totalCalls: 0,
     totalCasts: 0,
@@ -491,6 +493,12 @@ export class Engine implements RemoteBridge {
         return this.onCast(frame, node)
       case "Exit":
         return this.onExit(frame, node)
+      case "Unknown":
+        if (!this.unknownKinds.has(frame.kind)) {
+          this.unknownKinds.add(frame.kind)
+          this.log(`distribution frames of kind "${frame.kind}" from ${node} dropped: this node does not know it`)
+        }
+        return
       case "Stop":
         return this.onStop(frame, node)
       case "Stopped":
