@@ -29,7 +29,7 @@ export interface TransportTuning {
    * A sleeping process takes tens of microseconds to wake when a packet arrives (more on virtual
    * machines), paid on every hop of a request and reply. Polling for a short window after traffic
    * removes that cost while a conversation lasts, as Erlang's schedulers do before sleeping
-   * (`+sbwt`): sequential remote calls ran 2-4x faster on the 2-core VM of our benchmarks. The
+   * (`+sbwt`): sequential remote calls ran about 4x faster on the 2-core VM of our benchmarks. The
    * price is CPU: up to one window of busy polling per burst of traffic, so a node receiving one
    * frame every window spends a core on it. Set 0 where CPU matters more than latency.
    */
