@@ -57,10 +57,10 @@ export interface DistributionStats {
   /** Links between local and remote processes. */
   readonly remoteLinks: number
   /**
-   * Messages and calls from other nodes queued behind full mailboxes (policy `suspend`), and the
-   * nodes whose link this node has stopped reading because too many of theirs are queued.
+   * Messages and calls from other nodes waiting behind full mailboxes (policy `suspend`): the
+   * link's reader cannot wait, so they queue there, in order, without a bound (see the README).
    */
-  readonly backpressure: { readonly parkedMessages: number; readonly heldLinks: ReadonlyArray<string> }
+  readonly parkedMessages: number
 }
 
 /**
@@ -124,8 +124,7 @@ const metrics = {
   monitors: Metric.gauge("otp_remote_monitors_active", { description: "Active remote monitors, by direction" }),
   parked: Metric.gauge("otp_remote_messages_parked", {
     description: "Messages from other nodes queued behind full mailboxes"
-  }),
-  held: Metric.gauge("otp_remote_links_held", { description: "Links not read until full mailboxes drain" })
+  })
 }
 
 const statsOf = (engine: Engine): DistributionStats => ({
@@ -145,7 +144,7 @@ const statsOf = (engine: Engine): DistributionStats => ({
     activeIncomingCount: engine.incomingMonitors.size
   },
   remoteLinks: engine.linkCount,
-  backpressure: engine.backpressure()
+  parkedMessages: engine.parkedMessages
 })
 
 /** Pushes counter deltas since the last push into the Effect metrics. */
@@ -185,8 +184,7 @@ const metricsSync = (engine: Engine) => {
           Metric.withAttributes(metrics.monitors, { direction: "incoming" }),
           now.remoteMonitor.activeIncomingCount
         ),
-        Metric.update(metrics.parked, now.backpressure.parkedMessages),
-        Metric.update(metrics.held, now.backpressure.heldLinks.length),
+        Metric.update(metrics.parked, now.parkedMessages),
         ...failures
       ],
       { discard: true }
@@ -219,7 +217,6 @@ export const make: Effect.Effect<
     (node, frame) =>
       transport.trySend(node, channel, frame) ? Effect.void : Effect.ignore(transport.send(node, channel, frame)),
     (node) => transport.linkUnsafe(node) !== undefined,
-    (node) => transport.holdReading(node),
     behaviours,
     (message) => void fork(Effect.logWarning(message))
   )

@@ -41,7 +41,6 @@ export class FrameDecoder {
   private buffered = 0
   private needed = headerBytes
   private failed = false
-  private paused = false
 
   constructor(
     readonly maxFrameBytes: number,
@@ -52,49 +51,16 @@ export class FrameDecoder {
   /** Feeds received bytes. */
   push(chunk: Buffer): void {
     if (this.failed) return
-    if (this.chunks.length > 0 || this.paused) {
+    if (this.chunks.length > 0) {
       this.chunks.push(chunk)
       this.buffered += chunk.length
-      if (this.paused) return
-      this.decodeBuffered()
-      return
+      if (this.buffered < this.needed) return
+      chunk = Buffer.concat(this.chunks, this.buffered)
+      this.chunks = []
+      this.buffered = 0
     }
-    this.decode(chunk)
-  }
-
-  /**
-   * Stops delivering frames, even in the middle of a chunk (call it from `onFrame`); bytes keep
-   * being accepted and wait for {@link resume}.
-   */
-  pause(): void {
-    this.paused = true
-  }
-
-  /** Delivers the frames that arrived while paused, then goes on as before. */
-  resume(): void {
-    if (!this.paused) return
-    this.paused = false
-    if (!this.failed) this.decodeBuffered()
-  }
-
-  /** Stops decoding: later input is ignored. */
-  stop(): void {
-    this.failed = true
-    this.chunks = []
-  }
-
-  private decodeBuffered(): void {
-    if (this.buffered < this.needed) return
-    const chunk = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
-    this.chunks = []
-    this.buffered = 0
-    this.decode(chunk)
-  }
-
-  private decode(chunk: Buffer): void {
     let offset = 0
     const length = chunk.length
-    this.needed = headerBytes
     while (length - offset >= headerBytes) {
       const size = chunk.readUInt32BE(offset)
       if (size > this.maxFrameBytes || size === 0) {
@@ -112,13 +78,21 @@ export class FrameDecoder {
       this.onFrame(chunk.subarray(offset + headerBytes, end))
       if (this.failed) return
       offset = end
-      if (this.paused) break
     }
     if (offset < length) {
       const rest = chunk.subarray(offset)
       this.chunks.push(rest)
       this.buffered = rest.length
+      if (rest.length < headerBytes) this.needed = headerBytes
+    } else {
+      this.needed = headerBytes
     }
+  }
+
+  /** Stops decoding: later input is ignored. */
+  stop(): void {
+    this.failed = true
+    this.chunks = []
   }
 }
 

@@ -147,8 +147,6 @@ class MemoryConn implements Conn {
   private inFlight = 0
   private closed = false
   private drainCallbacks: Array<() => void> = []
-  /** Arrivals held while reading is paused (they still count as in flight for the sender). */
-  private held: Array<() => void> | undefined
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -163,37 +161,19 @@ class MemoryConn implements Conn {
     const peer = this.peer!
     this.inFlight += body.length
     let counted = true
-    const arrive = (deliver: boolean) => {
-      if (counted) {
-        counted = false
-        this.inFlight -= body.length
-        if (this.inFlight === 0) this.drained()
-      }
-      if (deliver && !peer.closed) peer.handlers.onFrame(body)
-    }
     this.network.transmit(
       this.local,
       this.remoteName,
-      (deliver) => (peer.held === undefined ? arrive(deliver) : peer.held.push(() => arrive(deliver))),
+      (deliver) => {
+        if (counted) {
+          counted = false
+          this.inFlight -= body.length
+          if (this.inFlight === 0) this.drained()
+        }
+        if (deliver && !peer.closed) peer.handlers.onFrame(body)
+      },
       true
     )
-  }
-
-  pauseReading(): void {
-    this.held ??= []
-  }
-
-  resumeReading(): void {
-    const held = this.held ?? []
-    this.held = undefined
-    let next = 0
-    while (next < held.length && !this.paused()) held[next++]!()
-    // A frame handler paused again: the rest waits, ahead of anything arriving later.
-    if (next < held.length) this.held = [...held.slice(next), ...(this.held ?? [])]
-  }
-
-  private paused(): boolean {
-    return this.held !== undefined
   }
 
   private drained(): void {

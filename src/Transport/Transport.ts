@@ -159,14 +159,6 @@ export class Transport extends Context.Service<
      */
     readonly subscribe: Effect.Effect<Stream.Stream<LinkEvent>, never, Scope.Scope>
     /**
-     * Stops reading the link to `node` until the returned function is called (holds add up:
-     * reading resumes when every one is released). Frames already received wait, in order; the
-     * peer's sends back up to its high-water mark, so a consumer that cannot keep up slows the
-     * sender instead of buffering without bound. A held link does not count as silent for the
-     * failure detector. A no-op when the node is not connected; the hold ends with the link.
-     */
-    readonly holdReading: (node: string) => () => void
-    /**
      * Calls `listener` synchronously, for as long as the scope lives, at the moment a link comes up
      * or goes down: for a `LinkDown`, after the link is gone (sends to the node fail) and before
      * any frame of a later link to that node is delivered. For state that must never see a stale

@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, Tracer } from "effect"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
-import { parkedHigh } from "../../src/Cluster/internal/engine.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
@@ -132,52 +131,32 @@ describe("remote calls and casts", () => {
 const eventually = <A, E>(effect: Effect.Effect<A, E>, predicate: (a: A) => boolean, ms = 10_000) =>
   effect.pipe(Effect.repeat({ until: predicate, schedule: Schedule.spaced("5 millis") }), Effect.timeout(ms))
 
-describe("backpressure", () => {
-  it.live("a remote flood into a full mailbox stops the link being read, not the node buffering; nothing is lost", () =>
+describe("full mailboxes", () => {
+  it.live("remote sends to a full mailbox (policy suspend) wait behind it, are counted, and arrive in order", () =>
     Effect.gen(function* () {
-      const highWaterMarkBytes = 64 * 1024
-      const a = yield* distNode({ nodeName: "a", transport: { highWaterMarkBytes } })
-      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
-      yield* awaitNodesUp(a.cluster, ["b"])
-      yield* awaitNodesUp(b.cluster, ["a"])
-      const total = 3000
-      // 48 MB in all: more than the kernel's socket buffers, so the sender has to wait.
-      const payload = "x".repeat(16 * 1024)
+      const { a, b } = yield* pair
+      const total = 200
       const gate = yield* Deferred.make<void>()
       const received: Array<number> = []
       const consumer = yield* b.run(
-        Process.spawn<{ readonly i: number }>(
+        Process.spawn(
           (self) =>
             Effect.gen(function* () {
               yield* Deferred.await(gate)
-              while (received.length < total) received.push(((yield* self.receive) as { readonly i: number }).i)
+              while (received.length < total) received.push((yield* self.receive) as number)
             }),
           { mailboxCapacity: 16 }
         )
       )
-      const sender = yield* Effect.forkChild(
-        a.run(
-          Effect.forEach(
-            Array.from({ length: total }, (_, i) => i),
-            (i) => Process.send(consumer, { i, payload }),
-            {
-              discard: true
-            }
-          )
+      yield* a.run(
+        Effect.forEach(
+          Array.from({ length: total }, (_, i) => i),
+          (i) => Process.send(consumer, i),
+          { discard: true }
         )
       )
-      const held = yield* eventually(b.distribution.stats, (stats) => stats.backpressure.heldLinks.includes("a"))
-      assert.isAtMost(held.backpressure.parkedMessages, parkedHigh + 1)
-      // The sender now waits at its own high-water mark instead of b reading on.
-      yield* eventually(
-        Effect.sync(() => a.cluster.transport.linkUnsafe("b")?.bufferedBytes ?? 0),
-        (bytes) => bytes > highWaterMarkBytes
-      )
-      assert.isUndefined(sender.pollUnsafe())
-      assert.isAtMost((yield* b.distribution.stats).backpressure.parkedMessages, parkedHigh + 1)
-      assert.isTrue(b.cluster.transport.linkUnsafe("a") !== undefined, "a held link is not a silent one")
+      yield* eventually(b.distribution.stats, (stats) => stats.parkedMessages === total - 16)
       yield* Deferred.succeed(gate, undefined)
-      yield* Fiber.join(sender).pipe(Effect.timeout(30_000))
       yield* eventually(
         Effect.sync(() => received.length),
         (n) => n === total
@@ -186,8 +165,8 @@ describe("backpressure", () => {
         received,
         Array.from({ length: total }, (_, i) => i)
       )
-      const after = yield* b.distribution.stats
-      assert.deepStrictEqual(after.backpressure, { parkedMessages: 0, heldLinks: [] })
+      // Each queued message is counted out when it is admitted (its sender is woken just after).
+      yield* eventually(b.distribution.stats, (stats) => stats.parkedMessages === 0)
     })
   )
 
@@ -216,11 +195,10 @@ describe("backpressure", () => {
       const calls = yield* Effect.forEach(Array.from({ length: 4 }), () =>
         Effect.forkChild(a.run(GenServer.call(server, Kv.Get({ key: "k" }))), { startImmediately: true })
       )
-      const queued = yield* eventually(b.distribution.stats, (stats) => stats.backpressure.parkedMessages === 2)
-      assert.deepStrictEqual(queued.backpressure.heldLinks, [])
+      yield* eventually(b.distribution.stats, (stats) => stats.parkedMessages === 2)
       yield* Deferred.succeed(gate, undefined)
       assert.deepStrictEqual(yield* Fiber.joinAll(calls), ["0", "1", "2", "3"])
-      assert.strictEqual((yield* b.distribution.stats).backpressure.parkedMessages, 0)
+      yield* eventually(b.distribution.stats, (stats) => stats.parkedMessages === 0)
     })
   )
 })

@@ -114,17 +114,6 @@ const pidKey = (pid: WirePid | Pid.Pid) => `${pid.node}/${pid.id}/${pid.incarnat
 /** The placeholder pid a `Down` carries when a monitored name never resolved to a process. */
 const namePid = (target: RemoteTarget): Pid.Pid => (target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target)
 
-/** Messages from one node queued behind full mailboxes, and the hold on its link beyond a bound. */
-interface Parked {
-  count: number
-  release: (() => void) | undefined
-}
-
-/** Queued messages from one node beyond which its link stops being read (see `Engine.park`). */
-export const parkedHigh = 1024
-/** Queued messages from one node under which its link is read again. */
-export const parkedLow = 512
-
 export class Engine implements RemoteBridge {
   private nextRef = 1
   readonly pendingCalls = new Map<number, PendingCall>()
@@ -135,8 +124,8 @@ export class Engine implements RemoteBridge {
   readonly incomingMonitors = new Map<string, IncomingMonitor>()
   /** Key: `${local pid id}|${remote pid key}`. */
   private readonly links = new Map<string, RemoteLink>()
-  /** Messages and calls from each node queued behind full mailboxes (see `park`). */
-  private readonly parked = new Map<string, Parked>()
+  /** Messages and calls from other nodes queued behind full mailboxes (see `park`). */
+  parkedMessages = 0
   /** Frame kinds from newer nodes already logged (once each). */
   private readonly unknownKinds = new Set<string>()
   readonly counters: Counters = {
@@ -153,7 +142,6 @@ export class Engine implements RemoteBridge {
     private readonly post: Post,
     private readonly postWaiting: PostWaiting,
     private readonly isConnected: (node: string) => boolean,
-    private readonly holdReading: (node: string) => () => void,
     private readonly behaviours: BehaviorRegistry["Service"],
     private readonly log: (message: string) => void
   ) {}
@@ -541,50 +529,35 @@ export class Engine implements RemoteBridge {
 
   private onSend(to: WireTarget, message: unknown, node: string): void {
     const cell = this.resolve(to)
-    if (cell !== undefined && this.deliver(cell, message, node) === Offer.Full) {
-      this.log(`message from another node to ${cell.pid} dropped: its mailbox is full (policy fail)`)
+    if (cell !== undefined && this.deliver(cell, message) === Offer.Full) {
+      this.log(`message from ${node} to ${cell.pid} dropped: its mailbox is full (policy fail)`)
     }
   }
 
-  /** Puts a message from `node` in a mailbox, honouring its overflow policy. */
-  private deliver(cell: Cell, message: unknown, node: string): Offer {
+  /** Puts a message from another node in a mailbox, honouring its overflow policy. */
+  private deliver(cell: Cell, message: unknown): Offer {
     const mailbox = cell.mailbox
     const offered = mailbox.offer(message)
     if (offered === Offer.Full && mailbox.overflow === "suspend") {
-      // The link's reader cannot wait: the message queues behind the mailbox, and `park` stops
-      // reading the link while too many do.
-      mailbox.enqueueBlocked(message, this.park(node))
+      // The link's reader cannot wait: the message queues behind the mailbox, without a bound
+      // (holding the whole link instead would stall every other conversation with that node).
+      mailbox.enqueueBlocked(message, this.park())
       return Offer.Delivered
     }
     return offered
   }
 
   /**
-   * Counts a message (or call) from `node` queued behind a full mailbox with policy `suspend`;
-   * returns what to call when it leaves that queue. Beyond {@link parkedHigh} such messages from
-   * one node, its link is no longer read until they are down to {@link parkedLow}: the sender's
-   * sends then wait at its high-water mark, as a local sender waits at the mailbox, instead of
-   * this node buffering without bound.
+   * Counts a message (or call) queued behind a full mailbox with policy `suspend`; returns what to
+   * call when it leaves that queue (admitted, dropped or withdrawn).
    */
-  private park(node: string): () => void {
-    let parked = this.parked.get(node)
-    if (parked === undefined) {
-      parked = { count: 0, release: undefined }
-      this.parked.set(node, parked)
-    }
-    const entry = parked
-    if (++entry.count > parkedHigh && entry.release === undefined) entry.release = this.holdReading(node)
+  private park(): () => void {
+    this.parkedMessages++
     let left = false
     return () => {
       if (left) return
       left = true
-      entry.count--
-      if (entry.count === 0 && this.parked.get(node) === entry) this.parked.delete(node)
-      if (entry.count > parkedLow || entry.release === undefined) return
-      const release = entry.release
-      entry.release = undefined
-      // Not from inside the mailbox admitting this message: reading on delivers frames at once.
-      setImmediate(release)
+      this.parkedMessages--
     }
   }
 
@@ -625,7 +598,7 @@ export class Engine implements RemoteBridge {
       span,
       GenServer.exitedError
     )
-    deliverCall(cell, envelope, () => this.park(node))
+    deliverCall(cell, envelope, () => this.park())
   }
 
   private onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {
@@ -693,7 +666,7 @@ export class Engine implements RemoteBridge {
     }
     try {
       const request = (protocol[frame.tag] as (payload: object) => object)(codecsOf(spec).decodePayload(frame.payload))
-      this.deliver(cell, request, node)
+      this.deliver(cell, request)
     } catch (error) {
       this.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
     }
@@ -901,9 +874,6 @@ export class Engine implements RemoteBridge {
       this.pendingStops.delete(ref)
       pending.resume(Effect.fail(new NodeDown({ node, reason })))
     }
-    // The link, and any hold on it, is gone; messages still queued from it are delivered as room
-    // frees up (their counting entry is dropped with the link).
-    this.parked.delete(node)
     for (const [ref, pending] of this.pendingCalls) {
       if (pending.node !== node) continue
       this.pendingCalls.delete(ref)
@@ -934,17 +904,6 @@ export class Engine implements RemoteBridge {
       link.release()
       link.local.signalExit(link.remote, ExitReason.noconnection, false)
     }
-  }
-
-  /** Messages queued behind full mailboxes, and the nodes whose link is held (for stats). */
-  backpressure(): { parkedMessages: number; heldLinks: Array<string> } {
-    let parkedMessages = 0
-    const heldLinks: Array<string> = []
-    for (const [node, parked] of this.parked) {
-      parkedMessages += parked.count
-      if (parked.release !== undefined) heldLinks.push(node)
-    }
-    return { parkedMessages, heldLinks }
   }
 
   /** Live links to remote processes (for stats). */

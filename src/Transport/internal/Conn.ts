@@ -25,14 +25,6 @@ export interface Conn {
   bufferedBytes(): number
   /** Calls `callback` once when the buffered bytes fall under the connection's threshold. */
   onDrain(callback: () => void): void
-  /**
-   * Stops delivering frames until {@link resumeReading}, from the next frame on (it may be called
-   * from `onFrame`); the implementation stops reading, so the peer's sends back up to its
-   * high-water mark.
-   */
-  pauseReading(): void
-  /** Delivers the frames held by {@link pauseReading} and reads on. */
-  resumeReading(): void
   /** Flushes what is queued, then closes. */
   end(): void
   /** Closes at once, dropping what is queued. */

@@ -30,8 +30,6 @@ export interface EngineConfig {
   readonly log: Log
 }
 
-const noop = () => {}
-
 /** Why a peer claiming `name` is not who its TLS authentication says, if it is not. */
 const identityMismatch = (options: AttachOptions, name: string): string | undefined => {
   const authenticated = options.authenticated
@@ -61,8 +59,6 @@ interface Connection {
   peer: NodeIdentity | undefined
   peerAddress: Address | null
   lastReceivedAt: number
-  /** Holds on reading (see `holdReading`); reading is paused while there is one. */
-  holds: number
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
@@ -113,7 +109,6 @@ export class Engine {
       peer: undefined,
       peerAddress: null,
       lastReceivedAt: Date.now(),
-      holds: 0,
       replacedBy: undefined,
       replacing: false,
       timer: undefined,
@@ -447,8 +442,7 @@ export class Engine {
       node: c.peer!,
       address: c.peerAddress,
       direction: c.direction,
-      // A link this node stopped reading is not silent: its heartbeats wait behind the held frames.
-      lastReceivedAt: c.holds > 0 ? Date.now() : c.lastReceivedAt,
+      lastReceivedAt: c.lastReceivedAt,
       bufferedBytes: c.conn.bufferedBytes()
     }
   }
@@ -565,19 +559,6 @@ export class Engine {
         return c === undefined ? undefined : this.linkInfo(c)
       },
       subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription),
-      holdReading: (node) => {
-        const c = this.links.get(node)
-        if (c === undefined) return noop
-        if (c.holds++ === 0) c.conn.pauseReading()
-        let released = false
-        return () => {
-          if (released) return
-          released = true
-          if (--c.holds > 0 || c.state === "closed") return
-          c.lastReceivedAt = Date.now()
-          c.conn.resumeReading()
-        }
-      },
       onLinkEvent: (listener) =>
         Effect.acquireRelease(
           Effect.sync(() => {

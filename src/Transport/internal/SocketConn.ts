@@ -87,16 +87,6 @@ export class SocketConn implements Conn {
     this.drainCallbacks.push(callback)
   }
 
-  pauseReading(): void {
-    this.decoder.pause()
-    this.socket.pause()
-  }
-
-  resumeReading(): void {
-    this.socket.resume()
-    this.decoder.resume()
-  }
-
   end(): void {
     this.flush()
     this.socket.end()
