@@ -153,10 +153,11 @@ export const make = Effect.fnUntraced(function* <E, R>(
     }
     return { members }
   }
+  // Heartbeats and gossip never wait for a link to drain: one peer that stops reading must not
+  // silence this node towards the others (they are small and once per interval, so bounded).
   const sendAll = <A>(channel: import("../Transport/Channel.ts").Channel<A>, message: A) =>
-    Effect.forEach(peers.keys(), (name) => Effect.ignore(transport.send(name, channel, message)), {
-      concurrency: "unbounded",
-      discard: true
+    Effect.sync(() => {
+      for (const name of peers.keys()) transport.sendUnsafe(name, channel, message)
     })
 
   // Redialing a member until it is linked again, it departs, or this node closes.

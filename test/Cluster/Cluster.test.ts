@@ -1,7 +1,8 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Schedule, Schema, Scope } from "effect"
+import * as Channel from "../../src/Transport/Channel.ts"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import {
@@ -112,6 +113,43 @@ describe("Cluster", () => {
       assert.strictEqual(down._tag === "NodeDown" && down.reason, "graceful_shutdown")
       assert.deepStrictEqual(statuses, ["running->stopping", "stopping->stopped"])
       assert.strictEqual(yield* a.connectedNodeCount, 0)
+    })
+  )
+
+  it.live("a peer that stops reading does not silence this node's heartbeats to the others", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 5 })
+      const a = yield* memoryClusterNode(network, { nodeName: "a", transport: { highWaterMarkBytes: 1024 } })
+      // b is slow to judge (it keeps its link to a while a's frames to it are held).
+      const b = yield* memoryClusterNode(network, { nodeName: "b", seeds: ["a@a:0"], heartbeatMissThreshold: 1000 })
+      const c = yield* memoryClusterNode(network, { nodeName: "c", seeds: ["a@a:0"] })
+      yield* awaitNodesUp(a, ["b", "c"])
+      yield* awaitNodesUp(b, ["a"])
+      yield* awaitNodesUp(c, ["a"])
+      // a's frames to b are held and a's application traffic to b waits above the high-water mark.
+      network.stall("a", "b")
+      const bulk = Channel.make("test.bulk", Schema.Uint8Array)
+      yield* Effect.forkChild(
+        Effect.forEach(
+          Array.from({ length: 10 }),
+          () => Effect.ignore(a.transport.send("b", bulk, new Uint8Array(1000))),
+          {
+            discard: true
+          }
+        )
+      )
+      const stalledAt = Date.now()
+      // c keeps hearing from a well past its failure timeout (3 intervals).
+      const heardAfter = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold * 2
+      yield* Effect.gen(function* () {
+        const seenAt = (yield* c.nodes).find((node) => node.id === "a")?.lastHeartbeatAt ?? 0
+        return seenAt - stalledAt
+      }).pipe(
+        Effect.repeat({ until: (sinceStall) => sinceStall > heardAfter, schedule: Schedule.spaced("10 millis") }),
+        Effect.timeout(5_000)
+      )
+      assert.isTrue((yield* c.nodes).some((node) => node.id === "a" && node.status === "running"))
+      network.heal("a", "b")
     })
   )
 

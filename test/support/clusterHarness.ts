@@ -38,7 +38,9 @@ export const memoryClusterNode = (
   Effect.gen(function* () {
     const context = yield* Layer.build(
       Cluster.layerOn({ insecure: true, ...fast, ...config }).pipe(
-        Layer.provide(MemoryTransport.layer(network, { name: config.nodeName, handshakeTimeoutMs: 500 }))
+        Layer.provide(
+          MemoryTransport.layer(network, { name: config.nodeName, handshakeTimeoutMs: 500, ...config.transport })
+        )
       )
     )
     return yield* Effect.provideContext(Effect.service(Cluster.Cluster), context)
