@@ -3,7 +3,7 @@ import { Cause, Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, 
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
-import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
+import { awaitNodesUp, clusterEvents, tcpClusterNode } from "../support/clusterHarness.ts"
 import { distNode, FailingSpec, Kv, kv, KvSpec, Overflow, SlowSpec, type TestNode } from "../support/distHarness.ts"
 import { inProcess, receiveOrFail } from "../support/process.ts"
 
@@ -327,6 +327,20 @@ describe("remote stop", () => {
       const error = yield* Effect.flip(a.run(GenServer.stop(server, ExitReason.normal, 200)))
       assert.instanceOf(error, GenServer.CallTimeout)
       assert.strictEqual(ExitReason.format(yield* Fiber.join(waiter).pipe(Effect.timeout(5_000))), "killed")
+    })
+  )
+
+  it.live("a remote stop whose answer never comes fails with CallTimeout shortly after its timeout", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      // A cluster member that runs no distribution: it drops the Stop frame unanswered.
+      const mute = yield* tcpClusterNode({ nodeName: "mute", secret: "dist-test", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["mute"])
+      const started = Date.now()
+      const target = Pid.make("mute", 1, mute.local.incarnation)
+      const error = yield* Effect.flip(a.run(GenServer.stop(target, ExitReason.normal, 100)))
+      assert.instanceOf(error, GenServer.CallTimeout)
+      assert.isBelow(Date.now() - started, 5_000)
     })
   )
 

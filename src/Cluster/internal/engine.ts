@@ -104,7 +104,11 @@ interface PendingStop {
   readonly target: RemoteTarget
   readonly timeout: number | undefined
   readonly resume: (effect: Effect.Effect<void, NoProcess | CallTimeout | NodeDown>) => void
+  readonly timer: ReturnType<typeof setTimeout> | undefined
 }
+
+/** How long past its timeout a remote stop waits for the server's node to answer. */
+const stopAnswerGraceMs = 2000
 
 /** Why a remote spawn failed. */
 export type SpawnError = NodeDown | CallTimeout | InitFailed | NameTaken | UnknownBehaviour | RemoteDecodeError
@@ -261,15 +265,33 @@ export class Engine implements RemoteBridge {
       const notConnected = () => resume(Effect.fail(new NodeDown({ node, reason: "not connected" })))
       if (!this.isConnected(node)) return notConnected()
       const ref = this.nextRef++
-      this.pendingStops.set(ref, { node, target, timeout, resume })
+      // The server's node keeps the timeout; this backstop covers an answer that never comes (a
+      // silent node not yet declared down).
+      const timer =
+        timeout === undefined
+          ? undefined
+          : startTimeout(timeout + stopAnswerGraceMs, () => {
+              if (this.takeStop(ref) === undefined) return
+              resume(Effect.fail(new CallTimeout({ server: String(target), request: "stop", timeoutMs: timeout })))
+            })
+      this.pendingStops.set(ref, { node, target, timeout, resume, timer })
       const frame = { ref, to: toWireTarget(target), reason: toWireReason(reason), timeout: timeout ?? null }
       if (!this.post(node, { _tag: "Stop", ...frame })) {
-        this.pendingStops.delete(ref)
+        this.takeStop(ref)
         return notConnected()
       }
       // An interrupted caller stops waiting; the stop itself goes on over there.
-      return Effect.sync(() => void this.pendingStops.delete(ref))
+      return Effect.sync(() => void this.takeStop(ref))
     })
+
+  /** Removes a pending stop (and its backstop timer); `undefined` if it was already settled. */
+  private takeStop(ref: number): PendingStop | undefined {
+    const pending = this.pendingStops.get(ref)
+    if (pending === undefined) return undefined
+    this.pendingStops.delete(ref)
+    if (pending.timer !== undefined) clearTimeout(pending.timer)
+    return pending
+  }
 
   link = (local: Cell, remote: Pid.Pid): void => {
     if (!this.isConnected(remote.node)) {
@@ -481,12 +503,15 @@ export class Engine implements RemoteBridge {
         return this.onCast(frame, node)
       case "Exit":
         return this.onExit(frame, node)
-      case "Unknown":
-        if (!this.unknownKinds.has(frame.kind)) {
-          this.unknownKinds.add(frame.kind)
-          this.log(`distribution frames of kind "${frame.kind}" from ${node} dropped: this node does not know it`)
+      case "Unknown": {
+        // Logged once per kind (a bounded number of kinds, shortened: the peer chooses them).
+        const kind = frame.kind.slice(0, 64)
+        if (this.unknownKinds.size < 32 && !this.unknownKinds.has(kind)) {
+          this.unknownKinds.add(kind)
+          this.log(`distribution frames of kind "${kind}" from ${node} dropped: this node does not know it`)
         }
         return
+      }
       case "Stop":
         return this.onStop(frame, node)
       case "Stopped":
@@ -688,9 +713,8 @@ export class Engine implements RemoteBridge {
   }
 
   private onStopped(frame: Extract<DistFrame, { _tag: "Stopped" }>): void {
-    const pending = this.pendingStops.get(frame.ref)
+    const pending = this.takeStop(frame.ref)
     if (pending === undefined) return
-    this.pendingStops.delete(frame.ref)
     const server = String(pending.target)
     switch (frame.outcome) {
       case "ok":
@@ -871,7 +895,7 @@ export class Engine implements RemoteBridge {
   nodeDown(node: string, reason: string): void {
     for (const [ref, pending] of this.pendingStops) {
       if (pending.node !== node) continue
-      this.pendingStops.delete(ref)
+      this.takeStop(ref)
       pending.resume(Effect.fail(new NodeDown({ node, reason })))
     }
     for (const [ref, pending] of this.pendingCalls) {
