@@ -213,10 +213,17 @@ export const make: Effect.Effect<
   const channel = DistributionFrame.sendingChannel
   const engine = new Engine(
     runtime,
-    (node, frame) => transport.sendUnsafe(node, channel, frame),
-    (node, frame) =>
-      transport.trySend(node, channel, frame) ? Effect.void : Effect.ignore(transport.send(node, channel, frame)),
-    (node) => transport.linkUnsafe(node) !== undefined,
+    {
+      post: (node, frame) => transport.sendUnsafe(node, channel, frame),
+      tryPost: (node, frame) => transport.trySend(node, channel, frame),
+      postWaiting: (node, frame) =>
+        transport.trySend(node, channel, frame) ? Effect.void : transport.send(node, channel, frame),
+      fork: (effect) => {
+        const fiber = fork(effect)
+        return () => fiber.interruptUnsafe()
+      },
+      isConnected: (node) => transport.linkUnsafe(node) !== undefined
+    },
     behaviours,
     (message) => void fork(Effect.logWarning(message))
   )

@@ -3,8 +3,19 @@ import { Cause, Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, 
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
+import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import { awaitNodesUp, clusterEvents, tcpClusterNode } from "../support/clusterHarness.ts"
-import { distNode, FailingSpec, Kv, kv, KvSpec, Overflow, SlowSpec, type TestNode } from "../support/distHarness.ts"
+import {
+  distNode,
+  FailingSpec,
+  Kv,
+  kv,
+  KvSpec,
+  memoryDistNode,
+  Overflow,
+  SlowSpec,
+  type TestNode
+} from "../support/distHarness.ts"
 import { inProcess, receiveOrFail } from "../support/process.ts"
 
 /** Two connected nodes a and b. */
@@ -199,6 +210,35 @@ describe("full mailboxes", () => {
       yield* Deferred.succeed(gate, undefined)
       assert.deepStrictEqual(yield* Fiber.joinAll(calls), ["0", "1", "2", "3"])
       yield* eventually(b.distribution.stats, (stats) => stats.parkedMessages === 0)
+    })
+  )
+  it.live("remote calls wait for room on a link above its high-water mark instead of piling up there", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 9 })
+      const highWaterMarkBytes = 4096
+      const a = yield* memoryDistNode(network, { nodeName: "a", transport: { highWaterMarkBytes } })
+      const b = yield* memoryDistNode(network, { nodeName: "b", seeds: ["a@a:0"] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const server = yield* startKv(b, undefined, 100)
+      network.stall("a", "b")
+      const value = "x".repeat(1000)
+      const calls = yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        (i) =>
+          Effect.forkChild(a.run(GenServer.call(server, Kv.Put({ key: `k${i}`, value }), { timeout: 30_000 })), {
+            startImmediately: true
+          })
+      )
+      // 50 calls of ~1 KB: only what fits under the mark (plus one frame) is on the link.
+      const buffered = a.cluster.transport.linkUnsafe("b")?.bufferedBytes ?? 0
+      assert.isAtLeast(buffered, highWaterMarkBytes)
+      assert.isAtMost(buffered, highWaterMarkBytes + 2 * 1100)
+      network.heal("a", "b")
+      const sizes = yield* Fiber.joinAll(calls).pipe(Effect.timeout(10_000))
+      assert.deepStrictEqual(
+        [...sizes].sort((x, y) => x - y),
+        Array.from({ length: 50 }, (_, i) => i + 1)
+      )
     })
   )
 })

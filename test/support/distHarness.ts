@@ -9,6 +9,8 @@ import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { ExitReason, GenServer, Protocol } from "../../src/index.ts"
 import type { ProcessRuntime } from "../../src/index.ts"
+import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
+import type { MemoryNetwork } from "../../src/Transport/MemoryNetwork.ts"
 import { fast } from "./clusterHarness.ts"
 
 export class Overflow extends Schema.TaggedError<Overflow>()("Overflow", { limit: Schema.Number }) {}
@@ -99,15 +101,39 @@ export const distNode = (
       Distribution.layer({ host: "127.0.0.1", port: 0, secret: "dist-test", ...fast, ...config }, { behaviours })
     )
     const cluster = Context.get(context, Cluster.Cluster)
-    const node: TestNode = {
-      name: config.nodeName,
-      context: context as Context.Context<NodeServices>,
-      cluster,
-      distribution: Context.get(context, Distribution.Distribution),
-      seed: `${config.nodeName}@127.0.0.1:${cluster.transport.address.port}`,
-      run: (effect) => Effect.provideContext(effect, context as Context.Context<NodeServices>)
-    }
-    return node
+    return testNode(config.nodeName, context, `${config.nodeName}@127.0.0.1:${cluster.transport.address.port}`)
   })
+
+/** A whole node on a `MemoryNetwork` (for fault injection), in the current scope; its seed is `name@name:0`. */
+export const memoryDistNode = (
+  network: MemoryNetwork,
+  config: Partial<ClusterConfig> & { readonly nodeName: string },
+  behaviours: ReadonlyArray<BehaviorRegistry.BehaviorSpec<unknown>> = [KvSpec, FailingSpec, SlowSpec]
+) =>
+  Effect.gen(function* () {
+    const transport = MemoryTransport.layer(network, {
+      name: config.nodeName,
+      handshakeTimeoutMs: 500,
+      ...config.transport
+    })
+    const context = yield* Layer.build(
+      Distribution.layerOnCluster(
+        Cluster.layerOn({ insecure: true, ...fast, ...config }).pipe(Layer.provide(transport)),
+        {
+          behaviours
+        }
+      )
+    )
+    return testNode(config.nodeName, context, `${config.nodeName}@${config.nodeName}:0`)
+  })
+
+const testNode = (name: string, context: Context.Context<NodeServices>, seed: string): TestNode => ({
+  name,
+  context,
+  cluster: Context.get(context, Cluster.Cluster),
+  distribution: Context.get(context, Distribution.Distribution),
+  seed,
+  run: (effect) => Effect.provideContext(effect, context)
+})
 
 export { ExitReason }

@@ -40,13 +40,21 @@ import {
   type WirePid,
   type WireTarget
 } from "../DistributionFrame.ts"
+import type { SendError } from "../../Transport/TransportError.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 
-/** Sends one frame to a node, synchronously (false if there is no link to it). */
-export type Post = (node: string, frame: DistFrame) => boolean
-
-/** Sends one frame from a fiber, waiting while the link is above its high-water mark. */
-export type PostWaiting = (node: string, frame: DistFrame) => Effect.Effect<void>
+/** How the engine reaches other nodes: the transport, through the distribution channel. */
+export interface Wire {
+  /** Sends at once, ignoring the high-water mark (answers, signals); false if not linked or unencodable. */
+  readonly post: (node: string, frame: DistFrame) => boolean
+  /** Sends at once if the link is below its high-water mark; false (nothing sent) otherwise. */
+  readonly tryPost: (node: string, frame: DistFrame) => boolean
+  /** Sends from a fiber, waiting while the link is above its high-water mark. */
+  readonly postWaiting: (node: string, frame: DistFrame) => Effect.Effect<void, SendError>
+  /** Runs an effect on its own (a send that has to wait for room); returns how to interrupt it. */
+  readonly fork: (effect: Effect.Effect<void>) => () => void
+  readonly isConnected: (node: string) => boolean
+}
 
 /** Counters behind `Distribution.stats` (and the metrics). */
 export interface Counters {
@@ -65,6 +73,8 @@ interface PendingCall {
   readonly spec: Protocol.AnySpec
   readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
   readonly timer: ReturnType<typeof setTimeout> | undefined
+  /** Interrupts the send of the Call frame while it still waits for room on the link. */
+  cancelSend: (() => void) | undefined
 }
 
 interface PendingSpawn {
@@ -141,21 +151,25 @@ export class Engine implements RemoteBridge {
     spawnsFailed: 0
   }
 
+  private readonly post: Wire["post"]
+  private readonly isConnected: Wire["isConnected"]
+
   constructor(
     private readonly runtime: Runtime,
-    private readonly post: Post,
-    private readonly postWaiting: PostWaiting,
-    private readonly isConnected: (node: string) => boolean,
+    private readonly wire: Wire,
     private readonly behaviours: BehaviorRegistry["Service"],
     private readonly log: (message: string) => void
-  ) {}
+  ) {
+    this.post = wire.post
+    this.isConnected = wire.isConnected
+  }
 
   // -------------------------------------------------------------------------------------------
   // Outgoing: the remote bridge
   // -------------------------------------------------------------------------------------------
 
   send = (_from: Pid.Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void> =>
-    this.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message })
+    Effect.ignore(this.wire.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message }))
 
   call = (
     target: RemoteTarget,
@@ -180,44 +194,54 @@ export class Engine implements RemoteBridge {
       }
       const ref = this.nextRef++
       const timer = startTimeout(timeout, () => {
-        if (this.pendingCalls.delete(ref)) {
-          resume(
-            this.failCall(
-              "timeout",
-              new CallTimeout({ server: String(target), request: typed._tag, timeoutMs: timeout })
-            )
-          )
-        }
+        if (this.takeCall(ref) === undefined) return
+        resume(
+          this.failCall("timeout", new CallTimeout({ server: String(target), request: typed._tag, timeoutMs: timeout }))
+        )
       })
-      this.pendingCalls.set(ref, { node, target, tag: typed._tag, spec, resume, timer })
+      const pending: PendingCall = { node, target, tag: typed._tag, spec, resume, timer, cancelSend: undefined }
+      this.pendingCalls.set(ref, pending)
       const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-      const sent = this.post(node, {
+      const frame: DistFrame = {
         _tag: "Call",
         ref,
         to: toWireTarget(target),
         tag: typed._tag,
         payload,
         ...(traceparent === undefined ? {} : { traceparent })
-      })
-      if (!sent) {
-        this.pendingCalls.delete(ref)
-        if (timer !== undefined) clearTimeout(timer)
-        return resume(
-          this.isConnected(node)
-            ? this.failCall(
-                "decode",
-                new RemoteDecodeError({ node, what: "request", detail: "the frame could not be sent (see the log)" })
+      }
+      if (!this.wire.tryPost(node, frame)) {
+        if (!this.isConnected(node)) {
+          this.takeCall(ref)
+          return resume(this.failCall("node_down", new NodeDown({ node, reason: "not connected" })))
+        }
+        // Above the link's high-water mark: the call waits for room (within its timeout) like a
+        // send, so callers cannot make this node buffer without bound.
+        pending.cancelSend = this.wire.fork(
+          Effect.catch(this.wire.postWaiting(node, frame), (error) =>
+            Effect.sync(() => {
+              if (this.takeCall(ref) === undefined) return
+              resume(
+                error._tag === "NotConnected"
+                  ? this.failCall("node_down", new NodeDown({ node, reason: "not connected" }))
+                  : this.failCall("decode", new RemoteDecodeError({ node, what: "request", detail: error.message }))
               )
-            : this.failCall("node_down", new NodeDown({ node, reason: "not connected" }))
+            })
+          )
         )
       }
-      return Effect.sync(() => {
-        const pending = this.pendingCalls.get(ref)
-        if (pending === undefined) return
-        this.pendingCalls.delete(ref)
-        if (pending.timer !== undefined) clearTimeout(pending.timer)
-      })
+      return Effect.sync(() => void this.takeCall(ref))
     })
+
+  /** Removes a pending call, its timer and any send still waiting for room; `undefined` if settled. */
+  private takeCall(ref: number): PendingCall | undefined {
+    const pending = this.pendingCalls.get(ref)
+    if (pending === undefined) return undefined
+    this.pendingCalls.delete(ref)
+    if (pending.timer !== undefined) clearTimeout(pending.timer)
+    pending.cancelSend?.()
+    return pending
+  }
 
   private failCall(reason: string, error: unknown): Effect.Effect<never, unknown> {
     this.counters.callFailures[reason] = (this.counters.callFailures[reason] ?? 0) + 1
@@ -235,13 +259,15 @@ export class Engine implements RemoteBridge {
       return Effect.void
     }
     const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-    return this.postWaiting(target.node, {
-      _tag: "Cast",
-      to: toWireTarget(target),
-      tag: typed._tag,
-      payload,
-      ...(traceparent === undefined ? {} : { traceparent })
-    })
+    return Effect.ignore(
+      this.wire.postWaiting(target.node, {
+        _tag: "Cast",
+        to: toWireTarget(target),
+        tag: typed._tag,
+        payload,
+        ...(traceparent === undefined ? {} : { traceparent })
+      })
+    )
   }
 
   exit = (from: Pid.Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean): void => {
@@ -627,10 +653,8 @@ export class Engine implements RemoteBridge {
   }
 
   private onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {
-    const pending = this.pendingCalls.get(frame.ref)
+    const pending = this.takeCall(frame.ref)
     if (pending === undefined) return // timed out or interrupted: a late reply is dropped
-    this.pendingCalls.delete(frame.ref)
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
     const codecs = codecsOf(pending.spec)
     const decodeFailure = (what: string, error: unknown) =>
       this.failCall("decode", new RemoteDecodeError({ node, what, detail: describe(error) }))
@@ -900,8 +924,7 @@ export class Engine implements RemoteBridge {
     }
     for (const [ref, pending] of this.pendingCalls) {
       if (pending.node !== node) continue
-      this.pendingCalls.delete(ref)
-      if (pending.timer !== undefined) clearTimeout(pending.timer)
+      this.takeCall(ref)
       pending.resume(this.failCall("node_down", new NodeDown({ node, reason })))
     }
     for (const [ref, pending] of this.pendingSpawns) {
