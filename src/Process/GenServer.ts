@@ -412,7 +412,9 @@ export const startLink = <P, Args, S, R>(
  * (default: infinite); past it the server is killed and `stop` fails with `CallTimeout`.
  * Succeeds once the server has exited, whatever its final reason. Fails with `NoProcess` if the
  * server is not alive. Works on servers of other nodes too (by pid or `RemoteName`): the timeout is
- * then kept by the server's node, and `stop` fails with `NodeDown` if the link to it is lost first.
+ * then kept by the server's node, and `stop` fails with `NodeDown` if the link to it is lost first,
+ * or with `CallTimeout` (after `timeout` + 2 s) if that node never answers; the server may then
+ * have stopped all the same.
  * Stopping a process that is not a GenServer is a defect.
  *
  * @since 0.1.0

@@ -147,6 +147,7 @@ class MemoryConn implements Conn {
   private inFlight = 0
   private closed = false
   private drainCallbacks: Array<() => void> = []
+  private drainBelow = 0
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -168,7 +169,7 @@ class MemoryConn implements Conn {
         if (counted) {
           counted = false
           this.inFlight -= body.length
-          if (this.inFlight === 0) this.drained()
+          if (this.drainCallbacks.length > 0 && this.inFlight <= this.drainBelow) this.drained()
         }
         if (deliver && !peer.closed) peer.handlers.onFrame(body)
       },
@@ -186,7 +187,8 @@ class MemoryConn implements Conn {
     return this.inFlight
   }
 
-  onDrain(callback: () => void): void {
+  onDrain(belowBytes: number, callback: () => void): void {
+    this.drainBelow = this.drainCallbacks.length === 0 ? belowBytes : Math.min(this.drainBelow, belowBytes)
     this.drainCallbacks.push(callback)
   }
 

@@ -139,6 +139,24 @@ describe("MemoryTransport", () => {
     })
   )
 
+  it.live("a waiting send goes on once the link is back under its mark, though traffic never lets it empty", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const { a, b } = yield* pair(network, { highWaterMarkBytes: 4096 })
+      yield* b.register(Blob, () => {})
+      yield* a.connect({ host: "b", port: 0 })
+      network.faults("a", "b", { delayMs: 50 })
+      // Steady small traffic: 150 bytes every 5 ms, about 1.5 KB always in flight.
+      yield* Effect.forkChild(
+        Effect.forever(Effect.andThen(Effect.ignore(a.send("b", Blob, new Uint8Array(150))), Effect.sleep("5 millis")))
+      )
+      yield* a.send("b", Blob, new Uint8Array(6000))
+      const started = Date.now()
+      yield* a.send("b", Blob, new Uint8Array(100)).pipe(Effect.timeout(2000))
+      assert.isBelow(Date.now() - started, 2000)
+    })
+  )
+
   it.live("link listeners run synchronously: a LinkDown listener sees the link already gone", () =>
     Effect.gen(function* () {
       const { a } = yield* pair(MemoryNetwork.make())

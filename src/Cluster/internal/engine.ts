@@ -218,13 +218,20 @@ export class Engine implements RemoteBridge {
         // Above the link's high-water mark: the call waits for room (within its timeout) like a
         // send, so callers cannot make this node buffer without bound.
         pending.cancelSend = this.wire.fork(
-          Effect.catch(this.wire.postWaiting(node, frame), (error) =>
+          Effect.flatMap(Effect.exit(this.wire.postWaiting(node, frame)), (exit) =>
             Effect.sync(() => {
-              if (this.takeCall(ref) === undefined) return
+              // Sent; or interrupted because the call already ended (timeout, caller, node down).
+              if (Exit.isSuccess(exit) || this.takeCall(ref) === undefined) return
+              const error = Cause.findErrorOption(exit.cause)
               resume(
-                error._tag === "NotConnected"
-                  ? this.failCall("node_down", new NodeDown({ node, reason: "not connected" }))
-                  : this.failCall("decode", new RemoteDecodeError({ node, what: "request", detail: error.message }))
+                error._tag === "None"
+                  ? Effect.failCause(exit.cause)
+                  : error.value._tag === "NotConnected"
+                    ? this.failCall("node_down", new NodeDown({ node, reason: "not connected" }))
+                    : this.failCall(
+                        "decode",
+                        new RemoteDecodeError({ node, what: "request", detail: error.value.message })
+                      )
               )
             })
           )
@@ -298,7 +305,9 @@ export class Engine implements RemoteBridge {
           ? undefined
           : startTimeout(timeout + stopAnswerGraceMs, () => {
               if (this.takeStop(ref) === undefined) return
-              resume(Effect.fail(new CallTimeout({ server: String(target), request: "stop", timeoutMs: timeout })))
+              // No answer at all: the server may still have stopped (or be stopping) over there.
+              const waited = timeout + stopAnswerGraceMs
+              resume(Effect.fail(new CallTimeout({ server: String(target), request: "stop", timeoutMs: waited })))
             })
       this.pendingStops.set(ref, { node, target, timeout, resume, timer })
       const frame = { ref, to: toWireTarget(target), reason: toWireReason(reason), timeout: timeout ?? null }

@@ -23,8 +23,8 @@ export interface Conn {
   write(body: Uint8Array): void
   /** Bytes queued and not yet taken by the kernel (or the in-memory network). */
   bufferedBytes(): number
-  /** Calls `callback` once when the buffered bytes fall under the connection's threshold. */
-  onDrain(callback: () => void): void
+  /** Calls `callback` once, as soon as the buffered bytes are at or under `belowBytes` (or it closes). */
+  onDrain(belowBytes: number, callback: () => void): void
   /** Flushes what is queued, then closes. */
   end(): void
   /** Closes at once, dropping what is queued. */

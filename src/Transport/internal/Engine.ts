@@ -203,11 +203,12 @@ export class Engine {
     c.timer = undefined
     const carriedLink = wasOpen && c.peer !== undefined && this.links.get(c.peer.name) === c
     if (carriedLink) this.links.delete(c.peer!.name)
-    this.wake(c)
-    // Last, once this connection's state is settled: listeners may send (and fail) at once.
+    // Listeners first (they may send, and fail at once): they learn the real reason before the
+    // senders waiting for room are woken to find no link.
     if (carriedLink && c.replacedBy === undefined) {
       this.publish({ _tag: "LinkDown", node: c.peer!, reason, detail })
     }
+    this.wake(c)
   }
 
   /** Tells the synchronous listeners first, then the subscribers' streams. */
@@ -476,7 +477,7 @@ export class Engine {
   private awaitDrain(c: Connection): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       const wake = () => resume(Effect.void)
-      if (c.waiters.size === 0) c.conn.onDrain(() => this.wake(c))
+      if (c.waiters.size === 0) c.conn.onDrain(this.config.highWaterMarkBytes, () => this.wake(c))
       c.waiters.add(wake)
       return Effect.sync(() => {
         c.waiters.delete(wake)

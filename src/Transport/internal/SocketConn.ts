@@ -21,6 +21,7 @@ export class SocketConn implements Conn {
   private pendingBytes = 0
   private scheduled = false
   private drainCallbacks: Array<() => void> = []
+  private drainBelow = 0
   private lastError: string | undefined
   private readonly decoder: FrameDecoder
 
@@ -69,7 +70,12 @@ export class SocketConn implements Conn {
     const buffer = encodeFrames(this.pending, this.pendingBytes)
     this.pending = []
     this.pendingBytes = 0
-    if (this.socket.write(buffer)) this.drained()
+    if (this.socket.write(buffer, this.written)) this.drained()
+  }
+
+  /** A write reached the kernel: senders waiting for room may go on. */
+  private readonly written = (): void => {
+    if (this.drainCallbacks.length > 0 && this.bufferedBytes() <= this.drainBelow) this.drained()
   }
 
   private drained(): void {
@@ -83,7 +89,8 @@ export class SocketConn implements Conn {
     return this.pendingBytes + this.socket.writableLength
   }
 
-  onDrain(callback: () => void): void {
+  onDrain(belowBytes: number, callback: () => void): void {
+    this.drainBelow = this.drainCallbacks.length === 0 ? belowBytes : Math.min(this.drainBelow, belowBytes)
     this.drainCallbacks.push(callback)
   }
 
