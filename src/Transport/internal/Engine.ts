@@ -477,7 +477,8 @@ export class Engine {
   private awaitDrain(c: Connection): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       const wake = () => resume(Effect.void)
-      if (c.waiters.size === 0) c.conn.onDrain(this.config.highWaterMarkBytes, () => this.wake(c))
+      // Woken at half the mark: refilling in large batches, not a frame at a time at the mark.
+      if (c.waiters.size === 0) c.conn.onDrain(this.config.highWaterMarkBytes / 2, () => this.wake(c))
       c.waiters.add(wake)
       return Effect.sync(() => {
         c.waiters.delete(wake)

@@ -70,7 +70,8 @@ export class SocketConn implements Conn {
     const buffer = encodeFrames(this.pending, this.pendingBytes)
     this.pending = []
     this.pendingBytes = 0
-    if (this.socket.write(buffer, this.written)) this.drained()
+    // Progress is tracked per write only while senders wait for room (it costs on every write).
+    if (this.socket.write(buffer, this.drainCallbacks.length > 0 ? this.written : undefined)) this.drained()
   }
 
   /** A write reached the kernel: senders waiting for room may go on. */
