@@ -10,8 +10,9 @@
  * Frames in flight when a link goes down are lost; upper layers learn it from `LinkDown`.
  *
  * Backpressure: each link has a high-water mark (bytes queued but not yet taken by the kernel).
- * Beyond it, `send` suspends until the link drains, or fails with `NotConnected` if the link goes
- * down meanwhile (a silent peer is cut by heartbeat timeout, so the wait is bounded).
+ * Beyond it, `send` suspends until the link is back under half the mark, or fails with
+ * `NotConnected` if the link goes down meanwhile (a silent peer is cut by heartbeat timeout, so the
+ * wait is bounded).
  *
  * @since 0.1.0
  */
