@@ -108,6 +108,20 @@ interface RemoteLink {
 
 const noop = () => {}
 
+/** A request waiting for its answer from another node, with the timer that ends the wait. */
+interface Pending {
+  readonly timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** Removes a pending request and stops its timer; `undefined` if it was already settled. */
+const take = <P extends Pending>(pending: Map<number, P>, ref: number): P | undefined => {
+  const entry = pending.get(ref)
+  if (entry === undefined) return undefined
+  pending.delete(ref)
+  if (entry.timer !== undefined) clearTimeout(entry.timer)
+  return entry
+}
+
 /** A `GenServer.stop` waiting for the server's node to answer. */
 interface PendingStop {
   readonly node: string
@@ -242,11 +256,8 @@ export class Engine implements RemoteBridge {
 
   /** Removes a pending call, its timer and any send still waiting for room; `undefined` if settled. */
   private takeCall(ref: number): PendingCall | undefined {
-    const pending = this.pendingCalls.get(ref)
-    if (pending === undefined) return undefined
-    this.pendingCalls.delete(ref)
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
-    pending.cancelSend?.()
+    const pending = take(this.pendingCalls, ref)
+    pending?.cancelSend?.()
     return pending
   }
 
@@ -304,7 +315,7 @@ export class Engine implements RemoteBridge {
         timeout === undefined
           ? undefined
           : startTimeout(timeout + stopAnswerGraceMs, () => {
-              if (this.takeStop(ref) === undefined) return
+              if (take(this.pendingStops, ref) === undefined) return
               // No answer at all: the server may still have stopped (or be stopping) over there.
               const waited = timeout + stopAnswerGraceMs
               resume(Effect.fail(new CallTimeout({ server: String(target), request: "stop", timeoutMs: waited })))
@@ -312,21 +323,12 @@ export class Engine implements RemoteBridge {
       this.pendingStops.set(ref, { node, target, timeout, resume, timer })
       const frame = { ref, to: toWireTarget(target), reason: toWireReason(reason), timeout: timeout ?? null }
       if (!this.post(node, { _tag: "Stop", ...frame })) {
-        this.takeStop(ref)
+        take(this.pendingStops, ref)
         return notConnected()
       }
       // An interrupted caller stops waiting; the stop itself goes on over there.
-      return Effect.sync(() => void this.takeStop(ref))
+      return Effect.sync(() => void take(this.pendingStops, ref))
     })
-
-  /** Removes a pending stop (and its backstop timer); `undefined` if it was already settled. */
-  private takeStop(ref: number): PendingStop | undefined {
-    const pending = this.pendingStops.get(ref)
-    if (pending === undefined) return undefined
-    this.pendingStops.delete(ref)
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
-    return pending
-  }
 
   link = (local: Cell, remote: Pid.Pid): void => {
     if (!this.isConnected(remote.node)) {
@@ -437,7 +439,7 @@ export class Engine implements RemoteBridge {
       }
       const ref = this.nextRef++
       const timer = startTimeout(options.timeout, () => {
-        if (this.pendingSpawns.delete(ref)) {
+        if (take(this.pendingSpawns, ref) !== undefined) {
           fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
         }
       })
@@ -469,20 +471,14 @@ export class Engine implements RemoteBridge {
           : { monitor: { watcher: toWirePid(options.monitorFrom.watcher.pid), ref: options.monitorFrom.ref.id } })
       })
       if (!sent) {
-        this.pendingSpawns.delete(ref)
-        clearTimeout(timer)
+        take(this.pendingSpawns, ref)
         return fail(
           this.isConnected(node)
             ? new RemoteDecodeError({ node, what: `spawn of ${spec.name}`, detail: "the frame could not be sent" })
             : new NodeDown({ node, reason: "not connected" })
         )
       }
-      return Effect.sync(() => {
-        const pending = this.pendingSpawns.get(ref)
-        if (pending === undefined) return
-        this.pendingSpawns.delete(ref)
-        clearTimeout(pending.timer)
-      })
+      return Effect.sync(() => void take(this.pendingSpawns, ref))
     })
   }
 
@@ -609,16 +605,16 @@ export class Engine implements RemoteBridge {
 
   /**
    * Counts a message (or call) queued behind a full mailbox with policy `suspend`; returns what to
-   * call when it leaves that queue (admitted, dropped or withdrawn).
+   * call, once, when it leaves that queue (the mailbox wakes each queued sender exactly once;
+   * `deliverCall` also covers a withdrawn call).
    */
   private park(): () => void {
     this.parkedMessages++
-    let left = false
-    return () => {
-      if (left) return
-      left = true
-      this.parkedMessages--
-    }
+    return this.unpark
+  }
+
+  private readonly unpark = (): void => {
+    this.parkedMessages--
   }
 
   private onCall(frame: Extract<DistFrame, { _tag: "Call" }>, node: string): void {
@@ -746,7 +742,7 @@ export class Engine implements RemoteBridge {
   }
 
   private onStopped(frame: Extract<DistFrame, { _tag: "Stopped" }>): void {
-    const pending = this.takeStop(frame.ref)
+    const pending = take(this.pendingStops, frame.ref)
     if (pending === undefined) return
     const server = String(pending.target)
     switch (frame.outcome) {
@@ -873,7 +869,7 @@ export class Engine implements RemoteBridge {
   }
 
   private onSpawned(frame: Extract<DistFrame, { _tag: "Spawned" }>, node: string): void {
-    const pending = this.pendingSpawns.get(frame.ref)
+    const pending = take(this.pendingSpawns, frame.ref)
     if (pending === undefined) {
       // Its requester gave up (timeout, interruption): nobody will ever know this process, so it
       // must not run on unowned.
@@ -889,8 +885,6 @@ export class Engine implements RemoteBridge {
       }
       return
     }
-    this.pendingSpawns.delete(frame.ref)
-    clearTimeout(pending.timer)
     if (frame.pid !== undefined) {
       const pid = fromWirePid(frame.pid)
       this.counters.spawnsSucceeded++
@@ -928,7 +922,7 @@ export class Engine implements RemoteBridge {
   nodeDown(node: string, reason: string): void {
     for (const [ref, pending] of this.pendingStops) {
       if (pending.node !== node) continue
-      this.takeStop(ref)
+      take(this.pendingStops, ref)
       pending.resume(Effect.fail(new NodeDown({ node, reason })))
     }
     for (const [ref, pending] of this.pendingCalls) {
@@ -938,8 +932,7 @@ export class Engine implements RemoteBridge {
     }
     for (const [ref, pending] of this.pendingSpawns) {
       if (pending.node !== node) continue
-      this.pendingSpawns.delete(ref)
-      clearTimeout(pending.timer)
+      take(this.pendingSpawns, ref)
       this.counters.spawnsFailed++
       pending.resume(Effect.fail(new NodeDown({ node, reason })))
     }
