@@ -4,21 +4,19 @@
  *
  * @internal
  */
-import { Clock, type Context, Effect } from "effect"
+import { type Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
-import type { Cell } from "../../Process/internal/cell.ts"
 import * as Pid from "../../Process/Pid.ts"
-import { type ProcessRuntime, type Runtime, withRuntime } from "../../Process/ProcessRuntime.ts"
+import { type ProcessRuntime, withRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Signal from "../../Process/Signal.ts"
 import { ChildNotFound, ChildStartFailed, InvalidChildSpec, MaxChildren } from "../Errors.ts"
 import { adopt, runStart, withCallerServices } from "./child.ts"
-import { Intensity } from "./intensity.ts"
+import { shouldRestart, SupervisorCore } from "./core.ts"
 import { type ChildCounts, type ChildInfo, DynamicProtocol, RetryRestart } from "./protocol.ts"
 import { Reporter } from "./reporter.ts"
 import { shutdownChild, shutdownGroup, type Stopping } from "./shutdown.ts"
 import { type Resolved, resolve, type SpecLike } from "./spec.ts"
-import { maxIntensityReason } from "./supervisor.ts"
 
 /** The dynamic supervisor's flags, defaults filled in. */
 export interface DynamicFlags {
@@ -43,27 +41,11 @@ class DynamicChild implements Stopping {
 type Outcome = ExitReason.ExitReason | undefined
 
 /** The state of one dynamic supervisor process. */
-export class DynamicState {
+export class DynamicState extends SupervisorCore<DynamicFlags> {
   /** Children by key, in the order they were added. */
   private readonly children = new Map<number, DynamicChild>()
   private readonly byPid = new Map<number, DynamicChild>()
-  private readonly intensity: Intensity
   private nextKey = 1
-
-  constructor(
-    private readonly runtime: Runtime,
-    private readonly cell: Cell,
-    readonly flags: DynamicFlags,
-    private readonly reporter: Reporter,
-    /** The services of the supervisor process. */
-    private readonly context: Context.Context<never>
-  ) {
-    this.intensity = new Intensity(flags.maxRestarts, flags.withinMs)
-  }
-
-  get pid(): Pid.Pid {
-    return this.cell.pid
-  }
 
   private start(child: DynamicChild, restart: boolean): Effect.Effect<Pid.Pid, ExitReason.ExitReason> {
     return Effect.matchEffect(runStart(child.spec.start), {
@@ -115,10 +97,7 @@ export class DynamicState {
     if (child === undefined || child.restarting || !Pid.equals(child.pid, pid)) return Effect.succeed(undefined)
     this.byPid.delete(pid.id)
     return Effect.flatMap(this.reporter.exited(undefined, pid, reason, false), () => {
-      const restart = child.spec.restart
-      if (restart === "permanent" || (restart === "transient" && !ExitReason.isGraceful(reason))) {
-        return this.restart(child)
-      }
+      if (shouldRestart(child.spec.restart, reason)) return this.restart(child)
       this.children.delete(child.key)
       return Effect.succeed(undefined)
     })
@@ -130,21 +109,15 @@ export class DynamicState {
   }
 
   private restart(child: DynamicChild): Effect.Effect<Outcome> {
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      if (!this.intensity.add(now)) {
-        this.children.delete(child.key)
-        return Effect.as(
-          this.reporter.escalated(maxIntensityReason, this.flags.maxRestarts, this.flags.withinMs),
-          maxIntensityReason
-        )
-      }
-      const attempt = Effect.catch(Effect.asVoid(this.start(child, true)), () => {
-        child.restarting = true
-        this.cell.mailbox.offerSystem(new RetryRestart(child.key))
-        return Effect.void
-      })
-      return Effect.as(this.reporter.restartSpan(undefined, attempt), undefined)
+    const attempt = Effect.catch(Effect.asVoid(this.start(child, true)), () => {
+      child.restarting = true
+      this.cell.mailbox.offerSystem(new RetryRestart(child.key))
+      return Effect.void
     })
+    return this.withinIntensity(
+      () => this.children.delete(child.key),
+      Effect.as(this.reporter.restartSpan(undefined, attempt), undefined)
+    )
   }
 
   /** Stops every running child at once, each within its shutdown time. */

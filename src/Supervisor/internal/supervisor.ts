@@ -9,12 +9,11 @@
  *
  * @internal
  */
-import { Clock, type Context, Effect } from "effect"
+import { type Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
-import type { Cell } from "../../Process/internal/cell.ts"
 import * as Pid from "../../Process/Pid.ts"
-import { type ProcessRuntime, type Runtime, withRuntime } from "../../Process/ProcessRuntime.ts"
+import { type ProcessRuntime, withRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Signal from "../../Process/Signal.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
 import {
@@ -26,7 +25,7 @@ import {
   InvalidChildSpec
 } from "../Errors.ts"
 import { adopt, runStart, withCallerServices } from "./child.ts"
-import { Intensity } from "./intensity.ts"
+import { shouldRestart, SupervisorCore } from "./core.ts"
 import { type ChildCounts, type ChildInfo, RetryRestart, SupervisorProtocol } from "./protocol.ts"
 import { Reporter } from "./reporter.ts"
 import { shutdownChild } from "./shutdown.ts"
@@ -46,9 +45,7 @@ export interface Flags {
   readonly autoShutdown: AutoShutdown
 }
 
-/** The reason a supervisor exits with when it exceeds its restart intensity. */
-export const MAX_INTENSITY_DETAIL = "reached_max_restart_intensity"
-export const maxIntensityReason: ExitReason.ExitReason = ExitReason.shutdown(MAX_INTENSITY_DETAIL)
+export { MAX_INTENSITY_DETAIL, maxIntensityReason } from "./core.ts"
 
 /** A resolved static child spec: its id is known. */
 export type StaticSpec = Resolved & { readonly id: string }
@@ -86,26 +83,10 @@ export const resolveAll = (
 }
 
 /** The state of one supervisor process. Mutated in place: only its own process touches it. */
-export class SupervisorState {
+export class SupervisorState extends SupervisorCore<Flags> {
   /** Children in start order. */
   readonly children: Array<Child> = []
   private readonly byPid = new Map<number, Child>()
-  private readonly intensity: Intensity
-
-  constructor(
-    private readonly runtime: Runtime,
-    private readonly cell: Cell,
-    readonly flags: Flags,
-    private readonly reporter: Reporter,
-    /** The services of the supervisor process. */
-    private readonly context: Context.Context<never>
-  ) {
-    this.intensity = new Intensity(flags.maxRestarts, flags.withinMs)
-  }
-
-  get pid(): Pid.Pid {
-    return this.cell.pid
-  }
 
   find(id: string): Child | undefined {
     return this.children.find((child) => child.id === id)
@@ -191,10 +172,7 @@ export class SupervisorState {
     this.byPid.delete(pid.id)
     child.pid = undefined
     return Effect.flatMap(this.reporter.exited(child.id, pid, reason, false), () => {
-      const restart = child.spec.restart
-      if (restart === "permanent" || (restart === "transient" && !ExitReason.isGraceful(reason))) {
-        return this.restart(child)
-      }
+      if (shouldRestart(child.spec.restart, reason)) return this.restart(child)
       this.forgetProcess(child)
       return Effect.succeed(this.autoShutdown(child))
     })
@@ -207,16 +185,10 @@ export class SupervisorState {
   }
 
   private restart(child: Child): Effect.Effect<Outcome> {
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      if (!this.intensity.add(now)) {
-        this.forgetProcess(child)
-        return Effect.as(
-          this.reporter.escalated(maxIntensityReason, this.flags.maxRestarts, this.flags.withinMs),
-          maxIntensityReason
-        )
-      }
-      return Effect.as(this.reporter.restartSpan(child.id, this.restartByStrategy(child)), Continue)
-    })
+    return this.withinIntensity(
+      () => this.forgetProcess(child),
+      Effect.as(this.reporter.restartSpan(child.id, this.restartByStrategy(child)), Continue)
+    )
   }
 
   private restartByStrategy(child: Child): Effect.Effect<void> {
