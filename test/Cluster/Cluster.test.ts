@@ -1,10 +1,11 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Schedule, Schema, Scope } from "effect"
+import { Effect, Exit, Schema, Scope } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
+import { eventually } from "../support/transportHarness.ts"
 import {
   awaitNodesUp,
   clusterEvents,
@@ -141,13 +142,8 @@ describe("Cluster", () => {
       const stalledAt = Date.now()
       // c keeps hearing from a well past its failure timeout (3 intervals).
       const heardAfter = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold * 2
-      yield* Effect.gen(function* () {
-        const seenAt = (yield* c.nodes).find((node) => node.id === "a")?.lastHeartbeatAt ?? 0
-        return seenAt - stalledAt
-      }).pipe(
-        Effect.repeat({ until: (sinceStall) => sinceStall > heardAfter, schedule: Schedule.spaced("10 millis") }),
-        Effect.timeout(5_000)
-      )
+      const heardAt = Effect.map(c.nodes, (nodes) => nodes.find((node) => node.id === "a")?.lastHeartbeatAt ?? 0)
+      yield* eventually(heardAt, (at) => at - stalledAt > heardAfter, 5_000)
       assert.isTrue((yield* c.nodes).some((node) => node.id === "a" && node.status === "running"))
       network.heal("a", "b")
     })

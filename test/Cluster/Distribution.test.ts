@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Option, Schedule, Schema, Scope, Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
@@ -17,6 +17,7 @@ import {
   type TestNode
 } from "../support/distHarness.ts"
 import { inProcess, receiveOrFail } from "../support/process.ts"
+import { eventually } from "../support/transportHarness.ts"
 
 /** Two connected nodes a and b. */
 const pair = Effect.gen(function* () {
@@ -139,8 +140,27 @@ describe("remote calls and casts", () => {
 })
 
 /** Polls `effect` until `predicate` holds (every 5 ms, at most `ms`). */
-const eventually = <A, E>(effect: Effect.Effect<A, E>, predicate: (a: A) => boolean, ms = 10_000) =>
-  effect.pipe(Effect.repeat({ until: predicate, schedule: Schedule.spaced("5 millis") }), Effect.timeout(ms))
+/**
+ * A Kv server whose state counts its Gets (each answers the count so far), optionally waiting for
+ * `getWaitsFor` first, or never finishing `terminate`; the other requests answer trivially.
+ */
+const counter = (options: { readonly getWaitsFor?: Deferred.Deferred<void>; readonly terminateNever?: boolean }) =>
+  GenServer.behaviour(Kv)({
+    init: () => Effect.succeed(0),
+    handleCall: {
+      Get: (_, n) =>
+        Effect.as(
+          options.getWaitsFor === undefined ? Effect.void : Deferred.await(options.getWaitsFor),
+          GenServer.reply(String(n), n + 1)
+        ),
+      Put: (_, n) => Effect.succeed(GenServer.reply(n, n)),
+      Whoami: (_, n) => Effect.succeed(GenServer.reply("counter", n)),
+      Hang: (_, n) => Effect.succeed(GenServer.noReply(n)),
+      Crash: () => Effect.die("crash")
+    },
+    handleCast: { Note: (_, n) => Effect.succeed(GenServer.noReply(n)) },
+    terminate: () => (options.terminateNever === true ? Effect.never : Effect.void)
+  })
 
 describe("full mailboxes", () => {
   it.live("remote sends to a full mailbox (policy suspend) wait behind it, are counted, and arrive in order", () =>
@@ -185,23 +205,7 @@ describe("full mailboxes", () => {
     Effect.gen(function* () {
       const { a, b } = yield* pair
       const gate = yield* Deferred.make<void>()
-      const server = yield* b.run(
-        GenServer.start(
-          GenServer.behaviour(Kv)({
-            init: () => Effect.succeed(0),
-            handleCall: {
-              Get: (_, n) => Effect.as(Deferred.await(gate), GenServer.reply(String(n), n + 1)),
-              Put: (_, n) => Effect.succeed(GenServer.reply(n, n)),
-              Whoami: (_, n) => Effect.succeed(GenServer.reply("gated", n)),
-              Hang: (_, n) => Effect.succeed(GenServer.noReply(n)),
-              Crash: () => Effect.die("crash")
-            },
-            handleCast: { Note: (_, n) => Effect.succeed(GenServer.noReply(n)) }
-          }),
-          undefined,
-          { mailboxCapacity: 1 }
-        )
-      )
+      const server = yield* b.run(GenServer.start(counter({ getWaitsFor: gate }), undefined, { mailboxCapacity: 1 }))
       // One call in the handler, one in the mailbox, two queued behind it.
       const calls = yield* Effect.forEach(Array.from({ length: 4 }), () =>
         Effect.forkChild(a.run(GenServer.call(server, Kv.Get({ key: "k" }))), { startImmediately: true })
@@ -302,24 +306,7 @@ describe("node loss", () => {
 })
 
 /** A server on `node` whose `terminate` never returns (so only a kill ends it). */
-const startStubborn = (node: TestNode) =>
-  node.run(
-    GenServer.start(
-      GenServer.behaviour(Kv)({
-        init: () => Effect.succeed(0),
-        handleCall: {
-          Get: (_, n) => Effect.succeed(GenServer.reply(null, n)),
-          Put: (_, n) => Effect.succeed(GenServer.reply(n, n)),
-          Whoami: (_, n) => Effect.succeed(GenServer.reply("stubborn", n)),
-          Hang: (_, n) => Effect.succeed(GenServer.noReply(n)),
-          Crash: () => Effect.die("crash")
-        },
-        handleCast: { Note: (_, n) => Effect.succeed(GenServer.noReply(n)) },
-        terminate: () => Effect.never
-      }),
-      undefined
-    )
-  )
+const startStubborn = (node: TestNode) => node.run(GenServer.start(counter({ terminateNever: true }), undefined))
 
 describe("remote stop", () => {
   it.live("GenServer.stop stops a server on another node, by pid or by name, with the given reason", () =>

@@ -1,7 +1,7 @@
 /**
  * Helpers for the transport and cluster tests: waiting on events with a deadline, building nodes.
  */
-import { Deferred, Effect, Logger, Option, Stream } from "effect"
+import { Deferred, Effect, Logger, Option, Schedule, Stream } from "effect"
 import type { Cause, Scope } from "effect"
 import type { Channel } from "../../src/Transport/Channel.ts"
 import { Transport } from "../../src/Transport/Transport.ts"
@@ -18,6 +18,13 @@ export const awaitFirst = <A, E>(stream: Stream.Stream<A, E>, predicate: (a: A) 
     Effect.flatMap((head) => (Option.isSome(head) ? Effect.succeed(head.value) : Effect.die("stream ended"))),
     Effect.timeout(ms)
   )
+
+/**
+ * Polls `effect` (every 5 ms) until `predicate` holds, failing after `ms`: for state that has no
+ * event to wait on (stats, counters).
+ */
+export const eventually = <A, E>(effect: Effect.Effect<A, E>, predicate: (a: A) => boolean, ms = 10_000) =>
+  effect.pipe(Effect.repeat({ until: predicate, schedule: Schedule.spaced("5 millis") }), Effect.timeout(ms))
 
 /** A secure TCP transport on a free loopback port, living in the current scope. */
 export const tcpNode = (
