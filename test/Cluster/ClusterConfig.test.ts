@@ -51,6 +51,13 @@ describe("ClusterConfig.fromEnv", () => {
     })
   )
 
+  it.effect("refuses a busy-poll window that is not a whole number", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load({ OTP_NODE_NAME: "a", OTP_BUSY_POLL_MICROS: "lots" }))
+      assert.include(String(error), "OTP_BUSY_POLL_MICROS")
+    })
+  )
+
   it.effect("fails without a node name", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(load({ OTP_CLUSTER_SECRET: "s3cret" }))

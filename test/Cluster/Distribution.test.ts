@@ -245,6 +245,47 @@ describe("full mailboxes", () => {
       )
     })
   )
+
+  it.live("a call waiting for room times out unsent, or fails with the link's reason when it drops", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 10 })
+      const a = yield* memoryDistNode(network, { nodeName: "a", transport: { highWaterMarkBytes: 4096 } })
+      const b = yield* memoryDistNode(network, { nodeName: "b", seeds: ["a@a:0"], heartbeatMissThreshold: 1000 })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const server = yield* startKv(b, undefined, 100)
+      network.stall("a", "b")
+      // One large request fills the link past its mark; the next ones wait for room.
+      const big = yield* Effect.forkChild(
+        a.run(GenServer.call(server, Kv.Put({ key: "big", value: "x".repeat(6000) }))),
+        {
+          startImmediately: true
+        }
+      )
+      const late = yield* Effect.flip(
+        a.run(GenServer.call(server, Kv.Put({ key: "late", value: "v" }), { timeout: 100 }))
+      )
+      assert.instanceOf(late, GenServer.CallTimeout)
+      network.heal("a", "b")
+      assert.strictEqual(yield* Fiber.join(big), 1)
+      assert.isNull(yield* a.run(GenServer.call(server, Kv.Get({ key: "late" }))), "a timed-out call is never sent")
+      // Again, but the link drops while the call waits: it fails with the link's own reason.
+      network.stall("a", "b")
+      yield* Effect.forkChild(a.run(GenServer.call(server, Kv.Put({ key: "big2", value: "x".repeat(6000) }))), {
+        startImmediately: true
+      })
+      const waiting = yield* Effect.forkChild(
+        a.run(Effect.flip(GenServer.call(server, Kv.Put({ key: "w", value: "v" })))),
+        {
+          startImmediately: true
+        }
+      )
+      yield* a.cluster.transport.disconnect("b", "heartbeat_timeout")
+      const down = yield* Fiber.join(waiting)
+      assert.instanceOf(down, ProcessErrors.NodeDown)
+      assert.strictEqual(down instanceof ProcessErrors.NodeDown && down.reason, "heartbeat_timeout")
+      network.heal("a", "b")
+    })
+  )
 })
 
 describe("node loss", () => {
