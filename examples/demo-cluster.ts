@@ -8,7 +8,7 @@
  */
 import { Context, Effect, Exit, Layer, Option, References, Schedule, Schema, Scope } from "effect"
 import {
-  BehaviorRegistry,
+  BehaviourRegistry,
   ChildSpec,
   Cluster,
   Distribution,
@@ -42,7 +42,7 @@ const kv = GenServer.behaviour(Kv)({
 // --- A counter that other nodes may start here (remote spawn) -------------------------------------
 
 const Counter = Protocol.make({ Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }) })
-const CounterSpec = BehaviorRegistry.define(
+const CounterSpec = BehaviourRegistry.define(
   "counter",
   Schema.Number,
   GenServer.behaviour(Counter)({

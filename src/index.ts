@@ -110,4 +110,4 @@ export * as Distribution from "./Cluster/Distribution.ts"
 export * as DistributionFrame from "./Cluster/DistributionFrame.ts"
 
 /** Behaviours other nodes may spawn here. @since 0.1.0 */
-export * as BehaviorRegistry from "./Cluster/BehaviorRegistry.ts"
+export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"

@@ -28,10 +28,11 @@ import type { Cell } from "../Process/internal/cell.ts"
 import type { Runtime } from "../Process/internal/runtime.ts"
 import type { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
+import { withRuntime } from "../Process/internal/context.ts"
 import * as Signal from "../Process/Signal.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
 import { Transport } from "../Transport/Transport.ts"
-import * as BehaviorRegistry from "./BehaviorRegistry.ts"
+import * as BehaviourRegistry from "./BehaviourRegistry.ts"
 import * as Cluster from "./Cluster.ts"
 import type { ClusterConfig, InvalidClusterConfig } from "./ClusterConfig.ts"
 import * as DistributionFrame from "./DistributionFrame.ts"
@@ -100,13 +101,13 @@ export class Distribution extends Context.Service<
     /** Counters of remote calls, spawns and monitors. */
     readonly stats: Effect.Effect<DistributionStats>
     /**
-     * Starts a behaviour registered (with `BehaviorRegistry`) on `node`, with start arguments
+     * Starts a behaviour registered (with `BehaviourRegistry`) on `node`, with start arguments
      * encoded by its schema. Fails with `UnknownBehaviour`, `InitFailed`, `NameTaken`,
      * `NodeDown`, `CallTimeout` (no answer within `timeout`), or `RemoteDecodeError`.
      */
     readonly spawn: <Args>(
       node: string,
-      spec: BehaviorRegistry.BehaviorSpec<Args>,
+      spec: BehaviourRegistry.BehaviourSpec<Args>,
       args: Args,
       options?: SpawnOptions
     ) => Effect.Effect<Spawned, SpawnError | NotAProcess>
@@ -200,11 +201,11 @@ const metricsSync = (engine: Engine) => {
 export const make: Effect.Effect<
   Distribution["Service"],
   never,
-  Scope.Scope | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviorRegistry.BehaviorRegistry
+  Scope.Scope | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviourRegistry.BehaviourRegistry
 > = Effect.gen(function* () {
   const runtime = yield* ProcessRuntime.ProcessRuntime
   const cluster = yield* Cluster.Cluster
-  const behaviours = yield* BehaviorRegistry.BehaviorRegistry
+  const behaviours = yield* BehaviourRegistry.BehaviourRegistry
   const transport = cluster.transport
   const context = yield* Effect.context<never>()
   const fork = Effect.runForkWith(context)
@@ -244,7 +245,7 @@ export const make: Effect.Effect<
     stats: Effect.sync(() => statsOf(engine)),
     syncMetrics,
     spawn: (node, spec, args, options) =>
-      ProcessRuntime.withRuntime((rt, fiber) => {
+      withRuntime((rt, fiber) => {
         const current: Cell | undefined = rt.current(fiber)
         if ((options?.link === true || options?.monitor === true) && current === undefined) {
           return Effect.fail(new NotAProcess({ operation: "Distribution.spawn with link or monitor" }))
@@ -252,7 +253,7 @@ export const make: Effect.Effect<
         const monitorFrom =
           options?.monitor === true ? { watcher: current!, ref: Signal.makeRef(rt.node, rt.newRefId()) } : undefined
         return Effect.map(
-          engine.spawn(node, spec as BehaviorRegistry.BehaviorSpec<unknown>, args, {
+          engine.spawn(node, spec as BehaviourRegistry.BehaviourSpec<unknown>, args, {
             name: options?.name,
             linkTo: options?.link === true ? current : undefined,
             monitorFrom,
@@ -271,7 +272,7 @@ export const make: Effect.Effect<
  */
 export interface NodeOptions {
   /** Behaviours other nodes may start here. */
-  readonly behaviours?: ReadonlyArray<BehaviorRegistry.BehaviorSpec<unknown>> | undefined
+  readonly behaviours?: ReadonlyArray<BehaviourRegistry.BehaviourSpec<unknown>> | undefined
   /** Options of this node's process runtime (its node name and incarnation come from the cluster). */
   readonly runtime?: Omit<ProcessRuntime.ProcessRuntimeOptions, "node" | "incarnation"> | undefined
 }
@@ -342,7 +343,7 @@ const layerWith = <C, E, R>(
     )
   )
   return Layer.effect(Distribution, make).pipe(
-    Layer.provide(BehaviorRegistry.layer(options?.behaviours ?? [])),
+    Layer.provide(BehaviourRegistry.layer(options?.behaviours ?? [])),
     Layer.provideMerge(runtimeLayer),
     Layer.provideMerge(clusterLayer)
   )

@@ -42,7 +42,8 @@ import {
   type SpawnOptions,
   type Target
 } from "./Process.ts"
-import { type ProcessRuntime, withRuntime } from "./ProcessRuntime.ts"
+import type { ProcessRuntime } from "./ProcessRuntime.ts"
+import { withRuntime } from "./internal/context.ts"
 import * as Protocol from "./Protocol.ts"
 
 // ---------------------------------------------------------------------------------------------

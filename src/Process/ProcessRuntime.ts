@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { randomInt } from "node:crypto"
-import { Context, Effect, type Fiber, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
 import { Runtime } from "./internal/runtime.ts"
 
@@ -96,20 +96,6 @@ export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, ne
  * @since 0.1.0
  */
 export type { Runtime }
-
-/**
- * Runs `f` with the runtime and the current fiber, without the overhead of a generator: for
- * library code on hot paths.
- *
- * @internal
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const withRuntime = <X extends Effect.Effect<any, any, any>>(
-  f: (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>) => X
-): Effect.Effect<Effect.Success<X>, Effect.Error<X>, Effect.Services<X> | ProcessRuntime> =>
-  Effect.withFiber((fiber) =>
-    f(Context.getUnsafe(fiber.context as Context.Context<ProcessRuntime>, ProcessRuntime), fiber)
-  )
 
 /**
  * A process runtime for this node; see {@link ProcessRuntime.layer}.

@@ -10,7 +10,8 @@ import { NameTaken, NoProcess, NotAProcess } from "./Errors.ts"
 import type { Cell } from "./internal/cell.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import type { Pid } from "./Pid.ts"
-import { type ProcessRuntime, withRuntime } from "./ProcessRuntime.ts"
+import type { ProcessRuntime } from "./ProcessRuntime.ts"
+import { withRuntime } from "./internal/context.ts"
 
 /**
  * Registers `pid` (default: the current process) under a unique local name. A process holds at

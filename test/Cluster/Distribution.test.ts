@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
-import { UnknownBehaviour } from "../../src/Cluster/BehaviorRegistry.ts"
+import { UnknownBehaviour } from "../../src/Cluster/BehaviourRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"

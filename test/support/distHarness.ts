@@ -3,7 +3,7 @@
  * living in the current scope, and a shared test protocol.
  */
 import { Context, Effect, Layer, Schema } from "effect"
-import * as BehaviorRegistry from "../../src/Cluster/BehaviorRegistry.ts"
+import * as BehaviourRegistry from "../../src/Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
@@ -56,11 +56,11 @@ export const kv = GenServer.behaviour(Kv)({
 })
 
 /** Spawnable: a kv server with a limit. */
-export const KvSpec = BehaviorRegistry.define("kv", Schema.Number, kv)
+export const KvSpec = BehaviourRegistry.define("kv", Schema.Number, kv)
 
 const Failing = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
 /** Spawnable: a server whose init fails. */
-export const FailingSpec = BehaviorRegistry.define(
+export const FailingSpec = BehaviourRegistry.define(
   "failing",
   Schema.String,
   GenServer.behaviour(Failing)({
@@ -70,7 +70,7 @@ export const FailingSpec = BehaviorRegistry.define(
 )
 
 /** Spawnable: a server whose init never finishes. */
-export const SlowSpec = BehaviorRegistry.define(
+export const SlowSpec = BehaviourRegistry.define(
   "slow",
   Schema.Number,
   GenServer.behaviour(Failing)({
@@ -94,7 +94,7 @@ export interface TestNode {
 /** A whole node on loopback with the cluster secret (TLS-PSK), in the current scope. */
 export const distNode = (
   config: Partial<ClusterConfig> & { readonly nodeName: string },
-  behaviours: ReadonlyArray<BehaviorRegistry.BehaviorSpec<unknown>> = [KvSpec, FailingSpec, SlowSpec]
+  behaviours: ReadonlyArray<BehaviourRegistry.BehaviourSpec<unknown>> = [KvSpec, FailingSpec, SlowSpec]
 ) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
@@ -108,7 +108,7 @@ export const distNode = (
 export const memoryDistNode = (
   network: MemoryNetwork,
   config: Partial<ClusterConfig> & { readonly nodeName: string },
-  behaviours: ReadonlyArray<BehaviorRegistry.BehaviorSpec<unknown>> = [KvSpec, FailingSpec, SlowSpec]
+  behaviours: ReadonlyArray<BehaviourRegistry.BehaviourSpec<unknown>> = [KvSpec, FailingSpec, SlowSpec]
 ) =>
   Effect.gen(function* () {
     const transport = MemoryTransport.layer(network, {

@@ -27,7 +27,7 @@ import { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Protocol from "../../Process/Protocol.ts"
 import { RemoteName } from "../../Process/RemoteName.ts"
 import * as Signal from "../../Process/Signal.ts"
-import { type BehaviorRegistry, type BehaviorSpec, UnknownBehaviour } from "../BehaviorRegistry.ts"
+import { type BehaviourRegistry, type BehaviourSpec, UnknownBehaviour } from "../BehaviourRegistry.ts"
 import {
   type DistFrame,
   fromWirePid,
@@ -171,7 +171,7 @@ export class Engine implements RemoteBridge {
   constructor(
     private readonly runtime: Runtime,
     private readonly wire: Wire,
-    private readonly behaviours: BehaviorRegistry["Service"],
+    private readonly behaviours: BehaviourRegistry["Service"],
     private readonly log: (message: string) => void
   ) {
     this.post = wire.post
@@ -415,7 +415,7 @@ export class Engine implements RemoteBridge {
   /** Starts a registered behaviour on another node. */
   spawn(
     node: string,
-    spec: BehaviorSpec<unknown>,
+    spec: BehaviourSpec<unknown>,
     args: unknown,
     options: {
       readonly name?: string | undefined

@@ -15,7 +15,7 @@ import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
  *
  * @since 0.1.0
  */
-export interface BehaviorSpec<Args> {
+export interface BehaviourSpec<Args> {
   readonly name: string
   readonly args: Schema.Codec<Args, unknown>
   /** The behaviour, its types erased: a spawn only needs to start it with decoded arguments. */
@@ -28,14 +28,14 @@ export interface BehaviorSpec<Args> {
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { BehaviorRegistry, GenServer, Protocol } from "effect-otp"
+ * import { BehaviourRegistry, GenServer, Protocol } from "effect-otp"
  *
  * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
  * const counter = GenServer.behaviour(Counter)({
  *   init: (start: number) => Effect.succeed(start),
  *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
  * })
- * export const CounterSpec = BehaviorRegistry.define("counter", Schema.Number, counter)
+ * export const CounterSpec = BehaviourRegistry.define("counter", Schema.Number, counter)
  * ```
  *
  * @since 0.1.0
@@ -44,7 +44,7 @@ export const define = <Args, I, P, S, R extends ProcessRuntime = never>(
   name: string,
   args: Schema.Codec<Args, I>,
   behaviour: Behaviour<P, Args, S, R>
-): BehaviorSpec<Args> => ({
+): BehaviourSpec<Args> => ({
   name,
   args: args as Schema.Codec<Args, unknown>,
   behaviour: behaviour as unknown as Behaviour<unknown, never, unknown, ProcessRuntime>
@@ -69,27 +69,27 @@ export class UnknownBehaviour extends Schema.TaggedError<UnknownBehaviour>()("Un
  *
  * @since 0.1.0
  */
-export class BehaviorRegistry extends Context.Service<
-  BehaviorRegistry,
+export class BehaviourRegistry extends Context.Service<
+  BehaviourRegistry,
   {
-    readonly get: (name: string) => BehaviorSpec<unknown> | undefined
+    readonly get: (name: string) => BehaviourSpec<unknown> | undefined
     readonly names: ReadonlyArray<string>
   }
->()("effect-otp/BehaviorRegistry") {}
+>()("effect-otp/BehaviourRegistry") {}
 
 /**
  * A registry holding `specs`. Names must be unique.
  *
  * @since 0.1.0
  */
-export const layer = (specs: ReadonlyArray<BehaviorSpec<unknown>>): Layer.Layer<BehaviorRegistry> =>
-  Layer.sync(BehaviorRegistry, () => {
-    const byName = new Map<string, BehaviorSpec<unknown>>()
+export const layer = (specs: ReadonlyArray<BehaviourSpec<unknown>>): Layer.Layer<BehaviourRegistry> =>
+  Layer.sync(BehaviourRegistry, () => {
+    const byName = new Map<string, BehaviourSpec<unknown>>()
     for (const spec of specs) {
       if (byName.has(spec.name)) throw new Error(`behaviour "${spec.name}" is registered twice`)
       byName.set(spec.name, spec)
     }
-    return BehaviorRegistry.of({ get: (name) => byName.get(name), names: [...byName.keys()] })
+    return BehaviourRegistry.of({ get: (name) => byName.get(name), names: [...byName.keys()] })
   })
 
 /**
@@ -97,4 +97,4 @@ export const layer = (specs: ReadonlyArray<BehaviorSpec<unknown>>): Layer.Layer<
  *
  * @since 0.1.0
  */
-export const empty: Layer.Layer<BehaviorRegistry> = layer([])
+export const empty: Layer.Layer<BehaviourRegistry> = layer([])
