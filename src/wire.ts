@@ -1,0 +1,45 @@
+/**
+ * effect-otp's wire format, for people who build their own transport (`import { Frame, Framing,
+ * Codec, Channel, DistributionFrame } from "effect-otp/wire"`).
+ *
+ * Everyday code does not need this module: `Distribution.layer` and the TCP and in-memory
+ * transports of the main entry point put frames on the wire for you. A transport of your own
+ * carries frame bodies between two nodes in order; each body is one MessagePack value (`Codec`),
+ * and on a byte stream each body is preceded by its length (`Framing`). Control frames (`Frame`)
+ * open and close a link; data frames are `[channel, payload]` pairs whose payload is encoded by
+ * the channel's Schema (`Channel`); distribution uses one such channel (`DistributionFrame`).
+ *
+ * These modules follow the cluster protocol version (`Frame.protocolVersion`): two nodes with
+ * different versions refuse each other in the handshake.
+ *
+ * @example
+ * ```ts
+ * import { Codec, Frame, Framing } from "effect-otp/wire"
+ *
+ * const codec = Codec.make()
+ * const body = codec.encode(["otp.dist", { hello: "world" }])
+ * const received: Array<unknown> = []
+ * const decoder = new Framing.FrameDecoder(Framing.defaultMaxFrameBytes, (frame) => {
+ *   received.push(codec.decode(frame))
+ * }, (error) => console.error(error))
+ * decoder.push(Framing.encodeFrames([body], body.length))
+ * console.log(received, Frame.protocolVersion) // [["otp.dist", { hello: "world" }]] 1
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+/** The frames of the link protocol (handshake, goodbye, data) and their Schemas. @since 0.1.0 */
+export * as Frame from "./Transport/Frame.ts"
+
+/** Length-prefixed framing of frame bodies on a byte stream. @since 0.1.0 */
+export * as Framing from "./Transport/Framing.ts"
+
+/** The MessagePack codec of frame bodies. @since 0.1.0 */
+export * as Codec from "./Transport/Codec.ts"
+
+/** Typed channels: how upper layers put their own frame kinds on the wire. @since 0.1.0 */
+export * as Channel from "./Transport/Channel.ts"
+
+/** The frames of distribution (remote send, call, cast, signals, links, monitors, spawn). @since 0.1.0 */
+export * as DistributionFrame from "./Cluster/DistributionFrame.ts"
