@@ -1,13 +1,11 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import { blocksOfMarkdown } from "./Docs/examples.ts"
 
 describe("README", () => {
-  it("every TypeScript block of the README appears verbatim in examples/readme-tour.ts (which is type-checked)", () => {
+  it("its TypeScript blocks are whole modules, type-checked by test/Docs/examples.test.ts", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
-    const tour = readFileSync(new URL("../examples/readme-tour.ts", import.meta.url), "utf8")
-    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!.trimEnd())
-    assert.isAbove(blocks.length, 0)
-    for (const block of blocks) assert.include(tour, block)
+    assert.isAbove(blocksOfMarkdown("README.md", readme).length, 0)
   })
 
   it("starts with the two commands a newcomer runs", () => {

@@ -1,0 +1,178 @@
+/**
+ * The examples of the documentation, checked as code: every ```ts block of the JSDoc comments in
+ * `src/**\/*.ts`, of `README.md` and of `docs/**\/*.md` is a standalone module (it imports what it
+ * uses), and all of them are type-checked in one TypeScript program with the repository's compiler
+ * options, `effect-otp` and `effect-otp/wire` mapped to the sources.
+ *
+ * Run alone with `npx tsx test/Docs/examples.ts` (prints one line per broken block).
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import ts from "typescript"
+
+/** The repository's root directory. */
+export const root = Path.resolve(import.meta.dirname, "../..")
+
+/** A code block of the documentation. */
+export interface Block {
+  /** The file it comes from, relative to the root (`src/Process/Process.ts`). */
+  readonly file: string
+  /** The line of the file where the block's code starts (1-based). */
+  readonly line: number
+  readonly code: string
+}
+
+const fence = /^(\s*)```(ts|typescript)\s*$/
+const closingFence = /^\s*```\s*$/
+
+/**
+ * The ```ts blocks among `lines`, where `lineNumbers[i]` is the file's line number of `lines[i]`.
+ * The indentation of the opening fence is removed from the block's lines.
+ */
+const blocksIn = (file: string, lines: ReadonlyArray<string>, lineNumbers: ReadonlyArray<number>): Array<Block> => {
+  const blocks: Array<Block> = []
+  for (let i = 0; i < lines.length; i++) {
+    const open = fence.exec(lines[i]!)
+    if (open === null) continue
+    const indent = open[1]!.length
+    const body: Array<string> = []
+    let j = i + 1
+    while (j < lines.length && !closingFence.test(lines[j]!)) body.push(lines[j++]!.slice(indent))
+    if (j < lines.length) blocks.push({ file, line: lineNumbers[i + 1] ?? lineNumbers[i]! + 1, code: body.join("\n") })
+    i = j
+  }
+  return blocks
+}
+
+/** The ```ts blocks of the JSDoc comments of a TypeScript source (the leading ` * ` removed). */
+export const blocksOfSource = (file: string, text: string): Array<Block> => {
+  const blocks: Array<Block> = []
+  for (const comment of text.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
+    const firstLine = text.slice(0, comment.index).split("\n").length
+    const lines = comment[0]
+      .replace(/^\/\*\*/, "")
+      .replace(/\*\/$/, "")
+      .split("\n")
+      .map((line) => line.replace(/^\s*\* ?/, ""))
+    blocks.push(
+      ...blocksIn(
+        file,
+        lines,
+        lines.map((_, i) => firstLine + i)
+      )
+    )
+  }
+  return blocks
+}
+
+/** The ```ts blocks of a Markdown document. */
+export const blocksOfMarkdown = (file: string, text: string): Array<Block> => {
+  const lines = text.split("\n")
+  return blocksIn(
+    file,
+    lines,
+    lines.map((_, i) => i + 1)
+  )
+}
+
+const walk = (dir: string, extension: string): Array<string> => {
+  if (!Fs.existsSync(dir)) return []
+  return Fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = Path.join(dir, entry.name)
+    if (entry.isDirectory()) return walk(path, extension)
+    return entry.name.endsWith(extension) ? [path] : []
+  })
+}
+
+/** Every documentation block of the repository. */
+export const allBlocks = (): Array<Block> => {
+  const relative = (path: string) => Path.relative(root, path).split(Path.sep).join("/")
+  const sources = walk(Path.join(root, "src"), ".ts").sort()
+  const documents = [Path.join(root, "README.md"), ...walk(Path.join(root, "docs"), ".md").sort()].filter((path) =>
+    Fs.existsSync(path)
+  )
+  return [
+    ...sources.flatMap((path) => blocksOfSource(relative(path), Fs.readFileSync(path, "utf8"))),
+    ...documents.flatMap((path) => blocksOfMarkdown(relative(path), Fs.readFileSync(path, "utf8")))
+  ]
+}
+
+/**
+ * The repository's compiler options (tsconfig.json), with `effect-otp` and `effect-otp/wire` mapped
+ * to the sources. Unused declarations are allowed: an example may declare a value only to show it.
+ */
+const compilerOptions = (): ts.CompilerOptions => {
+  const configPath = Path.join(root, "tsconfig.json")
+  const read = ts.readConfigFile(configPath, ts.sys.readFile)
+  if (read.error !== undefined) throw new Error(ts.flattenDiagnosticMessageText(read.error.messageText, "\n"))
+  const config = read.config as { compilerOptions?: Record<string, unknown> }
+  config.compilerOptions = {
+    ...config.compilerOptions,
+    noEmit: true,
+    noUnusedLocals: false,
+    noUnusedParameters: false,
+    moduleDetection: "force",
+    paths: { "effect-otp": ["./src/index.ts"], "effect-otp/wire": ["./src/wire.ts"] }
+  }
+  const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root, undefined, configPath)
+  if (parsed.errors.length > 0) {
+    throw new Error(parsed.errors.map((error) => ts.flattenDiagnosticMessageText(error.messageText, "\n")).join("\n"))
+  }
+  return parsed.options
+}
+
+/**
+ * Type-checks `blocks` in one program and returns one line per broken block:
+ * `src/Process/Process.ts:123: TS2304 Cannot find name 'x'` (the first error, the file's line).
+ *
+ * Each block is a module of its own, held in memory at a path under the root (so that `effect`
+ * resolves from the repository's node_modules); nothing is written to disk.
+ */
+export const check = (blocks: ReadonlyArray<Block>): Array<string> => {
+  const options = compilerOptions()
+  const directory = Path.join(root, ".docs-examples")
+  const virtual = new Map<string, Block>()
+  blocks.forEach((block, i) => {
+    const name = `${block.file.replace(/[/.]/g, "_")}_${block.line}_${i}.ts`
+    virtual.set(Path.join(directory, name), block)
+  })
+  const host = ts.createCompilerHost(options, true)
+  const getSourceFile = host.getSourceFile.bind(host)
+  host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+    const block = virtual.get(Path.resolve(fileName))
+    return block !== undefined
+      ? ts.createSourceFile(fileName, block.code, languageVersion, true)
+      : getSourceFile(fileName, languageVersion, onError, shouldCreate)
+  }
+  const fileExists = host.fileExists.bind(host)
+  host.fileExists = (fileName) => virtual.has(Path.resolve(fileName)) || fileExists(fileName)
+  const readFile = host.readFile.bind(host)
+  host.readFile = (fileName) => virtual.get(Path.resolve(fileName))?.code ?? readFile(fileName)
+
+  const program = ts.createProgram({ rootNames: [...virtual.keys()], options, host })
+  const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()]
+  if (global.length > 0) {
+    throw new Error(global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")).join("\n"))
+  }
+  const broken: Array<string> = []
+  for (const [fileName, block] of virtual) {
+    const sourceFile = program.getSourceFile(fileName)!
+    const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
+    const first = diagnostics[0]
+    if (first === undefined) continue
+    const line =
+      block.line + (first.start === undefined ? 0 : sourceFile.getLineAndCharacterOfPosition(first.start).line)
+    const message = ts.flattenDiagnosticMessageText(first.messageText, " ").split("\n")[0]!
+    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : ""
+    broken.push(`${block.file}:${line}: TS${first.code} ${message}${more}`)
+  }
+  return broken
+}
+
+if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === Path.resolve(import.meta.filename)) {
+  const blocks = allBlocks()
+  const broken = check(blocks)
+  for (const line of broken) console.log(line)
+  console.log(`${blocks.length} blocks, ${broken.length} broken`)
+  process.exitCode = broken.length > 0 ? 1 : 0
+}
