@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // Vitest 5's reporter uses Map.groupBy (Node >= 21) to print failures. On Node 20, where the
@@ -22,6 +23,13 @@ if (typeof (Map as { groupBy?: unknown }).groupBy !== "function") {
 }
 
 export default defineConfig({
+  // Tests may import the package by name, as users do: the sources, like tsconfig.json's paths.
+  resolve: {
+    alias: [
+      { find: /^effect-otp$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+      { find: /^effect-otp\/wire$/, replacement: fileURLToPath(new URL("./src/wire.ts", import.meta.url)) }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
