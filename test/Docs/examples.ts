@@ -4,7 +4,8 @@
  * uses), and all of them are type-checked in one TypeScript program with the repository's compiler
  * options, `effect-otp` and `effect-otp/wire` mapped to the sources.
  *
- * Run alone with `npx tsx test/Docs/examples.ts` (prints one line per broken block).
+ * Run alone with `npx tsx test/Docs/examples.ts` (prints one line per broken block; with `--all`, one
+ * line per error).
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -128,15 +129,15 @@ const compilerOptions = (): ts.CompilerOptions => {
  * Each block is a module of its own, held in memory at a path under the root (so that `effect`
  * resolves from the repository's node_modules); nothing is written to disk.
  */
-export const check = (blocks: ReadonlyArray<Block>): Array<string> => {
-  const options = compilerOptions()
+export const check = (blocks: ReadonlyArray<Block>, options: { readonly all?: boolean } = {}): Array<string> => {
+  const compiler = compilerOptions()
   const directory = Path.join(root, ".docs-examples")
   const virtual = new Map<string, Block>()
   blocks.forEach((block, i) => {
     const name = `${block.file.replace(/[/.]/g, "_")}_${block.line}_${i}.ts`
     virtual.set(Path.join(directory, name), block)
   })
-  const host = ts.createCompilerHost(options, true)
+  const host = ts.createCompilerHost(compiler, true)
   const getSourceFile = host.getSourceFile.bind(host)
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
     const block = virtual.get(Path.resolve(fileName))
@@ -149,7 +150,7 @@ export const check = (blocks: ReadonlyArray<Block>): Array<string> => {
   const readFile = host.readFile.bind(host)
   host.readFile = (fileName) => virtual.get(Path.resolve(fileName))?.code ?? readFile(fileName)
 
-  const program = ts.createProgram({ rootNames: [...virtual.keys()], options, host })
+  const program = ts.createProgram({ rootNames: [...virtual.keys()], options: compiler, host })
   const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()]
   if (global.length > 0) {
     throw new Error(global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")).join("\n"))
@@ -158,21 +159,24 @@ export const check = (blocks: ReadonlyArray<Block>): Array<string> => {
   for (const [fileName, block] of virtual) {
     const sourceFile = program.getSourceFile(fileName)!
     const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
+    const lineOf = (diagnostic: ts.Diagnostic) =>
+      block.line +
+      (diagnostic.start === undefined ? 0 : sourceFile.getLineAndCharacterOfPosition(diagnostic.start).line)
+    const format = (diagnostic: ts.Diagnostic) =>
+      `${block.file}:${lineOf(diagnostic)}: TS${diagnostic.code} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, " ").split("\n")[0]!}`
     const first = diagnostics[0]
     if (first === undefined) continue
-    const line =
-      block.line + (first.start === undefined ? 0 : sourceFile.getLineAndCharacterOfPosition(first.start).line)
-    const message = ts.flattenDiagnosticMessageText(first.messageText, " ").split("\n")[0]!
-    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : ""
-    broken.push(`${block.file}:${line}: TS${first.code} ${message}${more}`)
+    if (options.all === true) broken.push(...diagnostics.map(format))
+    else broken.push(format(first) + (diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : ""))
   }
   return broken
 }
 
 if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === Path.resolve(import.meta.filename)) {
   const blocks = allBlocks()
-  const broken = check(blocks)
+  const all = process.argv.includes("--all")
+  const broken = check(blocks, { all })
   for (const line of broken) console.log(line)
-  console.log(`${blocks.length} blocks, ${broken.length} broken`)
+  console.log(`${blocks.length} blocks, ${broken.length} ${all ? "errors" : "broken"}`)
   process.exitCode = broken.length > 0 ? 1 : 0
 }
