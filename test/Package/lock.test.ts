@@ -42,17 +42,29 @@ describe("the lock file", () => {
   })
 
   it.live(
-    "npm ci accepts it as it is committed (in sync with package.json)",
+    "npm ci accepts it as it is committed, quietly: no notice but Node 20's honest EBADENGINE",
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir("effect-otp-lock-")
-        for (const file of ["package.json", "package-lock.json"])
+        for (const file of ["package.json", "package-lock.json", ".npmrc"]) {
           Fs.copyFileSync(Path.join(root, file), Path.join(dir, file))
-        const result = yield* run("npm", ["ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"], {
+        }
+        // The user's own npm settings (this machine's turn off funding notices) must not hide what a
+        // newcomer sees: an empty user configuration.
+        const userconfig = Path.join(dir, "empty-npmrc")
+        Fs.writeFileSync(userconfig, "")
+        const result = yield* run("npm", ["ci", "--dry-run"], {
           cwd: dir,
-          timeoutMs: 60_000
+          timeoutMs: 60_000,
+          env: { npm_config_userconfig: userconfig }
         })
         assert.strictEqual(result.code, 0, result.stderr)
+        const output = `${result.stdout}\n${result.stderr}`
+        const notices = output
+          .split("\n")
+          .filter((line) => /^npm (warn|notice)/.test(line) && !line.startsWith("npm warn EBADENGINE"))
+        assert.deepStrictEqual(notices, [])
+        assert.notInclude(output, "looking for funding")
       }).pipe(Effect.scoped),
     90_000
   )
