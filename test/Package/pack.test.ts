@@ -96,7 +96,8 @@ describe("the published package", () => {
     () =>
       Effect.gen(function* () {
         const work = yield* tempDir("effect-otp-pack-")
-        const npm = { timeoutMs: 240_000 }
+        // Generous limits: on a loaded 2-core machine the build and the two tsc runs take minutes.
+        const npm = { timeoutMs: 300_000 }
         const packed = yield* runOk("npm", ["pack", "--json", "--pack-destination", work], { ...npm, cwd: root })
         const jsonStart = packed.stdout.indexOf("[")
         const [info] = JSON.parse(packed.stdout.slice(jsonStart)) as Array<{
@@ -138,10 +139,18 @@ describe("the published package", () => {
         )
         // One copy of effect: the application's (effect is a peer dependency).
         assert.isFalse(Fs.existsSync(Path.join(project, "node_modules", "effect-otp", "node_modules", "effect")))
+        // What the README tells users: the only install script effect-otp brings is msgpackr-extract's.
+        const consumerLock = JSON.parse(Fs.readFileSync(Path.join(project, "package-lock.json"), "utf8")) as {
+          packages: Record<string, { hasInstallScript?: boolean }>
+        }
+        const withScripts = Object.entries(consumerLock.packages)
+          .filter(([, entry]) => entry.hasInstallScript === true)
+          .map(([path]) => path)
+        assert.deepStrictEqual(withScripts, ["node_modules/msgpackr-extract"])
 
         const tsc = yield* run("node", [Path.join("node_modules", "typescript", "bin", "tsc"), "-p", "."], {
           cwd: project,
-          timeoutMs: 120_000
+          timeoutMs: 300_000
         })
         assert.strictEqual(tsc.code, 0, `tsc failed:\n${tsc.stdout}${tsc.stderr}`)
 
@@ -152,6 +161,14 @@ describe("the published package", () => {
         assert.include(lines, 'wire: ["otp",1]')
         assert.include(lines, "done")
 
+        // msgpackr finds its prebuilt native part (an optional package per platform).
+        const native = yield* runOk(
+          "node",
+          ["--input-type=module", "-e", 'console.log((await import("msgpackr")).isNativeAccelerationEnabled)'],
+          { cwd: project, timeoutMs: 30_000 }
+        )
+        assert.strictEqual(native.stdout.trim(), "true")
+
         // Only the exported entry points resolve: internal modules stay private.
         const deep = yield* run(
           "node",
@@ -161,6 +178,6 @@ describe("the published package", () => {
         assert.notStrictEqual(deep.code, 0)
         assert.include(deep.stderr, "ERR_PACKAGE_PATH_NOT_EXPORTED")
       }).pipe(Effect.scoped),
-    300_000
+    600_000
   )
 })
