@@ -6,7 +6,6 @@
  */
 import { Schema } from "effect"
 import { ExitReason } from "./ExitReason.ts"
-import { trusted } from "./internal/trusted.ts"
 import { Pid } from "./Pid.ts"
 
 /**
@@ -51,16 +50,6 @@ export class Exit extends Schema.TaggedClass<Exit>()("Exit", {
  * @since 0.1.0
  */
 export type Signal = Down | Exit
-
-/** @internal */
-export const makeRef = (node: string, id: number): MonitorRef => trusted(MonitorRef, { node, id })
-
-/** @internal */
-export const makeDown = (ref: MonitorRef, pid: Pid, reason: ExitReason): Down =>
-  trusted(Down, { _tag: "Down", ref, pid, reason })
-
-/** @internal */
-export const makeExit = (pid: Pid, reason: ExitReason): Exit => trusted(Exit, { _tag: "Exit", pid, reason })
 
 /**
  * Whether a received message is a runtime signal (`Down` or `Exit`).

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import { Duration, type Effect } from "effect"
 import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
@@ -19,16 +19,18 @@ import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 export type RestartType = "permanent" | "transient" | "temporary"
 
 /**
- * How a child is stopped:
- * - a number of milliseconds: it is sent an exit signal `shutdown` and killed if it has not
- *   exited (its `terminate` finished) within that time;
+ * How a child is stopped, as OTP's `shutdown`:
+ * - a duration (`Duration.Input`: `"5 seconds"`, `Duration.seconds(5)`, or a number of
+ *   milliseconds): it is sent an exit signal `shutdown` and killed (untrappable) if it has not
+ *   exited (its `terminate` finished) within that time, on the runtime's clock;
  * - `"infinity"`: it is sent `shutdown` and waited for as long as it takes (the default for
  *   supervisors, which need the time to stop their own children);
- * - `"brutal"`: it is killed at once (untrappable, no `terminate`).
+ * - `"brutal"`: it is killed at once (OTP's `brutal_kill`: untrappable, no `terminate`).
  *
+ * @category models
  * @since 0.1.0
  */
-export type Shutdown = "brutal" | "infinity" | number
+export type Shutdown = "brutal" | "infinity" | Duration.Input
 
 /**
  * Whether a child is a worker or a supervisor. Informational (`whichChildren`,
@@ -72,7 +74,7 @@ export interface ChildSpec<R = never> {
   readonly start: Effect.Effect<Pid, unknown, R>
   /** Default `permanent`. */
   readonly restart?: RestartType | undefined
-  /** Default 5000 ms for workers, `infinity` for supervisors. */
+  /** How it is stopped. Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
   /** Default `worker`. */
   readonly type?: ChildType | undefined
@@ -102,11 +104,12 @@ export interface ChildOptions {
 }
 
 /**
- * Default shutdown of a worker: 5000 ms.
+ * Default shutdown of a worker: 5 seconds (OTP's 5000 ms).
  *
+ * @category defaults
  * @since 0.1.0
  */
-export const DEFAULT_WORKER_SHUTDOWN = 5000
+export const DEFAULT_WORKER_SHUTDOWN: Duration.Duration = Duration.seconds(5)
 
 /**
  * A worker child (the identity function with the type fixed to `worker`): reads better in a list

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { type Context, Effect, Layer, type Scope } from "effect"
+import { type Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import * as ExitReason from "../Process/ExitReason.ts"
 import * as GenServer from "../Process/GenServer.ts"
@@ -42,6 +42,7 @@ import {
 import { callSupervisor } from "./internal/call.ts"
 import { type DynamicFlags, dynamicBehaviour } from "./internal/dynamic.ts"
 import { DynamicProtocol } from "./internal/protocol.ts"
+import { millisOf } from "./internal/spec.ts"
 import type { CallError, ChildCounts, ChildInfo, StartOptions } from "./Supervisor.ts"
 
 /**
@@ -52,10 +53,13 @@ import type { CallError, ChildCounts, ChildInfo, StartOptions } from "./Supervis
 export interface DynamicSupervisorSpec {
   /** The most children at once. Default: no limit. */
   readonly maxChildren?: number | undefined
-  /** Restarts allowed within `withinMs` before the supervisor gives up. Default 3. */
+  /** Restarts allowed `within` the window before the supervisor gives up. Default 3. */
   readonly maxRestarts?: number | undefined
-  /** The restart intensity window in milliseconds. Default 5000. */
-  readonly withinMs?: number | undefined
+  /**
+   * The restart intensity window, a `Duration.Input` (a number is milliseconds). Default 5
+   * seconds. Same rule as `Supervisor.SupervisorSpec.within`.
+   */
+  readonly within?: Duration.Input | undefined
 }
 
 /**
@@ -126,6 +130,12 @@ export const template =
     type: spec.type
   })
 
+const DEFAULT_WINDOW = Duration.seconds(5)
+
+/** A spec written for 0.1's `withinMs`, which would otherwise be ignored silently. */
+const renamed = (): InvalidSupervisorFlags =>
+  new InvalidSupervisorFlags({ problem: 'withinMs is now within (a Duration.Input, such as "5 seconds")' })
+
 const flagsOf = (spec: DynamicSupervisorSpec | undefined): DynamicFlags | InvalidSupervisorFlags => {
   const maxChildren = spec?.maxChildren ?? Infinity
   if (!(maxChildren >= 0))
@@ -134,8 +144,11 @@ const flagsOf = (spec: DynamicSupervisorSpec | undefined): DynamicFlags | Invali
   if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
     return new InvalidSupervisorFlags({ problem: `maxRestarts must be an integer >= 0, got ${maxRestarts}` })
   }
-  const withinMs = spec?.withinMs ?? 5000
-  if (!(withinMs > 0)) return new InvalidSupervisorFlags({ problem: `withinMs must be > 0, got ${withinMs}` })
+  if (spec !== undefined && "withinMs" in spec) return renamed()
+  const withinMs = millisOf(spec?.within ?? DEFAULT_WINDOW)
+  if (withinMs === undefined || !(withinMs > 0)) {
+    return new InvalidSupervisorFlags({ problem: `within must be a duration > 0, got ${String(spec?.within)}` })
+  }
   return { maxChildren, maxRestarts, withinMs }
 }
 

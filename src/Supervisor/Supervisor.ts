@@ -33,7 +33,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, type Scope } from "effect"
+import { type Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import * as ExitReason from "../Process/ExitReason.ts"
 import * as GenServer from "../Process/GenServer.ts"
@@ -57,6 +57,7 @@ import {
 } from "./Errors.ts"
 import { callSupervisor } from "./internal/call.ts"
 import * as protocol from "./internal/protocol.ts"
+import { millisOf } from "./internal/spec.ts"
 import {
   type AutoShutdown as AutoShutdownMode,
   type Flags,
@@ -100,7 +101,7 @@ export type AutoShutdown = AutoShutdownMode
  * const tree: Supervisor.SupervisorSpec<ProcessRuntime.ProcessRuntime> = {
  *   strategy: "one_for_one",
  *   maxRestarts: 3,
- *   withinMs: 5000,
+ *   within: "5 seconds",
  *   children: [ChildSpec.genServer("cache", cache, undefined, { name: "cache", trapExit: true })]
  * }
  * ```
@@ -110,10 +111,16 @@ export type AutoShutdown = AutoShutdownMode
 export interface SupervisorSpec<R = never> {
   /** Default `one_for_one`. */
   readonly strategy?: Strategy | undefined
-  /** Restarts allowed within `withinMs` before the supervisor gives up. Default 3. */
+  /**
+   * Restarts allowed `within` the window before the supervisor gives up (OTP's `intensity`).
+   * Default 3.
+   */
   readonly maxRestarts?: number | undefined
-  /** The restart intensity window in milliseconds. Default 5000. */
-  readonly withinMs?: number | undefined
+  /**
+   * The restart intensity window (OTP's `period`), a `Duration.Input` (`"5 seconds"`, or a number
+   * of milliseconds). Default 5 seconds.
+   */
+  readonly within?: Duration.Input | undefined
   /** Default `never`. */
   readonly autoShutdown?: AutoShutdown | undefined
   /** The children, in start order. */
@@ -186,6 +193,12 @@ export const maxIntensityReason: ExitReason.ExitReason = maxIntensity
 export const isMaxIntensity = (reason: ExitReason.ExitReason): boolean =>
   reason._tag === "Shutdown" && reason.detail === MAX_INTENSITY_DETAIL
 
+const DEFAULT_WINDOW = Duration.seconds(5)
+
+/** A spec written for 0.1's `withinMs`, which would otherwise be ignored silently. */
+const renamed = (): InvalidSupervisorFlags =>
+  new InvalidSupervisorFlags({ problem: 'withinMs is now within (a Duration.Input, such as "5 seconds")' })
+
 const flagsOf = (spec: SupervisorSpec<unknown>): Flags | InvalidSupervisorFlags => {
   const strategy = spec.strategy ?? "one_for_one"
   if (strategy !== "one_for_one" && strategy !== "one_for_all" && strategy !== "rest_for_one") {
@@ -195,8 +208,11 @@ const flagsOf = (spec: SupervisorSpec<unknown>): Flags | InvalidSupervisorFlags 
   if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
     return new InvalidSupervisorFlags({ problem: `maxRestarts must be an integer >= 0, got ${maxRestarts}` })
   }
-  const withinMs = spec.withinMs ?? 5000
-  if (!(withinMs > 0)) return new InvalidSupervisorFlags({ problem: `withinMs must be > 0, got ${withinMs}` })
+  if ("withinMs" in spec) return renamed()
+  const withinMs = millisOf(spec.within ?? DEFAULT_WINDOW)
+  if (withinMs === undefined || !(withinMs > 0)) {
+    return new InvalidSupervisorFlags({ problem: `within must be a duration > 0, got ${String(spec.within)}` })
+  }
   const autoShutdown = spec.autoShutdown ?? "never"
   if (autoShutdown !== "never" && autoShutdown !== "any_significant" && autoShutdown !== "all_significant") {
     return new InvalidSupervisorFlags({ problem: `unknown autoShutdown ${String(autoShutdown)}` })

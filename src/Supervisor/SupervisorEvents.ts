@@ -66,8 +66,10 @@ export class ChildStartError extends Schema.TaggedClass<ChildStartError>()("Chil
 }) {}
 
 /**
- * A supervisor reached its maximum restart intensity: it stops all its children and exits with
- * `reason` (`shutdown("reached_max_restart_intensity")`), escalating the failure to its parent.
+ * A supervisor reached its maximum restart intensity (more than `maxRestarts` restarts `within`
+ * its window): it stops all its children and exits with `reason`
+ * (`shutdown("reached_max_restart_intensity")`), escalating the failure to its parent.
+ * `within` is encoded as milliseconds.
  *
  * @since 0.1.0
  */
@@ -75,7 +77,7 @@ export class SupervisorEscalated extends Schema.TaggedClass<SupervisorEscalated>
   supervisor: Pid,
   reason: ExitReason.ExitReason,
   maxRestarts: Schema.Number,
-  withinMs: Schema.Number
+  within: Schema.DurationFromMillis
 }) {}
 
 /**
