@@ -14,6 +14,7 @@ import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
  * - `transient`: only after an abnormal exit (any reason but `normal` and `shutdown`).
  * - `temporary`: never; the child is forgotten when it exits.
  *
+ * @category models
  * @since 0.1.0
  */
 export type RestartType = "permanent" | "transient" | "temporary"
@@ -36,6 +37,7 @@ export type Shutdown = "brutal" | "infinity" | Duration.Input
  * Whether a child is a worker or a supervisor. Informational (`whichChildren`,
  * `countChildren`), and it decides the default {@link Shutdown}.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ChildType = "worker" | "supervisor"
@@ -65,6 +67,7 @@ export type ChildType = "worker" | "supervisor"
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ChildSpec<R = never> {
@@ -88,6 +91,7 @@ export interface ChildSpec<R = never> {
 /**
  * The services the start effects of child specs `C` need (distributes over a union of specs).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Services<C> = C extends ChildSpec<infer R> ? R : never
@@ -95,6 +99,7 @@ export type Services<C> = C extends ChildSpec<infer R> ? R : never
 /**
  * The restart, shutdown and significance of a child, without its id and start effect.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ChildOptions {
@@ -126,6 +131,7 @@ export const DEFAULT_WORKER_SHUTDOWN: Duration.Duration = Duration.seconds(5)
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const worker = <R>(spec: ChildSpec<R>): ChildSpec<R> => ({ ...spec, type: "worker" })
@@ -134,6 +140,7 @@ export const worker = <R>(spec: ChildSpec<R>): ChildSpec<R> => ({ ...spec, type:
  * A supervisor child started by `start` (of type `supervisor`, so its shutdown defaults to
  * `infinity`). Used by `Supervisor.child` and `DynamicSupervisor.child`.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const supervisor = <R>(
@@ -153,6 +160,7 @@ export const supervisor = <R>(
  * Options of {@link genServer}: the GenServer's start options (its `name`, `trapExit`, init
  * `timeout`, mailbox) and the child's restart, shutdown and significance.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GenServerChildOptions extends GenServer.StartOptions, ChildOptions {}
@@ -180,6 +188,7 @@ export interface GenServerChildOptions extends GenServer.StartOptions, ChildOpti
  * const child = ChildSpec.genServer("counter", counter, 0, { name: "counter", trapExit: true })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const genServer = <P, Args, S, R>(

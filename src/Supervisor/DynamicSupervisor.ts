@@ -12,8 +12,8 @@
  * - Children are identified by pid. `terminateChild` stops one and forgets it. A restarted child
  *   has a new pid.
  * - When the supervisor stops, all its children are sent their stop signal at once and awaited
- *   together (each killed past its own shutdown time), as OTP does for dynamic children: they have
- *   no order among themselves.
+ *   together (each killed past its own shutdown time, on the runtime's clock), as OTP does for
+ *   dynamic children: they have no order among themselves.
  *
  * @since 0.1.0
  */
@@ -48,6 +48,7 @@ import type { CallError, ChildCounts, ChildInfo, StartOptions } from "./Supervis
 /**
  * The flags of a dynamic supervisor.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DynamicSupervisorSpec {
@@ -66,13 +67,14 @@ export interface DynamicSupervisorSpec {
  * One child of a dynamic supervisor: like a {@link ChildSpec.ChildSpec} without an id (children are
  * known by pid) and without `significant`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DynamicChildSpec<R = never> {
   readonly start: Effect.Effect<Pid, unknown, R>
   /** Default `permanent`. */
   readonly restart?: RestartType | undefined
-  /** Default 5000 ms for workers, `infinity` for supervisors. */
+  /** How it is stopped (see `ChildSpec.Shutdown`). Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
   /** Default `worker`. */
   readonly type?: ChildType | undefined
@@ -82,12 +84,17 @@ export interface DynamicChildSpec<R = never> {
  * A template for the children of a dynamic supervisor: how to start one from its arguments, and
  * how it is restarted and stopped.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Template<Args, R = never> {
+  /** Starts one child (linked: `GenServer.startLink`, `Process.spawnLink`) from its arguments. */
   readonly start: (args: Args) => Effect.Effect<Pid, unknown, R>
+  /** Default `permanent`. */
   readonly restart?: RestartType | undefined
+  /** Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
+  /** Default `worker`. */
   readonly type?: ChildType | undefined
 }
 
@@ -119,6 +126,7 @@ export interface Template<Args, R = never> {
  * })
  * ```
  *
+ * @category child specs
  * @since 0.1.0
  */
 export const template =
@@ -155,6 +163,7 @@ const flagsOf = (spec: DynamicSupervisorSpec | undefined): DynamicFlags | Invali
 /**
  * Why a dynamic supervisor did not start.
  *
+ * @category models
  * @since 0.1.0
  */
 export type StartError = InvalidSupervisorFlags | NameTaken | GenServer.InitFailed
@@ -176,6 +185,7 @@ const startWith = (
 /**
  * Starts a dynamic supervisor with no children (not linked to the caller).
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const start = (
@@ -188,6 +198,7 @@ export const start = (
  * Starts a dynamic supervisor linked to the current process, its parent (see
  * `Supervisor.startLink`).
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startLink = (
@@ -199,6 +210,7 @@ export const startLink = (
  * Stops a dynamic supervisor: all its children are stopped (at once), then it exits with `reason`
  * (default `shutdown`). Waits until it has exited.
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const stop = (
@@ -210,6 +222,7 @@ export const stop = (
 /**
  * Starts a dynamic supervisor that is stopped when the scope closes.
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startScoped = (
@@ -222,6 +235,7 @@ export const startScoped = (
  * A dynamic supervisor as a Layer, started when the layer is built and stopped when its scope
  * closes. Give it a `name` to add children from anywhere in the application.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -233,6 +247,7 @@ export const layer = (
  * A dynamic supervisor as the child of a supervisor (type `supervisor`, shutdown `infinity` by
  * default).
  *
+ * @category child specs
  * @since 0.1.0
  */
 export const child = (
@@ -247,6 +262,7 @@ export const child = (
  * `InvalidChildSpec` or `ChildStartFailed`. The start effect runs in the supervisor process with
  * the caller's services added.
  *
+ * @category child operations
  * @since 0.1.0
  */
 export const startChild = <R>(
@@ -258,9 +274,28 @@ export const startChild = <R>(
   )
 
 /**
- * Stops a child (per its shutdown policy) and forgets it. Fails with `ChildNotFound` if `pid` is
- * not a current child.
+ * Stops a child (per its shutdown policy) and forgets it: it is not restarted. Fails with
+ * `ChildNotFound` if `pid` is not a current child (a restarted child has a new pid).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DynamicSupervisor, Process } from "effect-otp"
+ *
+ * const job = DynamicSupervisor.template({
+ *   start: (name: string) =>
+ *     Process.spawnLink((self) => Effect.andThen(Effect.log(`running ${name}`), Effect.forever(self.receive))),
+ *   restart: "temporary"
+ * })
+ *
+ * const runAndCancel = (jobs: Process.Target) =>
+ *   Effect.gen(function*() {
+ *     const pid = yield* DynamicSupervisor.startChild(jobs, job("report"))
+ *     yield* DynamicSupervisor.terminateChild(jobs, pid)
+ *   })
+ * ```
+ *
+ * @category child operations
  * @since 0.1.0
  */
 export const terminateChild = (
@@ -272,6 +307,7 @@ export const terminateChild = (
 /**
  * The children, in the order they were added (a child keeps its place across restarts).
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<ChildInfo>, CallError, ProcessRuntime> =>
@@ -280,6 +316,7 @@ export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<C
 /**
  * How many children there are, running, and of each type.
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, CallError, ProcessRuntime> =>
