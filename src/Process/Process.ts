@@ -83,8 +83,8 @@ export interface ProcessContext<M> {
   readonly receive: Effect.Effect<M | Signal.Signal>
   /**
    * Waits for the next message at most `timeout` (a `Duration.Input`; a number is milliseconds):
-   * `None` if none arrived in time (Erlang's `receive ... after`). `0` takes a message already
-   * queued and does not wait for one.
+   * `None` if none arrived in time (Erlang's `receive ... after`), on the runtime's clock. With `0`
+   * it polls: a message already queued, or `None` at the timer's next turn.
    */
   readonly receiveWithin: (timeout: Duration.Input) => Effect.Effect<Option.Option<M | Signal.Signal>>
 }
