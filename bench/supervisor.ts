@@ -62,7 +62,7 @@ const restartTimes = (count: number, warmup: number) =>
     const sup = yield* Supervisor.start({
       strategy: "one_for_one",
       maxRestarts: 1_000_000,
-      withinMs: 1_000,
+      within: "1 second",
       children: [ChildSpec.genServer("victim", server, undefined, { name: "victim" })]
     })
     const crash = Bench.Crash()

@@ -29,19 +29,11 @@ import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
 import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
+import { currentCell, deliverTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
 import { asRemote } from "./internal/remote.ts"
-import { startTimeout } from "./internal/timer.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import * as Pid from "./Pid.ts"
-import {
-  currentCell,
-  deliverTo,
-  noLocalProcess,
-  type ProcessContext,
-  spawnCell,
-  type SpawnOptions,
-  type Target
-} from "./Process.ts"
+import type { ProcessContext, SpawnOptions, Target } from "./Process.ts"
 import type { ProcessRuntime } from "./ProcessRuntime.ts"
 import { withRuntime } from "./internal/context.ts"
 import * as Protocol from "./Protocol.ts"
@@ -477,7 +469,7 @@ const startCall = (
     deliverCall(cell, envelope)
     // Most local calls are answered during the hand-over above: only a waiting call needs a timer.
     if (envelope.settled) return
-    envelope.timer = startTimeout(timeout, () =>
+    envelope.timer = cell.runtime.timers.start(timeout, () =>
       envelope.settle(
         Exit.fail(new CallTimeout({ server: String(cell.pid), request: request._tag, timeoutMs: timeout }))
       )

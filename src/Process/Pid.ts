@@ -1,5 +1,5 @@
 /**
- * Process identifiers.
+ * Process identifiers: serialisable values naming one process of one node's life.
  *
  * @since 0.1.0
  */
@@ -20,6 +20,7 @@ import { trusted } from "./internal/trusted.ts"
  * console.log(String(pid)) // <a@127.0.0.1.7.1>
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export class Pid extends Schema.Class<Pid>("effect-otp/Pid")({
@@ -43,22 +44,35 @@ export class Pid extends Schema.Class<Pid>("effect-otp/Pid")({
 /**
  * Builds a pid from trusted parts. Used by the runtime, which spawns processes far faster than
  * schema validation allows (validated construction costs ~4 µs; this costs ~0.2 µs). Values
- * arriving from outside go through the `Pid` schema instead.
+ * arriving from outside go through the `Pid` schema instead. A pid made up this way names a process
+ * only if the runtime of that node gave it out.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (node: string, id: number, incarnation: number): Pid => trusted(Pid, { node, id, incarnation })
 
 /**
- * Whether two pids name the same process.
+ * Whether two pids name the same process (same node, id and incarnation). Use it rather than
+ * `===`: a pid that crossed nodes or was decoded is a different object.
  *
+ * @example
+ * ```ts
+ * import { Pid } from "effect-otp"
+ *
+ * console.log(Pid.equals(Pid.make("a", 7, 1), Pid.make("a", 7, 1))) // true
+ * ```
+ *
+ * @category predicates
  * @since 0.1.0
  */
 export const equals = (a: Pid, b: Pid): boolean => a.id === b.id && a.incarnation === b.incarnation && a.node === b.node
 
 /**
- * Whether a value is a {@link Pid}.
+ * Whether a value is a {@link Pid} instance (a pid that arrived from another node inside a plain
+ * message is a plain object: decode it with the `Pid` schema first).
  *
+ * @category predicates
  * @since 0.1.0
  */
 export const isPid = (u: unknown): u is Pid => u instanceof Pid

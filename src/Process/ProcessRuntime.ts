@@ -6,6 +6,7 @@
  */
 import { randomInt } from "node:crypto"
 import { Context, Effect, Layer, type Scope } from "effect"
+import * as Timers from "../internal/timers.ts"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
 import { Runtime } from "./internal/runtime.ts"
 
@@ -76,16 +77,21 @@ export class ProcessRuntime extends Context.Service<ProcessRuntime, Runtime>()("
  */
 export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Runtime({
-          node: options?.node ?? "nonode@nohost",
-          incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
-          mailboxCapacity: options?.mailboxCapacity ?? 10_000,
-          overflow: options?.overflow ?? "suspend",
-          maxHandoverDepth: options?.maxHandoverDepth ?? 32,
-          shutdownTimeoutMs: options?.shutdownTimeoutMs ?? 10_000
-        })
+    // The runtime keeps the clock it is built with: every timer on it follows that clock (TestClock).
+    Effect.withFiber((fiber) =>
+      Effect.succeed(
+        new Runtime(
+          {
+            node: options?.node ?? "nonode@nohost",
+            incarnation: options?.incarnation ?? randomInt(1, 2 ** 31),
+            mailboxCapacity: options?.mailboxCapacity ?? 10_000,
+            overflow: options?.overflow ?? "suspend",
+            maxHandoverDepth: options?.maxHandoverDepth ?? 32,
+            shutdownTimeoutMs: options?.shutdownTimeoutMs ?? 10_000
+          },
+          Timers.ofFiber(fiber)
+        )
+      )
     ),
     (runtime) => runtime.shutdown
   )

@@ -1,7 +1,11 @@
 /**
  * Local process registries: unique names (`register` / `whereis`, usable wherever a pid is), and
  * duplicate-key registries for local pub/sub and dispatch. Entries are removed automatically when
- * their process exits.
+ * their process exits: a name is free again by the time the process's monitors fire.
+ *
+ * Names are local to a node's runtime: another node reaches a name through
+ * `RemoteName.make(name, node)`. A name is resolved each time it is used, so a message sent to a
+ * name after its process was restarted reaches the new process.
  *
  * @since 0.1.0
  */
@@ -14,8 +18,10 @@ import type { ProcessRuntime } from "./ProcessRuntime.ts"
 import { withRuntime } from "./internal/context.ts"
 
 /**
- * Registers `pid` (default: the current process) under a unique local name. A process holds at
- * most one name; the name is released when the process exits.
+ * Registers `pid` (default: the current process) under a unique local name (Erlang's
+ * `register/2`). A process holds at most one name; the name is released when the process exits.
+ * Fails with `NameTaken` when another live process holds the name or the process already has
+ * another one, `NoProcess` when `pid` is not alive, `NotAProcess` without `pid` outside a process.
  *
  * @example
  * ```ts
@@ -29,6 +35,7 @@ import { withRuntime } from "./internal/context.ts"
  * })
  * ```
  *
+ * @category unique names
  * @since 0.1.0
  */
 export const register = (
@@ -47,16 +54,30 @@ export const register = (
   })
 
 /**
- * Releases a name. Resolves to whether it was registered.
+ * Releases a name, whoever holds it (Erlang's `unregister/1`). Resolves to whether it was
+ * registered. The process keeps running, without a name.
  *
+ * @category unique names
  * @since 0.1.0
  */
 export const unregister = (name: string): Effect.Effect<boolean, never, ProcessRuntime> =>
   withRuntime((runtime) => Effect.succeed(runtime.unregister(name)))
 
 /**
- * The pid registered under `name`, if any.
+ * The pid registered under `name` on this node, if any (Erlang's `whereis/1`).
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Process, Registry } from "effect-otp"
+ *
+ * const notify = (message: string) =>
+ *   Effect.flatMap(Registry.whereis("notifier"), (pid) =>
+ *     Option.isSome(pid) ? Process.send(pid.value, message) : Effect.logWarning("no notifier running")
+ *   )
+ * ```
+ *
+ * @category unique names
  * @since 0.1.0
  */
 export const whereis = (name: string): Effect.Effect<Option.Option<Pid>, never, ProcessRuntime> =>
@@ -66,8 +87,9 @@ export const whereis = (name: string): Effect.Effect<Option.Option<Pid>, never, 
   })
 
 /**
- * All registered names.
+ * All names registered on this node (Erlang's `registered/0`).
  *
+ * @category unique names
  * @since 0.1.0
  */
 export const registered: Effect.Effect<ReadonlyArray<string>, never, ProcessRuntime> = withRuntime((runtime) =>
@@ -79,6 +101,7 @@ export const registered: Effect.Effect<ReadonlyArray<string>, never, ProcessRunt
  * pub/sub (`dispatch` to every subscriber of a topic) and dispatch tables. A process's entries are
  * removed when it exits. Create one per use with {@link makeDuplicate}.
  *
+ * @category duplicate keys
  * @since 0.1.0
  */
 export interface DuplicateRegistry<K, V> {
@@ -123,7 +146,8 @@ const resolveCell = (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>, pid
   pid === undefined ? runtime.current(fiber) : runtime.lookup(pid)
 
 /**
- * Creates a duplicate-key registry bound to this node's runtime.
+ * Creates a duplicate-key registry bound to this node's runtime (Elixir's
+ * `Registry.start_link(keys: :duplicate)`). Keys are compared with `===` (as `Map` keys).
  *
  * @example
  * ```ts
@@ -133,11 +157,12 @@ const resolveCell = (runtime: Runtime, fiber: Fiber.Fiber<unknown, unknown>, pid
  * const program = Effect.gen(function*() {
  *   const topics = yield* Registry.makeDuplicate<string, { since: number }>()
  *   const subscriber = yield* Process.spawn((self) => self.receive)
- *   yield* topics.register("news", { since: Date.now() }, subscriber)
+ *   yield* topics.register("news", { since: 2024 }, subscriber)
  *   yield* topics.dispatch("news", (pid) => Process.send(pid, "extra!"))
  * })
  * ```
  *
+ * @category duplicate keys
  * @since 0.1.0
  */
 export const makeDuplicate = <K, V>(): Effect.Effect<DuplicateRegistry<K, V>, never, ProcessRuntime> =>

@@ -1,17 +1,40 @@
 /**
  * System messages that the runtime delivers to a process's mailbox: `Down` from monitors and
- * `Exit` from links when the process traps exits.
+ * `Exit` from links (and exit signals) when the process traps exits. They never count against the
+ * mailbox's capacity: a full mailbox still takes them.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ExitReason, Process, Signal } from "effect-otp"
+ *
+ * const handle = (message: unknown) => {
+ *   if (message instanceof Signal.Down) return Effect.log(`${message.pid} is down: ${ExitReason.format(message.reason)}`)
+ *   if (message instanceof Signal.Exit) return Effect.log(`exit signal from ${message.pid}`)
+ *   return Effect.log(`message: ${String(message)}`)
+ * }
+ *
+ * const watcher = Process.spawn((self) =>
+ *   Effect.gen(function*() {
+ *     yield* Process.trapExit(true)
+ *     yield* Process.monitor("nobody")
+ *     yield* Effect.forever(Effect.flatMap(self.receive, handle))
+ *   })
+ * )
+ * ```
  *
  * @since 0.1.0
  */
 import { Schema } from "effect"
 import { ExitReason } from "./ExitReason.ts"
-import { trusted } from "./internal/trusted.ts"
 import { Pid } from "./Pid.ts"
 
 /**
- * A monitor reference, unique on its node. Returned by `monitor`, carried by {@link Down}.
+ * A monitor reference, unique on its node. Returned by `Process.monitor` and
+ * `Process.spawnMonitor`, carried by {@link Down}; pass it to `Process.demonitor`. Compare refs
+ * by `node` and `id`. It prints like `#Ref<node.id>`.
  *
+ * @category models
  * @since 0.1.0
  */
 export class MonitorRef extends Schema.Class<MonitorRef>("effect-otp/MonitorRef")({
@@ -24,9 +47,16 @@ export class MonitorRef extends Schema.Class<MonitorRef>("effect-otp/MonitorRef"
 }
 
 /**
- * Delivered exactly once to the monitoring process when the monitored process exits (or at once,
- * with reason `noproc`, when it was already dead).
+ * Delivered exactly once to the monitoring process when the monitored process exits, with its
+ * exit reason; or at once, with reason `noproc`, when there was no such process when the monitor
+ * was set, and with `noconnection` when its node is down or cannot be reached (Erlang's
+ * `{'DOWN', Ref, process, Object, Info}`).
  *
+ * `pid` is the monitored process; for a monitor by name that found nobody under the name, it is
+ * `<node.0.0>` (the name's node, id and incarnation 0: no process has them), where Erlang reports
+ * `{Name, Node}`.
+ *
+ * @category models
  * @since 0.1.0
  */
 export class Down extends Schema.TaggedClass<Down>()("Down", {
@@ -36,8 +66,11 @@ export class Down extends Schema.TaggedClass<Down>()("Down", {
 }) {}
 
 /**
- * An exit signal turned into a message because the receiving process traps exits.
+ * An exit signal turned into a message because the receiving process traps exits (Erlang's
+ * `{'EXIT', Pid, Reason}`): from a linked process that exited, from `Process.exit`, or `noproc`
+ * for a link to a process that did not exist. `kill` never arrives as a message.
  *
+ * @category models
  * @since 0.1.0
  */
 export class Exit extends Schema.TaggedClass<Exit>()("Exit", {
@@ -48,23 +81,24 @@ export class Exit extends Schema.TaggedClass<Exit>()("Exit", {
 /**
  * A message the runtime itself may put into a mailbox.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Signal = Down | Exit
 
-/** @internal */
-export const makeRef = (node: string, id: number): MonitorRef => trusted(MonitorRef, { node, id })
-
-/** @internal */
-export const makeDown = (ref: MonitorRef, pid: Pid, reason: ExitReason): Down =>
-  trusted(Down, { _tag: "Down", ref, pid, reason })
-
-/** @internal */
-export const makeExit = (pid: Pid, reason: ExitReason): Exit => trusted(Exit, { _tag: "Exit", pid, reason })
-
 /**
  * Whether a received message is a runtime signal (`Down` or `Exit`).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Signal } from "effect-otp"
+ *
+ * const onMessage = (message: unknown) =>
+ *   Signal.isSignal(message) ? Effect.log(`signal ${message._tag} from ${message.pid}`) : Effect.log(message)
+ * ```
+ *
+ * @category guards
  * @since 0.1.0
  */
 export const isSignal = (u: unknown): u is Signal => u instanceof Down || u instanceof Exit

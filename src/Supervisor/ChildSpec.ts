@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import { Duration, type Effect } from "effect"
 import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
@@ -14,26 +14,30 @@ import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
  * - `transient`: only after an abnormal exit (any reason but `normal` and `shutdown`).
  * - `temporary`: never; the child is forgotten when it exits.
  *
+ * @category models
  * @since 0.1.0
  */
 export type RestartType = "permanent" | "transient" | "temporary"
 
 /**
- * How a child is stopped:
- * - a number of milliseconds: it is sent an exit signal `shutdown` and killed if it has not
- *   exited (its `terminate` finished) within that time;
+ * How a child is stopped, as OTP's `shutdown`:
+ * - a duration (`Duration.Input`: `"5 seconds"`, `Duration.seconds(5)`, or a number of
+ *   milliseconds): it is sent an exit signal `shutdown` and killed (untrappable) if it has not
+ *   exited (its `terminate` finished) within that time, on the runtime's clock;
  * - `"infinity"`: it is sent `shutdown` and waited for as long as it takes (the default for
  *   supervisors, which need the time to stop their own children);
- * - `"brutal"`: it is killed at once (untrappable, no `terminate`).
+ * - `"brutal"`: it is killed at once (OTP's `brutal_kill`: untrappable, no `terminate`).
  *
+ * @category models
  * @since 0.1.0
  */
-export type Shutdown = "brutal" | "infinity" | number
+export type Shutdown = "brutal" | "infinity" | Duration.Input
 
 /**
  * Whether a child is a worker or a supervisor. Informational (`whichChildren`,
  * `countChildren`), and it decides the default {@link Shutdown}.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ChildType = "worker" | "supervisor"
@@ -63,6 +67,7 @@ export type ChildType = "worker" | "supervisor"
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ChildSpec<R = never> {
@@ -72,7 +77,7 @@ export interface ChildSpec<R = never> {
   readonly start: Effect.Effect<Pid, unknown, R>
   /** Default `permanent`. */
   readonly restart?: RestartType | undefined
-  /** Default 5000 ms for workers, `infinity` for supervisors. */
+  /** How it is stopped. Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
   /** Default `worker`. */
   readonly type?: ChildType | undefined
@@ -86,6 +91,7 @@ export interface ChildSpec<R = never> {
 /**
  * The services the start effects of child specs `C` need (distributes over a union of specs).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Services<C> = C extends ChildSpec<infer R> ? R : never
@@ -93,6 +99,7 @@ export type Services<C> = C extends ChildSpec<infer R> ? R : never
 /**
  * The restart, shutdown and significance of a child, without its id and start effect.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ChildOptions {
@@ -102,11 +109,12 @@ export interface ChildOptions {
 }
 
 /**
- * Default shutdown of a worker: 5000 ms.
+ * Default shutdown of a worker: 5 seconds (OTP's 5000 ms).
  *
+ * @category defaults
  * @since 0.1.0
  */
-export const DEFAULT_WORKER_SHUTDOWN = 5000
+export const DEFAULT_WORKER_SHUTDOWN: Duration.Duration = Duration.seconds(5)
 
 /**
  * A worker child (the identity function with the type fixed to `worker`): reads better in a list
@@ -123,6 +131,7 @@ export const DEFAULT_WORKER_SHUTDOWN = 5000
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const worker = <R>(spec: ChildSpec<R>): ChildSpec<R> => ({ ...spec, type: "worker" })
@@ -131,6 +140,7 @@ export const worker = <R>(spec: ChildSpec<R>): ChildSpec<R> => ({ ...spec, type:
  * A supervisor child started by `start` (of type `supervisor`, so its shutdown defaults to
  * `infinity`). Used by `Supervisor.child` and `DynamicSupervisor.child`.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const supervisor = <R>(
@@ -150,6 +160,7 @@ export const supervisor = <R>(
  * Options of {@link genServer}: the GenServer's start options (its `name`, `trapExit`, init
  * `timeout`, mailbox) and the child's restart, shutdown and significance.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GenServerChildOptions extends GenServer.StartOptions, ChildOptions {}
@@ -177,6 +188,7 @@ export interface GenServerChildOptions extends GenServer.StartOptions, ChildOpti
  * const child = ChildSpec.genServer("counter", counter, 0, { name: "counter", trapExit: true })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const genServer = <P, Args, S, R>(

@@ -12,12 +12,12 @@
  * - Children are identified by pid. `terminateChild` stops one and forgets it. A restarted child
  *   has a new pid.
  * - When the supervisor stops, all its children are sent their stop signal at once and awaited
- *   together (each killed past its own shutdown time), as OTP does for dynamic children: they have
- *   no order among themselves.
+ *   together (each killed past its own shutdown time, on the runtime's clock), as OTP does for
+ *   dynamic children: they have no order among themselves.
  *
  * @since 0.1.0
  */
-import { type Context, Effect, Layer, type Scope } from "effect"
+import { type Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import * as ExitReason from "../Process/ExitReason.ts"
 import * as GenServer from "../Process/GenServer.ts"
@@ -42,33 +42,39 @@ import {
 import { callSupervisor } from "./internal/call.ts"
 import { type DynamicFlags, dynamicBehaviour } from "./internal/dynamic.ts"
 import { DynamicProtocol } from "./internal/protocol.ts"
+import { millisOf } from "./internal/spec.ts"
 import type { CallError, ChildCounts, ChildInfo, StartOptions } from "./Supervisor.ts"
 
 /**
  * The flags of a dynamic supervisor.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DynamicSupervisorSpec {
   /** The most children at once. Default: no limit. */
   readonly maxChildren?: number | undefined
-  /** Restarts allowed within `withinMs` before the supervisor gives up. Default 3. */
+  /** Restarts allowed `within` the window before the supervisor gives up. Default 3. */
   readonly maxRestarts?: number | undefined
-  /** The restart intensity window in milliseconds. Default 5000. */
-  readonly withinMs?: number | undefined
+  /**
+   * The restart intensity window, a `Duration.Input` (a number is milliseconds). Default 5
+   * seconds. Same rule as `Supervisor.SupervisorSpec.within`.
+   */
+  readonly within?: Duration.Input | undefined
 }
 
 /**
  * One child of a dynamic supervisor: like a {@link ChildSpec.ChildSpec} without an id (children are
  * known by pid) and without `significant`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DynamicChildSpec<R = never> {
   readonly start: Effect.Effect<Pid, unknown, R>
   /** Default `permanent`. */
   readonly restart?: RestartType | undefined
-  /** Default 5000 ms for workers, `infinity` for supervisors. */
+  /** How it is stopped (see `ChildSpec.Shutdown`). Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
   /** Default `worker`. */
   readonly type?: ChildType | undefined
@@ -78,12 +84,17 @@ export interface DynamicChildSpec<R = never> {
  * A template for the children of a dynamic supervisor: how to start one from its arguments, and
  * how it is restarted and stopped.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Template<Args, R = never> {
+  /** Starts one child (linked: `GenServer.startLink`, `Process.spawnLink`) from its arguments. */
   readonly start: (args: Args) => Effect.Effect<Pid, unknown, R>
+  /** Default `permanent`. */
   readonly restart?: RestartType | undefined
+  /** Default 5 seconds for workers, `infinity` for supervisors. */
   readonly shutdown?: Shutdown | undefined
+  /** Default `worker`. */
   readonly type?: ChildType | undefined
 }
 
@@ -115,6 +126,7 @@ export interface Template<Args, R = never> {
  * })
  * ```
  *
+ * @category child specs
  * @since 0.1.0
  */
 export const template =
@@ -126,6 +138,12 @@ export const template =
     type: spec.type
   })
 
+const DEFAULT_WINDOW = Duration.seconds(5)
+
+/** A spec written for 0.1's `withinMs`, which would otherwise be ignored silently. */
+const renamed = (): InvalidSupervisorFlags =>
+  new InvalidSupervisorFlags({ problem: 'withinMs is now within (a Duration.Input, such as "5 seconds")' })
+
 const flagsOf = (spec: DynamicSupervisorSpec | undefined): DynamicFlags | InvalidSupervisorFlags => {
   const maxChildren = spec?.maxChildren ?? Infinity
   if (!(maxChildren >= 0))
@@ -134,14 +152,18 @@ const flagsOf = (spec: DynamicSupervisorSpec | undefined): DynamicFlags | Invali
   if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
     return new InvalidSupervisorFlags({ problem: `maxRestarts must be an integer >= 0, got ${maxRestarts}` })
   }
-  const withinMs = spec?.withinMs ?? 5000
-  if (!(withinMs > 0)) return new InvalidSupervisorFlags({ problem: `withinMs must be > 0, got ${withinMs}` })
+  if (spec !== undefined && "withinMs" in spec) return renamed()
+  const withinMs = millisOf(spec?.within ?? DEFAULT_WINDOW)
+  if (withinMs === undefined || !(withinMs > 0)) {
+    return new InvalidSupervisorFlags({ problem: `within must be a duration > 0, got ${String(spec?.within)}` })
+  }
   return { maxChildren, maxRestarts, withinMs }
 }
 
 /**
  * Why a dynamic supervisor did not start.
  *
+ * @category models
  * @since 0.1.0
  */
 export type StartError = InvalidSupervisorFlags | NameTaken | GenServer.InitFailed
@@ -163,6 +185,7 @@ const startWith = (
 /**
  * Starts a dynamic supervisor with no children (not linked to the caller).
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const start = (
@@ -175,6 +198,7 @@ export const start = (
  * Starts a dynamic supervisor linked to the current process, its parent (see
  * `Supervisor.startLink`).
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startLink = (
@@ -186,6 +210,7 @@ export const startLink = (
  * Stops a dynamic supervisor: all its children are stopped (at once), then it exits with `reason`
  * (default `shutdown`). Waits until it has exited.
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const stop = (
@@ -197,6 +222,7 @@ export const stop = (
 /**
  * Starts a dynamic supervisor that is stopped when the scope closes.
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startScoped = (
@@ -209,6 +235,7 @@ export const startScoped = (
  * A dynamic supervisor as a Layer, started when the layer is built and stopped when its scope
  * closes. Give it a `name` to add children from anywhere in the application.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -220,6 +247,7 @@ export const layer = (
  * A dynamic supervisor as the child of a supervisor (type `supervisor`, shutdown `infinity` by
  * default).
  *
+ * @category child specs
  * @since 0.1.0
  */
 export const child = (
@@ -234,6 +262,7 @@ export const child = (
  * `InvalidChildSpec` or `ChildStartFailed`. The start effect runs in the supervisor process with
  * the caller's services added.
  *
+ * @category child operations
  * @since 0.1.0
  */
 export const startChild = <R>(
@@ -245,9 +274,28 @@ export const startChild = <R>(
   )
 
 /**
- * Stops a child (per its shutdown policy) and forgets it. Fails with `ChildNotFound` if `pid` is
- * not a current child.
+ * Stops a child (per its shutdown policy) and forgets it: it is not restarted. Fails with
+ * `ChildNotFound` if `pid` is not a current child (a restarted child has a new pid).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DynamicSupervisor, Process } from "effect-otp"
+ *
+ * const job = DynamicSupervisor.template({
+ *   start: (name: string) =>
+ *     Process.spawnLink((self) => Effect.andThen(Effect.log(`running ${name}`), Effect.forever(self.receive))),
+ *   restart: "temporary"
+ * })
+ *
+ * const runAndCancel = (jobs: Process.Target) =>
+ *   Effect.gen(function*() {
+ *     const pid = yield* DynamicSupervisor.startChild(jobs, job("report"))
+ *     yield* DynamicSupervisor.terminateChild(jobs, pid)
+ *   })
+ * ```
+ *
+ * @category child operations
  * @since 0.1.0
  */
 export const terminateChild = (
@@ -259,6 +307,7 @@ export const terminateChild = (
 /**
  * The children, in the order they were added (a child keeps its place across restarts).
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<ChildInfo>, CallError, ProcessRuntime> =>
@@ -267,6 +316,7 @@ export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<C
 /**
  * How many children there are, running, and of each type.
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, CallError, ProcessRuntime> =>

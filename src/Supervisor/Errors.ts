@@ -11,6 +11,7 @@ import { Pid } from "../Process/Pid.ts"
  * A child spec is invalid: a duplicate id, a negative shutdown, a significant permanent child,
  * and so on. Raised before anything is started.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidChildSpec extends Schema.TaggedError<InvalidChildSpec>()("InvalidChildSpec", {
@@ -25,6 +26,7 @@ export class InvalidChildSpec extends Schema.TaggedError<InvalidChildSpec>()("In
 /**
  * A supervisor's flags are invalid (an unknown strategy, a negative `maxRestarts`, ...).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidSupervisorFlags extends Schema.TaggedError<InvalidSupervisorFlags>()("InvalidSupervisorFlags", {
@@ -40,6 +42,7 @@ export class InvalidSupervisorFlags extends Schema.TaggedError<InvalidSupervisor
  * supervisor starts, the children started before it are stopped (in reverse order) and the
  * supervisor does not start.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("ChildStartFailed", {
@@ -55,6 +58,7 @@ export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("Ch
 /**
  * `startChild` with the id of a child that is running.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ChildAlreadyStarted extends Schema.TaggedError<ChildAlreadyStarted>()("ChildAlreadyStarted", {
@@ -70,6 +74,7 @@ export class ChildAlreadyStarted extends Schema.TaggedError<ChildAlreadyStarted>
  * `startChild` with the id of a child spec that is present but not running (terminated): restart
  * it with `restartChild` or remove it with `deleteChild` first.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ChildAlreadyPresent extends Schema.TaggedError<ChildAlreadyPresent>()("ChildAlreadyPresent", {
@@ -83,6 +88,7 @@ export class ChildAlreadyPresent extends Schema.TaggedError<ChildAlreadyPresent>
 /**
  * No child with this id (or pid, for a dynamic supervisor).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNotFound", {
@@ -97,6 +103,7 @@ export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNot
  * `restartChild` or `deleteChild` on a child that is running, or that the supervisor is
  * restarting (`restarting: true`, after a failed restart attempt that will be retried).
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ChildRunning extends Schema.TaggedError<ChildRunning>()("ChildRunning", {
@@ -111,6 +118,7 @@ export class ChildRunning extends Schema.TaggedError<ChildRunning>()("ChildRunni
 /**
  * A dynamic supervisor already has `maxChildren` children.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MaxChildren extends Schema.TaggedError<MaxChildren>()("MaxChildren", {

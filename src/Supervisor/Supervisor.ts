@@ -12,15 +12,29 @@
  *   the children started after it. Temporary children stopped by such a group restart are not
  *   restarted: they are forgotten. A child whose restart fails is marked `restarting` and retried
  *   through the supervisor's mailbox (other requests are served in between).
- * - **Restart intensity.** Every restart (and every retry) is counted. When more than
- *   `maxRestarts` happen within `withinMs` (a restart exactly `withinMs` old no longer counts),
- *   the supervisor stops all its children in reverse order and exits with
- *   {@link maxIntensityReason} (`shutdown("reached_max_restart_intensity")`, like OTP's
- *   `shutdown`): its own parent sees a child exit and applies its own strategy (escalation).
+ * - **Restart intensity** (OTP's `intensity` and `period`). Every restart (and every retry of a
+ *   failed restart) is counted when it happens, on the monotonic time of the runtime's clock
+ *   (`TestClock` in tests; never wall-clock time, which an NTP step or a VM resume would move).
+ *   When a restart makes more than `maxRestarts` within the last `within` (default 3 within 5
+ *   seconds, Elixir's defaults; OTP's are 1 within 5 seconds), the supervisor gives up: it
+ *   stops all its children in reverse start order and exits with {@link maxIntensityReason},
+ *   `shutdown("reached_max_restart_intensity")`. Its parent sees a child exit with a `shutdown`
+ *   reason and applies its own strategy (escalation): a permanent child supervisor is restarted
+ *   (counting against the parent's own intensity), a transient or temporary one is not.
  *   `maxRestarts: 0` makes any exit that needs a restart escalate.
+ *
+ *   The window is exactly `within` long and a restart exactly `within` old no longer counts:
+ *   with `maxRestarts: 1, within: "1 second"`, restarts 1000 ms apart are fine, restarts 999 ms
+ *   apart escalate. OTP's `supervisor.erl` keeps a restart while `R >= Now - Period`, on whole
+ *   seconds (`erlang:monotonic_time(second)`): there a restart exactly `period` seconds old
+ *   still counts, so a restart counts for between `period` and `period + 1` seconds of real
+ *   time. OTP's supervisor exits with the bare reason `shutdown` (and logs
+ *   `reached_max_restart_intensity`); here that detail travels in the exit reason, which is still
+ *   a `shutdown` for every rule (links, transient restarts, `ExitReason.isGraceful`).
  * - **Shutdown.** A child is stopped by unlinking from it, sending it the exit signal `shutdown`
- *   and waiting for it to exit; past its shutdown time it is killed (`brutal` kills at once). A
- *   GenServer that traps exits runs `terminate` first. The supervisor stops when its parent (the
+ *   and waiting for it to exit; past its shutdown time (on the runtime's clock) it is killed
+ *   (`brutal` kills at once). A GenServer that traps exits runs `terminate` first; one that does
+ *   not is ended by the signal at once. The supervisor stops when its parent (the
  *   process that started it with `startLink`) exits, or when {@link stop}ped: every child is
  *   stopped in reverse start order before the supervisor exits, so nothing outlives it.
  * - **Auto-shutdown** (OTP 24+): with `any_significant`, the supervisor shuts down (reason
@@ -33,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, type Scope } from "effect"
+import { type Context, Duration, Effect, Layer, type Scope } from "effect"
 import type { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import * as ExitReason from "../Process/ExitReason.ts"
 import * as GenServer from "../Process/GenServer.ts"
@@ -57,6 +71,7 @@ import {
 } from "./Errors.ts"
 import { callSupervisor } from "./internal/call.ts"
 import * as protocol from "./internal/protocol.ts"
+import { millisOf } from "./internal/spec.ts"
 import {
   type AutoShutdown as AutoShutdownMode,
   type Flags,
@@ -71,6 +86,7 @@ import {
  * How children are restarted: `one_for_one` (only the child that exited), `one_for_all` (all
  * children), `rest_for_one` (that child and those started after it).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Strategy = StrategyName
@@ -79,12 +95,14 @@ export type Strategy = StrategyName
  * When the exit of significant children shuts the supervisor down: `never` (default),
  * `any_significant`, `all_significant`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type AutoShutdown = AutoShutdownMode
 
 /**
- * A supervisor: its flags and its children, in start order.
+ * A supervisor: its flags and its children, in start order. Invalid flags fail the start with
+ * `InvalidSupervisorFlags`, before any child starts.
  *
  * @example
  * ```ts
@@ -100,20 +118,27 @@ export type AutoShutdown = AutoShutdownMode
  * const tree: Supervisor.SupervisorSpec<ProcessRuntime.ProcessRuntime> = {
  *   strategy: "one_for_one",
  *   maxRestarts: 3,
- *   withinMs: 5000,
+ *   within: "5 seconds",
  *   children: [ChildSpec.genServer("cache", cache, undefined, { name: "cache", trapExit: true })]
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SupervisorSpec<R = never> {
   /** Default `one_for_one`. */
   readonly strategy?: Strategy | undefined
-  /** Restarts allowed within `withinMs` before the supervisor gives up. Default 3. */
+  /**
+   * Restarts allowed `within` the window before the supervisor gives up (OTP's `intensity`).
+   * Default 3.
+   */
   readonly maxRestarts?: number | undefined
-  /** The restart intensity window in milliseconds. Default 5000. */
-  readonly withinMs?: number | undefined
+  /**
+   * The restart intensity window (OTP's `period`), a `Duration.Input` (`"5 seconds"`, or a number
+   * of milliseconds). Default 5 seconds.
+   */
+  readonly within?: Duration.Input | undefined
   /** Default `never`. */
   readonly autoShutdown?: AutoShutdown | undefined
   /** The children, in start order. */
@@ -123,6 +148,7 @@ export interface SupervisorSpec<R = never> {
 /**
  * The services the children of supervisor spec `S` need to start: the union over its children.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Services<S> = S extends { readonly children: ReadonlyArray<infer C> } ? ChildServices<C> : never
@@ -130,6 +156,7 @@ export type Services<S> = S extends { readonly children: ReadonlyArray<infer C> 
 /**
  * Options of {@link start} and {@link startLink}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StartOptions {
@@ -141,6 +168,7 @@ export interface StartOptions {
  * Why a supervisor did not start: an invalid spec, a child that failed to start, a name already
  * taken, or (rarely) the supervisor process itself ending during start-up.
  *
+ * @category models
  * @since 0.1.0
  */
 export type StartError = InvalidChildSpec | InvalidSupervisorFlags | ChildStartFailed | NameTaken | GenServer.InitFailed
@@ -148,6 +176,7 @@ export type StartError = InvalidChildSpec | InvalidSupervisorFlags | ChildStartF
 /**
  * The errors of any call to a supervisor: it is not alive, or it exited before replying.
  *
+ * @category models
  * @since 0.1.0
  */
 export type CallError = NoProcess | GenServer.ServerExited
@@ -157,6 +186,7 @@ export type CallError = NoProcess | GenServer.ServerExited
  * (`running`, `restarting` after a failed restart that will be retried, `stopped` after
  * `terminateChild` or a graceful exit that is not restarted), its type and restart type.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ChildInfo = protocol.ChildInfo
@@ -165,6 +195,7 @@ export type ChildInfo = protocol.ChildInfo
  * Child counts as {@link countChildren} reports them: `specs` held, `active` (running now),
  * `supervisors` and `workers` (by spec type).
  *
+ * @category models
  * @since 0.1.0
  */
 export type ChildCounts = protocol.ChildCounts
@@ -174,6 +205,7 @@ export type ChildCounts = protocol.ChildCounts
  * `shutdown("reached_max_restart_intensity")`. A `shutdown` (as in OTP), so a parent restarts a
  * permanent child supervisor that gave up, but not a transient one.
  *
+ * @category restart intensity
  * @since 0.1.0
  */
 export const maxIntensityReason: ExitReason.ExitReason = maxIntensity
@@ -181,10 +213,17 @@ export const maxIntensityReason: ExitReason.ExitReason = maxIntensity
 /**
  * Whether an exit reason is {@link maxIntensityReason}: the supervisor gave up restarting.
  *
+ * @category restart intensity
  * @since 0.1.0
  */
 export const isMaxIntensity = (reason: ExitReason.ExitReason): boolean =>
   reason._tag === "Shutdown" && reason.detail === MAX_INTENSITY_DETAIL
+
+const DEFAULT_WINDOW = Duration.seconds(5)
+
+/** A spec written for 0.1's `withinMs`, which would otherwise be ignored silently. */
+const renamed = (): InvalidSupervisorFlags =>
+  new InvalidSupervisorFlags({ problem: 'withinMs is now within (a Duration.Input, such as "5 seconds")' })
 
 const flagsOf = (spec: SupervisorSpec<unknown>): Flags | InvalidSupervisorFlags => {
   const strategy = spec.strategy ?? "one_for_one"
@@ -195,8 +234,11 @@ const flagsOf = (spec: SupervisorSpec<unknown>): Flags | InvalidSupervisorFlags 
   if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
     return new InvalidSupervisorFlags({ problem: `maxRestarts must be an integer >= 0, got ${maxRestarts}` })
   }
-  const withinMs = spec.withinMs ?? 5000
-  if (!(withinMs > 0)) return new InvalidSupervisorFlags({ problem: `withinMs must be > 0, got ${withinMs}` })
+  if ("withinMs" in spec) return renamed()
+  const withinMs = millisOf(spec.within ?? DEFAULT_WINDOW)
+  if (withinMs === undefined || !(withinMs > 0)) {
+    return new InvalidSupervisorFlags({ problem: `within must be a duration > 0, got ${String(spec.within)}` })
+  }
   const autoShutdown = spec.autoShutdown ?? "never"
   if (autoShutdown !== "never" && autoShutdown !== "any_significant" && autoShutdown !== "all_significant") {
     return new InvalidSupervisorFlags({ problem: `unknown autoShutdown ${String(autoShutdown)}` })
@@ -257,6 +299,7 @@ const startWith = <S extends SupervisorSpec<unknown>>(
  * }).pipe(Effect.provide(ProcessRuntime.layer()))
  * ```
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const start = <S extends SupervisorSpec<unknown>>(
@@ -271,6 +314,7 @@ export const start = <S extends SupervisorSpec<unknown>>(
  * gives up (restart intensity), the parent receives its exit. This is how a supervisor is started
  * as the child of another (see {@link child}).
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startLink = <S extends SupervisorSpec<unknown>>(
@@ -283,6 +327,7 @@ export const startLink = <S extends SupervisorSpec<unknown>>(
  * `reason` (default `shutdown`). Waits until it has exited. Fails with `NoProcess` if it is not
  * alive.
  *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const stop = (
@@ -295,6 +340,24 @@ export const stop = (
  * Starts a supervisor that is stopped (children in reverse order) when the scope closes. If it
  * already exited by then (it gave up, or was stopped), closing the scope does nothing.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ChildSpec, Process, ProcessRuntime, Supervisor } from "effect-otp"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const sup = yield* Supervisor.startScoped({
+ *       children: [ChildSpec.worker({ id: "loop", start: Process.spawnLink((self) => Effect.forever(self.receive)) })]
+ *     })
+ *     yield* Effect.log(`running under ${sup}`)
+ *   })
+ * ) // the tree is stopped here
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(ProcessRuntime.layer())))
+ * ```
+ *
+ * @category starting and stopping
  * @since 0.1.0
  */
 export const startScoped = <S extends SupervisorSpec<unknown>>(
@@ -329,6 +392,7 @@ export const startScoped = <S extends SupervisorSpec<unknown>>(
  * )
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = <S extends SupervisorSpec<unknown>>(
@@ -351,6 +415,7 @@ export const layer = <S extends SupervisorSpec<unknown>>(
  * })
  * ```
  *
+ * @category child specs
  * @since 0.1.0
  */
 export const child = <S extends SupervisorSpec<unknown>>(
@@ -365,6 +430,26 @@ export const child = <S extends SupervisorSpec<unknown>>(
  * `ChildAlreadyStarted` / `ChildAlreadyPresent` if the id is taken, `InvalidChildSpec`, or
  * `ChildStartFailed`. The start effect gets the caller's services (and the supervisor's).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ChildSpec, Process, Supervisor } from "effect-otp"
+ *
+ * const addWorker = (supervisor: Process.Target, id: string) =>
+ *   Effect.gen(function*() {
+ *     const pid = yield* Supervisor.startChild(
+ *       supervisor,
+ *       ChildSpec.worker({ id, start: Process.spawnLink((self) => Effect.forever(self.receive)), restart: "transient" })
+ *     )
+ *     yield* Supervisor.terminateChild(supervisor, id) // stopped, its spec kept
+ *     yield* Supervisor.restartChild(supervisor, id) // started again from the spec
+ *     yield* Supervisor.terminateChild(supervisor, id)
+ *     yield* Supervisor.deleteChild(supervisor, id) // forgotten
+ *     return pid
+ *   })
+ * ```
+ *
+ * @category child operations
  * @since 0.1.0
  */
 export const startChild = <R>(
@@ -384,6 +469,7 @@ export const startChild = <R>(
  * except for a temporary child, which is forgotten. Does not count as a restart and never
  * triggers auto-shutdown.
  *
+ * @category child operations
  * @since 0.1.0
  */
 export const terminateChild = (
@@ -396,6 +482,7 @@ export const terminateChild = (
  * Starts a stopped child again from its spec. Fails with `ChildRunning` if it is running (or
  * being restarted), `ChildNotFound`, or `ChildStartFailed`.
  *
+ * @category child operations
  * @since 0.1.0
  */
 export const restartChild = (
@@ -407,6 +494,7 @@ export const restartChild = (
 /**
  * Removes the spec of a stopped child. Fails with `ChildRunning` if it is running.
  *
+ * @category child operations
  * @since 0.1.0
  */
 export const deleteChild = (
@@ -416,8 +504,10 @@ export const deleteChild = (
   callSupervisor(supervisor, protocol.SupervisorProtocol.DeleteChild({ id }))
 
 /**
- * The supervisor's children, in start order.
+ * The supervisor's children, in start order, with their status (`running` with its pid,
+ * `restarting`, or `stopped`).
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<ChildInfo>, CallError, ProcessRuntime> =>
@@ -426,6 +516,7 @@ export const whichChildren = (supervisor: Target): Effect.Effect<ReadonlyArray<C
 /**
  * How many children the supervisor has, running, and of each type.
  *
+ * @category introspection
  * @since 0.1.0
  */
 export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, CallError, ProcessRuntime> =>

@@ -18,6 +18,7 @@ import { Pid } from "../Process/Pid.ts"
  * A child was started: at supervisor start-up, by `startChild`, or by `restartChild`. `id` is
  * absent for the children of a dynamic supervisor.
  *
+ * @category events
  * @since 0.1.0
  */
 export class ChildStarted extends Schema.TaggedClass<ChildStarted>()("ChildStarted", {
@@ -31,6 +32,7 @@ export class ChildStarted extends Schema.TaggedClass<ChildStarted>()("ChildStart
  * its group, `terminateChild`), false when it exited by itself (a crash, a normal end, a signal
  * from elsewhere).
  *
+ * @category events
  * @since 0.1.0
  */
 export class ChildExited extends Schema.TaggedClass<ChildExited>()("ChildExited", {
@@ -45,6 +47,7 @@ export class ChildExited extends Schema.TaggedClass<ChildExited>()("ChildExited"
  * A child was started again by its supervisor after an exit (its own, or a sibling's under
  * `one_for_all` / `rest_for_one`).
  *
+ * @category events
  * @since 0.1.0
  */
 export class ChildRestarted extends Schema.TaggedClass<ChildRestarted>()("ChildRestarted", {
@@ -57,6 +60,7 @@ export class ChildRestarted extends Schema.TaggedClass<ChildRestarted>()("ChildR
  * A child's start effect failed. During a restart the supervisor retries (each attempt counts
  * toward its restart intensity).
  *
+ * @category events
  * @since 0.1.0
  */
 export class ChildStartError extends Schema.TaggedClass<ChildStartError>()("ChildStartError", {
@@ -66,21 +70,25 @@ export class ChildStartError extends Schema.TaggedClass<ChildStartError>()("Chil
 }) {}
 
 /**
- * A supervisor reached its maximum restart intensity: it stops all its children and exits with
- * `reason` (`shutdown("reached_max_restart_intensity")`), escalating the failure to its parent.
+ * A supervisor reached its maximum restart intensity (more than `maxRestarts` restarts `within`
+ * its window): it stops all its children and exits with `reason`
+ * (`shutdown("reached_max_restart_intensity")`), escalating the failure to its parent.
+ * `within` is encoded as milliseconds.
  *
+ * @category events
  * @since 0.1.0
  */
 export class SupervisorEscalated extends Schema.TaggedClass<SupervisorEscalated>()("SupervisorEscalated", {
   supervisor: Pid,
   reason: ExitReason.ExitReason,
   maxRestarts: Schema.Number,
-  withinMs: Schema.Number
+  within: Schema.DurationFromMillis
 }) {}
 
 /**
  * A supervisor stopped all its children and is exiting with `reason`.
  *
+ * @category events
  * @since 0.1.0
  */
 export class SupervisorStopped extends Schema.TaggedClass<SupervisorStopped>()("SupervisorStopped", {
@@ -91,6 +99,7 @@ export class SupervisorStopped extends Schema.TaggedClass<SupervisorStopped>()("
 /**
  * Any supervisor lifecycle event.
  *
+ * @category events
  * @since 0.1.0
  */
 export type SupervisorEvent =
@@ -99,6 +108,7 @@ export type SupervisorEvent =
 /**
  * The schema of {@link SupervisorEvent} (to ship events to a remote observer).
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const SupervisorEvent = Schema.Union([
@@ -113,6 +123,7 @@ export const SupervisorEvent = Schema.Union([
 /**
  * Options of {@link SupervisorEvents.layer}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SupervisorEventsOptions {
@@ -143,6 +154,7 @@ export interface SupervisorEventsOptions {
  * )
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class SupervisorEvents extends Context.Service<
@@ -178,6 +190,7 @@ export class SupervisorEvents extends Context.Service<
 /**
  * An event hub; see {@link SupervisorEvents.layer}.
  *
+ * @category services
  * @since 0.1.0
  */
 export const layer = (options?: SupervisorEventsOptions): Layer.Layer<SupervisorEvents> =>
@@ -187,6 +200,7 @@ export const layer = (options?: SupervisorEventsOptions): Layer.Layer<Supervisor
  * The events published from now on, as a stream that subscribes when it starts running. Use
  * {@link subscribe} when no event may be missed between setting up and running the stream.
  *
+ * @category subscribing
  * @since 0.1.0
  */
 export const stream: Stream.Stream<SupervisorEvent, never, SupervisorEvents> = Stream.unwrap(
@@ -198,6 +212,7 @@ export const stream: Stream.Stream<SupervisorEvent, never, SupervisorEvents> = S
  * this point on: nothing published after `subscribe` returns is missed, however late the stream
  * is run.
  *
+ * @category subscribing
  * @since 0.1.0
  */
 export const subscribe: Effect.Effect<

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { GenServer, Pid, Process } from "../../src/index.ts"
 import * as DynamicSupervisor from "../../src/Supervisor/DynamicSupervisor.ts"
 import * as Supervisor from "../../src/Supervisor/Supervisor.ts"
-import { eventLog, is, type Journal, run, watchExit, whereis, worker, Worker } from "./helpers.ts"
+import { eventLog, is, type Journal, run, watchExit, whereis, within, worker, Worker } from "./helpers.ts"
 
 const session = (journal: Journal, options?: Omit<DynamicSupervisor.Template<string>, "start">) =>
   DynamicSupervisor.template({
@@ -133,17 +134,25 @@ describe("DynamicSupervisor", () => {
       Effect.gen(function* () {
         const events = yield* eventLog
         const journal: Journal = []
+        const allTerminating = yield* Deferred.make<void>()
+        let terminating = 0
+        const onTerminate = () => {
+          if (++terminating === 3) Deferred.doneUnsafe(allTerminating, Exit.void)
+        }
         const stubborn = DynamicSupervisor.template({
-          start: (id: string) => GenServer.startLink(worker(journal, { stubborn: true }), id, { trapExit: true }),
+          start: (id: string) =>
+            GenServer.startLink(worker(journal, { stubborn: true, onTerminate }), id, { trapExit: true }),
           shutdown: 50
         })
         const sup = yield* DynamicSupervisor.start()
         for (const id of ["a", "b", "c"]) yield* DynamicSupervisor.startChild(sup, stubborn(id))
-        const started = Date.now()
-        yield* DynamicSupervisor.stop(sup)
-        const elapsed = Date.now() - started
-        assert.isAtLeast(elapsed, 45)
-        assert.isBelow(elapsed, 140)
+        const stopping = yield* Effect.forkChild(DynamicSupervisor.stop(sup), { startImmediately: true })
+        yield* within()(Deferred.await(allTerminating))
+        yield* TestClock.adjust("49 millis")
+        assert.isUndefined(stopping.pollUnsafe(), "killed only when their shutdown time is up")
+        // One shutdown time for all three: stopped one after another, they would need 150 ms.
+        yield* TestClock.adjust("1 millis")
+        yield* within()(Fiber.join(stopping))
         const exits = (yield* events.drain).filter(is.exited())
         assert.deepStrictEqual(
           exits.map((event) => event.reason._tag),

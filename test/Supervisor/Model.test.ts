@@ -147,7 +147,7 @@ const check = ({ strategy, maxRestarts, initial, ops }: Scenario) =>
       const sup = yield* Supervisor.start({
         strategy,
         maxRestarts,
-        withinMs: 3_600_000,
+        within: "1 hour",
         children: model.children.map((c) => child(c.id, c.restart))
       })
       for (const c of model.children) expected.push(`start:${c.id}`)

@@ -27,7 +27,9 @@ export const within =
 
 /**
  * The layers every supervisor test runs with. Log lines are off (the logging test turns them on
- * for itself): crashes are the point of these tests.
+ * for itself): crashes are the point of these tests. Built inside the test, the runtime keeps the
+ * test's clock (`it.effect`'s TestClock): restart intensity windows and shutdown times follow
+ * `TestClock.adjust`.
  */
 export const testLayer = Layer.mergeAll(
   ProcessRuntime.layer({ node: "test@127.0.0.1" }),
@@ -138,6 +140,8 @@ export interface WorkerOptions {
   readonly stubborn?: boolean
   /** `init` fails. */
   readonly failInit?: boolean | (() => boolean)
+  /** Told when `terminate` starts (to know that a stop is under way). */
+  readonly onTerminate?: (id: string) => void
 }
 
 /** A GenServer that journals its start and stop. Its state is its id. */
@@ -159,6 +163,7 @@ export const worker = (journal: Journal, options?: WorkerOptions) =>
     terminate: (_, id) =>
       Effect.suspend(() => {
         journal.push(`stop:${id}`)
+        options?.onTerminate?.(id)
         return options?.stubborn === true ? Effect.never : Effect.void
       })
   })

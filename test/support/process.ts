@@ -2,7 +2,7 @@
  * Test helpers for the process runtime: run an effect as a process, wait for messages with a
  * timeout (never sleep to synchronise).
  */
-import { Deferred, Effect, Exit, Option } from "effect"
+import { Clock, Deferred, Effect, Exit, Layer, Option } from "effect"
 import { ExitReason, Process, ProcessRuntime } from "../../src/index.ts"
 import type { ProcessContext, SpawnOptions } from "../../src/Process/Process.ts"
 
@@ -44,5 +44,12 @@ export const expectNoMessage = <M>(self: ProcessContext<M>, millis = 50) =>
     Option.isSome(message) ? Effect.die(`unexpected message: ${String(message.value)}`) : Effect.void
   )
 
-/** The process runtime layer used by the tests. */
-export const runtimeLayer = ProcessRuntime.layer({ node: "test@127.0.0.1" })
+/**
+ * The process runtime layer of the tests that run in real time: its timers (call timeouts,
+ * `sendAfter`, `receiveWithin`, ...) follow the live clock even under `it.effect`'s TestClock. A
+ * test that drives time with `TestClock.adjust` builds its runtime inside the test instead
+ * (`ProcessRuntime.layer()`), so that the runtime keeps the test clock.
+ */
+export const runtimeLayer = ProcessRuntime.layer({ node: "test@127.0.0.1" }).pipe(
+  Layer.provide(Layer.succeed(Clock.Clock, Clock.Clock.defaultValue()))
+)

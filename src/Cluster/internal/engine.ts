@@ -26,7 +26,7 @@ import * as Pid from "../../Process/Pid.ts"
 import { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Protocol from "../../Process/Protocol.ts"
 import { RemoteName } from "../../Process/RemoteName.ts"
-import * as Signal from "../../Process/Signal.ts"
+import * as Signal from "../../Process/internal/signals.ts"
 import { type BehaviourRegistry, type BehaviourSpec, UnknownBehaviour } from "../BehaviourRegistry.ts"
 import {
   type DistFrame,

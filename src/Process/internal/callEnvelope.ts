@@ -9,6 +9,7 @@
  * @internal
  */
 import { Effect, Exit, type Tracer } from "effect"
+import type { CancelTimer } from "../../internal/timers.ts"
 import type * as ExitReason from "../ExitReason.ts"
 import type { Pid } from "../Pid.ts"
 import type { AnyCallRequest } from "../Protocol.ts"
@@ -24,7 +25,8 @@ export type ExitedError = (server: Pid, reason: ExitReason.ExitReason) => unknow
 
 export class CallEnvelope implements UndeliverableAware {
   settled = false
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** Cancels the call's timeout (armed on the runtime's timers), if one is armed. */
+  timer: CancelTimer | undefined = undefined
   /** Removes the envelope from the senders waiting for room in a full mailbox. */
   withdraw: (() => void) | undefined = undefined
   /** The server's set of calls kept for a later reply (`noReply`); left when the call settles. */
@@ -65,7 +67,7 @@ export class CallEnvelope implements UndeliverableAware {
 
   private release(): void {
     this.settled = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.timer !== undefined) this.timer()
     if (this.withdraw !== undefined) this.withdraw()
     if (this.keeper !== undefined) this.keeper.delete(this)
   }

@@ -4,10 +4,11 @@
  *
  * @internal
  */
-import { Cause, Effect, Exit, type Fiber, Option } from "effect"
+import { Cause, type Duration, Effect, Exit, type Fiber, Option } from "effect"
+import { toMillis } from "../../internal/timers.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
-import * as Signal from "../Signal.ts"
+import * as Signal from "./signals.ts"
 import { Mailbox } from "./mailbox.ts"
 import type { Runtime } from "./runtime.ts"
 
@@ -50,9 +51,9 @@ export class Cell {
     return this.mailbox.take
   }
 
-  /** The next message, or `None` when nothing arrives within `millis`. */
-  receiveWithin(millis: number): Effect.Effect<Option.Option<unknown>> {
-    return Effect.map(this.mailbox.takeWithin(millis), (message) =>
+  /** The next message, or `None` when nothing arrives within `timeout` (on the runtime's timers). */
+  receiveWithin(timeout: Duration.Input): Effect.Effect<Option.Option<unknown>> {
+    return Effect.map(this.mailbox.takeWithin(toMillis(timeout), this.runtime.timers), (message) =>
       Mailbox.isTimeout(message) ? Option.none() : Option.some(message)
     )
   }

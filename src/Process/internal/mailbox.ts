@@ -9,6 +9,7 @@
  * @internal
  */
 import { Effect, Exit } from "effect"
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
 
 /** What becomes of a send to a full mailbox. */
 export type OverflowPolicy = "suspend" | "fail"
@@ -80,7 +81,7 @@ export class Mailbox {
   /** Messages currently buffered. */
   size = 0
   private waiter: Resume | undefined = undefined
-  private waiterTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private waiterTimer: CancelTimer | undefined = undefined
   /** Senders waiting for room, in arrival order (a Set: O(1) admit and withdraw). */
   private blocked: Set<BlockedSender> | undefined = undefined
   private wakeScheduled = false
@@ -107,21 +108,26 @@ export class Mailbox {
     })
   }
 
-  /** Takes the next message, or resolves to a timeout marker ({@link isTimeout}) after `millis`. */
-  takeWithin(millis: number): Effect.Effect<unknown> {
+  /**
+   * Takes the next message, or resolves to a timeout marker ({@link isTimeout}) after `millis` on
+   * `timers` (the runtime's).
+   */
+  takeWithin(millis: number, timers: Timers): Effect.Effect<unknown> {
     return Effect.callback<unknown>((resume) => {
       if (this.size > 0) {
         resume(Exit.succeed(this.shift()))
         return
       }
       this.waiter = resume
-      this.waiterTimer = setTimeout(() => {
+      const cancel = timers.start(millis, () => {
         this.waiterTimer = undefined
         if (this.waiter !== resume) return
         this.waiter = undefined
         // A message handed over on a deep stack waits in the buffer for its wake-up: it arrived in time.
         resume(Exit.succeed(this.size > 0 ? this.shift() : TIMED_OUT))
-      }, millis)
+      })
+      // Under a test clock a wait due at once has already ended inside `start`.
+      if (this.waiter === resume) this.waiterTimer = cancel
       return Effect.sync(() => this.clearWaiter())
     })
   }
@@ -243,7 +249,7 @@ export class Mailbox {
   private clearWaiter(): void {
     this.waiter = undefined
     if (this.waiterTimer !== undefined) {
-      clearTimeout(this.waiterTimer)
+      this.waiterTimer()
       this.waiterTimer = undefined
     }
   }

@@ -4,16 +4,17 @@
  *
  * @internal
  */
-import { Effect, Fiber, Option } from "effect"
+import { Effect, Fiber } from "effect"
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import { NameTaken } from "../Errors.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
-import * as Signal from "../Signal.ts"
+import { RemoteName } from "../RemoteName.ts"
+import type * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
 import type { RemoteBridge, RemoteTarget } from "./remote.ts"
-import { startTimeout } from "./timer.ts"
-import { RemoteName } from "../RemoteName.ts"
+import { makeDown, makeRef, unresolvedNamePid } from "./signals.ts"
 
 /** How a process is created. */
 export interface CellOptions {
@@ -40,8 +41,8 @@ export interface RuntimeConfig {
 }
 
 interface PendingTimer {
-  /** Undefined for a delay beyond what setTimeout can wait: such a timer never fires. */
-  readonly handle: ReturnType<typeof setTimeout> | undefined
+  cancel: CancelTimer | undefined
+  /** On the runtime's monotonic time ({@link Runtime.timers}); `Infinity` for a timer that never fires. */
   readonly deadline: number
   readonly target: Cell | undefined
 }
@@ -57,14 +58,22 @@ export class Runtime {
   private readonly table = new Map<number, Cell>()
   private readonly names = new Map<string, Cell>()
   private readonly byFiber = new Map<Fiber.Fiber<unknown, unknown>, Cell>()
-  private readonly timers = new Map<number, PendingTimer>()
+  private readonly pendingTimers = new Map<number, PendingTimer>()
   private nextId = 1
   private nextRef = 1
   private closing = false
   /** How processes on other nodes are reached, once the cluster layer attached itself. */
   remote: RemoteBridge | undefined = undefined
 
-  constructor(readonly config: RuntimeConfig) {
+  /**
+   * @param timers Every timer and deadline of the runtime and of what runs on it (call, start,
+   *   stop and shutdown timeouts, `sendAfter`, `receiveWithin`, supervisor restart intensity):
+   *   the clock of the fiber that built the runtime, so that `TestClock` drives them all.
+   */
+  constructor(
+    readonly config: RuntimeConfig,
+    readonly timers: Timers
+  ) {
     this.node = config.node
     this.incarnation = config.incarnation
     this.systemPid = Pid.make(config.node, 0, config.incarnation)
@@ -218,9 +227,9 @@ export class Runtime {
    */
   monitor(watcher: Cell, target: Cell | undefined, targetPid: Pid.Pid): Signal.MonitorRef {
     const refId = this.newRefId()
-    const ref = Signal.makeRef(this.node, refId)
+    const ref = makeRef(this.node, refId)
     if (target === undefined || !target.watch(refId, this.downDelivery(watcher, ref, targetPid))) {
-      watcher.mailbox.offerSystem(Signal.makeDown(ref, targetPid, ExitReason.noproc))
+      watcher.mailbox.offerSystem(makeDown(ref, targetPid, ExitReason.noproc))
       return ref
     }
     ;(watcher.monitoring ??= new Map()).set(refId, target)
@@ -230,7 +239,7 @@ export class Runtime {
   private downDelivery(watcher: Cell, ref: Signal.MonitorRef, targetPid: Pid.Pid): ExitWatcher {
     return (reason) => {
       watcher.monitoring?.delete(ref.id)
-      watcher.mailbox.offerSystem(Signal.makeDown(ref, targetPid, reason))
+      watcher.mailbox.offerSystem(makeDown(ref, targetPid, reason))
     }
   }
 
@@ -239,10 +248,10 @@ export class Runtime {
    * node is unreachable and `Down` with `noconnection` arrives at once.
    */
   monitorRemote(watcher: Cell, target: RemoteTarget): Signal.MonitorRef {
-    const ref = Signal.makeRef(this.node, this.newRefId())
+    const ref = makeRef(this.node, this.newRefId())
     if (this.remote === undefined) {
-      const pid = target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target
-      watcher.mailbox.offerSystem(Signal.makeDown(ref, pid, ExitReason.noconnection))
+      const pid = target instanceof RemoteName ? unresolvedNamePid(target.node) : target
+      watcher.mailbox.offerSystem(makeDown(ref, pid, ExitReason.noconnection))
     } else {
       this.remote.monitor(watcher, target, ref)
     }
@@ -267,27 +276,33 @@ export class Runtime {
     return () => target.unwatch(refId)
   }
 
-  /** Schedules `deliver` after `millis`; cancelled if `target` exits first. Returns the timer id. */
+  /**
+   * Schedules `deliver` after `millis` (on {@link timers}); cancelled if `target` exits first.
+   * Returns the timer id.
+   */
   startTimer(millis: number, target: Cell | undefined, deliver: () => void): number {
     const id = this.newRefId()
-    const handle = startTimeout(millis, () => {
-      this.timers.delete(id)
+    const timer: PendingTimer = { cancel: undefined, deadline: this.timers.now() + millis, target }
+    // Registered before it is armed: a timer due at once may fire inside `start` (under a test clock).
+    this.pendingTimers.set(id, timer)
+    if (target !== undefined) (target.timers ??= new Set()).add(id)
+    const cancel = this.timers.start(millis, () => {
+      if (!this.pendingTimers.delete(id)) return
       target?.timers?.delete(id)
       deliver()
     })
-    this.timers.set(id, { handle, deadline: Date.now() + millis, target })
-    if (target !== undefined) (target.timers ??= new Set()).add(id)
+    if (this.pendingTimers.get(id) === timer) timer.cancel = cancel
     return id
   }
 
   /** Cancels a timer. Returns the milliseconds it had left, or undefined if it was not pending. */
   cancelTimer(id: number): number | undefined {
-    const timer = this.timers.get(id)
+    const timer = this.pendingTimers.get(id)
     if (timer === undefined) return undefined
-    clearTimeout(timer.handle)
-    this.timers.delete(id)
+    timer.cancel?.()
+    this.pendingTimers.delete(id)
     timer.target?.timers?.delete(id)
-    return Math.max(0, timer.deadline - Date.now())
+    return Math.max(0, timer.deadline - this.timers.now())
   }
 
   /**
@@ -302,20 +317,28 @@ export class Runtime {
       if (cell.fiber !== undefined) fibers.push(cell.fiber)
       cell.die(ExitReason.shutdown(), false)
     }
-    for (const timer of this.timers.values()) clearTimeout(timer.handle)
-    this.timers.clear()
+    for (const timer of this.pendingTimers.values()) timer.cancel?.()
+    this.pendingTimers.clear()
     // Processes whose finalizers outlive the shutdown timeout are killed and no longer waited for.
-    return Effect.forEach(fibers, (fiber) => Effect.asVoid(Fiber.await(fiber)), { discard: true }).pipe(
-      Effect.timeoutOption(this.config.shutdownTimeoutMs),
-      Effect.flatMap((done) =>
-        Option.isSome(done)
-          ? Effect.void
-          : Effect.sync(() => {
-              for (const cell of cells) if (!cell.finished) cell.die(ExitReason.killed, true)
-            })
+    const ended = Effect.forEach(fibers, (fiber) => Effect.asVoid(Fiber.await(fiber)), { discard: true })
+    return Effect.raceFirst(
+      ended,
+      Effect.andThen(
+        this.sleep(this.config.shutdownTimeoutMs),
+        Effect.sync(() => {
+          for (const cell of cells) if (!cell.finished) cell.die(ExitReason.killed, true)
+        })
       )
     )
   })
+
+  /** Waits `millis` on the runtime's {@link timers}. */
+  sleep(millis: number): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const cancel = this.timers.start(millis, () => resume(Effect.void))
+      return Effect.sync(cancel)
+    })
+  }
 
   /** Whether the runtime is shutting down. */
   get isClosing(): boolean {

@@ -23,7 +23,7 @@ import { CallEnvelope } from "./callEnvelope.ts"
 import type { Cell } from "./cell.ts"
 import { exitWith } from "./cell.ts"
 import type { Runtime } from "./runtime.ts"
-import { startTimeout } from "./timer.ts"
+import type { CancelTimer } from "../../internal/timers.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
@@ -36,8 +36,9 @@ export const notAServer = (pid: Pid.Pid): Error =>
 
 /**
  * Asks a live server to stop with `reason` and tells `done` once it has exited (`false`) or, past
- * `timeout`, has been killed (`true`). Returns a function that stops waiting (the stop request
- * stands). Serves `stop` here and the `Stop` frames of other nodes.
+ * `timeout` milliseconds (on the runtime's timers; undefined: no limit), has been killed (`true`).
+ * Returns a function that stops waiting (the stop request stands). Serves `stop` here and the
+ * `Stop` frames of other nodes.
  *
  * @internal
  */
@@ -49,17 +50,17 @@ export const stopServer = (
   done: (timedOut: boolean) => void
 ): (() => void) => {
   let finished = false
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let timer: CancelTimer | undefined
   const unwatch = runtime.watchExit(cell, () => {
     if (finished) return
     finished = true
-    if (timer !== undefined) clearTimeout(timer)
+    timer?.()
     done(false)
   })
   cell.mailbox.offerSystem(new StopRequest(reason))
   // An idle server may have stopped during the hand-over: then there is nothing to time.
   if (!finished && timeout !== undefined) {
-    timer = startTimeout(timeout, () => {
+    timer = runtime.timers.start(timeout, () => {
       if (finished) return
       finished = true
       unwatch()
@@ -70,7 +71,7 @@ export const stopServer = (
   return () => {
     finished = true
     unwatch()
-    if (timer !== undefined) clearTimeout(timer)
+    timer?.()
   }
 }
 
@@ -310,7 +311,7 @@ const infoTag = (message: unknown): string =>
 export class Starter implements StartSignal {
   cell: Cell | undefined = undefined
   private done = false
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timer: CancelTimer | undefined = undefined
 
   constructor(
     private readonly resume: (effect: Effect.Effect<Pid.Pid, InitFailed | NameTaken>) => void,
@@ -330,23 +331,28 @@ export class Starter implements StartSignal {
   finish(effect: Effect.Effect<Pid.Pid, InitFailed | NameTaken>): void {
     if (this.done) return
     this.done = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.()
     this.resume(effect)
   }
 
-  /** Arms the start timeout (only when `init` did not finish synchronously). */
+  /**
+   * Arms the start timeout, in milliseconds on the runtime's timers (only when `init` did not
+   * finish synchronously). Returns the canceller of the `start` that waits.
+   */
   arm(timeoutMs: number): Effect.Effect<void> | undefined {
     if (this.done) return undefined
-    this.timer = startTimeout(timeoutMs, () => {
+    const timer = this.cell!.runtime.timers.start(timeoutMs, () => {
       const cell = this.cell!
       if (this.linkTo !== undefined) this.linkTo.unlink(cell)
       cell.die(ExitReason.killed, true)
       this.finish(Effect.fail(new InitFailed({ server: cell.pid, reason: ExitReason.custom("init timeout") })))
     })
+    // Under a test clock a timeout due at once has already fired inside `start`.
+    if (!this.done) this.timer = timer
     return Effect.sync(() => {
       if (!this.done) this.cell?.die(ExitReason.killed, true)
       this.done = true
-      clearTimeout(this.timer)
+      this.timer?.()
     })
   }
 }

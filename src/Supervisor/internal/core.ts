@@ -4,11 +4,11 @@
  *
  * @internal
  */
-import { Clock, type Context, Effect } from "effect"
+import { type Context, Effect } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
+import type { Runtime } from "../../Process/internal/runtime.ts"
 import type * as Pid from "../../Process/Pid.ts"
-import type { Runtime } from "../../Process/ProcessRuntime.ts"
 import type { RestartType } from "../ChildSpec.ts"
 import { Intensity } from "./intensity.ts"
 import type { Reporter } from "./reporter.ts"
@@ -48,16 +48,17 @@ export abstract class SupervisorCore<F extends RestartLimits> {
   }
 
   /**
-   * Counts one restart against the intensity. Within it, runs `restart`; beyond it, calls `giveUp`
-   * (the child is forgotten), reports the escalation and returns {@link maxIntensityReason}, the
-   * reason the supervisor then exits with.
+   * Counts one restart against the intensity, at the runtime's monotonic time (its clock's:
+   * `TestClock` in tests; never wall-clock time, which an NTP step or a VM resume would move).
+   * Within it, runs `restart`; beyond it, calls `giveUp` (the child is forgotten), reports the
+   * escalation and returns {@link maxIntensityReason}, the reason the supervisor then exits with.
    */
   protected withinIntensity<A>(
     giveUp: () => void,
     restart: Effect.Effect<A>
   ): Effect.Effect<A | ExitReason.ExitReason> {
-    return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A | ExitReason.ExitReason> => {
-      if (this.intensity.add(now)) return restart
+    return Effect.suspend((): Effect.Effect<A | ExitReason.ExitReason> => {
+      if (this.intensity.add(this.runtime.timers.now())) return restart
       giveUp()
       return Effect.as(
         this.reporter.escalated(maxIntensityReason, this.flags.maxRestarts, this.flags.withinMs),

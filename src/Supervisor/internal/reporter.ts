@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Context, Effect, LogLevel, References, Tracer } from "effect"
+import { Context, Duration, Effect, LogLevel, References, Tracer } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import {
@@ -103,10 +103,12 @@ export class Reporter {
   }
 
   escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
-    this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, withinMs }, trusted))
+    const within = Duration.millis(withinMs)
+    this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, within }, trusted))
     return this.log(
       "Error",
-      () => `supervisor reached its maximum restart intensity (${maxRestarts} in ${withinMs} ms): stopping all children`
+      () =>
+        `supervisor reached its maximum restart intensity (${maxRestarts} within ${Duration.format(within)}): stopping all children`
     )
   }
 

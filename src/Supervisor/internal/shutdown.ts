@@ -1,15 +1,16 @@
 /**
  * Stopping children, as OTP's supervisor does: unlink, send `shutdown` (or kill at once for
  * `brutal`), wait for the exit, and kill what is still running when the shutdown time is up.
+ * Shutdown times run on the runtime's timers (its clock: `TestClock` drives them in tests).
  *
  * @internal
  */
 import { Effect, Exit } from "effect"
+import type { CancelTimer } from "../../internal/timers.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
+import type { Runtime } from "../../Process/internal/runtime.ts"
 import type { Pid } from "../../Process/Pid.ts"
-import type { Runtime } from "../../Process/ProcessRuntime.ts"
-import { startTimeout } from "../../Process/internal/timer.ts"
 import type { StopPolicy } from "./spec.ts"
 
 const shutdownReason = ExitReason.shutdown()
@@ -40,18 +41,19 @@ export const shutdownChild = (
       return
     }
     self.unlink(cell)
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timer: CancelTimer | undefined
     let done = false
     const cancel = runtime.watchExit(cell, (reason) => {
       done = true
-      if (timer !== undefined) clearTimeout(timer)
+      timer?.()
       resume(Exit.succeed(reason))
     })
     signal(self, cell, policy)
-    if (!done && policy !== "brutal") timer = startTimeout(policy, () => kill(self, cell))
+    // `infinity` arms no timer at all.
+    if (!done && policy !== "brutal") timer = runtime.timers.start(policy, () => kill(self, cell))
     return Effect.sync(() => {
       cancel()
-      if (timer !== undefined) clearTimeout(timer)
+      timer?.()
     })
   })
 
@@ -87,10 +89,10 @@ export const shutdownGroup = (
       resume(Exit.void)
       return
     }
-    const timers: Array<ReturnType<typeof setTimeout>> = []
+    const timers: Array<CancelTimer> = []
     const cancels: Array<() => void> = []
     const finished = (): void => {
-      for (const timer of timers) clearTimeout(timer)
+      for (const timer of timers) timer()
       resume(Exit.void)
     }
     // Watch everyone before signalling anyone: a child may exit synchronously when signalled.
@@ -112,15 +114,16 @@ export const shutdownGroup = (
     }
     if (pending > 0) {
       for (const [millis, cells] of byTimeout) {
-        // `infinity` (and any wait beyond what setTimeout can do) arms no timer.
-        const timer = startTimeout(millis, () => {
-          for (const cell of cells) kill(self, cell)
-        })
-        if (timer !== undefined) timers.push(timer)
+        // `infinity` arms no timer at all.
+        timers.push(
+          runtime.timers.start(millis, () => {
+            for (const cell of cells) kill(self, cell)
+          })
+        )
       }
     }
     return Effect.sync(() => {
       for (const cancel of cancels) cancel()
-      for (const timer of timers) clearTimeout(timer)
+      for (const timer of timers) timer()
     })
   })

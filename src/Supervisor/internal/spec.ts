@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import type { Effect } from "effect"
+import { Duration, type Effect } from "effect"
 import type { Pid } from "../../Process/Pid.ts"
 import {
   type ChildSpec,
@@ -41,14 +41,22 @@ export interface SpecLike {
   readonly significant?: boolean | undefined
 }
 
+/** The milliseconds of a `Duration.Input` given by a user, or undefined if it is not one (or NaN). */
+export const millisOf = (input: Duration.Input): number | undefined => {
+  if (typeof input === "number") return Number.isNaN(input) ? undefined : input
+  const duration = Duration.fromInput(input)
+  return duration._tag === "Some" ? Duration.toMillis(duration.value) : undefined
+}
+
 const stopPolicy = (label: string, shutdown: Shutdown | undefined, type: ChildType): StopPolicy | InvalidChildSpec => {
-  if (shutdown === undefined) return type === "supervisor" ? Infinity : DEFAULT_WORKER_SHUTDOWN
+  if (shutdown === undefined) return type === "supervisor" ? Infinity : Duration.toMillis(DEFAULT_WORKER_SHUTDOWN)
   if (shutdown === "brutal") return "brutal"
   if (shutdown === "infinity") return Infinity
-  if (typeof shutdown === "number" && shutdown >= 0 && !Number.isNaN(shutdown)) return shutdown
+  const millis = millisOf(shutdown)
+  if (millis !== undefined && millis >= 0) return millis
   return new InvalidChildSpec({
     id: label,
-    problem: `shutdown must be "brutal", "infinity" or ms >= 0, got ${String(shutdown)}`
+    problem: `shutdown must be "brutal", "infinity" or a duration >= 0, got ${String(shutdown)}`
   })
 }
 
