@@ -36,9 +36,9 @@ import * as BehaviourRegistry from "./BehaviourRegistry.ts"
 import * as Cluster from "./Cluster.ts"
 import type { ClusterConfig, InvalidClusterConfig } from "./ClusterConfig.ts"
 import * as DistributionFrame from "./DistributionFrame.ts"
-import { Engine, type SpawnError } from "./internal/engine.ts"
+import { Engine, type SpawnError } from "./internal/distributionEngine.ts"
 
-export type { SpawnError } from "./internal/engine.ts"
+export type { SpawnError } from "./internal/distributionEngine.ts"
 
 /**
  * Distribution statistics of this node, as in the deployment guides.

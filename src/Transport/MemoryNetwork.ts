@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import type { Conn, ConnHandlers } from "./internal/Conn.ts"
-import { noHandlers } from "./internal/Conn.ts"
+import type { Conn, ConnHandlers } from "./internal/conn.ts"
+import { noHandlers } from "./internal/conn.ts"
 
 /**
  * Per-direction fault settings.

@@ -8,9 +8,9 @@ import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
-import { Engine } from "./internal/Engine.ts"
-import type { AttachOptions } from "./internal/Engine.ts"
-import { makeLog } from "./internal/Logging.ts"
+import { LinkEngine } from "./internal/linkEngine.ts"
+import type { AttachOptions } from "./internal/linkEngine.ts"
+import { makeLog } from "./internal/logging.ts"
 import type { MemoryNetwork } from "./MemoryNetwork.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed } from "./TransportError.ts"
@@ -49,7 +49,7 @@ export const make = Effect.fnUntraced(function* (
   const log = yield* makeLog(options.name)
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
   const address: Address = { host: options.name, port: 0 }
-  const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const engine = new LinkEngine({ ...tuning, local, address, codec: Codec.make(), log })
   const unlisten = network.listen(options.name, (conn) => void engine.attach(conn, "inbound"))
   yield* Effect.addFinalizer(() =>
     Effect.promise(() => {

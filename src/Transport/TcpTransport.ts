@@ -13,11 +13,11 @@ import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
-import { BusyPoll } from "./internal/BusyPoll.ts"
-import { Engine } from "./internal/Engine.ts"
-import type { AttachOptions } from "./internal/Engine.ts"
-import { makeLog } from "./internal/Logging.ts"
-import { SocketConn } from "./internal/SocketConn.ts"
+import { BusyPoll } from "./internal/busyPoll.ts"
+import { LinkEngine } from "./internal/linkEngine.ts"
+import type { AttachOptions } from "./internal/linkEngine.ts"
+import { makeLog } from "./internal/logging.ts"
+import { SocketConn } from "./internal/socketConn.ts"
 import * as Security from "./Security.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed, ListenFailed } from "./TransportError.ts"
@@ -102,7 +102,7 @@ export const make = Effect.fnUntraced(function* (
   )
   const address: Address = { host: options.advertiseHost ?? host, port }
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
-  const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const engine = new LinkEngine({ ...tuning, local, address, codec: Codec.make(), log })
   const busyPoll = new BusyPoll(tuning.busyPollMicros)
 
   /** Who the TLS layer says the peer is (PSK identity, or certificate names when bound). */

@@ -14,13 +14,13 @@ import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
 import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
 import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnected } from "../TransportError.ts"
 import type { ConnectError, SendError } from "../TransportError.ts"
-import type { Conn } from "./Conn.ts"
+import type { Conn } from "./conn.ts"
 
 /** Log sink used from callbacks. */
 export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) => void
 
 /** Settings of an engine. */
-export interface EngineConfig {
+export interface LinkEngineConfig {
   readonly local: NodeIdentity
   readonly address: Address
   readonly maxFrameBytes: number
@@ -78,7 +78,7 @@ const decodeControl = Schema.decodeUnknownExit(ControlFrame)
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 /** The engine: owns every connection of one node. */
-export class Engine {
+export class LinkEngine {
   private readonly links = new Map<string, Connection>()
   private readonly connections = new Set<Connection>()
   private readonly channels = new Map<string, Registration>()
@@ -86,7 +86,7 @@ export class Engine {
   readonly events: PubSub.PubSub<LinkEvent>
   private readonly linkListeners = new Set<(event: LinkEvent) => void>()
 
-  constructor(readonly config: EngineConfig) {
+  constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
   }
 

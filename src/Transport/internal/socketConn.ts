@@ -10,9 +10,9 @@
  */
 import type * as Net from "node:net"
 import { encodeFrames, FrameDecoder } from "../Framing.ts"
-import type { BusyPoll } from "./BusyPoll.ts"
-import { noHandlers } from "./Conn.ts"
-import type { Conn, ConnHandlers } from "./Conn.ts"
+import type { BusyPoll } from "./busyPoll.ts"
+import { noHandlers } from "./conn.ts"
+import type { Conn, ConnHandlers } from "./conn.ts"
 
 export class SocketConn implements Conn {
   handlers: ConnHandlers = noHandlers
