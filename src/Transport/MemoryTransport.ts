@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Layer } from "effect"
+import { Clock, Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
+import * as Timers from "../internal/timers.ts"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
 import { LinkEngine } from "./internal/linkEngine.ts"
@@ -15,7 +16,7 @@ import type { MemoryNetwork } from "./MemoryNetwork.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed } from "./TransportError.ts"
 import type { ConnectError } from "./TransportError.ts"
-import { newIncarnation, resolveTuning } from "./TransportOptions.ts"
+import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
@@ -47,9 +48,19 @@ export const make = Effect.fnUntraced(function* (
 ): Effect.fn.Return<Transport["Service"], never, Scope.Scope> {
   const tuning = resolveTuning(options)
   const log = yield* makeLog(options.name)
+  const timers = yield* Timers.current
+  const clock = yield* Clock.Clock
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
   const address: Address = { host: options.name, port: 0 }
-  const engine = new LinkEngine({ ...tuning, local, address, codec: Codec.make(), log })
+  const engine = new LinkEngine({
+    ...tuning,
+    local,
+    address,
+    codec: Codec.make(),
+    log,
+    timers,
+    wallClockMillis: () => clock.currentTimeMillisUnsafe()
+  })
   const unlisten = network.listen(options.name, (conn) => void engine.attach(conn, "inbound"))
   yield* Effect.addFinalizer(() =>
     Effect.promise(() => {
@@ -60,7 +71,15 @@ export const make = Effect.fnUntraced(function* (
   const dial = (target: Address, attachOptions: AttachOptions) => {
     const conn = network.dial(options.name, target.host)
     return typeof conn === "string"
-      ? Promise.resolve(Exit.fail<ConnectError>(new ConnectFailed({ address: `memory:${target.host}`, reason: conn })))
+      ? Promise.resolve(
+          Exit.fail<ConnectError>(
+            new ConnectFailed({
+              address: `memory:${target.host}`,
+              reason: conn,
+              kind: conn === "connection refused" ? "refused" : "unreachable"
+            })
+          )
+        )
       : engine.attach(conn, "outbound", attachOptions)
   }
   return engine.service(dial)
@@ -74,7 +93,7 @@ export const make = Effect.fnUntraced(function* (
  * import { MemoryNetwork, MemoryTransport } from "effect-otp"
  *
  * const network = MemoryNetwork.make({ seed: 7 })
- * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeoutMs: 200 })
+ * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeout: "200 millis" })
  * ```
  *
  * @since 0.1.0

@@ -6,13 +6,16 @@
  */
 import { hkdfSync } from "node:crypto"
 import type * as Tls from "node:tls"
+import { Redacted } from "effect"
 
 /**
  * Link security.
  *
  * - `{ secret }`: TLS 1.2 `ECDHE-PSK-CHACHA20-POLY1305`; the key is HKDF-SHA256 of the secret and
  *   the PSK identity is the node name. Mutual authentication, encryption, integrity and forward
- *   secrecy with no certificates. Every node of a cluster must share the secret.
+ *   secrecy with no certificates. Every node of a cluster must share the secret. Give it as a
+ *   `Redacted` (as `Config.Redacted` reads it): it stays redacted in logs, errors and `toString`,
+ *   and only the key derivation reads it. A plain string is wrapped at once.
  * - `{ tls: { ca, cert, key, bindNodeName } }`: mutual certificate authentication against your
  *   CA. The peer's certificate must be signed by `ca`; host names are not checked. By default a
  *   certificate proves membership of the cluster, not which node its holder is (any member can
@@ -24,7 +27,35 @@ import type * as Tls from "node:tls"
  *
  * @since 0.1.0
  */
-export type Security = { readonly secret: string } | { readonly tls: CertificateOptions } | { readonly insecure: true }
+export type Security =
+  | { readonly secret: Redacted.Redacted<string> | string }
+  | { readonly tls: CertificateOptions }
+  | { readonly insecure: true }
+
+/**
+ * The security mode with its secret wrapped in a `Redacted` (a plain string is wrapped here, at
+ * once, so that nothing built from it later can print it).
+ *
+ * @example
+ * ```ts
+ * import { Security } from "effect-otp"
+ *
+ * const security = Security.redact({ secret: "s3cret" })
+ * String(security.secret) // "<redacted>"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const redact = (
+  security: Security
+):
+  | { readonly secret: Redacted.Redacted<string> }
+  | { readonly tls: CertificateOptions }
+  | { readonly insecure: true } =>
+  "secret" in security
+    ? { secret: Redacted.isRedacted(security.secret) ? security.secret : Redacted.make(security.secret) }
+    : security
 
 /**
  * Certificate mTLS: PEM (or DER buffers) of the cluster's CA, this node's certificate and its key.
@@ -53,17 +84,47 @@ const pskLabel = "effect-otp cluster psk v1"
 
 /**
  * Derives the 32-byte TLS pre-shared key from a cluster secret with HKDF-SHA256 and a fixed label.
+ * The only place where the secret is read.
  *
  * @example
  * ```ts
- * import { derivePsk } from "effect-otp/Transport/Security"
- * derivePsk("correct horse battery staple").length // 32
+ * import { Redacted } from "effect"
+ * import { Security } from "effect-otp"
+ *
+ * Security.derivePsk(Redacted.make("correct horse battery staple")).length // 32
  * ```
  *
+ * @category key derivation
  * @since 0.1.0
  */
-export const derivePsk = (secret: string): Buffer =>
-  Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.alloc(0), pskLabel, 32))
+export const derivePsk = (secret: Redacted.Redacted<string> | string): Buffer =>
+  Buffer.from(
+    hkdfSync(
+      "sha256",
+      Buffer.from(Redacted.isRedacted(secret) ? Redacted.value(secret) : secret, "utf8"),
+      Buffer.alloc(0),
+      pskLabel,
+      32
+    )
+  )
+
+/**
+ * Whether a cluster secret is empty (an empty secret is refused: it would authenticate anyone
+ * configured without one).
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { Security } from "effect-otp"
+ *
+ * Security.isEmptySecret(Redacted.make("")) // true
+ * ```
+ *
+ * @category key derivation
+ * @since 0.1.0
+ */
+export const isEmptySecret = (secret: Redacted.Redacted<string> | string): boolean =>
+  (Redacted.isRedacted(secret) ? Redacted.value(secret) : secret).length === 0
 
 const psk12 = { ciphers: pskCipher, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const
 

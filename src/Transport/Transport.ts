@@ -75,8 +75,13 @@ export interface LinkInfo {
   readonly node: NodeIdentity
   readonly address: Address | null
   readonly direction: "inbound" | "outbound"
-  /** Epoch milliseconds of the last frame received on the link. */
+  /** Epoch milliseconds (wall clock, for display) of the last frame received on the link. */
   readonly lastReceivedAt: number
+  /**
+   * Milliseconds since the last frame received on the link, measured on the transport's monotonic
+   * clock (Effect's `Clock`, so `TestClock` drives it; an NTP step or a VM resume does not).
+   */
+  readonly silentMs: number
   /** Bytes queued for sending and not yet taken by the kernel. */
   readonly bufferedBytes: number
 }

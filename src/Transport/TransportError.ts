@@ -20,14 +20,70 @@ export class NotConnected extends Schema.TaggedError<NotConnected>()("NotConnect
 }
 
 /**
- * A dial failed before the handshake completed: refused, unreachable, TLS failure (e.g. a wrong
- * cluster secret), handshake timeout, or the transport is closing.
+ * What kind of failure ended a dial, for code that reacts to it (the cluster's join reporting):
  *
+ * - `refused`: nothing listens at that address (connection refused).
+ * - `unreachable`: the host cannot be reached or its name does not resolve.
+ * - `timeout`: the TLS or node handshake did not complete within `handshakeTimeout`.
+ * - `authentication`: the TLS handshake failed: with a cluster secret, the peer almost certainly has
+ *   a different one; with certificates, one side does not accept the other's certificate.
+ * - `protocol`: the peer does not speak this protocol (e.g. a plain-TCP node dialed with TLS).
+ * - `closed`: the connection closed during the handshake, with no more detail.
+ * - `closing`: this transport is shutting down, or the dial was interrupted.
+ *
+ * @example
+ * ```ts
+ * import { TransportError } from "effect-otp"
+ *
+ * const retryable = (kind: TransportError.ConnectFailure) => kind !== "authentication" && kind !== "protocol"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ConnectFailure = Schema.Literals([
+  "refused",
+  "unreachable",
+  "timeout",
+  "authentication",
+  "protocol",
+  "closed",
+  "closing"
+])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type ConnectFailure = typeof ConnectFailure.Type
+
+/**
+ * A dial failed before the handshake completed: refused, unreachable, TLS failure (e.g. a wrong
+ * cluster secret), handshake timeout, or the transport is closing. `kind` classifies it (absent on
+ * errors built by other code: treat it as `closed`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "effect-otp"
+ *
+ * const dial = Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   return yield* transport.connect({ host: "127.0.0.1", port: 4370 })
+ * }).pipe(
+ *   Effect.catchTag("ConnectFailed", (error) =>
+ *     Effect.logWarning(`${error.address}: ${error.kind ?? "closed"}: ${error.reason}`)
+ *   )
+ * )
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
   address: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  kind: Schema.optional(ConnectFailure)
 }) {
   override get message(): string {
     return `cannot connect to ${this.address}: ${this.reason}`

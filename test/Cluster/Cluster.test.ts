@@ -141,7 +141,7 @@ describe("Cluster", () => {
       )
       const stalledAt = Date.now()
       // c keeps hearing from a well past its failure timeout (3 intervals).
-      const heardAfter = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold * 2
+      const heardAfter = fast.heartbeatInterval * fast.heartbeatMissThreshold * 2
       const heardAt = Effect.map(c.nodes, (nodes) => nodes.find((node) => node.id === "a")?.lastHeartbeatAt ?? 0)
       yield* eventually(heardAt, (at) => at - stalledAt > heardAfter, 5_000)
       assert.isTrue((yield* c.nodes).some((node) => node.id === "a" && node.status === "running"))
@@ -165,7 +165,7 @@ describe("Cluster", () => {
         const down = yield* eventsA(isNodeDown("b"))
         const detectedAfter = Date.now() - cut
         assert.strictEqual(down._tag === "NodeDown" && down.reason, "heartbeat_timeout")
-        const bound = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold + fast.heartbeatIntervalMs
+        const bound = fast.heartbeatInterval * fast.heartbeatMissThreshold + fast.heartbeatInterval
         assert.isBelow(detectedAfter, bound + 1, `detected after ${detectedAfter} ms, bound ${bound} ms`)
         yield* eventsB(isNodeDown("a"))
         network.heal("a", "b")
@@ -182,7 +182,7 @@ describe("Cluster", () => {
         ["b", "a"],
         ["c", "a"]
       ] as const) {
-        network.faults(from, to, { duplicate: 0.2, delayMs: 5 })
+        network.faults(from, to, { duplicate: 0.2, delay: 5 })
       }
       const a = yield* memoryClusterNode(network, { nodeName: "a" })
       const b = yield* memoryClusterNode(network, { nodeName: "b", seeds: ["a@a:0"] })

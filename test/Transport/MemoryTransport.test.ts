@@ -62,7 +62,7 @@ describe("MemoryTransport", () => {
       for (let i = 0; i < 3; i++) yield* a.send("b", Seq, i)
       assert.deepStrictEqual(yield* doubled, [0, 0, 1, 1, 2, 2])
       const Late = Channel.make("test.late", Schema.Number)
-      network.faults("b", "a", { delayMs: 80 })
+      network.faults("b", "a", { delay: 80 })
       const late = yield* collect(a, Late, 1)
       const sentAt = Date.now()
       yield* b.send("a", Late, 1)
@@ -145,7 +145,7 @@ describe("MemoryTransport", () => {
       const { a, b } = yield* pair(network, { highWaterMarkBytes: 4096 })
       yield* b.register(Blob, () => {})
       yield* a.connect({ host: "b", port: 0 })
-      network.faults("a", "b", { delayMs: 50 })
+      network.faults("a", "b", { delay: 50 })
       // Steady small traffic: 150 bytes every 5 ms, about 1.5 KB always in flight.
       yield* Effect.forkChild(
         Effect.forever(Effect.andThen(Effect.ignore(a.send("b", Blob, new Uint8Array(150))), Effect.sleep("5 millis")))
