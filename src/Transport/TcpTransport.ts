@@ -72,6 +72,10 @@ const tlsReasonOf = (error: Error): string => {
 
 const notTlsCodes =
   /WRONG_VERSION_NUMBER|HTTP_REQUEST|HTTPS_PROXY_REQUEST|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL|RECORD_LENGTH_MISMATCH|RECORD_LAYER_FAILURE/
+/** What a pre-shared key that differs from the peer's produces (on either side). */
+const wrongKeyCodes = /BAD_RECORD_MAC|DECRYPT/
+/** No common ground: one side uses a secret (PSK), the other certificates. */
+const noSharedModeCodes = /HANDSHAKE_FAILURE|NO_SHARED_CIPHER|NO_CIPHERS|NO_SUITABLE|PSK_IDENTITY/
 const certificateCodes = /CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|PEER_DID_NOT_RETURN/
 
 /** Why a dial failed, classified, with a readable reason (the TLS detail kept). */
@@ -92,6 +96,9 @@ const classifyDialError = (error: Error, tls: boolean): { readonly kind: Connect
   if (code.startsWith("ERR_SSL_") && notTlsCodes.test(code)) {
     return { kind: "protocol", reason: `the peer does not speak TLS (${tlsReasonOf(error)})` }
   }
+  if (code.startsWith("ERR_SSL_") && noSharedModeCodes.test(code)) {
+    return { kind: "protocol", reason: `no TLS mode in common with the peer (${tlsReasonOf(error)})` }
+  }
   if (code.startsWith("ERR_SSL_") || certificateCodes.test(code)) {
     return { kind: "authentication", reason: `TLS handshake failed (${tlsReasonOf(error)})` }
   }
@@ -105,34 +112,49 @@ const classifyDialError = (error: Error, tls: boolean): { readonly kind: Connect
 const describeTlsRefusal = (
   error: Error,
   security: Security.Security
-): { readonly key: string; readonly text: string } => {
+): { readonly level: "Debug" | "Warn"; readonly key: string; readonly text: string } => {
   const code = codeOf(error)
   const detail = tlsReasonOf(error)
   if (error.message.includes("TLS handshake timeout")) {
-    return { key: "tls_timeout", text: `TLS handshake timeout (${detail})` }
+    return { level: "Warn", key: "tls_timeout", text: `TLS handshake timeout (${detail})` }
+  }
+  if (!code.startsWith("ERR_SSL_") && !certificateCodes.test(code)) {
+    // The client went away mid-handshake (a reset, a dial given up): nothing to act on here.
+    return { level: "Debug", key: code, text: `the client closed the connection during the TLS handshake (${detail})` }
   }
   if (notTlsCodes.test(code)) {
     return {
+      level: "Warn",
       key: "not_tls",
-      text:
-        `it does not speak TLS (${detail}): a node with \`insecure: true\`, or a client that is not a ` + `cluster node`
+      text: `it does not speak TLS (${detail}): a node with \`insecure: true\`, or a client that is not a cluster node`
     }
   }
-  if ("secret" in security) {
+  if (noSharedModeCodes.test(code)) {
     return {
+      level: "Warn",
+      key: "no_shared_mode",
+      text:
+        `no TLS mode in common (${detail}): one node uses a cluster secret, the other certificates; ` +
+        `every node must use the same security mode`
+    }
+  }
+  if ("secret" in security && wrongKeyCodes.test(code)) {
+    return {
+      level: "Warn",
       key: "authentication",
       text:
         `its TLS handshake failed (${detail}): the other node most likely has a different cluster ` +
         `secret; check that every node uses the same one`
     }
   }
-  if ("tls" in security && (certificateCodes.test(code) || code.startsWith("ERR_SSL_"))) {
+  if ("tls" in security) {
     return {
+      level: "Warn",
       key: "authentication",
       text: `its certificate was not accepted (${detail}): check that it is signed by the cluster's CA`
     }
   }
-  return { key: code || "tls", text: `its TLS handshake failed (${detail})` }
+  return { level: "Warn", key: code, text: `its TLS handshake failed (${detail})` }
 }
 
 /**
@@ -242,7 +264,7 @@ export const make = Effect.fnUntraced(function* (
       handshakeDone(socket)
       const remote = socket.remoteAddress === undefined ? "a client" : `${socket.remoteAddress}:${socket.remotePort}`
       const refusal = describeTlsRefusal(error, security)
-      engine.logRefusal("Warn", remote, refusal.key, `refused TLS connection from ${remote}: ${refusal.text}`)
+      engine.logRefusal(refusal.level, remote, refusal.key, `refused TLS connection from ${remote}: ${refusal.text}`)
       socket.destroy()
     })
   } else {
