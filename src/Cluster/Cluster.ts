@@ -268,21 +268,27 @@ export const make = Effect.fnUntraced(function* <E, R>(
       const target = expectedName === undefined ? key : `${expectedName}@${key}`
       if (failure === undefined) return Effect.logDebug(`dial of ${target} ended: ${error.message}`)
       if (failure.final) refusedAddresses.add(key)
-      emit({
-        _tag: "JoinFailed",
-        id: local.name,
-        target,
-        reason: failure.reason,
-        detail: failure.detail,
-        retrying: !failure.final
-      })
       const skipped = failureLog.admit(`${target}|${failure.reason}`)
       const where = expectedName === undefined ? key : `node "${expectedName}" at ${key}`
-      return Effect.andThen(
-        Metric.update(Metric.withAttributes(joinFailuresTotal, { reason: failure.reason }), 1),
-        skipped === undefined
-          ? Effect.void
-          : Effect.logWithLevel(failure.level)(describeFailure(where, failure) + repeats(skipped))
+      // Counted first: whoever sees the event sees it counted.
+      return Metric.update(Metric.withAttributes(joinFailuresTotal, { reason: failure.reason }), 1).pipe(
+        Effect.andThen(
+          Effect.sync(() =>
+            emit({
+              _tag: "JoinFailed",
+              id: local.name,
+              target,
+              reason: failure.reason,
+              detail: failure.detail,
+              retrying: !failure.final
+            })
+          )
+        ),
+        Effect.andThen(
+          skipped === undefined
+            ? Effect.void
+            : Effect.logWithLevel(failure.level)(describeFailure(where, failure) + repeats(skipped))
+        )
       )
     })
 

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
-import { collect, isDown, linkEvents } from "../support/transportHarness.ts"
+import { collect, isDown, linkEvents, LogCapture } from "../support/transportHarness.ts"
 
 const Seq = Channel.make("test.seq", Schema.Number)
 const Blob = Channel.make("test.blob", Schema.Uint8Array)
@@ -218,4 +219,20 @@ describe("MemoryTransport: simultaneous dials", () => {
       }
     }).pipe(Effect.scoped)
   )
+
+  it.effect("a connection that never sends its Hello is closed after the handshake timeout of test time", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      yield* MemoryTransport.make(network, { name: "a", handshakeTimeout: "2 seconds" })
+      // A raw connection to "a" that never speaks.
+      const mute = network.dial("mute", "a")
+      assert.notStrictEqual(typeof mute, "string")
+      yield* TestClock.adjust("1999 millis")
+      assert.isFalse(logs.lines.some((line) => line.includes("handshake timed out")))
+      yield* TestClock.adjust("1 millis")
+      const line = yield* TestClock.testClockWith((clock) => clock.withLive(logs.awaitLine(/handshake timed out/)))
+      assert.strictEqual(line, "Warn: inbound connection memory:mute: handshake timed out after 2000 ms; closed")
+    }).pipe(Effect.provide(logs.layer))
+  })
 })
