@@ -602,7 +602,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
  *
  * // The secret from the environment, kept redacted.
  * const FromEnv = Layer.unwrap(
- *   Effect.map(Config.Redacted("CLUSTER_SECRET").asEffect(), (secret) => Cluster.layer({ nodeName: "a", secret }))
+ *   Effect.map(Config.Redacted("CLUSTER_SECRET"), (secret) => Cluster.layer({ nodeName: "a", secret }))
  * )
  * ```
  *

@@ -82,10 +82,10 @@ export interface ClusterConfig {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Layer } from "effect"
  * import { Cluster } from "effect-otp"
  *
- * const program = Effect.scoped(Effect.asVoid(Cluster.make({ nodeName: "a", seeds: ["nohost"], insecure: true }))).pipe(
+ * const program = Effect.scoped(Layer.build(Cluster.layer({ nodeName: "a", seeds: ["nohost"], insecure: true }))).pipe(
  *   Effect.catchTag("InvalidClusterConfig", (error) => Effect.logError(error.message))
  * )
  * ```

@@ -10,33 +10,84 @@
 import { Schema } from "effect"
 import * as Channel from "../Transport/Channel.ts"
 
-/** A pid on the wire. @since 0.1.0 */
+/**
+ * A pid on the wire.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.WirePid)({ node: "b", id: 12, incarnation: 7 })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const WirePid = Schema.Struct({ node: Schema.String, id: Schema.Number, incarnation: Schema.Number })
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WirePid = typeof WirePid.Type
 
-/** A target on the wire: a pid, or a name registered on the receiving node. @since 0.1.0 */
+/**
+ * A target on the wire: a pid, or a name registered on the receiving node.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.WireTarget)({ name: "kv" })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const WireTarget = Schema.Union([WirePid, Schema.Struct({ name: Schema.String })])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WireTarget = typeof WireTarget.Type
 
 /**
  * An exit reason on the wire. A `Failure` travels as its pretty-printed cause (the Cause's values
  * are not necessarily serialisable) and arrives as a {@link RemoteFailure}.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * const reason: DistributionFrame.WireReason = { tag: "Shutdown", detail: "maintenance" }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const WireReason = Schema.Struct({
   tag: Schema.Literals(["Normal", "Shutdown", "Killed", "NoProc", "NoConnection", "Failure"]),
   detail: Schema.optional(Schema.String)
 })
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WireReason = typeof WireReason.Type
 
 /**
- * The failure of a process on another node, as it arrives here: its node and its pretty-printed
- * cause.
+ * The failure of a process on another node, as it arrives here (in a remote exit reason, a
+ * `Down`, an `InitFailed`): its node and its pretty-printed cause.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * new DistributionFrame.RemoteFailure({ node: "b", cause: "Error: boom" }).message // "on b: Error: boom"
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFailure", {
@@ -51,6 +102,15 @@ export class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFa
 /**
  * How a remote call ended, as the reply frame says.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.ReplyOutcome)("noproc")
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReplyOutcome = Schema.Literals([
@@ -71,12 +131,29 @@ export const ReplyOutcome = Schema.Literals([
   /** The handler died with a defect that is not an exit; `detail` has it. */
   "defect"
 ])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type ReplyOutcome = typeof ReplyOutcome.Type
 
 const Trace = Schema.optional(Schema.String)
 
-/** @since 0.1.0 */
+/**
+ * Every distribution frame: `Send`, `Call`/`Reply`, `Cast`, `Exit`, `Stop`/`Stopped`,
+ * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, and `Unknown` (what a frame of a
+ * kind this node does not know decodes to: it is logged once and dropped, the link stays up).
+ *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * const send: DistributionFrame.DistFrame = { _tag: "Send", to: { name: "logger" }, message: "hello" }
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const DistFrame = Schema.Union([
   Schema.TaggedStruct("Send", { to: WireTarget, message: Schema.Unknown }),
   Schema.TaggedStruct("Call", {
@@ -152,12 +229,23 @@ export const DistFrame = Schema.Union([
     )
   })
 ])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type DistFrame = typeof DistFrame.Type
 
 /**
  * The transport channel distribution frames travel on.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * DistributionFrame.channel.name // "otp.dist"
+ * ```
+ *
+ * @category channels
  * @since 0.1.0
  */
 export const channel = Channel.make("otp.dist", DistFrame)

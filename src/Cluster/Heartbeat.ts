@@ -11,8 +11,16 @@ import type { LinkInfo } from "../Transport/Transport.ts"
 import { NodeStatus } from "./ClusterEvent.ts"
 
 /**
- * The heartbeat frame.
+ * The heartbeat frame: the sender's status, process count and uptime.
  *
+ * @example
+ * ```ts
+ * import { Heartbeat } from "effect-otp"
+ *
+ * const beat: Heartbeat.Heartbeat = { status: "running", processCount: 12, uptimeMs: 60_000 }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Heartbeat = Schema.Struct({
@@ -22,6 +30,7 @@ export const Heartbeat = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Heartbeat = typeof Heartbeat.Type
@@ -29,6 +38,14 @@ export type Heartbeat = typeof Heartbeat.Type
 /**
  * The heartbeat channel.
  *
+ * @example
+ * ```ts
+ * import { Heartbeat } from "effect-otp"
+ *
+ * Heartbeat.channel.name // "otp.cluster.heartbeat"
+ * ```
+ *
+ * @category channels
  * @since 0.1.0
  */
 export const channel = Channel.make("otp.cluster.heartbeat", Heartbeat)
@@ -43,9 +60,10 @@ export const channel = Channel.make("otp.cluster.heartbeat", Heartbeat)
  * import { Effect } from "effect"
  * import { Heartbeat, Transport } from "effect-otp"
  *
- * const silent = Effect.map(Effect.flatMap(Transport.Transport.asEffect(), (t) => t.links), (links) =>
- *   Heartbeat.silentLinks(links, "15 seconds")
- * )
+ * const silent = Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   return Heartbeat.silentLinks(yield* transport.links, "15 seconds")
+ * })
  * ```
  *
  * @category failure detection

@@ -22,8 +22,16 @@ import type { Conn, ConnHandlers } from "./internal/conn.ts"
 import { noHandlers } from "./internal/conn.ts"
 
 /**
- * Per-direction fault settings.
+ * Per-direction fault settings of a {@link MemoryNetwork}.
  *
+ * @example
+ * ```ts
+ * import type { MemoryNetwork } from "effect-otp"
+ *
+ * const lossy: MemoryNetwork.Faults = { drop: 0.1, duplicate: 0.05, delay: "5 millis" }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface Faults {
@@ -56,8 +64,10 @@ const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
  * const network = MemoryNetwork.make({ seed: 42 })
  * network.partition("a", "b")
  * network.heal("a", "b")
+ * network.faults("a", "b", { drop: 0.2 })
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export class MemoryNetwork {
@@ -218,8 +228,19 @@ class MemoryConn implements Conn {
 }
 
 /**
- * Makes a network. `seed` (default 1) drives the drop and duplicate decisions.
+ * Makes a network. `seed` (default 1) drives the drop and duplicate decisions, so a run is
+ * repeatable.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, MemoryTransport } from "effect-otp"
+ *
+ * const network = MemoryNetwork.make({ seed: 3 })
+ * const NodeA = MemoryTransport.layer(network, { name: "a" })
+ * const NodeB = MemoryTransport.layer(network, { name: "b" })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: { readonly seed?: number } = {}): MemoryNetwork => new MemoryNetwork(options.seed ?? 1)

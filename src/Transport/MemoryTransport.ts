@@ -20,8 +20,16 @@ import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
- * Options of an in-memory transport.
+ * Options of an in-memory transport: the node's name (also its address) and the transport tuning.
  *
+ * @example
+ * ```ts
+ * import type { MemoryTransport } from "effect-otp"
+ *
+ * const options: MemoryTransport.MemoryTransportOptions = { name: "a", handshakeTimeout: "500 millis" }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface MemoryTransportOptions extends TransportTuning {
@@ -30,16 +38,26 @@ export interface MemoryTransportOptions extends TransportTuning {
 }
 
 /**
- * Starts a node on an in-memory network, until the scope closes.
+ * Starts a node on an in-memory network, until the scope closes (then it says goodbye, as a TCP
+ * node does). The same link engine, codec and handshake as the TCP transport; timers run on
+ * Effect's `Clock`, so `TestClock` drives handshake timeouts.
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { MemoryNetwork, MemoryTransport } from "effect-otp"
  *
  * const network = MemoryNetwork.make()
- * const a = MemoryTransport.make(network, { name: "a" })
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const a = yield* MemoryTransport.make(network, { name: "a" })
+ *     yield* MemoryTransport.make(network, { name: "b" })
+ *     return yield* a.connect({ host: "b", port: 0 })
+ *   })
+ * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (
@@ -96,6 +114,7 @@ export const make = Effect.fnUntraced(function* (
  * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeout: "200 millis" })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (network: MemoryNetwork, options: MemoryTransportOptions): Layer.Layer<Transport> =>

@@ -3,7 +3,13 @@
  *
  * Refused and logged, without affecting other links: a peer with the wrong secret or certificate,
  * a plain-TCP client hitting a TLS node (and the reverse), a client that stalls in the handshake
- * (after `handshakeTimeoutMs`), a peer sending an oversized or undecodable frame.
+ * (after `handshakeTimeout`), a peer sending an oversized or undecodable frame. Each refusal is
+ * logged with what it most likely means (a different cluster secret, a plain-TCP node, ...), once
+ * per host and reason and then at most every five minutes. A failed dial fails with
+ * `ConnectFailed`, whose `kind` classifies it, or `HandshakeRejected`.
+ *
+ * Every timer (TLS and node handshakes, the dial, the goodbye at shutdown) runs on Effect's
+ * `Clock` as it was when the transport was built.
  *
  * @since 0.1.0
  */
@@ -20,6 +26,7 @@ import type { AttachOptions } from "./internal/linkEngine.ts"
 import { makeLog } from "./internal/logging.ts"
 import { SocketConn } from "./internal/socketConn.ts"
 import * as Security from "./Security.ts"
+import * as TlsOptions from "./internal/tls.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed, ListenFailed } from "./TransportError.ts"
 import type { ConnectError, ConnectFailure } from "./TransportError.ts"
@@ -27,8 +34,24 @@ import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
- * Options of a TCP transport.
+ * Options of a TCP transport: its name and address, its security, and the transport tuning.
  *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import type { TcpTransport } from "effect-otp"
+ *
+ * const options: TcpTransport.TcpTransportOptions = {
+ *   name: "a",
+ *   host: "0.0.0.0",
+ *   advertiseHost: "10.0.0.1",
+ *   port: 4370,
+ *   security: { secret: Redacted.make("s3cret") },
+ *   handshakeTimeout: "3 seconds"
+ * }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface TcpTransportOptions extends TransportTuning {
@@ -159,16 +182,23 @@ const describeTlsRefusal = (
 
 /**
  * Starts a TCP transport: listens, and serves until the scope closes, then leaves gracefully
- * (peers see `graceful_shutdown`).
+ * (peers see `graceful_shutdown`; connections still open after `shutdownTimeout` are destroyed).
+ * Fails with `ListenFailed` if it cannot listen.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { TcpTransport } from "effect-otp"
  *
- * const transport = TcpTransport.make({ name: "a", port: 0, security: { secret: "s3cret" } })
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const transport = yield* TcpTransport.make({ name: "a", port: 0, security: { secret: "s3cret" } })
+ *     yield* Effect.log(`listening on port ${transport.address.port}`)
+ *   })
+ * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (
@@ -187,8 +217,8 @@ export const make = Effect.fnUntraced(function* (
   }
 
   const identities = new WeakMap<Tls.TLSSocket, string>()
-  const tlsServerOptions = Security.serverOptions(security, (socket, identity) => identities.set(socket, identity))
-  const tlsClientOptions = Security.clientOptions(security, options.name)
+  const tlsServerOptions = TlsOptions.serverOptions(security, (socket, identity) => identities.set(socket, identity))
+  const tlsClientOptions = TlsOptions.clientOptions(security, options.name)
   // The TLS handshake of an accepted connection is timed below, on the transport's clock; node's
   // own timer (which `0` does not turn off) is only a backstop.
   const server: Net.Server = tlsServerOptions
@@ -249,7 +279,7 @@ export const make = Effect.fnUntraced(function* (
   const authenticated = (socket: Tls.TLSSocket): AttachOptions["authenticated"] => {
     const identity = identities.get(socket)
     if (identity !== undefined) return { names: [identity], by: `PSK identity "${identity}"` }
-    const names = Security.certificateNames(security, socket)
+    const names = TlsOptions.certificateNames(security, socket)
     return names === undefined ? undefined : { names, by: "the certificate" }
   }
   const accept = (socket: Net.Socket, attachOptions: AttachOptions) => {
@@ -320,12 +350,12 @@ export const make = Effect.fnUntraced(function* (
       for (const socket of rawSockets) socket.destroy()
     })
   )
-  log("Info", `listening on ${host}:${port} (${Security.describe(security)}), incarnation ${local.incarnation}`)
+  log("Info", `listening on ${host}:${port} (${TlsOptions.describe(security)}), incarnation ${local.incarnation}`)
   return engine.service(dial)
 })
 
 /**
- * The TCP transport as a layer.
+ * The TCP transport as a layer (see {@link make}).
  *
  * @example
  * ```ts
@@ -334,6 +364,7 @@ export const make = Effect.fnUntraced(function* (
  * const TransportLive = TcpTransport.layer({ name: "a", port: 4370, security: { secret: "s3cret" } })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: TcpTransportOptions): Layer.Layer<Transport, ListenFailed> =>
