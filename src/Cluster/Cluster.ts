@@ -287,7 +287,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
         Effect.andThen(
           skipped === undefined
             ? Effect.void
-            : Effect.logWithLevel(failure.level)(describeFailure(where, failure) + repeats(skipped))
+            : Effect.logWithLevel(failure.level)(describeFailure(where, failure, peers.size === 0) + repeats(skipped))
         )
       )
     })

@@ -127,6 +127,9 @@ export const classify = (error: ConnectError, localName: string, security: Secur
   }
 }
 
-/** The log line of a failure: the target, what happened, what to check. */
-export const describeFailure = (target: string, failure: JoinFailure): string =>
-  `cannot join the cluster through ${target} (${failure.reason}: ${failure.detail}): ${failure.advice}`
+/**
+ * The log line of a failure: the target, what happened, what to check. A node with no member yet
+ * is joining the cluster; one that has members is linking to one more.
+ */
+export const describeFailure = (target: string, failure: JoinFailure, joining: boolean): string =>
+  `${joining ? "cannot join the cluster through" : "cannot link to"} ${target} (${failure.reason}: ${failure.detail}): ${failure.advice}`
