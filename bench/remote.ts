@@ -2,7 +2,7 @@
  * Remote benchmark, between two OS processes on loopback with the cluster secret set (TLS-PSK):
  * - `rawTlsRttPerSec`: a bare node:tls PSK ping-pong of a small payload (no library code);
  * - `rawTlsBusyPollRttPerSec`: the same with both ends busy-polling as the transport does by
- *   default (see `TransportTuning.busyPollMicros`), the like-for-like baseline;
+ *   default (see `TransportTuning.busyPollWindow`), the like-for-like baseline;
  * - `remoteCallsPerSec`: sequential GenServer.call to a server on the other node;
  * - `remoteCallsPerSecConcurrent`: the same from 64 concurrent callers;
  * - `remoteCastsPerSec`: casts, then one call that returns how many arrived.
@@ -13,13 +13,15 @@
 import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
-import { Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Distribution from "../src/Cluster/Distribution.ts"
 import { GenServer, RemoteName } from "../src/index.ts"
 import type { ProcessRuntime } from "../src/index.ts"
 import { Echo, peerNode, secret, transport } from "./remote/protocol.ts"
 import { pingPong } from "./support/rawTls.ts"
-import { defaultBusyPollMicros } from "../src/Transport/TransportOptions.ts"
+import { defaultBusyPollWindow } from "../src/Transport/TransportOptions.ts"
+
+const defaultBusyPollMicros = Duration.toMillis(defaultBusyPollWindow) * 1000
 
 const RAW_TLS_SECONDS = 4
 const SEQUENTIAL_CALLS = 50_000
@@ -119,7 +121,10 @@ const main = async () => {
     const result = {
       benchmark: "remote",
       node: process.version,
-      busyPollMicros: transport.busyPollMicros ?? defaultBusyPollMicros,
+      busyPollMicros:
+        transport.busyPollWindow === undefined
+          ? defaultBusyPollMicros
+          : Duration.toMillis(transport.busyPollWindow) * 1000,
       rawTlsRttPerSec,
       rawTlsBusyPollRttPerSec,
       ...figures,

@@ -3,7 +3,7 @@
  *
  * - rawTlsRttPerSec: bare node:tls PSK ping-pong of a 32-byte payload (no library code).
  * - rawTlsBusyPollRttPerSec: the same with both ends busy-polling as the transport does by default
- *   (see `TransportTuning.busyPollMicros`): the like-for-like baseline.
+ *   (see `TransportTuning.busyPollWindow`): the like-for-like baseline.
  * - frameRttPerSec: the same ping-pong through the Transport: `sendUnsafe` on both sides (the
  *   synchronous send that frame handlers use), each pong's handler sending the next ping.
  * - frameRttFiberPerSec: the same, driven by an Effect fiber that awaits each pong (adds a fiber
@@ -16,11 +16,13 @@
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import * as TcpTransport from "../src/Transport/TcpTransport.ts"
-import { Bulk, Done, Flush, Ping, Pong, secret, busyPollMicros } from "./transport/protocol.ts"
+import { Bulk, Done, Flush, Ping, Pong, secret, busyPollMicros, busyPollWindow } from "./transport/protocol.ts"
 import { pingPong } from "./support/rawTls.ts"
-import { defaultBusyPollMicros } from "../src/Transport/TransportOptions.ts"
+import { defaultBusyPollWindow } from "../src/Transport/TransportOptions.ts"
+
+const defaultBusyPollMicros = Duration.toMillis(defaultBusyPollWindow) * 1000
 
 const rttSeconds = Number(process.env.BENCH_RTT_SECONDS ?? 2)
 const rttRounds = Number(process.env.BENCH_RTT_ROUNDS ?? 3)
@@ -56,7 +58,7 @@ const rawTlsBusyPollRtt = () =>
   pingPong(ports.rawBusyPollPort, secret, payload, rttSeconds, { busyPollMicros: defaultBusyPollMicros })
 
 const transportBench = Effect.gen(function* () {
-  const transport = yield* TcpTransport.make({ name: "bench", security: { secret }, busyPollMicros })
+  const transport = yield* TcpTransport.make({ name: "bench", security: { secret }, busyPollWindow })
   yield* transport.connect({ host: "127.0.0.1", port: ports.transportPort })
   let frameRttPerSec = 0
   let frameRttFiberPerSec = 0

@@ -61,7 +61,7 @@ type NodeContext = Context.Context<Distribution.Distribution | ProcessRuntime.Pr
 const startNode = (name: string, seeds: ReadonlyArray<string>, scope: Scope.Scope) =>
   Effect.gen(function* () {
     const node = Distribution.layer(
-      { nodeName: name, host: "127.0.0.1", port: 0, secret, seeds, heartbeatIntervalMs: 500 },
+      { nodeName: name, host: "127.0.0.1", port: 0, secret, seeds, heartbeatInterval: 500 },
       { behaviours: [CounterSpec] }
     )
     const tree = Supervisor.layer({

@@ -2,13 +2,15 @@
  * The remote benchmark's peer process: a bare node:tls PSK echo server (no library code) and a
  * distributed node with an `echo` GenServer. Prints `{"rawPort":..,"nodePort":..}` when ready.
  */
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
 import { Echo, peerNode, secret, transport } from "./protocol.ts"
 import { startEchoServer } from "../support/rawTls.ts"
-import { defaultBusyPollMicros } from "../../src/Transport/TransportOptions.ts"
+import { defaultBusyPollWindow } from "../../src/Transport/TransportOptions.ts"
+
+const defaultBusyPollMicros = Duration.toMillis(defaultBusyPollWindow) * 1000
 
 const echo = GenServer.behaviour(Echo)({
   init: () => Effect.succeed(0),

@@ -2,7 +2,7 @@
  * Shared by the remote benchmark and its peer process: the protocol of the echo server, the
  * cluster secret, and the peer's node name.
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import { Protocol } from "../../src/index.ts"
 
 export const secret = "bench-secret"
@@ -11,8 +11,10 @@ export const secret = "bench-secret"
  * The transport tuning of both nodes: `BENCH_BUSY_POLL_MICROS` overrides the default busy-poll
  * window (0 turns it off), to measure what it buys and costs.
  */
-export const transport =
-  process.env.BENCH_BUSY_POLL_MICROS === undefined ? {} : { busyPollMicros: Number(process.env.BENCH_BUSY_POLL_MICROS) }
+export const transport: { readonly busyPollWindow?: Duration.Duration } =
+  process.env.BENCH_BUSY_POLL_MICROS === undefined
+    ? {}
+    : { busyPollWindow: Duration.micros(BigInt(process.env.BENCH_BUSY_POLL_MICROS)) }
 export const peerNode = "bench-server"
 
 export const Echo = Protocol.make({

@@ -7,7 +7,7 @@
  * round trips, which would otherwise be compared with a baseline that pays a process wake-up per hop.
  */
 import * as Tls from "node:tls"
-import { BusyPoll } from "../../src/Transport/internal/BusyPoll.ts"
+import { BusyPoll } from "../../src/Transport/internal/busyPoll.ts"
 import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
 
 const tlsOptions = { ciphers: pskCipher, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const

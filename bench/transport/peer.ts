@@ -2,16 +2,18 @@
  * The benchmark's peer process: a bare node:tls PSK echo server (no library code) and a Transport
  * node that echoes pings and counts bulk frames. Prints `{"rawPort":..,"transportPort":..}` when ready.
  */
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import * as TcpTransport from "../../src/Transport/TcpTransport.ts"
-import { Bulk, Done, Flush, Ping, Pong, secret, busyPollMicros } from "./protocol.ts"
+import { Bulk, Done, Flush, Ping, Pong, secret, busyPollWindow } from "./protocol.ts"
 import { startEchoServer } from "../support/rawTls.ts"
-import { defaultBusyPollMicros } from "../../src/Transport/TransportOptions.ts"
+import { defaultBusyPollWindow } from "../../src/Transport/TransportOptions.ts"
+
+const defaultBusyPollMicros = Duration.toMillis(defaultBusyPollWindow) * 1000
 
 const program = Effect.gen(function* () {
   const rawPort = yield* Effect.promise(() => startEchoServer(secret))
   const rawBusyPollPort = yield* Effect.promise(() => startEchoServer(secret, defaultBusyPollMicros))
-  const transport = yield* TcpTransport.make({ name: "peer", security: { secret }, busyPollMicros })
+  const transport = yield* TcpTransport.make({ name: "peer", security: { secret }, busyPollWindow })
   let bulk = 0
   // Handlers answer with `sendUnsafe`, the transport's synchronous path (what distribution uses for replies).
   yield* transport.register(Ping, (message, from) => transport.sendUnsafe(from.name, Pong, message))

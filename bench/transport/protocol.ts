@@ -1,7 +1,7 @@
 /**
  * Channels and settings shared by the transport benchmark and its peer process.
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
 
 export const secret = "bench-secret"
@@ -12,6 +12,7 @@ export const secret = "bench-secret"
  */
 export const busyPollMicros =
   process.env.BENCH_BUSY_POLL_MICROS === undefined ? undefined : Number(process.env.BENCH_BUSY_POLL_MICROS)
+export const busyPollWindow = busyPollMicros === undefined ? undefined : Duration.micros(BigInt(busyPollMicros))
 export const Ping = Channel.make("bench.ping", Schema.Uint8Array)
 export const Pong = Channel.make("bench.pong", Schema.Uint8Array)
 export const Bulk = Channel.make("bench.bulk", Schema.Uint8Array)

@@ -21,24 +21,22 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Schedule } from "effect"
-import type { Scope } from "effect"
+import { Context, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import * as Timers from "../internal/timers.ts"
 import { NotAProcess } from "../Process/Errors.ts"
-import type { Cell } from "../Process/internal/cell.ts"
-import type { Runtime } from "../Process/internal/runtime.ts"
+import * as LocalNode from "../Process/internal/localNode.ts"
 import type { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
-import { withRuntime } from "../Process/internal/context.ts"
-import * as Signal from "../Process/internal/signals.ts"
+import type * as Signal from "../Process/Signal.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
 import { Transport } from "../Transport/Transport.ts"
 import * as BehaviourRegistry from "./BehaviourRegistry.ts"
 import * as Cluster from "./Cluster.ts"
 import type { ClusterConfig, InvalidClusterConfig } from "./ClusterConfig.ts"
-import * as DistributionFrame from "./DistributionFrame.ts"
-import { Engine, type SpawnError } from "./internal/engine.ts"
+import { DistributionEngine, type SpawnError } from "./internal/distributionEngine.ts"
+import { sendingChannel } from "./internal/wireForms.ts"
 
-export type { SpawnError } from "./internal/engine.ts"
+export type { SpawnError } from "./internal/distributionEngine.ts"
 
 /**
  * Distribution statistics of this node, as in the deployment guides.
@@ -128,7 +126,7 @@ const metrics = {
   })
 }
 
-const statsOf = (engine: Engine): DistributionStats => ({
+const statsOf = (engine: DistributionEngine): DistributionStats => ({
   remoteCall: {
     totalCalls: engine.counters.totalCalls,
     pendingCalls: engine.pendingCalls.size,
@@ -149,7 +147,7 @@ const statsOf = (engine: Engine): DistributionStats => ({
 })
 
 /** Pushes counter deltas since the last push into the Effect metrics. */
-const metricsSync = (engine: Engine) => {
+const metricsSync = (engine: DistributionEngine) => {
   let last = statsOf(engine)
   let first = true
   return Effect.suspend(() => {
@@ -203,17 +201,18 @@ export const make: Effect.Effect<
   never,
   Scope.Scope | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviourRegistry.BehaviourRegistry
 > = Effect.gen(function* () {
-  const runtime = yield* ProcessRuntime.ProcessRuntime
+  const local = yield* LocalNode.current
   const cluster = yield* Cluster.Cluster
   const behaviours = yield* BehaviourRegistry.BehaviourRegistry
   const transport = cluster.transport
   const context = yield* Effect.context<never>()
+  const timers = yield* Timers.current
   const fork = Effect.runForkWith(context)
   // Frames this node builds are typed by the schema and their encoded form is the value itself, so
   // sending skips the schema's encoder (about 1 µs a frame); received frames are still decoded.
-  const channel = DistributionFrame.sendingChannel
-  const engine = new Engine(
-    runtime,
+  const channel = sendingChannel
+  const engine = new DistributionEngine(
+    local,
     {
       post: (node, frame) => transport.sendUnsafe(node, channel, frame),
       tryPost: (node, frame) => transport.trySend(node, channel, frame),
@@ -226,7 +225,10 @@ export const make: Effect.Effect<
       isConnected: (node) => transport.linkUnsafe(node) !== undefined
     },
     behaviours,
-    (message) => void fork(Effect.logWarning(message))
+    (message) => void fork(Effect.logWarning(message)),
+    timers,
+    // Remotely spawned processes run with the node's logger, tracer, references and services.
+    Context.omit(Scope.Scope)(context)
   )
   // Only one distribution per transport: a second registration is a programming error.
   yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
@@ -236,7 +238,7 @@ export const make: Effect.Effect<
     if (event._tag === "LinkDown") engine.nodeDown(event.node.name, event.reason)
   })
   yield* Effect.acquireRelease(
-    Effect.sync(() => runtime.attachRemote(engine)),
+    Effect.sync(() => local.attach(engine)),
     (detach) => Effect.sync(detach)
   )
   const syncMetrics = metricsSync(engine)
@@ -245,23 +247,21 @@ export const make: Effect.Effect<
     stats: Effect.sync(() => statsOf(engine)),
     syncMetrics,
     spawn: (node, spec, args, options) =>
-      withRuntime((rt, fiber) => {
-        const current: Cell | undefined = rt.current(fiber)
+      Effect.flatMap(local.current, (current): Effect.Effect<Spawned, SpawnError | NotAProcess> => {
         if ((options?.link === true || options?.monitor === true) && current === undefined) {
           return Effect.fail(new NotAProcess({ operation: "Distribution.spawn with link or monitor" }))
         }
-        const monitorFrom =
-          options?.monitor === true ? { watcher: current!, ref: Signal.makeRef(rt.node, rt.newRefId()) } : undefined
+        const monitorFrom = options?.monitor === true ? { watcher: current!, ref: local.newMonitorRef() } : undefined
         return Effect.map(
           engine.spawn(node, spec as BehaviourRegistry.BehaviourSpec<unknown>, args, {
             name: options?.name,
             linkTo: options?.link === true ? current : undefined,
             monitorFrom,
-            timeout: options?.timeout ?? 5000
+            timeout: Timers.toMillis(options?.timeout ?? 5000)
           }),
           (pid): Spawned => ({ pid, monitor: monitorFrom?.ref })
         )
-      }).pipe(Effect.provideService(ProcessRuntime.ProcessRuntime, runtime))
+      })
   })
 })
 
@@ -325,7 +325,7 @@ export const layerOnCluster = <E, R>(
   layerWith(cluster, options, { runtime: undefined })
 
 interface RuntimeHolder {
-  runtime: Runtime | undefined
+  runtime: { readonly processCount: number } | undefined
 }
 
 const layerWith = <C, E, R>(

@@ -7,40 +7,87 @@
  *
  * @since 0.1.0
  */
-import { Cause, Schema } from "effect"
-import * as ExitReason from "../Process/ExitReason.ts"
-import * as Pid from "../Process/Pid.ts"
-import { RemoteName } from "../Process/RemoteName.ts"
+import { Schema } from "effect"
 import * as Channel from "../Transport/Channel.ts"
-import * as Compact from "./internal/compactFrames.ts"
 
-/** A pid on the wire. @since 0.1.0 */
+/**
+ * A pid on the wire.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.WirePid)({ node: "b", id: 12, incarnation: 7 })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const WirePid = Schema.Struct({ node: Schema.String, id: Schema.Number, incarnation: Schema.Number })
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WirePid = typeof WirePid.Type
 
-/** A target on the wire: a pid, or a name registered on the receiving node. @since 0.1.0 */
+/**
+ * A target on the wire: a pid, or a name registered on the receiving node.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.WireTarget)({ name: "kv" })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const WireTarget = Schema.Union([WirePid, Schema.Struct({ name: Schema.String })])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WireTarget = typeof WireTarget.Type
 
 /**
  * An exit reason on the wire. A `Failure` travels as its pretty-printed cause (the Cause's values
  * are not necessarily serialisable) and arrives as a {@link RemoteFailure}.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * const reason: DistributionFrame.WireReason = { tag: "Shutdown", detail: "maintenance" }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const WireReason = Schema.Struct({
   tag: Schema.Literals(["Normal", "Shutdown", "Killed", "NoProc", "NoConnection", "Failure"]),
   detail: Schema.optional(Schema.String)
 })
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type WireReason = typeof WireReason.Type
 
 /**
- * The failure of a process on another node, as it arrives here: its node and its pretty-printed
- * cause.
+ * The failure of a process on another node, as it arrives here (in a remote exit reason, a
+ * `Down`, an `InitFailed`): its node and its pretty-printed cause.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * new DistributionFrame.RemoteFailure({ node: "b", cause: "Error: boom" }).message // "on b: Error: boom"
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFailure", {
@@ -55,6 +102,15 @@ export class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFa
 /**
  * How a remote call ended, as the reply frame says.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(DistributionFrame.ReplyOutcome)("noproc")
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const ReplyOutcome = Schema.Literals([
@@ -75,12 +131,29 @@ export const ReplyOutcome = Schema.Literals([
   /** The handler died with a defect that is not an exit; `detail` has it. */
   "defect"
 ])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type ReplyOutcome = typeof ReplyOutcome.Type
 
 const Trace = Schema.optional(Schema.String)
 
-/** @since 0.1.0 */
+/**
+ * Every distribution frame: `Send`, `Call`/`Reply`, `Cast`, `Exit`, `Stop`/`Stopped`,
+ * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, and `Unknown` (what a frame of a
+ * kind this node does not know decodes to: it is logged once and dropped, the link stays up).
+ *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * const send: DistributionFrame.DistFrame = { _tag: "Send", to: { name: "logger" }, message: "hello" }
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
 export const DistFrame = Schema.Union([
   Schema.TaggedStruct("Send", { to: WireTarget, message: Schema.Unknown }),
   Schema.TaggedStruct("Call", {
@@ -156,93 +229,23 @@ export const DistFrame = Schema.Union([
     )
   })
 ])
-/** @since 0.1.0 */
+/**
+ * @category models
+ * @since 0.1.0
+ */
 export type DistFrame = typeof DistFrame.Type
 
 /**
  * The transport channel distribution frames travel on.
  *
+ * @example
+ * ```ts
+ * import { DistributionFrame } from "effect-otp/wire"
+ *
+ * DistributionFrame.channel.name // "otp.dist"
+ * ```
+ *
+ * @category channels
  * @since 0.1.0
  */
 export const channel = Channel.make("otp.dist", DistFrame)
-
-/** One decoder per frame kind, chosen by `_tag`: the union's checks, without trying members. */
-const decoders = new Map<unknown, (payload: unknown) => DistFrame>(
-  DistFrame.members.map((member) => [member.fields._tag.schema.literal, Schema.decodeUnknownSync(member)])
-)
-
-const decodeFrame = (payload: unknown): DistFrame => {
-  const compact = Compact.decode(payload)
-  if (compact !== undefined) return compact
-  const tag = typeof payload === "object" && payload !== null ? (payload as { _tag?: unknown })._tag : undefined
-  const decode = decoders.get(tag)
-  if (decode !== undefined && tag !== "Unknown") return decode(payload)
-  // A kind from a newer node: dropped, not a broken link (rolling upgrades add kinds).
-  if (typeof tag === "string") return { _tag: "Unknown", kind: tag }
-  // Anything else is refused by the union's own decoder, with its message.
-  return channel.decode(payload)
-}
-
-/**
- * The channel as distribution uses it. Send, Call, Reply and Cast travel in a positional form
- * (see `internal/compactFrames.ts`), the other frames as they are (every field is a primitive, a
- * literal or an opaque payload, so their encoded form is the value itself). Received frames are
- * decoded with the schema of their form or kind.
- *
- * @internal
- */
-export const sendingChannel: Channel.Channel<DistFrame> = { ...channel, encode: Compact.encode, decode: decodeFrame }
-
-/** @internal */
-export const toWirePid = (pid: Pid.Pid): WirePid => ({ node: pid.node, id: pid.id, incarnation: pid.incarnation })
-
-/** @internal */
-export const fromWirePid = (pid: WirePid): Pid.Pid => Pid.make(pid.node, pid.id, pid.incarnation)
-
-/** The target as the receiving node sees it. @internal */
-export const toWireTarget = (target: Pid.Pid | RemoteName): WireTarget =>
-  target instanceof RemoteName ? { name: target.name } : toWirePid(target)
-
-/** @internal */
-export const toWireReason = (reason: ExitReason.ExitReason): WireReason => {
-  switch (reason._tag) {
-    case "Shutdown":
-      return reason.detail === undefined ? { tag: "Shutdown" } : { tag: "Shutdown", detail: String(reason.detail) }
-    case "Failure":
-      return { tag: "Failure", detail: ExitReason.format(reason) }
-    default:
-      return { tag: reason._tag }
-  }
-}
-
-/** @internal */
-export const fromWireReason = (reason: WireReason, node: string): ExitReason.ExitReason => {
-  switch (reason.tag) {
-    case "Normal":
-      return ExitReason.normal
-    case "Shutdown":
-      return ExitReason.shutdown(reason.detail)
-    case "Killed":
-      return ExitReason.killed
-    case "NoProc":
-      return ExitReason.noproc
-    case "NoConnection":
-      return ExitReason.noconnection
-    case "Failure":
-      return ExitReason.failure(Cause.fail(new RemoteFailure({ node, cause: reason.detail ?? "unknown" })))
-  }
-}
-
-/** The W3C `traceparent` of a span. @internal */
-export const traceparentOf = (span: { traceId: string; spanId: string; sampled: boolean } | undefined) =>
-  span === undefined ? undefined : `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
-
-/** Parses a W3C `traceparent`. @internal */
-export const parseTraceparent = (
-  value: string | undefined
-): { readonly traceId: string; readonly spanId: string; readonly sampled: boolean } | undefined => {
-  if (value === undefined) return undefined
-  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value)
-  if (match === null) return undefined
-  return { traceId: match[1]!, spanId: match[2]!, sampled: (parseInt(match[3]!, 16) & 1) === 1 }
-}

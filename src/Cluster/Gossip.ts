@@ -10,6 +10,14 @@ import * as Channel from "../Transport/Channel.ts"
 /**
  * One member as gossiped: name, incarnation and listening address.
  *
+ * @example
+ * ```ts
+ * import { Gossip } from "effect-otp"
+ *
+ * const member: Gossip.Member = { name: "b", incarnation: 7, host: "10.0.0.2", port: 4370 }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Member = Schema.Struct({
@@ -20,13 +28,23 @@ export const Member = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Member = typeof Member.Type
 
 /**
- * The gossip frame: the sender and the members it is connected to.
+ * The gossip frame: the sender and the members it is connected to. Sent on every new link, to
+ * every peer when a node comes up, and with every heartbeat (which heals missed updates).
  *
+ * @example
+ * ```ts
+ * import { Gossip } from "effect-otp"
+ *
+ * const frame: typeof Gossip.Gossip.Type = { members: [{ name: "a", incarnation: 1, host: "10.0.0.1", port: 4370 }] }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Gossip = Schema.Struct({ members: Schema.Array(Member) })
@@ -34,6 +52,14 @@ export const Gossip = Schema.Struct({ members: Schema.Array(Member) })
 /**
  * The gossip channel.
  *
+ * @example
+ * ```ts
+ * import { Gossip } from "effect-otp"
+ *
+ * Gossip.channel.name // "otp.cluster.gossip"
+ * ```
+ *
+ * @category channels
  * @since 0.1.0
  */
 export const channel = Channel.make("otp.cluster.gossip", Gossip)
@@ -46,9 +72,11 @@ export const channel = Channel.make("otp.cluster.gossip", Gossip)
  * @example
  * ```ts
  * import { Gossip } from "effect-otp"
+ *
  * Gossip.dialsFirst("a", "b") // true
  * ```
  *
+ * @category mesh
  * @since 0.1.0
  */
 export const dialsFirst = (local: string, remote: string): boolean => local < remote

@@ -1,17 +1,26 @@
 /**
  * Heartbeats: each node sends one per link every interval, carrying its status, process count and
  * uptime; a link with no traffic at all for `interval x missThreshold` is cut as `heartbeat_timeout`.
+ * (Reconnection, with its backoff, is the cluster's: see `Cluster`.)
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import * as Channel from "../Transport/Channel.ts"
 import type { LinkInfo } from "../Transport/Transport.ts"
 import { NodeStatus } from "./ClusterEvent.ts"
 
 /**
- * The heartbeat frame.
+ * The heartbeat frame: the sender's status, process count and uptime.
  *
+ * @example
+ * ```ts
+ * import { Heartbeat } from "effect-otp"
+ *
+ * const beat: Heartbeat.Heartbeat = { status: "running", processCount: 12, uptimeMs: 60_000 }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Heartbeat = Schema.Struct({
@@ -21,6 +30,7 @@ export const Heartbeat = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Heartbeat = typeof Heartbeat.Type
@@ -28,31 +38,38 @@ export type Heartbeat = typeof Heartbeat.Type
 /**
  * The heartbeat channel.
  *
+ * @example
+ * ```ts
+ * import { Heartbeat } from "effect-otp"
+ *
+ * Heartbeat.channel.name // "otp.cluster.heartbeat"
+ * ```
+ *
+ * @category channels
  * @since 0.1.0
  */
 export const channel = Channel.make("otp.cluster.heartbeat", Heartbeat)
 
 /**
- * The links that have been silent (no frame of any kind) for longer than `timeoutMs` at `now`.
+ * The links that have been silent (no frame of any kind) for longer than `timeout`, measured on the
+ * transport's monotonic clock (`LinkInfo.silentMs`). The cluster's failure detector cuts them as
+ * `heartbeat_timeout`.
  *
  * @example
  * ```ts
- * import { Heartbeat } from "effect-otp"
- * Heartbeat.silentLinks([], Date.now(), 15000) // []
+ * import { Effect } from "effect"
+ * import { Heartbeat, Transport } from "effect-otp"
+ *
+ * const silent = Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   return Heartbeat.silentLinks(yield* transport.links, "15 seconds")
+ * })
  * ```
  *
+ * @category failure detection
  * @since 0.1.0
  */
-export const silentLinks = (links: ReadonlyArray<LinkInfo>, now: number, timeoutMs: number): ReadonlyArray<LinkInfo> =>
-  links.filter((link) => now - link.lastReceivedAt > timeoutMs)
-
-/**
- * The delay before reconnect attempt `attempt` (0-based): `base * 2^attempt` capped at `max`, with
- * "equal jitter" (uniform in [d/2, d]) so that nodes that lost a peer together do not retry in step.
- *
- * @since 0.1.0
- */
-export const backoffDelay = (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random) => {
-  const delay = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30))
-  return delay / 2 + random() * (delay / 2)
+export const silentLinks = (links: ReadonlyArray<LinkInfo>, timeout: Duration.Input): ReadonlyArray<LinkInfo> => {
+  const timeoutMs = Duration.toMillis(timeout)
+  return links.filter((link) => link.silentMs > timeoutMs)
 }

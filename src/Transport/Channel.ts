@@ -10,8 +10,18 @@
 import { Schema } from "effect"
 
 /**
- * A named, typed frame kind.
+ * A named, typed frame kind: the name routes frames to their handler, the Schema encodes and decodes
+ * them.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Channel } from "effect-otp/wire"
+ *
+ * const Ping: Channel.Channel<{ readonly seq: number }> = Channel.make("example.ping", Schema.Struct({ seq: Schema.Number }))
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface Channel<A> {
@@ -27,16 +37,18 @@ export interface Channel<A> {
  * Declares a channel. Names are global to the cluster protocol: prefix them with your layer
  * (`"otp.cluster.gossip"`, `"otp.process.send"`). The Schema's encoded form must be made of
  * MessagePack-friendly values: strings, numbers, booleans, null, arrays, plain objects and
- * `Uint8Array`s.
+ * `Uint8Array`s. A frame whose payload fails the Schema on receipt closes that connection.
  *
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import * as Channel from "effect-otp/Transport/Channel"
+ * import { Channel } from "effect-otp/wire"
  *
  * const Ping = Channel.make("example.ping", Schema.Struct({ seq: Schema.Number }))
+ * Ping.decode(Ping.encode({ seq: 1 })) // { seq: 1 }
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <A, I>(name: string, schema: Schema.Codec<A, I>): Channel<A> => {

@@ -10,8 +10,17 @@
 import { Schema } from "effect"
 
 /**
- * The cluster protocol version sent in every handshake. Nodes with different versions refuse each other.
+ * The cluster protocol version sent in every handshake. Nodes with different versions refuse each
+ * other (`version_mismatch`), and both sides log it.
  *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Frame.protocolVersion // 1
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
 export const protocolVersion = 1
@@ -19,11 +28,21 @@ export const protocolVersion = 1
 /**
  * Where a node listens, as advertised to its peers (and gossiped to the rest of the cluster).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(Frame.Address)({ host: "10.0.0.1", port: 4370 })
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Address = Schema.Struct({ host: Schema.String, port: Schema.Int })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Address = typeof Address.Type
@@ -34,18 +53,42 @@ export type Address = typeof Address.Type
  * A node that restarts gets a new incarnation, so anything minted by its previous life (pids,
  * monitors) can be recognised as dead.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(Frame.NodeIdentity)({ name: "a", incarnation: 42 })
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const NodeIdentity = Schema.Struct({ name: Schema.String, incarnation: Schema.Number })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type NodeIdentity = typeof NodeIdentity.Type
 
 /**
- * First frame of a connection, sent by the dialing node.
+ * First frame of a connection, sent by the dialing node once the TLS handshake (if any) is done.
  *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const hello: typeof Frame.Hello.Type = {
+ *   _tag: "Hello",
+ *   name: "a",
+ *   incarnation: 1,
+ *   version: Frame.protocolVersion,
+ *   address: { host: "127.0.0.1", port: 4370 }
+ * }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Hello = Schema.TaggedStruct("Hello", {
@@ -58,6 +101,20 @@ export const Hello = Schema.TaggedStruct("Hello", {
 /**
  * The accepting node's answer to a `Hello` it admits; the link is up once it is exchanged.
  *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const welcome: typeof Frame.Welcome.Type = {
+ *   _tag: "Welcome",
+ *   name: "b",
+ *   incarnation: 7,
+ *   version: Frame.protocolVersion,
+ *   address: null
+ * }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Welcome = Schema.TaggedStruct("Welcome", {
@@ -73,11 +130,20 @@ export const Welcome = Schema.TaggedStruct("Welcome", {
  * - `duplicate_name`: another live node with that name (a different incarnation) is connected.
  * - `version_mismatch`: the protocol versions differ.
  * - `self`: the node dialed itself.
- * - `identity_mismatch`: the name in `Hello` is not the authenticated TLS-PSK identity.
+ * - `identity_mismatch`: the name in `Hello` is not the authenticated TLS identity.
  * - `superseded`: the same node is already connected over another connection that wins the tie-break.
  * - `shutting_down`: the accepting node is leaving.
  * - `unexpected_peer`: the dialer expected another node name at that address.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(Frame.RejectReason)("duplicate_name")
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const RejectReason = Schema.Literals([
@@ -91,6 +157,7 @@ export const RejectReason = Schema.Literals([
 ])
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type RejectReason = typeof RejectReason.Type
@@ -99,6 +166,19 @@ export type RejectReason = typeof RejectReason.Type
  * The accepting node refuses the connection; it closes right after. `node` is the refusing node's
  * identity when it is useful to the dialer (for `superseded`: the link it already has with it).
  *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const reject: typeof Frame.Reject.Type = {
+ *   _tag: "Reject",
+ *   reason: "shutting_down",
+ *   message: 'node "b" is shutting down',
+ *   node: null
+ * }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Reject = Schema.TaggedStruct("Reject", {
@@ -110,18 +190,37 @@ export const Reject = Schema.TaggedStruct("Reject", {
 /**
  * Sent before a node closes its links on a graceful shutdown: peers report `graceful_shutdown`.
  *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const goodbye: typeof Frame.Goodbye.Type = { _tag: "Goodbye" }
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const Goodbye = Schema.TaggedStruct("Goodbye", {})
 
 /**
- * Every control frame.
+ * Every control frame (the handshake and the goodbye).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const isControl = Schema.is(Frame.ControlFrame)
+ * isControl({ _tag: "Goodbye" }) // true
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const ControlFrame = Schema.Union([Hello, Welcome, Reject, Goodbye])
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ControlFrame = typeof ControlFrame.Type
@@ -132,11 +231,21 @@ export type ControlFrame = typeof ControlFrame.Type
  * The hot path checks this shape inline (an array whose first element is a string) instead of
  * running the Schema; the payload itself is always decoded with the channel's Schema.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(Frame.DataFrame)(["example.ping", { seq: 1 }])
+ * ```
+ *
+ * @category schemas
  * @since 0.1.0
  */
 export const DataFrame = Schema.Tuple([Schema.String, Schema.Unknown])
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type DataFrame = typeof DataFrame.Type

@@ -10,13 +10,29 @@
 /**
  * Size of the length prefix in bytes.
  *
+ * @example
+ * ```ts
+ * import { Framing } from "effect-otp/wire"
+ *
+ * Framing.headerBytes // 4
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
 export const headerBytes = 4
 
 /**
- * The default maximum frame body size: 8 MiB.
+ * The default maximum frame body size: 8 MiB (see `TransportTuning.maxFrameBytes`).
  *
+ * @example
+ * ```ts
+ * import { Framing } from "effect-otp/wire"
+ *
+ * Framing.defaultMaxFrameBytes // 8388608
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultMaxFrameBytes = 8 * 1024 * 1024
@@ -29,11 +45,17 @@ export const defaultMaxFrameBytes = 8 * 1024 * 1024
  *
  * @example
  * ```ts
- * import { FrameDecoder, encodeFrames } from "effect-otp/Transport/Framing"
- * const decoder = new FrameDecoder(1024, (body) => console.log(body), (error) => console.error(error))
- * decoder.push(encodeFrames([new Uint8Array([1, 2, 3])], 3))
+ * import { Framing } from "effect-otp/wire"
+ *
+ * const decoder = new Framing.FrameDecoder(
+ *   1024,
+ *   (body) => console.log(body),
+ *   (error) => console.error(error)
+ * )
+ * decoder.push(Framing.encodeFrames([new Uint8Array([1, 2, 3])], 3))
  * ```
  *
+ * @category decoding
  * @since 0.1.0
  */
 export class FrameDecoder {
@@ -100,6 +122,15 @@ export class FrameDecoder {
  * Writes `bodies` (whose sizes add up to `totalBodyBytes`) as frames into one new buffer, ready for
  * a single socket write.
  *
+ * @example
+ * ```ts
+ * import { Framing } from "effect-otp/wire"
+ *
+ * const bytes = Framing.encodeFrames([new Uint8Array([1]), new Uint8Array([2, 3])], 3)
+ * bytes.length // 11: two 4-byte headers and three bytes of bodies
+ * ```
+ *
+ * @category encoding
  * @since 0.1.0
  */
 export const encodeFrames = (bodies: ReadonlyArray<Uint8Array>, totalBodyBytes: number): Buffer => {

@@ -8,17 +8,30 @@
  * - `partition(a, b)`: frames and closes between a and b are silently lost (links stay "up" until a
  *   failure detector cuts them), new connections are refused; `heal(a, b)` ends it.
  * - `stall(from, to)`: frames are held (and count as buffered bytes on the sender) until `heal`.
- * - `faults(from, to, { drop, duplicate, delayMs })`: drop or duplicate each frame with the given
+ * - `faults(from, to, { drop, duplicate, delay })`: drop or duplicate each frame with the given
  *   probability, delay delivery. Randomness comes from a seeded generator, so a run is repeatable.
+ *
+ * The network runs on the event loop's real time (`setImmediate`, and `setTimeout` for delays): it
+ * is made outside any Effect, so `TestClock` drives the nodes' timers but not the network itself.
  *
  * @since 0.1.0
  */
-import type { Conn, ConnHandlers } from "./internal/Conn.ts"
-import { noHandlers } from "./internal/Conn.ts"
+import type { Duration } from "effect"
+import { toMillis } from "../internal/timers.ts"
+import type { Conn, ConnHandlers } from "./internal/conn.ts"
+import { noHandlers } from "./internal/conn.ts"
 
 /**
- * Per-direction fault settings.
+ * Per-direction fault settings of a {@link MemoryNetwork}.
  *
+ * @example
+ * ```ts
+ * import type { MemoryNetwork } from "effect-otp"
+ *
+ * const lossy: MemoryNetwork.Faults = { drop: 0.1, duplicate: 0.05, delay: "5 millis" }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface Faults {
@@ -26,8 +39,8 @@ export interface Faults {
   readonly drop?: number | undefined
   /** Probability in [0, 1] that a frame is delivered twice. */
   readonly duplicate?: number | undefined
-  /** Delay before delivery, in milliseconds. */
-  readonly delayMs?: number | undefined
+  /** Delay before delivery (a number is milliseconds). */
+  readonly delay?: Duration.Input | undefined
 }
 
 type Accept = (conn: Conn) => void
@@ -51,8 +64,10 @@ const pairKey = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
  * const network = MemoryNetwork.make({ seed: 42 })
  * network.partition("a", "b")
  * network.heal("a", "b")
+ * network.faults("a", "b", { drop: 0.2 })
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export class MemoryNetwork {
@@ -131,7 +146,7 @@ export class MemoryNetwork {
       else if (faults.duplicate !== undefined && this.random() < faults.duplicate) copies = 2
     }
     if (copies === 0) return event(false)
-    const delay = faults?.delayMs ?? 0
+    const delay = faults?.delay === undefined ? 0 : toMillis(faults.delay)
     for (let i = 0; i < copies; i++) {
       if (delay > 0) setTimeout(event, delay, true)
       else setImmediate(event, true)
@@ -213,8 +228,19 @@ class MemoryConn implements Conn {
 }
 
 /**
- * Makes a network. `seed` (default 1) drives the drop and duplicate decisions.
+ * Makes a network. `seed` (default 1) drives the drop and duplicate decisions, so a run is
+ * repeatable.
  *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, MemoryTransport } from "effect-otp"
+ *
+ * const network = MemoryNetwork.make({ seed: 3 })
+ * const NodeA = MemoryTransport.layer(network, { name: "a" })
+ * const NodeB = MemoryTransport.layer(network, { name: "b" })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: { readonly seed?: number } = {}): MemoryNetwork => new MemoryNetwork(options.seed ?? 1)

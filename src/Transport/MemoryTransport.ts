@@ -4,23 +4,32 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Layer } from "effect"
+import { Clock, Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
+import * as Timers from "../internal/timers.ts"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
-import { Engine } from "./internal/Engine.ts"
-import type { AttachOptions } from "./internal/Engine.ts"
-import { makeLog } from "./internal/Logging.ts"
+import { LinkEngine } from "./internal/linkEngine.ts"
+import type { AttachOptions } from "./internal/linkEngine.ts"
+import { makeLog } from "./internal/logging.ts"
 import type { MemoryNetwork } from "./MemoryNetwork.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed } from "./TransportError.ts"
 import type { ConnectError } from "./TransportError.ts"
-import { newIncarnation, resolveTuning } from "./TransportOptions.ts"
+import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
- * Options of an in-memory transport.
+ * Options of an in-memory transport: the node's name (also its address) and the transport tuning.
  *
+ * @example
+ * ```ts
+ * import type { MemoryTransport } from "effect-otp"
+ *
+ * const options: MemoryTransport.MemoryTransportOptions = { name: "a", handshakeTimeout: "500 millis" }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface MemoryTransportOptions extends TransportTuning {
@@ -29,16 +38,26 @@ export interface MemoryTransportOptions extends TransportTuning {
 }
 
 /**
- * Starts a node on an in-memory network, until the scope closes.
+ * Starts a node on an in-memory network, until the scope closes (then it says goodbye, as a TCP
+ * node does). The same link engine, codec and handshake as the TCP transport; timers run on
+ * Effect's `Clock`, so `TestClock` drives handshake timeouts.
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { MemoryNetwork, MemoryTransport } from "effect-otp"
  *
  * const network = MemoryNetwork.make()
- * const a = MemoryTransport.make(network, { name: "a" })
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const a = yield* MemoryTransport.make(network, { name: "a" })
+ *     yield* MemoryTransport.make(network, { name: "b" })
+ *     return yield* a.connect({ host: "b", port: 0 })
+ *   })
+ * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (
@@ -47,9 +66,19 @@ export const make = Effect.fnUntraced(function* (
 ): Effect.fn.Return<Transport["Service"], never, Scope.Scope> {
   const tuning = resolveTuning(options)
   const log = yield* makeLog(options.name)
+  const timers = yield* Timers.current
+  const clock = yield* Clock.Clock
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
   const address: Address = { host: options.name, port: 0 }
-  const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const engine = new LinkEngine({
+    ...tuning,
+    local,
+    address,
+    codec: Codec.make(),
+    log,
+    timers,
+    wallClockMillis: () => clock.currentTimeMillisUnsafe()
+  })
   const unlisten = network.listen(options.name, (conn) => void engine.attach(conn, "inbound"))
   yield* Effect.addFinalizer(() =>
     Effect.promise(() => {
@@ -60,7 +89,15 @@ export const make = Effect.fnUntraced(function* (
   const dial = (target: Address, attachOptions: AttachOptions) => {
     const conn = network.dial(options.name, target.host)
     return typeof conn === "string"
-      ? Promise.resolve(Exit.fail<ConnectError>(new ConnectFailed({ address: `memory:${target.host}`, reason: conn })))
+      ? Promise.resolve(
+          Exit.fail<ConnectError>(
+            new ConnectFailed({
+              address: `memory:${target.host}`,
+              reason: conn,
+              kind: conn === "connection refused" ? "refused" : "unreachable"
+            })
+          )
+        )
       : engine.attach(conn, "outbound", attachOptions)
   }
   return engine.service(dial)
@@ -74,9 +111,10 @@ export const make = Effect.fnUntraced(function* (
  * import { MemoryNetwork, MemoryTransport } from "effect-otp"
  *
  * const network = MemoryNetwork.make({ seed: 7 })
- * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeoutMs: 200 })
+ * const NodeA = MemoryTransport.layer(network, { name: "a", handshakeTimeout: "200 millis" })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (network: MemoryNetwork, options: MemoryTransportOptions): Layer.Layer<Transport> =>

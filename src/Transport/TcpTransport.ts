@@ -3,31 +3,55 @@
  *
  * Refused and logged, without affecting other links: a peer with the wrong secret or certificate,
  * a plain-TCP client hitting a TLS node (and the reverse), a client that stalls in the handshake
- * (after `handshakeTimeoutMs`), a peer sending an oversized or undecodable frame.
+ * (after `handshakeTimeout`), a peer sending an oversized or undecodable frame. Each refusal is
+ * logged with what it most likely means (a different cluster secret, a plain-TCP node, ...), once
+ * per host and reason and then at most every five minutes. A failed dial fails with
+ * `ConnectFailed`, whose `kind` classifies it, or `HandshakeRejected`.
+ *
+ * Every timer (TLS and node handshakes, the dial, the goodbye at shutdown) runs on Effect's
+ * `Clock` as it was when the transport was built.
  *
  * @since 0.1.0
  */
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { Effect, Exit, Layer } from "effect"
+import { Clock, Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
+import * as Timers from "../internal/timers.ts"
 import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
-import { BusyPoll } from "./internal/BusyPoll.ts"
-import { Engine } from "./internal/Engine.ts"
-import type { AttachOptions } from "./internal/Engine.ts"
-import { makeLog } from "./internal/Logging.ts"
-import { SocketConn } from "./internal/SocketConn.ts"
+import { BusyPoll } from "./internal/busyPoll.ts"
+import { LinkEngine } from "./internal/linkEngine.ts"
+import type { AttachOptions } from "./internal/linkEngine.ts"
+import { makeLog } from "./internal/logging.ts"
+import { SocketConn } from "./internal/socketConn.ts"
 import * as Security from "./Security.ts"
+import * as TlsOptions from "./internal/tls.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed, ListenFailed } from "./TransportError.ts"
-import type { ConnectError } from "./TransportError.ts"
-import { newIncarnation, resolveTuning } from "./TransportOptions.ts"
+import type { ConnectError, ConnectFailure } from "./TransportError.ts"
+import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
- * Options of a TCP transport.
+ * Options of a TCP transport: its name and address, its security, and the transport tuning.
  *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import type { TcpTransport } from "effect-otp"
+ *
+ * const options: TcpTransport.TcpTransportOptions = {
+ *   name: "a",
+ *   host: "0.0.0.0",
+ *   advertiseHost: "10.0.0.1",
+ *   port: 4370,
+ *   security: { secret: Redacted.make("s3cret") },
+ *   handshakeTimeout: "3 seconds"
+ * }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface TcpTransportOptions extends TransportTuning {
@@ -54,18 +78,127 @@ const listen = (server: Net.Server, host: string, port: number) =>
     })
   })
 
+/** node's own TLS handshake timer, behind the transport's: it only matters if that one never fires. */
+const backstopMs = (millis: number): number => (millis < 2 ** 31 - 1 - 1000 ? millis + 1000 : 2 ** 31 - 1)
+
+/** A node:tls or socket error's code, if any. */
+const codeOf = (error: Error): string => {
+  const code = (error as { code?: unknown }).code
+  return typeof code === "string" ? code : ""
+}
+
+/** OpenSSL's short description of a TLS error (`decryption failed or bad record mac`), or its message. */
+const tlsReasonOf = (error: Error): string => {
+  const reason = (error as { reason?: unknown }).reason
+  return typeof reason === "string" && reason.length > 0 ? reason : error.message.split("\n")[0]!
+}
+
+const notTlsCodes =
+  /WRONG_VERSION_NUMBER|HTTP_REQUEST|HTTPS_PROXY_REQUEST|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL|RECORD_LENGTH_MISMATCH|RECORD_LAYER_FAILURE/
+/** What a pre-shared key that differs from the peer's produces (on either side). */
+const wrongKeyCodes = /BAD_RECORD_MAC|DECRYPT/
+/** No common ground: one side uses a secret (PSK), the other certificates. */
+const noSharedModeCodes = /HANDSHAKE_FAILURE|NO_SHARED_CIPHER|NO_CIPHERS|NO_SUITABLE|PSK_IDENTITY/
+const certificateCodes = /CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|PEER_DID_NOT_RETURN/
+
+/** Why a dial failed, classified, with a readable reason (the TLS detail kept). */
+const classifyDialError = (error: Error, tls: boolean): { readonly kind: ConnectFailure; readonly reason: string } => {
+  const code = codeOf(error)
+  switch (code) {
+    case "ECONNREFUSED":
+      return { kind: "refused", reason: "connection refused (no node listens there)" }
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EADDRNOTAVAIL":
+      return { kind: "unreachable", reason: `unreachable (${error.message})` }
+    case "ETIMEDOUT":
+      return { kind: "timeout", reason: `connection timed out (${error.message})` }
+  }
+  if (code.startsWith("ERR_SSL_") && notTlsCodes.test(code)) {
+    return { kind: "protocol", reason: `the peer does not speak TLS (${tlsReasonOf(error)})` }
+  }
+  if (code.startsWith("ERR_SSL_") && noSharedModeCodes.test(code)) {
+    return { kind: "protocol", reason: `no TLS mode in common with the peer (${tlsReasonOf(error)})` }
+  }
+  if (code.startsWith("ERR_SSL_") || certificateCodes.test(code)) {
+    return { kind: "authentication", reason: `TLS handshake failed (${tlsReasonOf(error)})` }
+  }
+  if (tls && /before secure TLS connection was established/.test(error.message)) {
+    return { kind: "closed", reason: "the peer closed the connection during the TLS handshake" }
+  }
+  return { kind: "closed", reason: error.message }
+}
+
+/** The accepting side's account of a failed TLS handshake: what it most likely means. */
+const describeTlsRefusal = (
+  error: Error,
+  security: Security.Security
+): { readonly level: "Debug" | "Warn"; readonly key: string; readonly text: string } => {
+  const code = codeOf(error)
+  const detail = tlsReasonOf(error)
+  if (error.message.includes("TLS handshake timeout")) {
+    return { level: "Warn", key: "tls_timeout", text: `TLS handshake timeout (${detail})` }
+  }
+  if (!code.startsWith("ERR_SSL_") && !certificateCodes.test(code)) {
+    // The client went away mid-handshake (a reset, a dial given up): nothing to act on here.
+    return { level: "Debug", key: code, text: `the client closed the connection during the TLS handshake (${detail})` }
+  }
+  if (notTlsCodes.test(code)) {
+    return {
+      level: "Warn",
+      key: "not_tls",
+      text: `it does not speak TLS (${detail}): a node with \`insecure: true\`, or a client that is not a cluster node`
+    }
+  }
+  if (noSharedModeCodes.test(code)) {
+    return {
+      level: "Warn",
+      key: "no_shared_mode",
+      text:
+        `no TLS mode in common (${detail}): one node uses a cluster secret, the other certificates; ` +
+        `every node must use the same security mode`
+    }
+  }
+  if ("secret" in security && wrongKeyCodes.test(code)) {
+    return {
+      level: "Warn",
+      key: "authentication",
+      text:
+        `its TLS handshake failed (${detail}): the other node most likely has a different cluster ` +
+        `secret; check that every node uses the same one`
+    }
+  }
+  if ("tls" in security) {
+    return {
+      level: "Warn",
+      key: "authentication",
+      text: `its certificate was not accepted (${detail}): check that it is signed by the cluster's CA`
+    }
+  }
+  return { level: "Warn", key: code, text: `its TLS handshake failed (${detail})` }
+}
+
 /**
  * Starts a TCP transport: listens, and serves until the scope closes, then leaves gracefully
- * (peers see `graceful_shutdown`).
+ * (peers see `graceful_shutdown`; connections still open after `shutdownTimeout` are destroyed).
+ * Fails with `ListenFailed` if it cannot listen.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { TcpTransport } from "effect-otp"
  *
- * const transport = TcpTransport.make({ name: "a", port: 0, security: { secret: "s3cret" } })
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const transport = yield* TcpTransport.make({ name: "a", port: 0, security: { secret: "s3cret" } })
+ *     yield* Effect.log(`listening on port ${transport.address.port}`)
+ *   })
+ * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (
@@ -74,7 +207,9 @@ export const make = Effect.fnUntraced(function* (
   const tuning = resolveTuning(options)
   const host = options.host ?? "127.0.0.1"
   const log = yield* makeLog(options.name)
-  const security = options.security
+  const timers = yield* Timers.current
+  const clock = yield* Clock.Clock
+  const security = Security.redact(options.security)
   if ("insecure" in security) {
     yield* Effect.logWarning(
       `node "${options.name}": cluster links use plain TCP without authentication or encryption (insecure: true)`
@@ -82,18 +217,45 @@ export const make = Effect.fnUntraced(function* (
   }
 
   const identities = new WeakMap<Tls.TLSSocket, string>()
-  const tlsServerOptions = Security.serverOptions(security, (socket, identity) => identities.set(socket, identity))
-  const tlsClientOptions = Security.clientOptions(security, options.name)
+  const tlsServerOptions = TlsOptions.serverOptions(security, (socket, identity) => identities.set(socket, identity))
+  const tlsClientOptions = TlsOptions.clientOptions(security, options.name)
+  // The TLS handshake of an accepted connection is timed below, on the transport's clock; node's
+  // own timer (which `0` does not turn off) is only a backstop.
   const server: Net.Server = tlsServerOptions
-    ? Tls.createServer({ ...tlsServerOptions, handshakeTimeout: tuning.handshakeTimeoutMs })
+    ? Tls.createServer({ ...tlsServerOptions, handshakeTimeout: backstopMs(tuning.handshakeTimeoutMs) })
     : Net.createServer()
 
   const rawSockets = new Set<Net.Socket>()
+  /** Accepted connections still in their TLS handshake, by remote address: their timers. */
+  const handshaking = new Map<string, Timers.CancelTimer>()
   server.on("connection", (socket: Net.Socket) => {
     rawSockets.add(socket)
-    socket.once("close", () => rawSockets.delete(socket))
     socket.on("error", () => {})
+    if (!tlsServerOptions) return void socket.once("close", () => rawSockets.delete(socket))
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`
+    const cancel = timers.start(tuning.handshakeTimeoutMs, () => {
+      handshaking.delete(remote)
+      engine.logRefusal(
+        "Warn",
+        remote,
+        "tls_timeout",
+        `refused TLS connection from ${remote}: TLS handshake timeout (not completed within ` +
+          `${tuning.handshakeTimeoutMs} ms)`
+      )
+      socket.destroy()
+    })
+    handshaking.set(remote, cancel)
+    socket.once("close", () => {
+      rawSockets.delete(socket)
+      if (handshaking.get(remote) === cancel) handshaking.delete(remote)
+      cancel()
+    })
   })
+  const handshakeDone = (socket: Net.Socket) => {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`
+    handshaking.get(remote)?.()
+    handshaking.delete(remote)
+  }
 
   const port = yield* Effect.acquireRelease(listen(server, host, options.port ?? 0), () =>
     Effect.sync(() => {
@@ -102,24 +264,37 @@ export const make = Effect.fnUntraced(function* (
   )
   const address: Address = { host: options.advertiseHost ?? host, port }
   const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
-  const engine = new Engine({ ...tuning, local, address, codec: Codec.make(), log })
+  const engine = new LinkEngine({
+    ...tuning,
+    local,
+    address,
+    codec: Codec.make(),
+    log,
+    timers,
+    wallClockMillis: () => clock.currentTimeMillisUnsafe()
+  })
   const busyPoll = new BusyPoll(tuning.busyPollMicros)
 
   /** Who the TLS layer says the peer is (PSK identity, or certificate names when bound). */
   const authenticated = (socket: Tls.TLSSocket): AttachOptions["authenticated"] => {
     const identity = identities.get(socket)
     if (identity !== undefined) return { names: [identity], by: `PSK identity "${identity}"` }
-    const names = Security.certificateNames(security, socket)
+    const names = TlsOptions.certificateNames(security, socket)
     return names === undefined ? undefined : { names, by: "the certificate" }
   }
   const accept = (socket: Net.Socket, attachOptions: AttachOptions) => {
-    void engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "inbound", attachOptions)
+    void engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll, timers), "inbound", attachOptions)
   }
   if (tlsServerOptions) {
-    server.on("secureConnection", (socket: Tls.TLSSocket) => accept(socket, { authenticated: authenticated(socket) }))
+    server.on("secureConnection", (socket: Tls.TLSSocket) => {
+      handshakeDone(socket)
+      accept(socket, { authenticated: authenticated(socket) })
+    })
     server.on("tlsClientError", (error: Error, socket: Tls.TLSSocket) => {
+      handshakeDone(socket)
       const remote = socket.remoteAddress === undefined ? "a client" : `${socket.remoteAddress}:${socket.remotePort}`
-      log("Warn", `refused TLS connection from ${remote}: ${error.message}`)
+      const refusal = describeTlsRefusal(error, security)
+      engine.logRefusal(refusal.level, remote, refusal.key, `refused TLS connection from ${remote}: ${refusal.text}`)
       socket.destroy()
     })
   } else {
@@ -133,33 +308,36 @@ export const make = Effect.fnUntraced(function* (
       const socket: Net.Socket = tlsClientOptions
         ? Tls.connect({ ...tlsClientOptions, host: target.host, port: target.port })
         : Net.connect({ host: target.host, port: target.port })
-      const fail = (reason: string) => {
+      const fail = (reason: string, kind: ConnectFailure) => {
         if (attached) return
         attached = true
-        clearTimeout(timer)
+        cancelTimer()
         socket.destroy()
         log("Debug", `connection to ${remote} failed: ${reason}`)
-        resolve(Exit.fail(new ConnectFailed({ address: remote, reason })))
+        resolve(Exit.fail(new ConnectFailed({ address: remote, reason, kind })))
       }
-      const timer = setTimeout(
-        () => fail(`handshake timed out after ${tuning.handshakeTimeoutMs} ms`),
-        tuning.handshakeTimeoutMs
+      const cancelTimer = timers.start(tuning.handshakeTimeoutMs, () =>
+        fail(`handshake timed out after ${tuning.handshakeTimeoutMs} ms`, "timeout")
       )
-      socket.once("error", (error) => fail(error.message))
+      socket.once("error", (error) => {
+        const failure = classifyDialError(error, tlsClientOptions !== undefined)
+        fail(failure.reason, failure.kind)
+      })
       socket.once(tlsClientOptions ? "secureConnect" : "connect", () => {
         if (attached) return
         attached = true
-        clearTimeout(timer)
+        cancelTimer()
         const verified = tlsClientOptions
           ? { ...attachOptions, authenticated: authenticated(socket as Tls.TLSSocket) }
           : attachOptions
-        engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll), "outbound", verified).then((exit) => {
+        const conn = new SocketConn(socket, tuning.maxFrameBytes, busyPoll, timers)
+        engine.attach(conn, "outbound", verified).then((exit) => {
           signal.removeEventListener("abort", abort)
           resolve(exit)
         })
       })
       const abort = () => {
-        fail("interrupted")
+        fail("interrupted", "closing")
         if (attached) socket.destroy()
       }
       signal.addEventListener("abort", abort, { once: true })
@@ -172,12 +350,12 @@ export const make = Effect.fnUntraced(function* (
       for (const socket of rawSockets) socket.destroy()
     })
   )
-  log("Info", `listening on ${host}:${port} (${Security.describe(security)}), incarnation ${local.incarnation}`)
+  log("Info", `listening on ${host}:${port} (${TlsOptions.describe(security)}), incarnation ${local.incarnation}`)
   return engine.service(dial)
 })
 
 /**
- * The TCP transport as a layer.
+ * The TCP transport as a layer (see {@link make}).
  *
  * @example
  * ```ts
@@ -186,6 +364,7 @@ export const make = Effect.fnUntraced(function* (
  * const TransportLive = TcpTransport.layer({ name: "a", port: 4370, security: { secret: "s3cret" } })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: TcpTransportOptions): Layer.Layer<Transport, ListenFailed> =>

@@ -29,13 +29,30 @@ import type { ChannelInUse, ConnectError, SendError } from "./TransportError.ts"
  * - `heartbeat_timeout`: an upper layer (the cluster's failure detector) cut a silent link.
  * - `graceful_shutdown`: the peer said goodbye (or this node is shutting down).
  *
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-otp"
+ *
+ * const expected = (reason: Transport.LinkDownReason) => reason === "graceful_shutdown"
+ * ```
+ *
+ * @category events
  * @since 0.1.0
  */
 export type LinkDownReason = "connection_closed" | "heartbeat_timeout" | "graceful_shutdown"
 
 /**
- * A link to a node came up (after a successful handshake).
+ * A link to a node came up (after a successful handshake). Frames sent to that node from now on
+ * arrive in order, at most once, while the link stays up.
  *
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-otp"
+ *
+ * const describe = (event: Transport.LinkUp) => `${event.node.name} (${event.direction})`
+ * ```
+ *
+ * @category events
  * @since 0.1.0
  */
 export interface LinkUp {
@@ -47,8 +64,18 @@ export interface LinkUp {
 }
 
 /**
- * A link to a node went down.
+ * A link to a node went down. Frames in flight are lost; senders waiting for room fail with
+ * `NotConnected`. When this event is delivered to `onLinkEvent` listeners, sends to the node already
+ * fail.
  *
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-otp"
+ *
+ * const describe = (event: Transport.LinkDown) => `${event.node.name}: ${event.reason} (${event.detail})`
+ * ```
+ *
+ * @category events
  * @since 0.1.0
  */
 export interface LinkDown {
@@ -62,28 +89,63 @@ export interface LinkDown {
 /**
  * Link events, in the order they happened.
  *
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-otp"
+ *
+ * const isUp = (event: Transport.LinkEvent): event is Transport.LinkUp => event._tag === "LinkUp"
+ * ```
+ *
+ * @category events
  * @since 0.1.0
  */
 export type LinkEvent = LinkUp | LinkDown
 
 /**
- * A snapshot of one live link.
+ * A snapshot of one live link: its peer, how long it has been silent, how much is queued on it.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "effect-otp"
+ *
+ * const silent = Effect.gen(function* () {
+ *   const transport = yield* Transport.Transport
+ *   const links = yield* transport.links
+ *   return links.filter((link) => link.silentMs > 10_000).map((link) => link.node.name)
+ * })
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface LinkInfo {
   readonly node: NodeIdentity
   readonly address: Address | null
   readonly direction: "inbound" | "outbound"
-  /** Epoch milliseconds of the last frame received on the link. */
+  /** Epoch milliseconds (wall clock, for display) of the last frame received on the link. */
   readonly lastReceivedAt: number
+  /**
+   * Milliseconds since the last frame received on the link, measured on the transport's monotonic
+   * clock (Effect's `Clock`, so `TestClock` drives it; an NTP step or a VM resume does not).
+   */
+  readonly silentMs: number
   /** Bytes queued for sending and not yet taken by the kernel. */
   readonly bufferedBytes: number
 }
 
 /**
- * A frame received on a channel, as delivered by `Transport.stream`.
+ * A frame received on a channel, as delivered by `Transport.stream`: who sent it, and its decoded
+ * value.
  *
+ * @example
+ * ```ts
+ * import type { Transport } from "effect-otp"
+ *
+ * const line = (received: Transport.Received<string>) => `${received.from.name}: ${received.message}`
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface Received<A> {
@@ -92,12 +154,21 @@ export interface Received<A> {
 }
 
 /**
- * The transport of one node.
+ * The transport of one node: at most one authenticated link per remote node, typed frames on named
+ * channels, link events. Provided by `TcpTransport` (and `Cluster.layer`) or `MemoryTransport`.
+ *
+ * - `connect` dials and handshakes (within `handshakeTimeout`); it fails with `ConnectFailed` (its
+ *   `kind` says why) or `HandshakeRejected` (the peer's reason, e.g. `duplicate_name`).
+ * - `send` waits while the link is above its high-water mark and fails with `NotConnected` if the link
+ *   goes down meanwhile, or with `EncodeFailed` for a value the channel's Schema refuses or a frame
+ *   above `maxFrameBytes`.
+ * - A frame that fails its channel's Schema on receipt closes that connection only (logged).
  *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { Channel, Transport } from "effect-otp"
+ * import { Transport } from "effect-otp"
+ * import { Channel } from "effect-otp/wire"
  *
  * const Greeting = Channel.make("example.greeting", Schema.String)
  *
@@ -108,6 +179,7 @@ export interface Received<A> {
  * })
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class Transport extends Context.Service<
@@ -173,12 +245,14 @@ export class Transport extends Context.Service<
 /**
  * Receives a channel's frames as a `Stream`, buffering up to `capacity` frames (default 4096);
  * beyond that, frames are dropped with a logged warning so a fast peer cannot grow this node's
- * memory without bound. For request/response or mailbox delivery prefer `register`.
+ * memory without bound. The handler is registered when this effect runs and stays for the scope.
+ * For request/response or mailbox delivery prefer `register`.
  *
  * @example
  * ```ts
  * import { Effect, Schema, Stream } from "effect"
- * import { Channel, Transport } from "effect-otp"
+ * import { Transport } from "effect-otp"
+ * import { Channel } from "effect-otp/wire"
  *
  * const Greeting = Channel.make("example.greeting", Schema.String)
  * const program = Effect.gen(function* () {
@@ -187,6 +261,7 @@ export class Transport extends Context.Service<
  * })
  * ```
  *
+ * @category streams
  * @since 0.1.0
  */
 export const stream = Effect.fnUntraced(function* <A>(channel: Channel<A>, capacity = 4096) {
@@ -206,6 +281,17 @@ export const stream = Effect.fnUntraced(function* <A>(channel: Channel<A>, capac
  * The events of the transport as a stream, subscribing when the stream starts. Use
  * `transport.subscribe` instead when you must not miss an event that happens right after.
  *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Transport } from "effect-otp"
+ *
+ * const logLinks = Transport.events.pipe(
+ *   Stream.runForEach((event) => Effect.log(`${event._tag} ${event.node.name}`))
+ * )
+ * ```
+ *
+ * @category streams
  * @since 0.1.0
  */
 export const events: Stream.Stream<LinkEvent, never, Transport> = Stream.unwrap(

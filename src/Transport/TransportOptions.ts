@@ -1,14 +1,29 @@
 /**
- * Options shared by the transport implementations.
+ * Tuning shared by the transport implementations: frame and buffer sizes, handshake and shutdown
+ * timeouts, and the TCP transport's busy polling.
+ *
+ * Every duration accepts Effect's `Duration.Input` (`"5 seconds"`, `Duration.seconds(5)`, ...); a
+ * plain number is milliseconds.
  *
  * @since 0.1.0
  */
-import { randomInt } from "node:crypto"
-import { defaultMaxFrameBytes } from "./Framing.ts"
+import { Duration } from "effect"
 
 /**
- * Tuning of a transport.
+ * Tuning of a transport. Every field is optional and has a default.
  *
+ * @example
+ * ```ts
+ * import type { TransportOptions } from "effect-otp"
+ *
+ * const tuning: TransportOptions.TransportTuning = {
+ *   maxFrameBytes: 1024 * 1024,
+ *   handshakeTimeout: "2 seconds",
+ *   busyPollWindow: 0
+ * }
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface TransportTuning {
@@ -18,13 +33,21 @@ export interface TransportTuning {
    * Bytes that may be queued on one link before `send` suspends until it drains. Default 16 MiB.
    */
   readonly highWaterMarkBytes?: number | undefined
-  /** Time allowed for the TLS and node handshakes of a connection. Default 5000 ms. */
-  readonly handshakeTimeoutMs?: number | undefined
-  /** Time allowed at shutdown for peers to acknowledge the goodbye before sockets are destroyed. Default 2000 ms. */
-  readonly shutdownTimeoutMs?: number | undefined
+  /**
+   * Time allowed for the TLS and node handshakes of a connection, in both directions: a dial that
+   * has not completed them fails with `ConnectFailed` (kind `timeout`), an accepted connection that
+   * has not is closed and logged. Default 5 seconds.
+   */
+  readonly handshakeTimeout?: Duration.Input | undefined
+  /**
+   * Time allowed at shutdown for peers to acknowledge the goodbye before the connections are
+   * destroyed. Default 2 seconds.
+   */
+  readonly shutdownTimeout?: Duration.Input | undefined
   /**
    * TCP only: how long the event loop keeps polling the sockets, instead of sleeping, after the
-   * last frame sent or received. Default 100 µs; 0 turns it off.
+   * last frame sent or received. Default 100 µs (`"100 micros"`); 0 turns it off. A number is
+   * milliseconds, as everywhere: write `"100 micros"` or `Duration.micros(100n)` for microseconds.
    *
    * A sleeping process takes tens of microseconds to wake when a packet arrives (more on virtual
    * machines), paid on every hop of a request and reply. Polling for a short window after traffic
@@ -33,33 +56,53 @@ export interface TransportTuning {
    * price is CPU: up to one window of busy polling per burst of traffic, so a node receiving one
    * frame every window spends a core on it. Set 0 where CPU matters more than latency.
    */
-  readonly busyPollMicros?: number | undefined
+  readonly busyPollWindow?: Duration.Input | undefined
 }
 
 /**
- * The default of `TransportTuning.busyPollMicros`.
+ * The default of `TransportTuning.busyPollWindow`: 100 microseconds.
  *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TransportOptions } from "effect-otp"
+ *
+ * Duration.toMillis(TransportOptions.defaultBusyPollWindow) // 0.1
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
-export const defaultBusyPollMicros = 100
+export const defaultBusyPollWindow: Duration.Duration = Duration.micros(100n)
 
 /**
- * Tuning with its defaults filled in.
+ * The default of `TransportTuning.handshakeTimeout`: 5 seconds.
  *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TransportOptions } from "effect-otp"
+ *
+ * Duration.toSeconds(TransportOptions.defaultHandshakeTimeout) // 5
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
-export const resolveTuning = (tuning: TransportTuning): Required<{ [K in keyof TransportTuning]: number }> => ({
-  maxFrameBytes: tuning.maxFrameBytes ?? defaultMaxFrameBytes,
-  highWaterMarkBytes: tuning.highWaterMarkBytes ?? 16 * 1024 * 1024,
-  handshakeTimeoutMs: tuning.handshakeTimeoutMs ?? 5000,
-  shutdownTimeoutMs: tuning.shutdownTimeoutMs ?? 2000,
-  busyPollMicros: tuning.busyPollMicros ?? defaultBusyPollMicros
-})
+export const defaultHandshakeTimeout: Duration.Duration = Duration.seconds(5)
 
 /**
- * A fresh incarnation number for a starting node: random, so that a restarted node (even within
- * the same millisecond) is told apart from its previous life.
+ * The default of `TransportTuning.shutdownTimeout`: 2 seconds.
  *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TransportOptions } from "effect-otp"
+ *
+ * Duration.toSeconds(TransportOptions.defaultShutdownTimeout) // 2
+ * ```
+ *
+ * @category constants
  * @since 0.1.0
  */
-export const newIncarnation = (): number => randomInt(1, 2 ** 47)
+export const defaultShutdownTimeout: Duration.Duration = Duration.seconds(2)

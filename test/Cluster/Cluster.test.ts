@@ -1,7 +1,8 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Queue, Schema, Scope, Stream } from "effect"
+import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
@@ -141,7 +142,7 @@ describe("Cluster", () => {
       )
       const stalledAt = Date.now()
       // c keeps hearing from a well past its failure timeout (3 intervals).
-      const heardAfter = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold * 2
+      const heardAfter = fast.heartbeatInterval * fast.heartbeatMissThreshold * 2
       const heardAt = Effect.map(c.nodes, (nodes) => nodes.find((node) => node.id === "a")?.lastHeartbeatAt ?? 0)
       yield* eventually(heardAt, (at) => at - stalledAt > heardAfter, 5_000)
       assert.isTrue((yield* c.nodes).some((node) => node.id === "a" && node.status === "running"))
@@ -165,7 +166,7 @@ describe("Cluster", () => {
         const down = yield* eventsA(isNodeDown("b"))
         const detectedAfter = Date.now() - cut
         assert.strictEqual(down._tag === "NodeDown" && down.reason, "heartbeat_timeout")
-        const bound = fast.heartbeatIntervalMs * fast.heartbeatMissThreshold + fast.heartbeatIntervalMs
+        const bound = fast.heartbeatInterval * fast.heartbeatMissThreshold + fast.heartbeatInterval
         assert.isBelow(detectedAfter, bound + 1, `detected after ${detectedAfter} ms, bound ${bound} ms`)
         yield* eventsB(isNodeDown("a"))
         network.heal("a", "b")
@@ -182,7 +183,7 @@ describe("Cluster", () => {
         ["b", "a"],
         ["c", "a"]
       ] as const) {
-        network.faults(from, to, { duplicate: 0.2, delayMs: 5 })
+        network.faults(from, to, { duplicate: 0.2, delay: 5 })
       }
       const a = yield* memoryClusterNode(network, { nodeName: "a" })
       const b = yield* memoryClusterNode(network, { nodeName: "b", seeds: ["a@a:0"] })
@@ -203,6 +204,76 @@ describe("Cluster", () => {
       const up = yield* eventsA(isNodeUp("b"))
       assert.strictEqual(up._tag === "NodeUp" && up.status, "running")
       assert.include(seen, "NodeUp")
+    })
+  )
+
+  it.live("awaitNodes resolves once every named node is up, and at once when they already are", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const seed = `a@127.0.0.1:${a.transport.address.port}`
+      const awaitBC = Cluster.awaitNodes(["b", "c"], { timeout: "10 seconds" }).pipe(
+        Effect.provideService(Cluster.Cluster, a)
+      )
+      const waiting = yield* Effect.forkChild(awaitBC, { startImmediately: true })
+      yield* tcpClusterNode({ nodeName: "b", seeds: [seed] })
+      yield* tcpClusterNode({ nodeName: "c", seeds: [seed] })
+      yield* Fiber.join(waiting)
+      const ids = (yield* a.nodes).map((node) => node.id).sort()
+      assert.deepStrictEqual(ids, ["b", "c"])
+      // Already up: no waiting, and no timeout needed.
+      yield* Cluster.awaitNodes(["c"]).pipe(Effect.provideService(Cluster.Cluster, a))
+      yield* Cluster.awaitNodes([]).pipe(Effect.provideService(Cluster.Cluster, a))
+    })
+  )
+
+  it.live(
+    "membership starts with a NodeUp for every node already up, then follows joins and departures, once each",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* tcpClusterNode({ nodeName: "a" })
+        const seed = `a@127.0.0.1:${a.transport.address.port}`
+        const scopeB = yield* Scope.make()
+        yield* tcpClusterNode({ nodeName: "b", seeds: [seed] }).pipe(Scope.provide(scopeB))
+        yield* awaitNodesUp(a, ["b"])
+        const seen = yield* Queue.unbounded<string>()
+        yield* Effect.forkScoped(
+          Stream.runForEach(Cluster.membership, (event) => Queue.offer(seen, `${event._tag} ${event.id}`)).pipe(
+            Effect.provideService(Cluster.Cluster, a)
+          )
+        )
+        const next = Effect.timeout(Queue.take(seen), 5_000)
+        assert.strictEqual(yield* next, "NodeUp b")
+        yield* tcpClusterNode({ nodeName: "c", seeds: [seed] })
+        assert.strictEqual(yield* next, "NodeUp c")
+        yield* Scope.close(scopeB, Exit.void)
+        assert.strictEqual(yield* next, "NodeDown b")
+        assert.strictEqual(yield* Queue.size(seen), 0)
+      })
+  )
+
+  it.live("Cluster.events is a plain stream of every event, and the module accessors read this node's cluster", () =>
+    Effect.gen(function* () {
+      const a = yield* tcpClusterNode({ nodeName: "a" })
+      const onA = Effect.provideService(Cluster.Cluster, a)
+      const firstUp = yield* Effect.forkChild(
+        Cluster.events.pipe(
+          Stream.filter((event) => event._tag === "NodeUp"),
+          Stream.runHead,
+          onA
+        ),
+        { startImmediately: true }
+      )
+      const b = yield* tcpClusterNode({ nodeName: "b", seeds: [`a@127.0.0.1:${a.transport.address.port}`] })
+      const up = yield* Effect.timeout(Fiber.join(firstUp), 5_000)
+      assert.strictEqual(up._tag === "Some" && up.value._tag === "NodeUp" && up.value.id, "b")
+      assert.deepStrictEqual(yield* onA(Cluster.localNode), a.local)
+      assert.strictEqual(yield* onA(Cluster.status), "running")
+      assert.strictEqual(yield* onA(Cluster.connectedNodeCount), 1)
+      const nodes = yield* onA(Cluster.nodes)
+      assert.deepStrictEqual(
+        nodes.map((node) => [node.id, node.incarnation]),
+        [["b", b.local.incarnation]]
+      )
     })
   )
 })

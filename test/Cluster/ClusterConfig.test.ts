@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Duration, Effect, Redacted } from "effect"
 import * as ClusterConfig from "../../src/Cluster/ClusterConfig.ts"
 
 const load = (env: Record<string, string>) => ClusterConfig.fromEnv.parse(ConfigProvider.fromEnv({ env }))
@@ -20,19 +20,22 @@ describe("ClusterConfig.fromEnv", () => {
         OTP_RECONNECT_MAX_DELAY_MS: "5000",
         OTP_BUSY_POLL_MICROS: "0"
       })
-      assert.deepStrictEqual(config, {
+      const { secret, ...rest } = config
+      // The secret stays redacted; only the key derivation reads it.
+      assert.isTrue(Redacted.isRedacted(secret))
+      assert.strictEqual(Redacted.value(secret as Redacted.Redacted<string>), "s3cret")
+      assert.deepStrictEqual(rest, {
         nodeName: "a",
         host: "127.0.0.1",
         port: 4400,
         advertiseHost: "a.cluster.local",
         seeds: ["b@127.0.0.2:4400", "otp-headless:4370"],
-        secret: "s3cret",
         insecure: false,
-        heartbeatIntervalMs: 1000,
+        heartbeatInterval: 1000,
         heartbeatMissThreshold: 4,
-        reconnectBaseDelayMs: 200,
-        reconnectMaxDelayMs: 5000,
-        transport: { busyPollMicros: 0 }
+        reconnectBaseDelay: 200,
+        reconnectMaxDelay: 5000,
+        transport: { busyPollWindow: Duration.micros(0n) }
       })
     })
   )
@@ -43,11 +46,11 @@ describe("ClusterConfig.fromEnv", () => {
       assert.strictEqual(config.host, "0.0.0.0")
       assert.strictEqual(config.port, 4370)
       assert.deepStrictEqual(config.seeds, [])
-      assert.strictEqual(config.heartbeatIntervalMs, 5000)
+      assert.strictEqual(config.heartbeatInterval, 5000)
       assert.strictEqual(config.heartbeatMissThreshold, 3)
-      assert.strictEqual(config.reconnectBaseDelayMs, 1000)
-      assert.strictEqual(config.reconnectMaxDelayMs, 30000)
-      assert.deepStrictEqual(config.transport, { busyPollMicros: 100 })
+      assert.strictEqual(config.reconnectBaseDelay, 1000)
+      assert.strictEqual(config.reconnectMaxDelay, 30000)
+      assert.deepStrictEqual(config.transport, { busyPollWindow: Duration.micros(100n) })
     })
   )
 

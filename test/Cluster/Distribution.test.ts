@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Option, Schema, Scope, Tracer } from "effect"
+import { TestClock } from "effect/testing"
+import * as BehaviourRegistry from "../../src/Cluster/BehaviourRegistry.ts"
 import { UnknownBehaviour } from "../../src/Cluster/BehaviourRegistry.ts"
 import { ExitReason, GenServer, Pid, Process, ProcessErrors, Protocol, RemoteName, Signal } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
@@ -17,7 +19,7 @@ import {
   type TestNode
 } from "../support/distHarness.ts"
 import { inProcess, receiveOrFail } from "../support/process.ts"
-import { eventually } from "../support/transportHarness.ts"
+import { eventually, LogCapture } from "../support/transportHarness.ts"
 
 /** Two connected nodes a and b. */
 const pair = Effect.gen(function* () {
@@ -655,6 +657,121 @@ describe("remote spawn", () => {
       const slow = yield* Effect.flip(a.run(a.distribution.spawn("b", SlowSpec, 1, { timeout: 100 })))
       assert.isTrue(slow instanceof GenServer.InitFailed || slow instanceof GenServer.CallTimeout)
       assert.strictEqual((yield* a.distribution.stats).remoteSpawn.failed, 4)
+    })
+  )
+})
+
+/** A server that logs and traces its work, for the tests of what remotely spawned processes run with. */
+const Chatty = Protocol.make({ Hello: Protocol.call({ success: Schema.String }) })
+const ChattySpec = BehaviourRegistry.define(
+  "chatty",
+  Schema.String,
+  GenServer.behaviour(Chatty)({
+    init: (greeting: string) => Effect.as(Effect.log(`chatty started with ${greeting}`), greeting),
+    handleCall: {
+      Hello: (_, greeting) =>
+        Effect.log(`chatty says ${greeting}`).pipe(
+          Effect.withSpan("chatty.hello"),
+          Effect.as(GenServer.reply(greeting, greeting))
+        )
+    }
+  })
+)
+
+/** An application service a spawnable behaviour needs, provided by its registry entry. */
+class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("test/Greeter") {}
+const GreeterSpec: BehaviourRegistry.BehaviourSpec<unknown> & { readonly services: Context.Context<never> } = {
+  name: "greeter",
+  args: Schema.String as Schema.Codec<unknown, unknown>,
+  behaviour: GenServer.behaviour(Chatty)({
+    init: (name: string) => Effect.map(Effect.service(Greeter), (greeter) => greeter.greet(name)),
+    handleCall: { Hello: (_, greeting: string) => Effect.succeed(GenServer.reply(greeting, greeting)) }
+  }) as unknown as BehaviourRegistry.BehaviourSpec<unknown>["behaviour"],
+  services: Context.make(Greeter, { greet: (name) => `hello, ${name}` }) as Context.Context<never>
+}
+
+describe("what remotely spawned processes run with", () => {
+  it.live("a remotely spawned server logs through its node's logger and its spans go to its node's tracer", () => {
+    const logsB = new LogCapture()
+    const spans: Array<string> = []
+    const tracerB = Tracer.make({
+      span: (options) => {
+        spans.push(options.name)
+        return Tracer.nativeTracer.span(options)
+      }
+    })
+    return Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      yield* distNode({ nodeName: "b", seeds: [a.seed] }, [ChattySpec]).pipe(
+        Effect.provide(logsB.layer),
+        Effect.withTracer(tracerB)
+      )
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const { pid } = yield* a.run(a.distribution.spawn("b", ChattySpec, "bonjour"))
+      assert.strictEqual(yield* a.run(GenServer.call(pid, Chatty.Hello())), "bonjour")
+      yield* logsB.awaitLine(/Info: chatty started with bonjour/)
+      yield* logsB.awaitLine(/Info: chatty says bonjour/)
+      assert.include(spans, "chatty.hello")
+      assert.include(spans, "GenServer.handleCall")
+    })
+  })
+
+  it.live("a registry entry's services are provided to the processes other nodes spawn from it", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      yield* distNode({ nodeName: "b", seeds: [a.seed] }, [GreeterSpec])
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const { pid } = yield* a.run(a.distribution.spawn("b", GreeterSpec, "a"))
+      assert.strictEqual(yield* a.run(GenServer.call(pid, Chatty.Hello())), "hello, a")
+    })
+  )
+})
+
+describe("remote timers on Effect's Clock", () => {
+  /** Waits on the live clock (for real events) inside a TestClock test. */
+  const live = <A, E, R>(effect: Effect.Effect<A, E, R>) => TestClock.testClockWith((clock) => clock.withLive(effect))
+  /** Heartbeats far apart, so that jumps of test time do not look like silences. */
+  const slow = { heartbeatInterval: "1 hour" } as const
+
+  it.effect("a remote call times out after its timeout of test time, and leaves nothing pending", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 31 })
+      const a = yield* memoryDistNode(network, { nodeName: "a", ...slow })
+      const b = yield* memoryDistNode(network, { nodeName: "b", seeds: ["a@a:0"], ...slow })
+      yield* live(awaitNodesUp(a.cluster, ["b"]))
+      yield* live(awaitNodesUp(b.cluster, ["a"]))
+      const server = yield* startKv(b)
+      const call = yield* Effect.forkChild(a.run(GenServer.call(server, Kv.Hang(), { timeout: 10_000 })), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(9_999)
+      assert.isUndefined(call.pollUnsafe())
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 1)
+      yield* TestClock.adjust(1)
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.instanceOf(error, GenServer.CallTimeout)
+      assert.strictEqual((error as GenServer.CallTimeout).timeoutMs, 10_000)
+      const stats = yield* a.distribution.stats
+      assert.strictEqual(stats.remoteCall.pendingCalls, 0)
+      assert.strictEqual(stats.remoteCall.failures["timeout"], 1)
+    })
+  )
+
+  it.effect("a remote spawn whose init does not finish times out after its timeout of test time", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 32 })
+      const a = yield* memoryDistNode(network, { nodeName: "a", ...slow })
+      yield* memoryDistNode(network, { nodeName: "b", seeds: ["a@a:0"], ...slow })
+      yield* live(awaitNodesUp(a.cluster, ["b"]))
+      const spawn = yield* Effect.forkChild(a.run(a.distribution.spawn("b", SlowSpec, 1, { timeout: 60_000 })), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(59_999)
+      assert.isUndefined(spawn.pollUnsafe())
+      yield* TestClock.adjust(1)
+      const error = yield* Effect.flip(Fiber.join(spawn))
+      // Both nodes time the init: whichever comes first, the spawn fails at the timeout.
+      assert.isTrue(error instanceof GenServer.CallTimeout || error instanceof GenServer.InitFailed, String(error))
     })
   )
 })

@@ -63,7 +63,7 @@ describe("Distribution across OS processes", () => {
     "calls across processes; kill -9 fails every pending call with NodeDown and fires monitors and links with noconnection; the restarted node has a new incarnation",
     () =>
       Effect.gen(function* () {
-        const t = yield* distNode({ nodeName: "t", heartbeatIntervalMs })
+        const t = yield* distNode({ nodeName: "t", heartbeatInterval: heartbeatIntervalMs })
         const events = yield* clusterEvents(t.cluster)
         const c = yield* childNode("c", 0, [t.seed])
         yield* events(isNodeUp("c", c.ready.incarnation), 10_000)

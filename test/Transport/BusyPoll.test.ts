@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { BusyPoll } from "../../src/Transport/internal/BusyPoll.ts"
+import { BusyPoll } from "../../src/Transport/internal/busyPoll.ts"
 
 /** Resolves after `turns` turns of the event loop. */
 const loopTurns = async (turns: number) => {

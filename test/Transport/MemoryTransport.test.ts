@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
-import { collect, isDown, linkEvents } from "../support/transportHarness.ts"
+import { collect, isDown, linkEvents, LogCapture } from "../support/transportHarness.ts"
 
 const Seq = Channel.make("test.seq", Schema.Number)
 const Blob = Channel.make("test.blob", Schema.Uint8Array)
@@ -62,7 +63,7 @@ describe("MemoryTransport", () => {
       for (let i = 0; i < 3; i++) yield* a.send("b", Seq, i)
       assert.deepStrictEqual(yield* doubled, [0, 0, 1, 1, 2, 2])
       const Late = Channel.make("test.late", Schema.Number)
-      network.faults("b", "a", { delayMs: 80 })
+      network.faults("b", "a", { delay: 80 })
       const late = yield* collect(a, Late, 1)
       const sentAt = Date.now()
       yield* b.send("a", Late, 1)
@@ -145,7 +146,7 @@ describe("MemoryTransport", () => {
       const { a, b } = yield* pair(network, { highWaterMarkBytes: 4096 })
       yield* b.register(Blob, () => {})
       yield* a.connect({ host: "b", port: 0 })
-      network.faults("a", "b", { delayMs: 50 })
+      network.faults("a", "b", { delay: 50 })
       // Steady small traffic: 150 bytes every 5 ms, about 1.5 KB always in flight.
       yield* Effect.forkChild(
         Effect.forever(Effect.andThen(Effect.ignore(a.send("b", Blob, new Uint8Array(150))), Effect.sleep("5 millis")))
@@ -218,4 +219,20 @@ describe("MemoryTransport: simultaneous dials", () => {
       }
     }).pipe(Effect.scoped)
   )
+
+  it.effect("a connection that never sends its Hello is closed after the handshake timeout of test time", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      yield* MemoryTransport.make(network, { name: "a", handshakeTimeout: "2 seconds" })
+      // A raw connection to "a" that never speaks.
+      const mute = network.dial("mute", "a")
+      assert.notStrictEqual(typeof mute, "string")
+      yield* TestClock.adjust("1999 millis")
+      assert.isFalse(logs.lines.some((line) => line.includes("handshake timed out")))
+      yield* TestClock.adjust("1 millis")
+      const line = yield* TestClock.testClockWith((clock) => clock.withLive(logs.awaitLine(/handshake timed out/)))
+      assert.strictEqual(line, "Warn: inbound connection memory:mute: handshake timed out after 2000 ms; closed")
+    }).pipe(Effect.provide(logs.layer))
+  })
 })

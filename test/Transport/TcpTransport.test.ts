@@ -122,7 +122,7 @@ describe("TcpTransport", () => {
   it.live("a client stalling in the TLS handshake or before its Hello is cut after the handshake timeout", () => {
     const logs = new LogCapture()
     return Effect.gen(function* () {
-      const a = yield* tcpNode("a", { secret: "s" }, { handshakeTimeoutMs: 300 })
+      const a = yield* tcpNode("a", { secret: "s" }, { handshakeTimeout: 300 })
       const silentTcp = yield* rawClient(a.address.port, () => {})
       assert.isAtLeast(silentTcp, 250)
       assert.isBelow(silentTcp, 2000)

@@ -14,11 +14,11 @@ import { awaitFirst } from "./transportHarness.ts"
 
 /** Fast timings for tests. */
 export const fast = {
-  heartbeatIntervalMs: 100,
+  heartbeatInterval: 100,
   heartbeatMissThreshold: 3,
-  reconnectBaseDelayMs: 50,
-  reconnectMaxDelayMs: 400,
-  discoveryIntervalMs: 500
+  reconnectBaseDelay: 50,
+  reconnectMaxDelay: 400,
+  discoveryInterval: 500
 } as const
 
 /** A TCP cluster node on loopback, living in the current scope. */
@@ -39,7 +39,7 @@ export const memoryClusterNode = (
     const context = yield* Layer.build(
       Cluster.layerOn({ insecure: true, ...fast, ...config }).pipe(
         Layer.provide(
-          MemoryTransport.layer(network, { name: config.nodeName, handshakeTimeoutMs: 500, ...config.transport })
+          MemoryTransport.layer(network, { name: config.nodeName, handshakeTimeout: 500, ...config.transport })
         )
       )
     )

@@ -26,10 +26,10 @@ const program = Effect.gen(function* () {
       port: Number(port),
       seeds: seeds.split(",").filter((seed) => seed.length > 0),
       secret: "multi-process-secret",
-      heartbeatIntervalMs: Number(interval),
+      heartbeatInterval: Number(interval),
       heartbeatMissThreshold: 3,
-      reconnectBaseDelayMs: 100,
-      reconnectMaxDelayMs: 1000
+      reconnectBaseDelay: 100,
+      reconnectMaxDelay: 1000
     })
   )
 )

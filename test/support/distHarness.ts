@@ -113,7 +113,7 @@ export const memoryDistNode = (
   Effect.gen(function* () {
     const transport = MemoryTransport.layer(network, {
       name: config.nodeName,
-      handshakeTimeoutMs: 500,
+      handshakeTimeout: 500,
       ...config.transport
     })
     const context = yield* Layer.build(

@@ -28,7 +28,7 @@ const node = Distribution.layer(
     seeds: seeds.split(",").filter((seed) => seed.length > 0),
     secret: "dist-test",
     ...fast,
-    heartbeatIntervalMs: 200
+    heartbeatInterval: 200
   },
   { behaviours: [KvSpec, FailingSpec, SlowSpec] }
 )

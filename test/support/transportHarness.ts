@@ -32,7 +32,7 @@ export const tcpNode = (
   security: Security = { secret: "test-secret" },
   tuning: TransportTuning = {}
 ): Effect.Effect<Transport["Service"], unknown, Scope.Scope> =>
-  TcpTransport.make({ name, host: "127.0.0.1", port: 0, security, handshakeTimeoutMs: 1000, ...tuning })
+  TcpTransport.make({ name, host: "127.0.0.1", port: 0, security, handshakeTimeout: 1000, ...tuning })
 
 /** Subscribes to a node's link events now; returns a function awaiting the next matching one. */
 export const linkEvents = Effect.fnUntraced(function* (transport: Transport["Service"]) {

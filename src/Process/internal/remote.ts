@@ -1,21 +1,37 @@
 /**
- * The seam between the node-local runtime and distribution. The process runtime knows nothing of
- * the cluster: when an operation targets a process on another node, it hands it to the bridge the
- * cluster layer attached (or, with none attached, treats the node as unreachable).
+ * The seam between the node-local runtime and distribution, in both directions:
+ *
+ * - {@link RemoteBridge}: what the process runtime asks of the cluster layer when an operation
+ *   targets a process on another node (with none attached, the node is unreachable);
+ * - {@link LocalNode}: what distribution needs from the local runtime to serve other nodes
+ *   (deliver a message or a signal to a local process, watch its exit, resolve a target, look up
+ *   its protocol, start a behaviour). It is implemented in `localNode.ts` over the runtime.
+ *
+ * Distribution sees local processes only as {@link LocalProcess} handles: their pid, and what
+ * `LocalNode` does with them. It never touches a mailbox or a process record, so the process
+ * runtime can change without breaking the cluster.
  *
  * @internal
  */
-import type { Effect, Tracer } from "effect"
-import type { NodeDown, NoProcess } from "../Errors.ts"
+import type { Effect, Exit, Tracer } from "effect"
+import type { NameTaken, NodeDown, NoProcess } from "../Errors.ts"
 import type * as ExitReason from "../ExitReason.ts"
-import type { CallTimeout } from "../GenServer.ts"
+import type { CallTimeout, InitFailed } from "../GenServer.ts"
 import type { Pid } from "../Pid.ts"
+import type { AnySpec } from "../Protocol.ts"
 import type { RemoteName } from "../RemoteName.ts"
 import type { MonitorRef } from "../Signal.ts"
-import type { Cell } from "./cell.ts"
 
 /** A process on another node: by pid, or by name on a node. */
 export type RemoteTarget = Pid | RemoteName
+
+/**
+ * A local process as distribution sees it: a handle carrying its pid, given by {@link LocalNode}
+ * (or by the runtime, to the bridge). Everything done with it goes through `LocalNode`.
+ */
+export interface LocalProcess {
+  readonly pid: Pid
+}
 
 /** What the cluster layer provides so local processes can reach remote ones. */
 export interface RemoteBridge {
@@ -25,8 +41,8 @@ export interface RemoteBridge {
    */
   readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void>
   /**
-   * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`.
-   * Fails with the same errors as a local call, plus `NodeDown` and `RemoteDecodeError`.
+   * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`
+   * milliseconds. Fails with the same errors as a local call, plus `NodeDown` and `RemoteDecodeError`.
    */
   readonly call: (
     target: RemoteTarget,
@@ -48,14 +64,101 @@ export interface RemoteBridge {
   /** An exit signal from `from` to a remote process. */
   readonly exit: (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean) => void
   /** Links a local process to a remote one (a `noconnection` exit signal if its node is down). */
-  readonly link: (local: Cell, remote: Pid) => void
-  readonly unlink: (local: Cell, remote: Pid) => void
+  readonly link: (local: LocalProcess, remote: Pid) => void
+  readonly unlink: (local: LocalProcess, remote: Pid) => void
   /** Monitors a remote process: `Down` arrives in the watcher's mailbox (noconnection, noproc, ...). */
-  readonly monitor: (watcher: Cell, target: RemoteTarget, ref: MonitorRef) => void
+  readonly monitor: (watcher: LocalProcess, target: RemoteTarget, ref: MonitorRef) => void
   /** Removes a monitor set with {@link monitor}. Returns whether it was still active. */
-  readonly demonitor: (watcher: Cell, ref: MonitorRef) => boolean
+  readonly demonitor: (watcher: LocalProcess, ref: MonitorRef) => boolean
   /** Calls `onExit` once with the remote process's exit reason (for `awaitExit`). */
   readonly watchExit: (target: RemoteTarget, onExit: (reason: ExitReason.ExitReason) => void) => () => void
+}
+
+/** How a message from another node ended up: in the mailbox (or queued behind it), or dropped. */
+export type Delivery = "delivered" | "full" | "closed"
+
+/** How a stop requested by another node ended (the `Stopped` frame's outcome). */
+export type StopOutcome = "ok" | "timeout" | "noproc" | "not_genserver"
+
+/** The handler of one call or cast of a local server, for a request from another node. */
+export interface RequestHandler {
+  /** The declaration of the request: its payload, success and error schemas. */
+  readonly spec: AnySpec
+  /** Builds the request value from its decoded payload. */
+  readonly make: (payload: object) => object
+}
+
+/** What distribution needs from the node-local runtime (see `localNode.ts`). */
+export interface LocalNode {
+  /** This node's name. */
+  readonly name: string
+  /** The pid signals from outside any process come from. */
+  readonly systemPid: Pid
+  /** A fresh ref number, unique on this node. */
+  readonly newRefId: () => number
+  /** A fresh monitor ref of this node. */
+  readonly newMonitorRef: () => MonitorRef
+  /**
+   * The local process a pid (of this node's current incarnation) or a registered name refers to,
+   * while it is known to the runtime (it may be exiting: see {@link isAlive}).
+   */
+  readonly resolve: (target: Pid | string) => LocalProcess | undefined
+  /** Whether the process is alive (not exiting, not exited). */
+  readonly isAlive: (process: LocalProcess) => boolean
+  /** The process the current fiber runs, if it is one. */
+  readonly current: Effect.Effect<LocalProcess | undefined>
+  /** The declaration behind a request value built by a protocol. */
+  readonly requestSpec: (request: object) => AnySpec
+  /** The call or cast `tag` of the server running in `process`, if it is a server that has one. */
+  readonly handler: (process: LocalProcess, kind: "call" | "cast", tag: string) => RequestHandler | undefined
+  /**
+   * Puts a message from another node in the process's mailbox, honouring its overflow policy: a
+   * full mailbox drops it (`full`, policy `fail`) or queues it behind (`delivered`, policy
+   * `suspend`; `park` is called then, and what it returns once the message leaves that queue).
+   */
+  readonly deliver: (process: LocalProcess, message: unknown, park: () => () => void) => Delivery
+  /**
+   * Puts a call from another node in the server's mailbox; `reply` is called once with how the call
+   * ended (a reply, the server's exit, `MailboxFull`, `NoProcess`). `park` as for {@link deliver}.
+   */
+  readonly deliverCall: (
+    process: LocalProcess,
+    request: object,
+    span: Tracer.AnySpan | undefined,
+    reply: (exit: Exit.Exit<unknown, unknown>) => void,
+    park: () => () => void
+  ) => void
+  /** Delivers `Down` for a monitor held by `watcher` (dropped if it exited). */
+  readonly deliverDown: (watcher: LocalProcess, ref: MonitorRef, pid: Pid, reason: ExitReason.ExitReason) => void
+  /** Delivers an exit signal, with the OTP rules (trapping, `normal`, untrappable `kill`). */
+  readonly exitSignal: (process: LocalProcess, from: Pid, reason: ExitReason.ExitReason, untrappable: boolean) => void
+  /**
+   * Calls `onExit` once with the process's exit reason (at once if it has already exited).
+   * Returns a function that stops watching.
+   */
+  readonly watchExit: (process: LocalProcess, onExit: (reason: ExitReason.ExitReason) => void) => () => void
+  /**
+   * Stops the server running in `process` with `reason` (killing it past `timeout` ms) and tells
+   * `done` how it ended; `not_genserver` (with a detail) if it is not a server.
+   */
+  readonly stop: (
+    process: LocalProcess,
+    reason: ExitReason.ExitReason,
+    timeout: number | undefined,
+    done: (outcome: StopOutcome, detail?: string) => void
+  ) => void
+  /**
+   * Starts a GenServer behaviour (types erased: a remote spawn decoded its arguments) and waits for
+   * its `init`. Run it with the context the process should have (the node's logger, tracer and
+   * services).
+   */
+  readonly start: (
+    behaviour: unknown,
+    args: unknown,
+    options: { readonly name: string | undefined; readonly timeout: number }
+  ) => Effect.Effect<Pid, InitFailed | NameTaken>
+  /** Routes this runtime's operations on remote processes to `bridge`. Returns the detach function. */
+  readonly attach: (bridge: RemoteBridge) => () => void
 }
 
 /**

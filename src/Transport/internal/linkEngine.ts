@@ -13,14 +13,16 @@ import { ControlFrame, protocolVersion } from "../Frame.ts"
 import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
 import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
 import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnected } from "../TransportError.ts"
-import type { ConnectError, SendError } from "../TransportError.ts"
-import type { Conn } from "./Conn.ts"
+import type { ConnectError, ConnectFailure, SendError } from "../TransportError.ts"
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import { LogThrottle, repeats } from "../../internal/logThrottle.ts"
+import type { Conn } from "./conn.ts"
 
 /** Log sink used from callbacks. */
 export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) => void
 
 /** Settings of an engine. */
-export interface EngineConfig {
+export interface LinkEngineConfig {
   readonly local: NodeIdentity
   readonly address: Address
   readonly maxFrameBytes: number
@@ -28,6 +30,10 @@ export interface EngineConfig {
   readonly handshakeTimeoutMs: number
   readonly codec: Codec
   readonly log: Log
+  /** The clock of the transport: handshake and shutdown timers, and link silences (monotonic). */
+  readonly timers: Timers
+  /** Wall-clock epoch milliseconds, for the timestamps shown to people. */
+  readonly wallClockMillis: () => number
 }
 
 /** Why a peer claiming `name` is not who its TLS authentication says, if it is not. */
@@ -58,11 +64,13 @@ interface Connection {
   state: "handshake" | "open" | "closed"
   peer: NodeIdentity | undefined
   peerAddress: Address | null
+  /** Monotonic milliseconds (`timers.now`) of the last frame received. */
   lastReceivedAt: number
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
-  timer: ReturnType<typeof setTimeout> | undefined
+  /** Cancels the handshake timer while it runs. */
+  cancelTimer: CancelTimer | undefined
   settle: ((exit: Exit.Exit<NodeIdentity, ConnectError>) => void) | undefined
   readonly waiters: Set<() => void>
   readonly options: AttachOptions
@@ -77,17 +85,73 @@ const decodeControl = Schema.decodeUnknownExit(ControlFrame)
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+/** The host part of a connection's remote address (`host:port`), to group repeated refusals. */
+const hostOf = (remote: string): string => {
+  const colon = remote.lastIndexOf(":")
+  return colon > 0 ? remote.slice(0, colon) : remote
+}
+
+/**
+ * The accepting side's log line for a refused handshake: what it means and what to check, with the
+ * detail sent to the peer. Refusals that are part of normal operation are only debug lines.
+ */
+const refusalLine = (
+  reason: RejectReason,
+  remote: string,
+  message: string,
+  claimed: string | undefined
+): { readonly level: "Debug" | "Warn"; readonly line: string } => {
+  const who = claimed === undefined ? `a node at ${remote}` : `node "${claimed}" at ${remote}`
+  switch (reason) {
+    case "duplicate_name":
+      return {
+        level: "Warn",
+        line:
+          `refused ${who}: its name is already taken by a live node (${message}). Two live nodes cannot ` +
+          `share a name: give every node a unique name (duplicate_name)`
+      }
+    case "version_mismatch":
+      return {
+        level: "Warn",
+        line:
+          `refused ${who}: it speaks another version of the cluster protocol (${message}). Every node must ` +
+          `run a compatible version of effect-otp (version_mismatch)`
+      }
+    case "identity_mismatch":
+      return {
+        level: "Warn",
+        line:
+          `refused ${who}: it is not the node it claims to be (${message}). Its TLS identity must name it ` +
+          `(identity_mismatch)`
+      }
+    default:
+      return { level: "Debug", line: `refused ${who} (${reason}): ${message}` }
+  }
+}
+
 /** The engine: owns every connection of one node. */
-export class Engine {
+export class LinkEngine {
   private readonly links = new Map<string, Connection>()
   private readonly connections = new Set<Connection>()
   private readonly channels = new Map<string, Registration>()
   private closing = false
   readonly events: PubSub.PubSub<LinkEvent>
   private readonly linkListeners = new Set<(event: LinkEvent) => void>()
+  private readonly now: () => number
+  /** Repeated refusals of the same host for the same reason are logged once, then rarely. */
+  readonly refusals: LogThrottle
 
-  constructor(readonly config: EngineConfig) {
+  constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
+    this.now = config.timers.now
+    this.refusals = new LogThrottle(config.timers.now)
+  }
+
+  /** Logs a line about a connection from `remote`, once per host and key, then rarely. */
+  logRefusal(level: "Debug" | "Info" | "Warn" | "Error", remote: string, key: string, line: string): void {
+    if (level === "Debug") return this.config.log(level, line)
+    const skipped = this.refusals.admit(`${hostOf(remote)}|${key}`)
+    if (skipped !== undefined) this.config.log(level, line + repeats(skipped))
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -108,10 +172,10 @@ export class Engine {
       state: "handshake",
       peer: undefined,
       peerAddress: null,
-      lastReceivedAt: Date.now(),
+      lastReceivedAt: this.now(),
       replacedBy: undefined,
       replacing: false,
-      timer: undefined,
+      cancelTimer: undefined,
       settle: undefined,
       waiters: new Set(),
       options
@@ -126,11 +190,11 @@ export class Engine {
     }
     this.connections.add(c)
     if (this.closing) {
-      this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down")))
+      this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down", "closing")))
       conn.destroy()
       return settled
     }
-    c.timer = setTimeout(() => this.handshakeTimeout(c), this.config.handshakeTimeoutMs)
+    c.cancelTimer = this.config.timers.start(this.config.handshakeTimeoutMs, () => this.handshakeTimeout(c))
     if (direction === "outbound") {
       const { local, address } = this.config
       this.writeControl(c, {
@@ -144,8 +208,8 @@ export class Engine {
     return settled
   }
 
-  private connectFailed(c: Connection, reason: string): ConnectFailed {
-    return new ConnectFailed({ address: c.conn.remote, reason })
+  private connectFailed(c: Connection, reason: string, kind: ConnectFailure): ConnectFailed {
+    return new ConnectFailed({ address: c.conn.remote, reason, kind })
   }
 
   private settle(c: Connection, exit: Exit.Exit<NodeIdentity, ConnectError>): void {
@@ -157,8 +221,10 @@ export class Engine {
   private handshakeTimeout(c: Connection): void {
     if (c.state !== "handshake") return
     const detail = `handshake timed out after ${this.config.handshakeTimeoutMs} ms`
-    this.config.log("Warn", `${c.direction} connection ${c.conn.remote}: ${detail}; closed`)
-    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    const line = `${c.direction} connection ${c.conn.remote}: ${detail}; closed`
+    if (c.direction === "inbound") this.logRefusal("Warn", c.conn.remote, "handshake_timeout", line)
+    else this.config.log("Debug", line)
+    this.settle(c, Exit.fail(this.connectFailed(c, detail, "timeout")))
     this.finish(c, "connection_closed", detail)
     c.conn.destroy()
   }
@@ -167,8 +233,15 @@ export class Engine {
     c.conn.write(this.config.codec.encode(frame))
   }
 
-  private reject(c: Connection, reason: RejectReason, message: string, node: NodeIdentity | null = null): void {
-    this.config.log("Warn", `refused connection from ${c.conn.remote} (${reason}): ${message}`)
+  private reject(
+    c: Connection,
+    reason: RejectReason,
+    message: string,
+    node: NodeIdentity | null = null,
+    claimed?: string
+  ): void {
+    const { level, line } = refusalLine(reason, c.conn.remote, message, claimed)
+    this.logRefusal(level, c.conn.remote, reason, line)
     this.writeControl(c, { _tag: "Reject", reason, message, node })
     this.finish(c, "connection_closed", message)
     c.conn.end()
@@ -179,7 +252,7 @@ export class Engine {
     if (c.state === "closed") return
     const who = c.peer ? `node "${c.peer.name}" (${c.conn.remote})` : c.conn.remote
     this.config.log("Warn", `closing connection with ${who}: ${detail}`)
-    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    this.settle(c, Exit.fail(this.connectFailed(c, detail, "protocol")))
     this.finish(c, "connection_closed", detail)
     c.conn.destroy()
   }
@@ -189,7 +262,7 @@ export class Engine {
     if (c.state === "handshake") {
       this.config.log("Debug", `${c.direction} connection ${c.conn.remote} closed during handshake: ${detail}`)
     }
-    this.settle(c, Exit.fail(this.connectFailed(c, detail)))
+    this.settle(c, Exit.fail(this.connectFailed(c, detail, "closed")))
     this.finish(c, "connection_closed", detail)
   }
 
@@ -199,8 +272,8 @@ export class Engine {
     const wasOpen = c.state === "open"
     c.state = "closed"
     this.connections.delete(c)
-    if (c.timer !== undefined) clearTimeout(c.timer)
-    c.timer = undefined
+    c.cancelTimer?.()
+    c.cancelTimer = undefined
     const carriedLink = wasOpen && c.peer !== undefined && this.links.get(c.peer.name) === c
     if (carriedLink) this.links.delete(c.peer!.name)
     // Listeners first (they may send, and fail at once): they learn the real reason before the
@@ -240,7 +313,7 @@ export class Engine {
     // arriving on the new connection is not guaranteed in that short window.) Only while the link
     // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
     if (c.state === "closed" && !this.replacementLives(c)) return
-    c.lastReceivedAt = Date.now()
+    c.lastReceivedAt = this.now()
     let value: unknown
     try {
       value = this.config.codec.decode(body)
@@ -305,9 +378,16 @@ export class Engine {
 
   private onHello(c: Connection, hello: typeof import("../Frame.ts").Hello.Type): void {
     const { local } = this.config
-    if (this.closing) return this.reject(c, "shutting_down", `node "${local.name}" is shutting down`)
+    const claimed = hello.name
+    if (this.closing) return this.reject(c, "shutting_down", `node "${local.name}" is shutting down`, null, claimed)
     if (hello.version !== protocolVersion) {
-      return this.reject(c, "version_mismatch", `protocol ${hello.version} is not ${protocolVersion}`)
+      return this.reject(
+        c,
+        "version_mismatch",
+        `it speaks protocol ${hello.version}, node "${local.name}" speaks protocol ${protocolVersion}`,
+        null,
+        claimed
+      )
     }
     if (hello.name === local.name) {
       return this.reject(
@@ -315,14 +395,18 @@ export class Engine {
         hello.incarnation === local.incarnation ? "self" : "duplicate_name",
         hello.incarnation === local.incarnation
           ? "a node cannot connect to itself"
-          : `node name "${hello.name}" is already taken by this node`
+          : `node name "${hello.name}" is already taken by this node`,
+        null,
+        claimed
       )
     }
     const mismatch = identityMismatch(c.options, hello.name)
-    if (mismatch !== undefined) return this.reject(c, "identity_mismatch", mismatch)
+    if (mismatch !== undefined) return this.reject(c, "identity_mismatch", mismatch, null, claimed)
     const peer = { name: hello.name, incarnation: hello.incarnation }
     const admission = this.admit(c, peer)
-    if (admission !== "admitted") return this.reject(c, admission.reason, admission.message, admission.node)
+    if (admission !== "admitted") {
+      return this.reject(c, admission.reason, admission.message, admission.node, claimed)
+    }
     this.writeControl(c, {
       _tag: "Welcome",
       name: local.name,
@@ -334,14 +418,18 @@ export class Engine {
   }
 
   private onWelcome(c: Connection, welcome: typeof import("../Frame.ts").Welcome.Type): void {
+    // The dialer gets the error (the cluster layer reports join failures): only a debug line here.
     const fail = (reason: RejectReason, detail: string) => {
-      this.config.log("Warn", `handshake with ${c.conn.remote} failed (${reason}): ${detail}`)
+      this.config.log("Debug", `handshake with ${c.conn.remote} failed (${reason}): ${detail}`)
       this.settle(c, Exit.fail(new HandshakeRejected({ address: c.conn.remote, reason, detail })))
       this.finish(c, "connection_closed", detail)
       c.conn.destroy()
     }
     if (welcome.version !== protocolVersion) {
-      return fail("version_mismatch", `protocol ${welcome.version} is not ${protocolVersion}`)
+      return fail(
+        "version_mismatch",
+        `it speaks protocol ${welcome.version}, node "${this.config.local.name}" speaks protocol ${protocolVersion}`
+      )
     }
     const expected = c.options.expectedName
     if (expected !== undefined && expected !== welcome.name) {
@@ -424,8 +512,8 @@ export class Engine {
     c.state = "open"
     c.peer = peer
     c.peerAddress = address
-    if (c.timer !== undefined) clearTimeout(c.timer)
-    c.timer = undefined
+    c.cancelTimer?.()
+    c.cancelTimer = undefined
     this.links.set(peer.name, c)
     this.settle(c, Exit.succeed(peer))
     this.wake(c)
@@ -439,11 +527,13 @@ export class Engine {
   // the service
 
   private linkInfo(c: Connection): LinkInfo {
+    const silentMs = Math.max(0, this.now() - c.lastReceivedAt)
     return {
       node: c.peer!,
       address: c.peerAddress,
       direction: c.direction,
-      lastReceivedAt: c.lastReceivedAt,
+      lastReceivedAt: this.config.wallClockMillis() - silentMs,
+      silentMs,
       bufferedBytes: c.conn.bufferedBytes()
     }
   }
@@ -502,7 +592,13 @@ export class Engine {
         Effect.callback<NodeIdentity, ConnectError>((resume, signal) => {
           if (this.closing) {
             return resume(
-              Effect.fail(new ConnectFailed({ address: `${target.host}:${target.port}`, reason: "transport closed" }))
+              Effect.fail(
+                new ConnectFailed({
+                  address: `${target.host}:${target.port}`,
+                  reason: "transport closed",
+                  kind: "closing"
+                })
+              )
             )
           }
           const known = options?.expectedName !== undefined ? this.links.get(options.expectedName) : undefined
@@ -595,18 +691,18 @@ export class Engine {
         this.finish(c, "graceful_shutdown", "this node is shutting down")
         c.conn.end()
       } else {
-        this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down")))
+        this.settle(c, Exit.fail(this.connectFailed(c, "transport is shutting down", "closing")))
         this.finish(c, "connection_closed", "this node is shutting down")
         c.conn.destroy()
       }
     }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.config.timers.start(timeoutMs, () => {
         for (const c of all) c.conn.destroy()
         resolve()
-      }, timeoutMs)
+      })
       Promise.all(closed).then(() => {
-        clearTimeout(timer)
+        cancel()
         resolve()
       })
     }).then(() => Effect.runPromise(PubSub.shutdown(this.events)))

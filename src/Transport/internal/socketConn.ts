@@ -10,9 +10,13 @@
  */
 import type * as Net from "node:net"
 import { encodeFrames, FrameDecoder } from "../Framing.ts"
-import type { BusyPoll } from "./BusyPoll.ts"
-import { noHandlers } from "./Conn.ts"
-import type { Conn, ConnHandlers } from "./Conn.ts"
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import type { BusyPoll } from "./busyPoll.ts"
+import { noHandlers } from "./conn.ts"
+import type { Conn, ConnHandlers } from "./conn.ts"
+
+/** How long a closed connection waits for the peer to acknowledge the end before it is destroyed. */
+const endTimeoutMs = 5000
 
 export class SocketConn implements Conn {
   handlers: ConnHandlers = noHandlers
@@ -23,12 +27,14 @@ export class SocketConn implements Conn {
   private drainCallbacks: Array<() => void> = []
   private drainBelow = 0
   private lastError: string | undefined
+  private cancelEndTimer: CancelTimer | undefined
   private readonly decoder: FrameDecoder
 
   constructor(
     private readonly socket: Net.Socket,
     maxFrameBytes: number,
-    private readonly busyPoll: BusyPoll
+    private readonly busyPoll: BusyPoll,
+    private readonly timers: Timers
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
     socket.setNoDelay(true)
@@ -46,6 +52,7 @@ export class SocketConn implements Conn {
       this.lastError = error.message
     })
     socket.once("close", () => {
+      this.cancelEndTimer?.()
       this.decoder.stop()
       this.pending = []
       this.pendingBytes = 0
@@ -99,7 +106,7 @@ export class SocketConn implements Conn {
     this.flush()
     this.socket.end()
     // A peer that never acknowledges the end must not keep the socket forever.
-    this.socket.setTimeout(5000, () => this.socket.destroy())
+    this.cancelEndTimer ??= this.timers.start(endTimeoutMs, () => this.socket.destroy())
   }
 
   destroy(): void {

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Effect } from "effect"
-import type { Log } from "./Engine.ts"
+import type { Log } from "./linkEngine.ts"
 
 /** A `Log` that runs `Effect.logWithLevel` with the current services, annotated with the node name. */
 export const makeLog = Effect.fnUntraced(function* (nodeName: string) {

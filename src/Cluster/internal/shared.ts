@@ -1,0 +1,89 @@
+/**
+ * What the parts of the distribution engine share: the wire to other nodes, the local node, the
+ * clock, the counters, and the ref numbers of requests this node sends.
+ *
+ * @internal
+ */
+import type { Effect } from "effect"
+import * as Pid from "../../Process/Pid.ts"
+import type { LocalNode, RemoteTarget } from "../../Process/internal/remote.ts"
+import { RemoteName } from "../../Process/RemoteName.ts"
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import type { SendError } from "../../Transport/TransportError.ts"
+import type { DistFrame, WirePid } from "../DistributionFrame.ts"
+
+/** How the engine reaches other nodes: the transport, through the distribution channel. */
+export interface Wire {
+  /** Sends at once, ignoring the high-water mark (answers, signals); false if not linked or unencodable. */
+  readonly post: (node: string, frame: DistFrame) => boolean
+  /** Sends at once if the link is below its high-water mark; false (nothing sent) otherwise. */
+  readonly tryPost: (node: string, frame: DistFrame) => boolean
+  /** Sends from a fiber, waiting while the link is above its high-water mark. */
+  readonly postWaiting: (node: string, frame: DistFrame) => Effect.Effect<void, SendError>
+  /** Runs an effect on its own (a send that has to wait for room); returns how to interrupt it. */
+  readonly fork: (effect: Effect.Effect<void>) => () => void
+  readonly isConnected: (node: string) => boolean
+}
+
+/** Counters behind `Distribution.stats` (and the metrics). */
+export interface Counters {
+  totalCalls: number
+  totalCasts: number
+  callFailures: Record<string, number>
+  spawnsInitiated: number
+  spawnsSucceeded: number
+  spawnsFailed: number
+}
+
+/** The engine's shared state, handed to each of its parts. */
+export class Shared {
+  private refs = 1
+  readonly counters: Counters = {
+    totalCalls: 0,
+    totalCasts: 0,
+    callFailures: {},
+    spawnsInitiated: 0,
+    spawnsSucceeded: 0,
+    spawnsFailed: 0
+  }
+  readonly post: Wire["post"]
+  readonly isConnected: Wire["isConnected"]
+
+  constructor(
+    readonly local: LocalNode,
+    readonly wire: Wire,
+    /** The clock of this node's distribution (captured when it was built). */
+    readonly timers: Timers,
+    readonly log: (message: string) => void
+  ) {
+    this.post = wire.post
+    this.isConnected = wire.isConnected
+  }
+
+  /** The ref number of a new request (call, stop, spawn) sent by this node. */
+  nextRef(): number {
+    return this.refs++
+  }
+}
+
+/** A request waiting for its answer from another node, with the timer that ends the wait. */
+export interface Pending {
+  readonly cancelTimer: CancelTimer
+}
+
+/** Removes a pending request and stops its timer; `undefined` if it was already settled. */
+export const take = <P extends Pending>(pending: Map<number, P>, ref: number): P | undefined => {
+  const entry = pending.get(ref)
+  if (entry === undefined) return undefined
+  pending.delete(ref)
+  entry.cancelTimer()
+  return entry
+}
+
+export const noop = (): void => {}
+
+export const pidKey = (pid: WirePid | Pid.Pid): string => `${pid.node}/${pid.id}/${pid.incarnation}`
+
+/** The placeholder pid a `Down` carries when a monitored name never resolved to a process. */
+export const namePid = (target: RemoteTarget): Pid.Pid =>
+  target instanceof RemoteName ? Pid.make(target.node, 0, 0) : target

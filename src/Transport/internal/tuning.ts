@@ -1,0 +1,38 @@
+/**
+ * Transport tuning resolved to plain numbers (milliseconds, microseconds, bytes), and node
+ * incarnations.
+ *
+ * @internal
+ */
+import { randomInt } from "node:crypto"
+import { defaultMaxFrameBytes } from "../Framing.ts"
+import {
+  defaultBusyPollWindow,
+  defaultHandshakeTimeout,
+  defaultShutdownTimeout,
+  type TransportTuning
+} from "../TransportOptions.ts"
+import { toMillis } from "../../internal/timers.ts"
+
+/** Tuning with its defaults filled in. */
+export interface Tuning {
+  readonly maxFrameBytes: number
+  readonly highWaterMarkBytes: number
+  readonly handshakeTimeoutMs: number
+  readonly shutdownTimeoutMs: number
+  readonly busyPollMicros: number
+}
+
+export const resolveTuning = (tuning: TransportTuning): Tuning => ({
+  maxFrameBytes: tuning.maxFrameBytes ?? defaultMaxFrameBytes,
+  highWaterMarkBytes: tuning.highWaterMarkBytes ?? 16 * 1024 * 1024,
+  handshakeTimeoutMs: toMillis(tuning.handshakeTimeout ?? defaultHandshakeTimeout),
+  shutdownTimeoutMs: toMillis(tuning.shutdownTimeout ?? defaultShutdownTimeout),
+  busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000
+})
+
+/**
+ * A fresh incarnation number for a starting node: random, so that a restarted node (even within
+ * the same millisecond) is told apart from its previous life.
+ */
+export const newIncarnation = (): number => randomInt(1, 2 ** 47)
