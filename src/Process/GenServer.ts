@@ -3,7 +3,9 @@
  *
  * A behaviour separates the generic part (this module: the server loop, calls with timeouts,
  * replies, shutdown) from the specific part (your callbacks). Calls and casts are declared with
- * {@link Protocol.make}; a handler's argument, reply and error types come from that declaration.
+ * `Protocol.make`; a handler's argument, reply and error types come from that declaration, and
+ * `start` returns a pid typed by it, so that calling a server with another protocol's request does
+ * not compile.
  *
  * Semantics, as in OTP:
  * - `init` runs in the new process before `start` returns; if it fails, `start` fails with
@@ -13,38 +15,39 @@
  *   `NoProcess` (dead or unknown server), `ServerExited` (the server exited before replying,
  *   with its exit reason), `MailboxFull` (policy `fail`), or the error the handler declared. A
  *   reply that arrives after the timeout is dropped. With distribution (`Distribution.layer`),
- *   the same call reaches servers on other nodes and may also fail with `NodeDown` or
- *   `RemoteDecodeError`; `CallError` names all of them, so the types do not change.
+ *   the same call reaches servers on other nodes and may also fail with `NodeDown` (the node is not
+ *   connected, or went down while the call was pending) or `RemoteDecodeError`; `CallError` names
+ *   all of them, so the types do not change.
  * - A call handler that fails with its declared error replies that error; the server continues
- *   with its state unchanged. A defect in any handler crashes the server (after `terminate`).
+ *   with its state unchanged. A defect (or an undeclared failure) in any handler crashes the
+ *   server (after `terminate`).
  * - `terminate` runs when the server stops itself, when it is stopped with {@link stop}, after a
  *   crash in a callback, and (when it traps exits) on an exit signal from its parent. It does not
  *   run when the process is killed or when an untrapped exit signal ends it.
+ * - Callbacks run inside the server process: they may use `CurrentProcess` (for example
+ *   {@link self}) without it appearing in the requirements of the behaviour.
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
+import { Context, type Duration, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
+import { toMillis } from "../internal/timers.ts"
+import * as CurrentProcessModule from "./CurrentProcess.ts"
+import type { CurrentProcess } from "./CurrentProcess.ts"
 import { MailboxFull, NameTaken, NodeDown, NoProcess, NotAProcess, RemoteDecodeError } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
-import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
 import type { Cell } from "./internal/cell.ts"
-import { asRemote } from "./internal/remote.ts"
-import { startTimeout } from "./internal/timer.ts"
-import type { Runtime } from "./internal/runtime.ts"
-import * as Pid from "./Pid.ts"
-import {
-  currentCell,
-  deliverTo,
-  noLocalProcess,
-  type ProcessContext,
-  spawnCell,
-  type SpawnOptions,
-  type Target
-} from "./Process.ts"
-import type { ProcessRuntime } from "./ProcessRuntime.ts"
 import { withRuntime } from "./internal/context.ts"
-import * as Protocol from "./Protocol.ts"
+import { exitedError } from "./internal/errors.ts"
+import { asRemote } from "./internal/remote.ts"
+import type { Runtime } from "./internal/runtime.ts"
+import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
+import { startTimeout } from "./internal/timer.ts"
+import * as Pid from "./Pid.ts"
+import { deliverTo, noLocalProcess, type ProcessContext, spawnCell, type SpawnOptions, type Target } from "./Process.ts"
+import type { ProcessRuntime } from "./ProcessRuntime.ts"
+import type * as Protocol from "./Protocol.ts"
+import type { RemoteServerName } from "./RemoteName.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -52,7 +55,20 @@ import * as Protocol from "./Protocol.ts"
 
 /**
  * A call got no reply within its timeout. The server may still handle it; its reply is dropped.
+ * Also the error of a {@link stop} whose server had to be killed after its timeout.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Slow = Protocol.make({ Work: Protocol.call({ success: Schema.String }) })
+ * const work = GenServer.call("slow", Slow.Work(), { timeout: "1 second" }).pipe(
+ *   Effect.catchTag("CallTimeout", (error) => Effect.succeed(`gave up after ${error.timeoutMs} ms`))
+ * )
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class CallTimeout extends Schema.TaggedError<CallTimeout>()("CallTimeout", {
@@ -66,8 +82,21 @@ export class CallTimeout extends Schema.TaggedError<CallTimeout>()("CallTimeout"
 }
 
 /**
- * The server exited before replying to a call. `reason` is its exit reason.
+ * The server exited before replying to a call. `reason` is its exit reason. Whether the request
+ * was handled is unknown (as in OTP).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ExitReason, GenServer, Protocol } from "effect-otp"
+ *
+ * const Kv = Protocol.make({ Get: Protocol.call({ success: Schema.String }) })
+ * const get = GenServer.call("kv", Kv.Get()).pipe(
+ *   Effect.catchTag("ServerExited", (error) => Effect.succeed(`kv exited: ${ExitReason.format(error.reason)}`))
+ * )
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class ServerExited extends Schema.TaggedError<ServerExited>()("ServerExited", {
@@ -82,6 +111,22 @@ export class ServerExited extends Schema.TaggedError<ServerExited>()("ServerExit
 /**
  * `init` failed (or did not finish within the start timeout); the server process has exited.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ExitReason, GenServer, Protocol } from "effect-otp"
+ *
+ * const Db = Protocol.make({ Ping: Protocol.call() })
+ * const db = GenServer.behaviour(Db)({
+ *   init: () => Effect.fail("no connection string"),
+ *   handleCall: { Ping: (_, state: undefined) => Effect.succeed(GenServer.reply(undefined, state)) }
+ * })
+ * const started = GenServer.start(db, undefined).pipe(
+ *   Effect.catchTag("InitFailed", (error) => Effect.logError(ExitReason.format(error.reason)))
+ * )
+ * ```
+ *
+ * @category errors
  * @since 0.1.0
  */
 export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
@@ -96,60 +141,193 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
 /**
  * The errors any call can fail with, besides the handler's declared error.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type CallError = CallTimeout | NoProcess | ServerExited | MailboxFull | NodeDown | RemoteDecodeError
 
-/** @internal */
-export const exitedError = (server: Pid.Pid, reason: ExitReason.ExitReason): ServerExited =>
-  new ServerExited({ server, reason }, { disableChecks: true })
+// ---------------------------------------------------------------------------------------------
+// Typed references
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The pid of a server that speaks protocol `P`: what {@link start} returns. It is a `Pid` (it
+ * goes wherever a pid goes); its type also lets {@link call} and {@link cast} accept only the
+ * requests of `P`. The protocol exists in the type only.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const pid: GenServer.ServerPid<typeof Counter> = yield* GenServer.start(counter, undefined)
+ *   return yield* GenServer.call(pid, Counter.Get())
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ServerPid<P> extends Pid.Pid, Protocol.Speaks<P> {}
+
+/**
+ * A local registered name of a server that speaks protocol `P`, made with {@link name}. At run time
+ * it is the plain string.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ServerName<P> = string & Protocol.Speaks<P>
+
+/**
+ * Any typed reference to a server that speaks `P`: its pid, its local name, or its name on a node.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ServerRef<P> = ServerPid<P> | ServerName<P> | RemoteServerName<P>
+
+/**
+ * A registered name typed by the protocol of the server that holds it. Pass it to
+ * {@link StartOptions} `name` (a name of another protocol does not compile there) and to
+ * {@link call} / {@link cast}, which then accept only the requests of that protocol.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const CounterName = GenServer.name("counter", Counter)
+ *
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) },
+ *   handleCast: { Reset: () => Effect.succeed(GenServer.noReply(0)) }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* GenServer.start(counter, undefined, { name: CounterName })
+ *   yield* GenServer.cast(CounterName, Counter.Reset())
+ *   return yield* GenServer.call(CounterName, Counter.Get())
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const name = <P>(name: string, _protocol: P): ServerName<P> => name as ServerName<P>
+
+/** A registered name that, if typed, is typed by `P`. */
+type NameFor<P> = string & { readonly [Protocol.SpeaksTypeId]?: (_: never) => P }
+
+/**
+ * What {@link call} accepts as its request on target `T`: a call request, of `T`'s protocol when
+ * `T` is typed. Otherwise the type is a message saying what is wrong.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type CallRequestFor<T, Req> = Req extends Protocol.AnyCastRequest
+  ? `${Req["_tag"]} is a cast request: send it with GenServer.cast`
+  : [Protocol.ProtocolOf<T>] extends [never]
+    ? Req
+    : Req extends Protocol.CallRequestOf<Protocol.ProtocolOf<T>>
+      ? Req
+      : `${Req extends Protocol.AnyCallRequest ? Req["_tag"] : "this request"} is not a call of the server's protocol`
+
+/**
+ * What {@link cast} accepts as its request on target `T`: a cast request, of `T`'s protocol when
+ * `T` is typed. Otherwise the type is a message saying what is wrong.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type CastRequestFor<T, Req> = Req extends Protocol.AnyCallRequest
+  ? `${Req["_tag"]} is a call request: send it with GenServer.call`
+  : [Protocol.ProtocolOf<T>] extends [never]
+    ? Req
+    : Req extends Protocol.CastRequestOf<Protocol.ProtocolOf<T>>
+      ? Req
+      : `${Req extends Protocol.AnyCastRequest ? Req["_tag"] : "this request"} is not a cast of the server's protocol`
 
 // ---------------------------------------------------------------------------------------------
 // Callback results
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Reply `value` to the caller and continue with `state`.
+ * Reply `value` to the caller and continue with `state` (made with {@link reply}).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Reply<A, S> {
   readonly _tag: "Reply"
   readonly value: A
   readonly state: S
-  readonly continue?: unknown
+  /** When set, `handleContinue` runs with it before the next message. */
+  readonly continue: unknown
 }
 
 /**
- * Continue with `state` without replying now (a call can be answered later with {@link replyTo}).
+ * Continue with `state` without replying now (made with {@link noReply}); a call can be answered
+ * later with {@link replyTo}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface NoReply<S> {
   readonly _tag: "NoReply"
   readonly state: S
-  readonly continue?: unknown
+  /** When set, `handleContinue` runs with it before the next message. */
+  readonly continue: unknown
 }
 
 /**
- * Stop the server with `reason` (after `terminate`), optionally replying to the current call first.
+ * Stop the server with `reason` (after `terminate`), optionally replying to the current call first
+ * (made with {@link stopWith}).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Stop<A, S> {
   readonly _tag: "Stop"
   readonly reason: ExitReason.ExitReason
   readonly state: S
-  readonly reply?: { readonly value: A }
+  /** The reply to send first, if any. */
+  readonly reply: { readonly value: A } | undefined
 }
 
-/** What a call handler returns. @since 0.1.0 */
+/**
+ * What a call handler returns.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type CallResult<A, S> = Reply<A, S> | NoReply<S> | Stop<A, S>
 
-/** What cast, info and continue handlers return. @since 0.1.0 */
+/**
+ * What cast, info and continue handlers return.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type HandleResult<S> = NoReply<S> | Stop<never, S>
 
-/** Options of a result: `continue` runs `handleContinue` before the next message. @since 0.1.0 */
+/**
+ * Options of a result: `continue` runs `handleContinue` with it before the next message (OTP's
+ * `{continue, Term}`).
+ *
+ * @category options
+ * @since 0.1.0
+ */
 export interface ContinueOption {
   readonly continue?: unknown
 }
@@ -157,38 +335,97 @@ export interface ContinueOption {
 /**
  * Replies `value` and continues with `state`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Next: Protocol.call({ success: Schema.Number }) })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: { Next: (_, n) => Effect.succeed(GenServer.reply(n + 1, n + 1)) }
+ * })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
-export const reply = <A, S>(value: A, state: S, options?: ContinueOption): Reply<A, S> =>
-  options?.continue === undefined
-    ? { _tag: "Reply", value, state }
-    : { _tag: "Reply", value, state, continue: options.continue }
+export const reply = <A, S>(value: A, state: S, options?: ContinueOption): Reply<A, S> => ({
+  _tag: "Reply",
+  value,
+  state,
+  continue: options?.continue
+})
 
 /**
- * Continues with `state` without replying.
+ * Continues with `state` without replying (from a call handler: the caller keeps waiting, to be
+ * answered with {@link replyTo}, or fails with `CallTimeout`).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Log = Protocol.make({ Write: Protocol.cast({ payload: { line: Schema.String } }), Count: Protocol.call({ success: Schema.Number }) })
+ * const log = GenServer.behaviour(Log)({
+ *   init: () => Effect.succeed<ReadonlyArray<string>>([]),
+ *   handleCall: { Count: (_, lines) => Effect.succeed(GenServer.reply(lines.length, lines)) },
+ *   handleCast: { Write: ({ line }, lines) => Effect.succeed(GenServer.noReply([...lines, line])) }
+ * })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
-export const noReply = <S>(state: S, options?: ContinueOption): NoReply<S> =>
-  options?.continue === undefined ? { _tag: "NoReply", state } : { _tag: "NoReply", state, continue: options.continue }
+export const noReply = <S>(state: S, options?: ContinueOption): NoReply<S> => ({
+  _tag: "NoReply",
+  state,
+  continue: options?.continue
+})
 
 /**
  * Stops the server with `reason` (after `terminate`); from a call handler, `replyValue` is sent to
- * the caller first.
+ * the caller first. Without a reply, the caller fails with `ServerExited`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ExitReason, GenServer, Protocol } from "effect-otp"
+ *
+ * const Job = Protocol.make({ Finish: Protocol.call({ success: Schema.String }) })
+ * const job = GenServer.behaviour(Job)({
+ *   init: () => Effect.succeed("working"),
+ *   handleCall: { Finish: (_, state) => Effect.succeed(GenServer.stopWith(ExitReason.normal, state, { value: "done" })) }
+ * })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
 export const stopWith = <S, A = never>(
   reason: ExitReason.ExitReason,
   state: S,
   replyValue?: { readonly value: A }
-): Stop<A, S> =>
-  replyValue === undefined ? { _tag: "Stop", reason, state } : { _tag: "Stop", reason, state, reply: replyValue }
+): Stop<A, S> => ({ _tag: "Stop", reason, state, reply: replyValue })
 
 /**
  * What `init` may return instead of a bare state: a state plus a `continue` term handled by
  * `handleContinue` before any message (OTP's `{ok, State, {continue, C}}`).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Cache = Protocol.make({ Size: Protocol.call({ success: Schema.Number }) })
+ * const cache = GenServer.behaviour(Cache)({
+ *   init: () => Effect.succeed(new GenServer.InitContinue(new Map<string, string>(), "warm up")),
+ *   handleContinue: (_, state) => Effect.succeed(GenServer.noReply(state.set("hello", "world"))),
+ *   handleCall: { Size: (_, state) => Effect.succeed(GenServer.reply(state.size, state)) }
+ * })
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
 export class InitContinue<S> {
@@ -199,27 +436,93 @@ export class InitContinue<S> {
 }
 
 /**
- * The caller of a call that a handler keeps to answer later with {@link replyTo}.
+ * The caller of a call, kept by a handler to answer later with {@link replyTo}. `A` and `E` are the
+ * reply's success and error types; name it from the protocol with {@link FromOf}.
  *
+ * @category models
  * @since 0.1.0
  */
-export interface From<A, E> {
+export interface From<A, E = never> {
   /** Phantom: the reply types. */
   readonly _From?: { readonly _A: A; readonly _E: E }
 }
 
 /**
- * Answers a call whose handler returned {@link noReply}. Does nothing if the call already timed
- * out or its caller was interrupted.
+ * The reply handle of the call `Tag` of protocol `P`, for a state that keeps callers:
+ * `GenServer.FromOf<typeof Counter, "Wait">` rather than spelling out the reply types.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Gate = Protocol.make({ Wait: Protocol.call({ success: Schema.String }), Open: Protocol.cast() })
+ *
+ * interface State {
+ *   readonly waiting: ReadonlyArray<GenServer.FromOf<typeof Gate, "Wait">>
+ * }
+ *
+ * const gate = GenServer.behaviour(Gate)({
+ *   init: () => Effect.succeed<State>({ waiting: [] }),
+ *   handleCall: { Wait: (_, state, from) => Effect.succeed(GenServer.noReply({ waiting: [...state.waiting, from] })) },
+ *   handleCast: {
+ *     Open: (_, state) =>
+ *       Effect.as(
+ *         Effect.forEach(state.waiting, (from) => GenServer.replyTo(from, "open"), { discard: true }),
+ *         GenServer.noReply<State>({ waiting: [] })
+ *       )
+ *   }
+ * })
+ * ```
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type FromOf<P, Tag extends Protocol.CallTags<P>> = From<
+  Protocol.SuccessOf<Protocol.Request<P, Tag>>,
+  Protocol.ErrorOf<Protocol.Request<P, Tag>>
+>
+
+/**
+ * Answers a call whose handler returned {@link noReply}. Does nothing if the call already timed
+ * out, its caller was interrupted, or it was already answered.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Echo = Protocol.make({ Echo: Protocol.call({ payload: { text: Schema.String }, success: Schema.String }) })
+ * const echo = GenServer.behaviour(Echo)({
+ *   init: () => Effect.succeed(undefined),
+ *   handleCall: { Echo: ({ text }, state, from) => Effect.as(GenServer.replyTo(from, text), GenServer.noReply(state)) }
+ * })
+ * ```
+ *
+ * @category replies
  * @since 0.1.0
  */
 export const replyTo = <A, E>(from: From<A, E>, value: A): Effect.Effect<void> =>
   Effect.sync(() => (from as unknown as CallEnvelope).succeed(value))
 
 /**
- * Fails a call whose handler returned {@link noReply} with its declared error.
+ * Fails a call whose handler returned {@link noReply} with its declared error. Does nothing if the
+ * call already settled.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * class Busy extends Schema.TaggedError<Busy>()("Busy", {}) {}
+ * const Job = Protocol.make({ Run: Protocol.call({ success: Schema.Void, error: Busy }) })
+ * const job = GenServer.behaviour(Job)({
+ *   init: () => Effect.succeed(undefined),
+ *   handleCall: { Run: (_, state, from) => Effect.as(GenServer.replyToFailure(from, new Busy()), GenServer.noReply(state)) }
+ * })
+ * ```
+ *
+ * @category replies
  * @since 0.1.0
  */
 export const replyToFailure = <A, E>(from: From<A, E>, error: E): Effect.Effect<void> =>
@@ -229,43 +532,62 @@ export const replyToFailure = <A, E>(from: From<A, E>, error: E): Effect.Effect<
 // Behaviour
 // ---------------------------------------------------------------------------------------------
 
-type CallHandlers<P, S, R> = {
+/**
+ * The call handlers of protocol `P`: one per call tag, each replying that call's success type and
+ * failing only with its declared error.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type CallHandlers<P, S, R> = {
   readonly [Tag in Protocol.CallTags<P>]: (
     request: Protocol.Request<P, Tag>,
     state: S,
-    from: From<Protocol.SuccessOf<Protocol.Request<P, Tag>>, Protocol.ErrorOf<Protocol.Request<P, Tag>>>
+    from: FromOf<P, Tag>
   ) => Effect.Effect<
     CallResult<Protocol.SuccessOf<Protocol.Request<P, Tag>>, S>,
     Protocol.ErrorOf<Protocol.Request<P, Tag>>,
-    R
+    R | CurrentProcess
   >
 }
 
-type CastHandlers<P, S, R> = {
+/**
+ * The cast handlers of protocol `P` (a cast has no caller to fail: any failure crashes the server).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type CastHandlers<P, S, R> = {
   readonly [Tag in Protocol.CastTags<P>]: (
     request: Protocol.Request<P, Tag>,
     state: S
-  ) => Effect.Effect<HandleResult<S>, never, R>
+  ) => Effect.Effect<HandleResult<S>, never, R | CurrentProcess>
 }
 
 /**
- * The callbacks of a GenServer with protocol `P`, start arguments `Args` and state `S`.
- * Every call tag needs a handler; a cast without a handler crashes the server when it arrives.
+ * The callbacks of a GenServer with protocol `P`, start arguments `Args` and state `S`, needing
+ * services `R` (besides `CurrentProcess`, which every callback has). Every call tag needs a
+ * handler; a cast without a handler crashes the server when it arrives. Made with
+ * {@link behaviour}.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Behaviour<P, Args, S, R = never> {
   readonly protocol: P
   /** Builds the initial state. Runs in the server process; `start` waits for it. */
-  readonly init: (args: Args, self: Pid.Pid) => Effect.Effect<S | InitContinue<S>, unknown, R>
+  readonly init: (args: Args, self: Pid.Pid) => Effect.Effect<S | InitContinue<S>, unknown, R | CurrentProcess>
   readonly handleCall: CallHandlers<P, S, R>
   readonly handleCast?: CastHandlers<P, S, R>
   /** Messages that are not calls or casts: timers, `Down`, `Exit` (when trapping), plain sends. */
-  readonly handleInfo?: (message: unknown, state: S) => Effect.Effect<HandleResult<S>, never, R>
+  readonly handleInfo?: (message: unknown, state: S) => Effect.Effect<HandleResult<S>, never, R | CurrentProcess>
   /** Runs after a result with `continue`, before the next message. */
-  readonly handleContinue?: (continueWith: unknown, state: S) => Effect.Effect<HandleResult<S>, never, R>
+  readonly handleContinue?: (
+    continueWith: unknown,
+    state: S
+  ) => Effect.Effect<HandleResult<S>, never, R | CurrentProcess>
   /** Runs when the server stops (see the module documentation for when it does not). */
-  readonly terminate?: (reason: ExitReason.ExitReason, state: S) => Effect.Effect<void, never, R>
+  readonly terminate?: (reason: ExitReason.ExitReason, state: S) => Effect.Effect<void, never, R | CurrentProcess>
   /**
    * Per-message spans (`GenServer.handleCall`, `handleCast`, `handleInfo`). Default `true`; they
    * are only made when a tracer is installed. Set `false` to skip them even then.
@@ -275,7 +597,8 @@ export interface Behaviour<P, Args, S, R = never> {
 
 /**
  * Declares a GenServer behaviour for a protocol. Curried so that the protocol fixes the types of
- * your callbacks: each handler's request, reply and error types come from its declaration.
+ * your callbacks: each handler's request, reply and error types come from its declaration, and
+ * the services the callbacks use (except `CurrentProcess`) become the behaviour's `R`.
  *
  * @example
  * ```ts
@@ -300,6 +623,7 @@ export interface Behaviour<P, Args, S, R = never> {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const behaviour =
@@ -309,6 +633,7 @@ export const behaviour =
 /**
  * The callbacks part of a {@link Behaviour} (everything but the protocol).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Callbacks<P, Args, S, R = never> = Omit<Behaviour<P, Args, S, R>, "protocol">
@@ -320,23 +645,39 @@ export type Callbacks<P, Args, S, R = never> = Omit<Behaviour<P, Args, S, R>, "p
 /**
  * Options of {@link start} and {@link startLink}.
  *
+ * @category options
  * @since 0.1.0
  */
-export interface StartOptions extends SpawnOptions {
-  /** How long `start` waits for `init`. Default 5000 ms; on expiry the server is killed. `Infinity` waits forever. */
-  readonly timeout?: number | undefined
+export interface StartOptions<P = unknown> extends SpawnOptions {
+  /**
+   * Register the server under this local name before `init` runs; `start` fails with `NameTaken`
+   * if it is taken. A name made with {@link name} must be of the server's protocol.
+   */
+  readonly name?: NameFor<P> | undefined
+  /**
+   * How long `start` waits for `init`: a `Duration.Input` (a number is milliseconds). Default 5
+   * seconds; on expiry the server is killed and `start` fails with `InitFailed`. `Infinity` waits
+   * forever.
+   */
+  readonly timeout?: Duration.Input | undefined
 }
+
+const DEFAULT_START_TIMEOUT = 5000
+
+/** Milliseconds of an optional duration (a number is milliseconds). */
+const millisOf = (input: Duration.Input | undefined, otherwise: number): number =>
+  input === undefined ? otherwise : typeof input === "number" ? input : toMillis(input)
 
 const startServer = <P, Args, S, R>(
   runtime: Runtime,
   fiber: Fiber.Fiber<unknown, unknown>,
   definition: Behaviour<P, Args, S, R>,
   args: Args,
-  options: StartOptions | undefined,
+  options: StartOptions<P> | undefined,
   linkTo: Cell | undefined
-): Effect.Effect<Pid.Pid, InitFailed | NameTaken> =>
-  Effect.callback<Pid.Pid, InitFailed | NameTaken>((resume) => {
-    const starter = new Starter(resume, linkTo)
+): Effect.Effect<ServerPid<P>, InitFailed | NameTaken> =>
+  Effect.callback<ServerPid<P>, InitFailed | NameTaken>((resume) => {
+    const starter = new Starter(resume as (effect: Effect.Effect<Pid.Pid, InitFailed | NameTaken>) => void, linkTo)
     const spawned = spawnCell(
       runtime,
       fiber,
@@ -358,16 +699,18 @@ const startServer = <P, Args, S, R>(
         Effect.fail(new InitFailed({ server: spawned.pid, reason: spawned.exitReason ?? ExitReason.noproc }))
       )
     }
-    return starter.arm(options?.timeout ?? 5000)
+    return starter.arm(millisOf(options?.timeout, DEFAULT_START_TIMEOUT))
   })
 
 /**
- * Starts a GenServer process (not linked) and waits for its `init`.
+ * Starts a GenServer process (not linked) and waits for its `init`. Resolves to the server's pid,
+ * typed by its protocol. Fails with `InitFailed` when `init` fails, dies or outlives the start
+ * timeout (the process has then exited), and with `NameTaken` when the name is taken.
  *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { GenServer, Protocol } from "effect-otp"
+ * import { GenServer, ProcessRuntime, Protocol } from "effect-otp"
  *
  * const Echo = Protocol.make({ Echo: Protocol.call({ payload: { text: Schema.String }, success: Schema.String }) })
  * const echo = GenServer.behaviour(Echo)({
@@ -376,32 +719,56 @@ const startServer = <P, Args, S, R>(
  * })
  *
  * const program = Effect.gen(function*() {
- *   const pid = yield* GenServer.start(echo, undefined, { name: "echo" })
- *   const text = yield* GenServer.call("echo", Echo.Echo({ text: "hi" }))
+ *   const pid = yield* GenServer.start(echo, undefined, { timeout: "2 seconds" })
+ *   return yield* GenServer.call(pid, Echo.Echo({ text: "hi" }))
  * })
+ * Effect.runPromise(program.pipe(Effect.provide(ProcessRuntime.layer())))
  * ```
  *
+ * @category lifecycle
  * @since 0.1.0
  */
 export const start = <P, Args, S, R>(
   definition: Behaviour<P, Args, S, R>,
   args: Args,
-  options?: StartOptions
-): Effect.Effect<Pid.Pid, InitFailed | NameTaken, R | ProcessRuntime> =>
+  options?: StartOptions<NoInfer<P>>
+): Effect.Effect<ServerPid<P>, InitFailed | NameTaken, R | ProcessRuntime> =>
   withRuntime((runtime, fiber) => startServer(runtime, fiber, definition, args, options, undefined))
 
 /**
- * Starts a GenServer linked to the current process (which must be a process) and waits for its
- * `init`. If `init` fails, the link is removed before the server exits: the caller gets
- * `InitFailed` rather than an exit signal.
+ * Starts a GenServer linked to the current process (which must be a process: otherwise it fails
+ * with `NotAProcess`) and waits for its `init`. If `init` fails, the link is removed before the
+ * server exits: the caller gets `InitFailed` rather than an exit signal. The usual start of a
+ * supervised server (see `ChildSpec.genServer`).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Process, Protocol } from "effect-otp"
+ *
+ * const Worker = Protocol.make({ Ping: Protocol.call({ success: Schema.String }) })
+ * const worker = GenServer.behaviour(Worker)({
+ *   init: () => Effect.succeed(undefined),
+ *   handleCall: { Ping: (_, state) => Effect.succeed(GenServer.reply("pong", state)) }
+ * })
+ *
+ * const parent = Process.spawn((self) =>
+ *   Effect.gen(function*() {
+ *     const child = yield* GenServer.startLink(worker, undefined)
+ *     yield* GenServer.call(child, Worker.Ping())
+ *     yield* self.receive
+ *   })
+ * )
+ * ```
+ *
+ * @category lifecycle
  * @since 0.1.0
  */
 export const startLink = <P, Args, S, R>(
   definition: Behaviour<P, Args, S, R>,
   args: Args,
-  options?: StartOptions
-): Effect.Effect<Pid.Pid, InitFailed | NameTaken | NotAProcess, R | ProcessRuntime> =>
+  options?: StartOptions<NoInfer<P>>
+): Effect.Effect<ServerPid<P>, InitFailed | NameTaken | NotAProcess, R | ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const parent = runtime.current(fiber)
     if (parent === undefined) return Effect.fail(new NotAProcess({ operation: "GenServer.startLink" }))
@@ -409,37 +776,57 @@ export const startLink = <P, Args, S, R>(
   })
 
 /**
- * Stops a server: it runs `terminate(reason)` and exits with `reason`. Waits at most `timeout`
- * (default: infinite); past it the server is killed and `stop` fails with `CallTimeout`.
- * Succeeds once the server has exited, whatever its final reason. Fails with `NoProcess` if the
- * server is not alive. Works on servers of other nodes too (by pid or `RemoteName`): the timeout is
- * then kept by the server's node, and `stop` fails with `NodeDown` if the link to it is lost first,
- * or with `CallTimeout` (after `timeout` + 2 s) if that node never answers; the server may then
- * have stopped all the same.
+ * Stops a server: it runs `terminate(reason)` and exits with `reason`. Waits at most `timeout` (a
+ * `Duration.Input`, a number is milliseconds; default: infinite); past it the server is killed and
+ * `stop` fails with `CallTimeout`. Succeeds once the server has exited, whatever its final reason.
+ * Fails with `NoProcess` if the server is not alive. Works on servers of other nodes too (by pid or
+ * `RemoteName`): the timeout is then kept by the server's node, and `stop` fails with `NodeDown` if
+ * the link to it is lost first, or with `CallTimeout` (after `timeout` + 2 s) if that node never
+ * answers; the server may then have stopped all the same.
  * Stopping a process that is not a GenServer is a defect.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { ExitReason, GenServer, Protocol } from "effect-otp"
+ *
+ * const Job = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const job = GenServer.behaviour(Job)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) },
+ *   terminate: (reason) => Effect.log(`stopping: ${ExitReason.format(reason)}`)
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const pid = yield* GenServer.start(job, undefined)
+ *   yield* GenServer.stop(pid, ExitReason.shutdown(), "5 seconds")
+ * })
+ * ```
+ *
+ * @category lifecycle
  * @since 0.1.0
  */
 export const stop = (
   target: Target,
   reason: ExitReason.ExitReason = ExitReason.normal,
-  timeout?: number
+  timeout?: Duration.Input
 ): Effect.Effect<void, NoProcess | CallTimeout | NodeDown, ProcessRuntime> =>
   withRuntime((runtime) => {
+    const timeoutMs = timeout === undefined ? undefined : millisOf(timeout, Infinity)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
-      return bridge.stop(remote, reason, timeout)
+      return bridge.stop(remote, reason, timeoutMs)
     }
     const cell = runtime.resolve(target)
     if (cell === undefined || !cell.alive) return Effect.fail(new NoProcess({ target: String(target) }))
     if (cell.behaviour === undefined) return Effect.die(notAServer(cell.pid))
     return Effect.callback<void, CallTimeout>((resume) => {
-      const cancel = stopServer(runtime, cell, reason, timeout, (timedOut) =>
+      const cancel = stopServer(runtime, cell, reason, timeoutMs, (timedOut) =>
         resume(
           timedOut
-            ? Effect.fail(new CallTimeout({ server: String(cell.pid), request: "stop", timeoutMs: timeout! }))
+            ? Effect.fail(new CallTimeout({ server: String(cell.pid), request: "stop", timeoutMs: timeoutMs! }))
             : Effect.void
         )
       )
@@ -454,11 +841,15 @@ export const stop = (
 /**
  * Options of {@link call}.
  *
+ * @category options
  * @since 0.1.0
  */
 export interface CallOptions {
-  /** Milliseconds to wait for the reply. Default 5000. `Infinity` waits forever. */
-  readonly timeout?: number | undefined
+  /**
+   * How long to wait for the reply: a `Duration.Input` (a number is milliseconds). Default 5
+   * seconds. `Infinity` waits forever.
+   */
+  readonly timeout?: Duration.Input | undefined
 }
 
 const DEFAULT_CALL_TIMEOUT = 5000
@@ -487,11 +878,15 @@ const startCall = (
 
 /**
  * Calls a server and waits for its reply. The reply and error types come from the request's
- * protocol declaration.
+ * protocol declaration. On a typed reference (the pid `start` returned, a {@link name}, a typed
+ * `RemoteName`), only the calls of that protocol compile.
  *
  * Fails with `CallTimeout` after `timeout` (default 5 s; a later reply is dropped), `NoProcess`
- * when the server is dead or the name unknown, `ServerExited` when it exits before replying,
- * `MailboxFull` when its mailbox is full and its policy is `fail`, or the handler's declared error.
+ * when the server is dead or the name unknown, `ServerExited` when it exits (crashes) before
+ * replying, `MailboxFull` when its mailbox is full and its policy is `fail`, or the handler's
+ * declared error. A call to a server on another node also fails with `NodeDown` the moment that
+ * node is declared down (or at once when it is not connected), and with `RemoteDecodeError` when
+ * the request or reply does not match its schema. A server calling itself is a defect.
  *
  * Traced as a `GenServer.call` span (attributes `otp.target`, `otp.message`) whose child is the
  * server's `GenServer.handleCall` span, when a tracer is installed (`Effect.withTracer`, or the
@@ -504,39 +899,41 @@ const startCall = (
  * import { GenServer, Protocol } from "effect-otp"
  *
  * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
- * const read = GenServer.call("counter", Counter.Get(), { timeout: 1000 })
+ * const read = GenServer.call("counter", Counter.Get(), { timeout: "1 second" })
  * //    ^? Effect<number, CallError, ProcessRuntime>
  * ```
  *
+ * @category messaging
  * @since 0.1.0
  */
-export const call = <Req extends Protocol.AnyCallRequest>(
-  target: Target,
-  request: Req,
+export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Protocol.AnyCastRequest>(
+  target: T,
+  request: CallRequestFor<T, Req>,
   options?: CallOptions
 ): Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
-    const timeout = options?.timeout ?? DEFAULT_CALL_TIMEOUT
+    const message = request as Protocol.AnyCallRequest
+    const timeout = millisOf(options?.timeout, DEFAULT_CALL_TIMEOUT)
     const remote = asRemote(runtime.node, target)
     let start: (span: Tracer.AnySpan | undefined) => Effect.Effect<unknown, unknown>
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
-      start = (span) => bridge.call(remote, request, timeout, span)
+      start = (span) => bridge.call(remote, message, timeout, span)
     } else {
       const cell = runtime.resolve(target)
       if (cell === undefined) return Effect.fail(new NoProcess({ target: String(target) }))
       if (runtime.current(fiber) === cell) {
-        return Effect.die(new Error(`${cell.pid} called itself (${request._tag}): that call could never be answered`))
+        return Effect.die(new Error(`${cell.pid} called itself (${message._tag}): that call could never be answered`))
       }
-      start = (span) => startCall(cell, request, timeout, span)
+      start = (span) => startCall(cell, message, timeout, span)
     }
     if (Context.getOrUndefined(fiber.context, Tracer.Tracer) === undefined) return start(undefined)
     return Effect.withSpan(
       Effect.withFiber((inner) => start(parentSpanOf(inner))),
       "GenServer.call",
       {
-        attributes: { "otp.target": String(target), "otp.message": request._tag },
+        attributes: { "otp.target": String(target), "otp.message": message._tag },
         captureStackTrace: false,
         ...(remote === undefined ? {} : { kind: "client" as const })
       }
@@ -544,30 +941,54 @@ export const call = <Req extends Protocol.AnyCallRequest>(
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
 
 /**
- * Sends a cast (fire and forget). A cast to a dead pid is dropped, as in OTP; to an unknown name it
- * fails with `NoProcess`. A full mailbox suspends the sender or fails with `MailboxFull`,
- * according to the server's overflow policy.
+ * Sends a cast (fire and forget). On a typed reference, only the casts of its protocol compile.
+ * A cast to a dead pid is dropped, as in OTP; to an unknown local name it fails with `NoProcess`.
+ * A full mailbox suspends the sender or fails with `MailboxFull`, according to the server's
+ * overflow policy. A cast to another node is dropped when that node is unreachable.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Log = Protocol.make({ Write: Protocol.cast({ payload: { line: Schema.String } }) })
+ * const write = GenServer.cast(GenServer.name("log", Log), Log.Write({ line: "started" }))
+ * ```
+ *
+ * @category messaging
  * @since 0.1.0
  */
-export const cast = (
-  target: Target,
-  request: Protocol.AnyCastRequest
+export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Protocol.AnyCastRequest>(
+  target: T,
+  request: CastRequestFor<T, Req>
 ): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
+    const message = request as Protocol.AnyCastRequest
     const remote = asRemote(runtime.node, target)
-    if (remote !== undefined) return runtime.remote?.cast(remote, request, parentSpanOf(fiber)) ?? Effect.void
+    if (remote !== undefined) return runtime.remote?.cast(remote, message, parentSpanOf(fiber)) ?? Effect.void
     const cell = runtime.resolve(target)
     if (cell === undefined) return noLocalProcess(target)
-    return deliverTo(cell, request)
+    return deliverTo(cell, message)
   })
 
 /**
- * The pid of the server currently running (inside a callback).
+ * The pid of the server whose callback is running. Cannot fail: it needs `CurrentProcess`, which
+ * only a process has (outside one, the missing service is a compile error). In a fiber forked by a
+ * callback, it is the server's pid too.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Who = Protocol.make({ Whoami: Protocol.call({ success: Schema.String }) })
+ * const who = GenServer.behaviour(Who)({
+ *   init: () => Effect.succeed(undefined),
+ *   handleCall: { Whoami: (_, state) => Effect.map(GenServer.self, (pid) => GenServer.reply(String(pid), state)) }
+ * })
+ * ```
+ *
+ * @category accessors
  * @since 0.1.0
  */
-export const self: Effect.Effect<Pid.Pid, NotAProcess, ProcessRuntime> = Effect.map(
-  currentCell("GenServer.self"),
-  (cell) => cell.pid
-)
+export const self: Effect.Effect<Pid.Pid, never, CurrentProcess> = CurrentProcessModule.pid

@@ -115,12 +115,14 @@ describe("remote calls and casts", () => {
       const Skewed = Protocol.make({
         Put: Protocol.call({ payload: { key: Schema.Number }, success: Schema.Number })
       })
-      const error = yield* Effect.flip(a.run(GenServer.call(server, Skewed.Put({ key: 7 }))))
+      // Only an untyped pid lets such a request compile: a pid typed by Kv accepts Kv's requests only.
+      const untyped: Pid.Pid = server
+      const error = yield* Effect.flip(a.run(GenServer.call(untyped, Skewed.Put({ key: 7 }))))
       assert.instanceOf(error, ProcessErrors.RemoteDecodeError)
       assert.include(error.message, "Put")
       // A reply that the caller cannot decode.
       const WrongReply = Protocol.make({ Whoami: Protocol.call({ success: Schema.Number }) })
-      const bad = yield* Effect.flip(a.run(GenServer.call(server, WrongReply.Whoami())))
+      const bad = yield* Effect.flip(a.run(GenServer.call(untyped, WrongReply.Whoami())))
       assert.instanceOf(bad, ProcessErrors.RemoteDecodeError)
       assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "still", value: "up" }))), 1)
     })
@@ -796,11 +798,13 @@ describe("requests a remote server does not understand", () => {
           Unknown: Protocol.call({ success: Schema.Number }),
           Stray: Protocol.cast()
         })
+        // Only an untyped pid lets such requests compile.
+        const untyped: Pid.Pid = server
         assert.instanceOf(
-          yield* Effect.flip(a.run(GenServer.call(server, Other.Unknown()))),
+          yield* Effect.flip(a.run(GenServer.call(untyped, Other.Unknown()))),
           ProcessErrors.RemoteDecodeError
         )
-        yield* a.run(GenServer.cast(server, Other.Stray()))
+        yield* a.run(GenServer.cast(untyped, Other.Stray()))
         // The server and the link survive both.
         assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "k", value: "v" }))), 1)
       })

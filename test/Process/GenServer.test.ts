@@ -11,6 +11,7 @@ import {
   RemoteName,
   Signal
 } from "../../src/index.ts"
+import { runtimeOf } from "../../src/Process/internal/context.ts"
 import { ProcessRuntime as ProcessRuntimeService } from "../../src/Process/ProcessRuntime.ts"
 import { inProcess, receiveOrFail, runtimeLayer } from "../support/process.ts"
 
@@ -514,7 +515,7 @@ describe("GenServer review regressions", () => {
           yield* GenServer.cast(pid, Counter.Release({ text: "ok" }))
           yield* Fiber.join(waiting)
         }
-        const runtime = yield* ProcessRuntimeService
+        const runtime = runtimeOf(yield* ProcessRuntimeService)
         const server = runtime.lookup(pid)!.behaviour as unknown as { pending: Set<unknown> | undefined }
         assert.strictEqual(server.pending?.size ?? 0, 0)
       })

@@ -10,12 +10,13 @@
  *
  * @internal
  */
-import { Cause, Effect, Exit, Schema, Tracer } from "effect"
+import { Cause, Context, Effect, Exit, Schema, Tracer } from "effect"
 import { MailboxFull, NameTaken, NodeDown, NoProcess, RemoteDecodeError } from "../../Process/Errors.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import { CallTimeout, InitFailed, ServerExited } from "../../Process/GenServer.ts"
 import * as GenServer from "../../Process/GenServer.ts"
 import { CallEnvelope, deliverCall } from "../../Process/internal/callEnvelope.ts"
+import { exitedError } from "../../Process/internal/errors.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import { Offer } from "../../Process/internal/mailbox.ts"
 import { notAServer, stopServer } from "../../Process/internal/server.ts"
@@ -25,6 +26,7 @@ import { startTimeout } from "../../Process/internal/timer.ts"
 import * as Pid from "../../Process/Pid.ts"
 import { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Protocol from "../../Process/Protocol.ts"
+import { specOf } from "../../Process/internal/protocol.ts"
 import { RemoteName } from "../../Process/RemoteName.ts"
 import * as Signal from "../../Process/Signal.ts"
 import { type BehaviourRegistry, type BehaviourSpec, UnknownBehaviour } from "../BehaviourRegistry.ts"
@@ -197,7 +199,7 @@ export class Engine implements RemoteBridge {
       this.counters.totalCalls++
       if (!this.isConnected(node))
         return resume(this.failCall("node_down", new NodeDown({ node, reason: "not connected" })))
-      const spec = Protocol.specOf(typed)
+      const spec = specOf(typed)
       let payload: unknown
       try {
         payload = codecsOf(spec).encodePayload(typed)
@@ -271,7 +273,7 @@ export class Engine implements RemoteBridge {
     this.counters.totalCasts++
     let payload: unknown
     try {
-      payload = codecsOf(Protocol.specOf(typed)).encodePayload(typed)
+      payload = codecsOf(specOf(typed)).encodePayload(typed)
     } catch (error) {
       this.log(`cast ${typed._tag} to ${target} dropped: its payload does not encode (${describe(error)})`)
       return Effect.void
@@ -652,7 +654,7 @@ export class Engine implements RemoteBridge {
         }
       },
       span,
-      GenServer.exitedError
+      exitedError
     )
     deliverCall(cell, envelope, () => this.park())
   }
@@ -833,14 +835,14 @@ export class Engine implements RemoteBridge {
       }
     )
     const runtime = this.runtime
-    Effect.runFork(
+    Effect.runForkWith(spec.services ?? Context.empty())(
       Effect.matchEffect(start, {
         onFailure: (error) =>
           Effect.sync(() =>
             answer({
               error:
                 error instanceof NameTaken
-                  ? { kind: "name_taken", detail: error.message }
+                  ? { kind: "name_taken", detail: error.owner }
                   : { kind: "init_failed", detail: error.message, reason: toWireReason(error.reason) }
             })
           ),

@@ -4,7 +4,8 @@
  *
  * @internal
  */
-import { Effect, Fiber, Option } from "effect"
+import { Context, Effect, Fiber, Option } from "effect"
+import { CurrentProcess } from "../CurrentProcess.ts"
 import { NameTaken } from "../Errors.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
@@ -135,7 +136,9 @@ export class Runtime {
     trampoline.depth++
     let fiber: Fiber.Fiber<unknown, unknown>
     try {
-      fiber = Effect.runForkWith(context)(deferred ? Effect.andThen(Effect.yieldNow, run) : run)
+      fiber = Effect.runForkWith(Context.add(context, CurrentProcess, cell))(
+        deferred ? Effect.andThen(Effect.yieldNow, run) : run
+      )
     } finally {
       trampoline.depth--
     }

@@ -8,7 +8,7 @@ import * as ExitReason from "../../Process/ExitReason.ts"
 import { InitFailed } from "../../Process/GenServer.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import type { Pid } from "../../Process/Pid.ts"
-import type { Runtime } from "../../Process/ProcessRuntime.ts"
+import type { Runtime } from "../../Process/internal/runtime.ts"
 
 /**
  * Why a start effect failed, as an exit reason: the reason of a GenServer's failed `init` (or a

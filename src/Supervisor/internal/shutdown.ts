@@ -8,7 +8,7 @@ import { Effect, Exit } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import type { Pid } from "../../Process/Pid.ts"
-import type { Runtime } from "../../Process/ProcessRuntime.ts"
+import type { Runtime } from "../../Process/internal/runtime.ts"
 import { startTimeout } from "../../Process/internal/timer.ts"
 import type { StopPolicy } from "./spec.ts"
 
