@@ -73,7 +73,7 @@ export type Services<Spec> = Spec extends { readonly [ServicesTypeId]?: (_: neve
  * const hello = GenServer.behaviour(Hello)({
  *   init: (prefix: string) => Effect.succeed(prefix),
  *   handleCall: {
- *     Hello: ({ name }, prefix) => Effect.map(Greeter.asEffect(), (greeter) => GenServer.reply(`${prefix}${greeter.greet(name)}`, prefix))
+ *     Hello: ({ name }, prefix) => Effect.map(Greeter, (greeter) => GenServer.reply(`${prefix}${greeter.greet(name)}`, prefix))
  *   }
  * })
  *
@@ -155,7 +155,7 @@ export class BehaviourRegistry extends Context.Service<
  *   Schema.Void,
  *   GenServer.behaviour(Hello)({
  *     init: () => Effect.succeed(undefined),
- *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter.asEffect(), (g) => GenServer.reply(g.greet(name), state)) }
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
  *   })
  * )
  *

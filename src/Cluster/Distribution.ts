@@ -392,7 +392,7 @@ export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBe
  *   GenServer.behaviour(Report)({
  *     init: () => Effect.succeed(undefined),
  *     handleCall: {
- *       Run: ({ sql }, state) => Effect.map(Effect.flatMap(Database.asEffect(), (db) => db.query(sql)), (rows) => GenServer.reply(rows, state))
+ *       Run: ({ sql }, state) => Effect.map(Effect.flatMap(Database, (db) => db.query(sql)), (rows) => GenServer.reply(rows, state))
  *     }
  *   })
  * )

@@ -628,7 +628,117 @@ export interface Behaviour<P, Args, S, R = never> {
  */
 export const behaviour =
   <P>(protocol: P) =>
-  <Args, S, R = never>(callbacks: Callbacks<P, Args, S, R>): Behaviour<P, Args, S, R> => ({ ...callbacks, protocol })
+  <Args, S, R = never, Results extends Record<Protocol.CallTags<P>, unknown> = Record<Protocol.CallTags<P>, unknown>>(
+    callbacks: Omit<Callbacks<P, Args, S, R>, "handleCall"> & { readonly handleCall: CheckedCallHandlers<P, S, Results> }
+  ): Behaviour<P, Args, S, Exclude<R, CurrentProcess> | ResultServices<Results>> =>
+    ({ ...callbacks, protocol }) as unknown as Behaviour<P, Args, S, Exclude<R, CurrentProcess> | ResultServices<Results>>
+
+/**
+ * The call handlers {@link behaviour} accepts: one per call tag, each given the request, state and
+ * reply handle of its call; `Results` are what they return, each checked against the call's
+ * declaration (see {@link CheckCallResult}), so that a mistake is reported in terms of the call.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type CheckedCallHandlers<P, S, Results> = {
+  readonly [Tag in keyof Results]: Tag extends Protocol.CallTags<P>
+    ? (request: Protocol.Request<P, Tag>, state: S, from: FromOf<P, Tag>) => CheckCallResult<P, S, Tag, Results[Tag]>
+    : NotACall<P, S, Tag>
+}
+
+/** The services the results of call handlers need (`CurrentProcess` is the server's own). */
+type ResultServices<Results> = Exclude<
+  { [K in keyof Results]: Results[K] extends Effect.Effect<infer _A, infer _E, infer R> ? R : never }[keyof Results],
+  CurrentProcess
+>
+
+/**
+ * What the compiler reports when a call handler replies a type its declaration does not:
+ * `declared` is the call's success type, `replied` what the handler replies. (A string type no
+ * handler returns: it appears only in compile errors.)
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type WrongReplyType<
+  Tag extends string,
+  Types extends { readonly declared: unknown; readonly replied: unknown }
+> = `${Tag} replies a value of another type than its declared success` & { readonly "~types"?: Types }
+
+/**
+ * What the compiler reports when a call handler continues with a state of another type than the
+ * server's (`declared`, from `init`). (A string type no handler returns: it appears only in
+ * compile errors.)
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type WrongStateType<
+  Tag extends string,
+  Types extends { readonly declared: unknown; readonly returned: unknown }
+> = `${Tag} continues with a state of another type than the server's` & { readonly "~types"?: Types }
+
+/**
+ * What the compiler reports when a call handler fails with an error its declaration does not list:
+ * `declared` is the call's error type, `undeclared` the failures that are not part of it. Declare
+ * them in the protocol (`Protocol.call({ error })`), or handle them: an undeclared failure would
+ * crash the server. (A string type no handler returns: it appears only in compile errors.)
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type UndeclaredError<
+  Tag extends string,
+  Types extends { readonly declared: unknown; readonly undeclared: unknown }
+> = `${Tag} fails with an error its declaration does not list` & { readonly "~types"?: Types }
+
+/**
+ * What the compiler reports for a `handleCall` entry whose tag is not a call of the protocol (a
+ * cast, or a typo).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type NotACall<P, S, Tag> = (
+  request: never,
+  state: S,
+  from: never
+) => Tag extends Protocol.CastTags<P>
+  ? `${Tag & string} is a cast: handle it in handleCast`
+  : `${Tag & string} is not a call of the protocol`
+
+type ReplyValueOf<Res> = Res extends Reply<infer A, infer _S> ? A : Res extends Stop<infer A, infer _S> ? A : never
+
+/**
+ * What the handler of call `Tag` may return, given that it returns `Result`: `Result` itself when
+ * it matches the declaration, otherwise a type that names the mistake ({@link WrongReplyType},
+ * {@link WrongStateType}, {@link UndeclaredError}), which is what the compiler then reports.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type CheckCallResult<P, S, Tag extends Protocol.CallTags<P>, Result> =
+  [Result] extends [Effect.Effect<infer Res, infer Err, infer _R>]
+    ? [ReplyValueOf<Res>] extends [Protocol.SuccessOf<Protocol.Request<P, Tag>>]
+      ? [Res] extends [{ readonly state: S }]
+        ? [Err] extends [Protocol.ErrorOf<Protocol.Request<P, Tag>>]
+          ? Result
+          : UndeclaredError<
+              Tag,
+              {
+                readonly declared: Protocol.ErrorOf<Protocol.Request<P, Tag>>
+                readonly undeclared: Exclude<Err, Protocol.ErrorOf<Protocol.Request<P, Tag>>>
+              }
+            >
+        : WrongStateType<Tag, { readonly declared: S; readonly returned: StateOf<Res> }>
+      : WrongReplyType<
+          Tag,
+          { readonly declared: Protocol.SuccessOf<Protocol.Request<P, Tag>>; readonly replied: ReplyValueOf<Res> }
+        >
+    : Effect.Effect<CallResult<Protocol.SuccessOf<Protocol.Request<P, Tag>>, S>, Protocol.ErrorOf<Protocol.Request<P, Tag>>, unknown>
+
+type StateOf<Res> = Res extends { readonly state: infer S } ? S : never
 
 /**
  * The callbacks part of a {@link Behaviour} (everything but the protocol).
