@@ -629,9 +629,16 @@ export interface Behaviour<P, Args, S, R = never> {
 export const behaviour =
   <P>(protocol: P) =>
   <Args, S, R = never, Results extends Record<Protocol.CallTags<P>, unknown> = Record<Protocol.CallTags<P>, unknown>>(
-    callbacks: Omit<Callbacks<P, Args, S, R>, "handleCall"> & { readonly handleCall: CheckedCallHandlers<P, S, Results> }
+    callbacks: Omit<Callbacks<P, Args, S, R>, "handleCall"> & {
+      readonly handleCall: CheckedCallHandlers<P, S, Results>
+    }
   ): Behaviour<P, Args, S, Exclude<R, CurrentProcess> | ResultServices<Results>> =>
-    ({ ...callbacks, protocol }) as unknown as Behaviour<P, Args, S, Exclude<R, CurrentProcess> | ResultServices<Results>>
+    ({ ...callbacks, protocol }) as unknown as Behaviour<
+      P,
+      Args,
+      S,
+      Exclude<R, CurrentProcess> | ResultServices<Results>
+    >
 
 /**
  * The call handlers {@link behaviour} accepts: one per call tag, each given the request, state and
@@ -718,25 +725,30 @@ type ReplyValueOf<Res> = Res extends Reply<infer A, infer _S> ? A : Res extends 
  * @category type-level
  * @since 0.1.0
  */
-export type CheckCallResult<P, S, Tag extends Protocol.CallTags<P>, Result> =
-  [Result] extends [Effect.Effect<infer Res, infer Err, infer _R>]
-    ? [ReplyValueOf<Res>] extends [Protocol.SuccessOf<Protocol.Request<P, Tag>>]
-      ? [Res] extends [{ readonly state: S }]
-        ? [Err] extends [Protocol.ErrorOf<Protocol.Request<P, Tag>>]
-          ? Result
-          : UndeclaredError<
-              Tag,
-              {
-                readonly declared: Protocol.ErrorOf<Protocol.Request<P, Tag>>
-                readonly undeclared: Exclude<Err, Protocol.ErrorOf<Protocol.Request<P, Tag>>>
-              }
-            >
-        : WrongStateType<Tag, { readonly declared: S; readonly returned: StateOf<Res> }>
-      : WrongReplyType<
-          Tag,
-          { readonly declared: Protocol.SuccessOf<Protocol.Request<P, Tag>>; readonly replied: ReplyValueOf<Res> }
-        >
-    : Effect.Effect<CallResult<Protocol.SuccessOf<Protocol.Request<P, Tag>>, S>, Protocol.ErrorOf<Protocol.Request<P, Tag>>, unknown>
+export type CheckCallResult<P, S, Tag extends Protocol.CallTags<P>, Result> = [Result] extends [
+  Effect.Effect<infer Res, infer Err, infer _R>
+]
+  ? [ReplyValueOf<Res>] extends [Protocol.SuccessOf<Protocol.Request<P, Tag>>]
+    ? [Res] extends [{ readonly state: S }]
+      ? [Err] extends [Protocol.ErrorOf<Protocol.Request<P, Tag>>]
+        ? Result
+        : UndeclaredError<
+            Tag,
+            {
+              readonly declared: Protocol.ErrorOf<Protocol.Request<P, Tag>>
+              readonly undeclared: Exclude<Err, Protocol.ErrorOf<Protocol.Request<P, Tag>>>
+            }
+          >
+      : WrongStateType<Tag, { readonly declared: S; readonly returned: StateOf<Res> }>
+    : WrongReplyType<
+        Tag,
+        { readonly declared: Protocol.SuccessOf<Protocol.Request<P, Tag>>; readonly replied: ReplyValueOf<Res> }
+      >
+  : Effect.Effect<
+      CallResult<Protocol.SuccessOf<Protocol.Request<P, Tag>>, S>,
+      Protocol.ErrorOf<Protocol.Request<P, Tag>>,
+      unknown
+    >
 
 type StateOf<Res> = Res extends { readonly state: infer S } ? S : never
 

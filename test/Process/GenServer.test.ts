@@ -631,9 +631,8 @@ describe("GenServer inside its process", () => {
           handleCall: {
             Whoami: (_, state) => Effect.map(GenServer.self, (pid) => GenServer.reply(String(pid), state)),
             Forked: (_, state) =>
-              Effect.map(
-                Effect.flatMap(Effect.forkChild(CurrentProcess.pid), Fiber.join),
-                (pid) => GenServer.reply(String(pid), state)
+              Effect.map(Effect.flatMap(Effect.forkChild(CurrentProcess.pid), Fiber.join), (pid) =>
+                GenServer.reply(String(pid), state)
               )
           }
         })
