@@ -16,6 +16,24 @@ import type { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 /**
  * The key of the phantom service type of a {@link BehaviourSpec}.
  *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { BehaviourRegistry, GenServer, Protocol } from "effect-otp"
+ *
+ * class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("app/Greeter") {}
+ * const Hello = Protocol.make({ Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String }) })
+ * const HelloSpec = BehaviourRegistry.define(
+ *   "hello",
+ *   Schema.Void,
+ *   GenServer.behaviour(Hello)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
+ *   })
+ * )
+ * type Needs = BehaviourRegistry.Services<typeof HelloSpec> // Greeter, read through ServicesTypeId
+ * ```
+ *
  * @category symbols
  * @since 0.1.0
  */
@@ -27,6 +45,24 @@ export const ServicesTypeId: unique symbol = Symbol.for("effect-otp/BehaviourReg
  * and `R` the services it needs besides the process runtime, which the node registering it must
  * provide. Define it once in code shared by every node; register it where it may run, and pass
  * it to `Distribution.spawn` where it is started from.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { BehaviourRegistry, GenServer, Protocol } from "effect-otp"
+ *
+ * class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("app/Greeter") {}
+ * const Hello = Protocol.make({ Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String }) })
+ * const HelloSpec = BehaviourRegistry.define(
+ *   "hello",
+ *   Schema.Void,
+ *   GenServer.behaviour(Hello)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
+ *   })
+ * )
+ * const spec: BehaviourRegistry.BehaviourSpec<void, typeof Hello, Greeter> = HelloSpec
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -45,6 +81,24 @@ export interface BehaviourSpec<Args, P = unknown, R = never> {
 /**
  * Any spawnable behaviour, whatever its arguments, protocol and services.
  *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { BehaviourRegistry, GenServer, Protocol } from "effect-otp"
+ *
+ * class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("app/Greeter") {}
+ * const Hello = Protocol.make({ Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String }) })
+ * const HelloSpec = BehaviourRegistry.define(
+ *   "hello",
+ *   Schema.Void,
+ *   GenServer.behaviour(Hello)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
+ *   })
+ * )
+ * const spawnable: ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec> = [HelloSpec]
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -52,6 +106,24 @@ export type AnyBehaviourSpec = BehaviourSpec<unknown, unknown, unknown>
 
 /**
  * The services the behaviours `Spec` need (a union over a list's elements).
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { BehaviourRegistry, GenServer, Protocol } from "effect-otp"
+ *
+ * class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("app/Greeter") {}
+ * const Hello = Protocol.make({ Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String }) })
+ * const HelloSpec = BehaviourRegistry.define(
+ *   "hello",
+ *   Schema.Void,
+ *   GenServer.behaviour(Hello)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
+ *   })
+ * )
+ * type Needs = BehaviourRegistry.Services<typeof HelloSpec> // Greeter
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -73,7 +145,8 @@ export type Services<Spec> = Spec extends { readonly [ServicesTypeId]?: (_: neve
  * const hello = GenServer.behaviour(Hello)({
  *   init: (prefix: string) => Effect.succeed(prefix),
  *   handleCall: {
- *     Hello: ({ name }, prefix) => Effect.map(Greeter, (greeter) => GenServer.reply(`${prefix}${greeter.greet(name)}`, prefix))
+ *     Hello: ({ name }, prefix) =>
+ *       Effect.map(Greeter, (greeter) => GenServer.reply(`${prefix}${greeter.greet(name)}`, prefix))
  *   }
  * })
  *
@@ -98,6 +171,26 @@ export const define = <Args, I, P, S, R = never>(
 /**
  * A remote spawn named a behaviour that the target node has not registered.
  *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
+ *
+ * class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("app/Greeter") {}
+ * const Hello = Protocol.make({ Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String }) })
+ * const HelloSpec = BehaviourRegistry.define(
+ *   "hello",
+ *   Schema.Void,
+ *   GenServer.behaviour(Hello)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: { Hello: ({ name }, state) => Effect.map(Greeter, (g) => GenServer.reply(g.greet(name), state)) }
+ *   })
+ * )
+ * const spawned = Distribution.spawn("b", HelloSpec, undefined).pipe(
+ *   Effect.catchTag("UnknownBehaviour", (error) => Effect.die(`b does not register hello: ${error.message}`))
+ * )
+ * ```
+ *
  * @category errors
  * @since 0.1.0
  */
@@ -113,6 +206,16 @@ export class UnknownBehaviour extends Schema.TaggedError<UnknownBehaviour>()("Un
 /**
  * A behaviour as registered on this node: its spec, and the services its servers run with.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BehaviourRegistry } from "effect-otp"
+ *
+ * const describe = Effect.map(BehaviourRegistry.BehaviourRegistry, (registry) =>
+ *   registry.names.map((name) => `${name}: ${registry.get(name)?.services === undefined ? "no" : "with"} services`)
+ * )
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -123,6 +226,14 @@ export interface Registered extends BehaviourSpec<unknown, unknown, unknown> {
 
 /**
  * The behaviours this node lets other nodes start.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BehaviourRegistry } from "effect-otp"
+ *
+ * const spawnable = Effect.map(BehaviourRegistry.BehaviourRegistry, (registry) => registry.names)
+ * ```
  *
  * @category services
  * @since 0.1.0

@@ -87,6 +87,13 @@ export interface DistributionStats {
 /**
  * Options of {@link spawn}.
  *
+ * @example
+ * ```ts
+ * import { Distribution } from "effect-otp"
+ *
+ * const options: Distribution.SpawnOptions = { name: "worker-1", link: true, monitor: true, timeout: "10 seconds" }
+ * ```
+ *
  * @category options
  * @since 0.1.0
  */
@@ -108,6 +115,24 @@ export interface SpawnOptions {
  * The outcome of a remote spawn: the pid (typed by the behaviour's protocol), and the monitor ref
  * when `monitor` was asked for.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const CounterSpec = BehaviourRegistry.define(
+ *   "counter",
+ *   Schema.Number,
+ *   GenServer.behaviour(Counter)({
+ *     init: (n: number) => Effect.succeed(n),
+ *     handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ *   })
+ * )
+ * const callSpawned = (spawned: Distribution.Spawned<typeof Counter>) => GenServer.call(spawned.pid, Counter.Get())
+ * const read = Effect.flatMap(Distribution.spawn("b", CounterSpec, 1), callSpawned)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -118,6 +143,16 @@ export interface Spawned<P = unknown> {
 
 /**
  * Distribution on this node.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const pending = Effect.flatMap(Distribution.Distribution, (distribution) =>
+ *   Effect.map(distribution.stats, (stats) => stats.remoteCall.pendingCalls)
+ * )
+ * ```
  *
  * @category services
  * @since 0.1.0
@@ -356,6 +391,14 @@ export const make: Effect.Effect<
 /**
  * Options of {@link layer} and {@link layerOnCluster}.
  *
+ * @example
+ * ```ts
+ * import { Distribution } from "effect-otp"
+ *
+ * const options: Distribution.NodeOptions = { runtime: { mailboxCapacity: 50_000, shutdownTimeout: "30 seconds" } }
+ * const NodeLive = Distribution.layer({ nodeName: "a", port: 4370, secret: "s3cret" }, options)
+ * ```
+ *
  * @category options
  * @since 0.1.0
  */
@@ -383,7 +426,10 @@ export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBe
  * import { Context, Effect, Layer, Schema } from "effect"
  * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
  *
- * class Database extends Context.Service<Database, { readonly query: (sql: string) => Effect.Effect<string> }>()("app/Database") {}
+ * class Database extends Context.Service<
+ *   Database,
+ *   { readonly query: (sql: string) => Effect.Effect<string> }
+ * >()("app/Database") {}
  *
  * const Report = Protocol.make({ Run: Protocol.call({ payload: { sql: Schema.String }, success: Schema.String }) })
  * const ReportSpec = BehaviourRegistry.define(
@@ -392,7 +438,8 @@ export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBe
  *   GenServer.behaviour(Report)({
  *     init: () => Effect.succeed(undefined),
  *     handleCall: {
- *       Run: ({ sql }, state) => Effect.map(Effect.flatMap(Database, (db) => db.query(sql)), (rows) => GenServer.reply(rows, state))
+ *       Run: ({ sql }, state) =>
+ *         Effect.map(Effect.flatMap(Database, (db) => db.query(sql)), (rows) => GenServer.reply(rows, state))
  *     }
  *   })
  * )
@@ -438,7 +485,9 @@ export const layer = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBeh
  *
  * const network = MemoryNetwork.make()
  * const NodeA = Distribution.layerOnCluster(
- *   Cluster.layerOn({ nodeName: "a", insecure: true, seeds: ["b@b:0"] }).pipe(Layer.provide(MemoryTransport.layer(network, { name: "a" })))
+ *   Cluster.layerOn({ nodeName: "a", insecure: true, seeds: ["b@b:0"] }).pipe(
+ *     Layer.provide(MemoryTransport.layer(network, { name: "a" }))
+ *   )
  * )
  * ```
  *

@@ -141,6 +141,17 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
 /**
  * The errors any call can fail with, besides the handler's declared error.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const read = GenServer.call("counter", Counter.Get()).pipe(
+ *   Effect.catch((error: GenServer.CallError) => Effect.succeed(`no answer: ${error._tag}`))
+ * )
+ * ```
+ *
  * @category errors
  * @since 0.1.0
  */
@@ -181,6 +192,16 @@ export interface ServerPid<P> extends Pid.Pid, Protocol.Speaks<P> {}
  * A local registered name of a server that speaks protocol `P`, made with {@link name}. At run time
  * it is the plain string.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const name: GenServer.ServerName<typeof Counter> = GenServer.name("counter", Counter)
+ * const read = GenServer.call(name, Counter.Get()) // only Counter's calls compile
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -188,6 +209,16 @@ export type ServerName<P> = string & Protocol.Speaks<P>
 
 /**
  * Any typed reference to a server that speaks `P`: its pid, its local name, or its name on a node.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const reset = (server: GenServer.ServerRef<typeof Counter>) => GenServer.cast(server, Counter.Reset())
+ * const program = reset(GenServer.name("counter", Counter))
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -232,6 +263,17 @@ type NameFor<P> = string & { readonly [Protocol.SpeaksTypeId]?: (_: never) => P 
  * What {@link call} accepts as its request on target `T`: a call request, of `T`'s protocol when
  * `T` is typed. Otherwise the type is a message saying what is wrong.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * type Name = GenServer.ServerName<typeof Counter>
+ * type Ok = GenServer.CallRequestFor<Name, ReturnType<typeof Counter.Get>> // the request
+ * type Wrong = GenServer.CallRequestFor<string, ReturnType<typeof Counter.Reset>> // "Reset is a cast request: ..."
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -246,6 +288,17 @@ export type CallRequestFor<T, Req> = Req extends Protocol.AnyCastRequest
 /**
  * What {@link cast} accepts as its request on target `T`: a cast request, of `T`'s protocol when
  * `T` is typed. Otherwise the type is a message saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * type Name = GenServer.ServerName<typeof Counter>
+ * type Ok = GenServer.CastRequestFor<Name, ReturnType<typeof Counter.Reset>> // the request
+ * type Wrong = GenServer.CastRequestFor<string, ReturnType<typeof Counter.Get>> // "Get is a call request: ..."
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -265,6 +318,13 @@ export type CastRequestFor<T, Req> = Req extends Protocol.AnyCallRequest
 /**
  * Reply `value` to the caller and continue with `state` (made with {@link reply}).
  *
+ * @example
+ * ```ts
+ * import { GenServer } from "effect-otp"
+ *
+ * const result: GenServer.Reply<number, { readonly count: number }> = GenServer.reply(1, { count: 1 })
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -280,6 +340,13 @@ export interface Reply<A, S> {
  * Continue with `state` without replying now (made with {@link noReply}); a call can be answered
  * later with {@link replyTo}.
  *
+ * @example
+ * ```ts
+ * import { GenServer } from "effect-otp"
+ *
+ * const result: GenServer.NoReply<ReadonlyArray<string>> = GenServer.noReply(["queued"])
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -293,6 +360,13 @@ export interface NoReply<S> {
 /**
  * Stop the server with `reason` (after `terminate`), optionally replying to the current call first
  * (made with {@link stopWith}).
+ *
+ * @example
+ * ```ts
+ * import { ExitReason, GenServer } from "effect-otp"
+ *
+ * const result: GenServer.Stop<string, number> = GenServer.stopWith(ExitReason.normal, 0, { value: "bye" })
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -308,6 +382,14 @@ export interface Stop<A, S> {
 /**
  * What a call handler returns.
  *
+ * @example
+ * ```ts
+ * import { ExitReason, GenServer } from "effect-otp"
+ *
+ * const decide = (n: number): GenServer.CallResult<number, number> =>
+ *   n > 10 ? GenServer.stopWith(ExitReason.normal, n, { value: n }) : GenServer.reply(n, n + 1)
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -315,6 +397,14 @@ export type CallResult<A, S> = Reply<A, S> | NoReply<S> | Stop<A, S>
 
 /**
  * What cast, info and continue handlers return.
+ *
+ * @example
+ * ```ts
+ * import { ExitReason, GenServer } from "effect-otp"
+ *
+ * const onTick = (n: number): GenServer.HandleResult<number> =>
+ *   n === 0 ? GenServer.stopWith(ExitReason.normal, n) : GenServer.noReply(n - 1)
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -324,6 +414,14 @@ export type HandleResult<S> = NoReply<S> | Stop<never, S>
 /**
  * Options of a result: `continue` runs `handleContinue` with it before the next message (OTP's
  * `{continue, Term}`).
+ *
+ * @example
+ * ```ts
+ * import { GenServer } from "effect-otp"
+ *
+ * const options: GenServer.ContinueOption = { continue: "flush" }
+ * const result = GenServer.noReply([] as ReadonlyArray<string>, options) // handleContinue("flush", state) runs next
+ * ```
  *
  * @category options
  * @since 0.1.0
@@ -366,7 +464,10 @@ export const reply = <A, S>(value: A, state: S, options?: ContinueOption): Reply
  * import { Effect, Schema } from "effect"
  * import { GenServer, Protocol } from "effect-otp"
  *
- * const Log = Protocol.make({ Write: Protocol.cast({ payload: { line: Schema.String } }), Count: Protocol.call({ success: Schema.Number }) })
+ * const Log = Protocol.make({
+ *   Write: Protocol.cast({ payload: { line: Schema.String } }),
+ *   Count: Protocol.call({ success: Schema.Number })
+ * })
  * const log = GenServer.behaviour(Log)({
  *   init: () => Effect.succeed<ReadonlyArray<string>>([]),
  *   handleCall: { Count: (_, lines) => Effect.succeed(GenServer.reply(lines.length, lines)) },
@@ -395,7 +496,9 @@ export const noReply = <S>(state: S, options?: ContinueOption): NoReply<S> => ({
  * const Job = Protocol.make({ Finish: Protocol.call({ success: Schema.String }) })
  * const job = GenServer.behaviour(Job)({
  *   init: () => Effect.succeed("working"),
- *   handleCall: { Finish: (_, state) => Effect.succeed(GenServer.stopWith(ExitReason.normal, state, { value: "done" })) }
+ *   handleCall: {
+ *     Finish: (_, state) => Effect.succeed(GenServer.stopWith(ExitReason.normal, state, { value: "done" }))
+ *   }
  * })
  * ```
  *
@@ -438,6 +541,15 @@ export class InitContinue<S> {
 /**
  * The caller of a call, kept by a handler to answer later with {@link replyTo}. `A` and `E` are the
  * reply's success and error types; name it from the protocol with {@link FromOf}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GenServer } from "effect-otp"
+ *
+ * const answerAll = (callers: ReadonlyArray<GenServer.From<string>>, text: string) =>
+ *   Effect.forEach(callers, (from) => GenServer.replyTo(from, text), { discard: true })
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -518,7 +630,9 @@ export const replyTo = <A, E>(from: From<A, E>, value: A): Effect.Effect<void> =
  * const Job = Protocol.make({ Run: Protocol.call({ success: Schema.Void, error: Busy }) })
  * const job = GenServer.behaviour(Job)({
  *   init: () => Effect.succeed(undefined),
- *   handleCall: { Run: (_, state, from) => Effect.as(GenServer.replyToFailure(from, new Busy()), GenServer.noReply(state)) }
+ *   handleCall: {
+ *     Run: (_, state, from) => Effect.as(GenServer.replyToFailure(from, new Busy()), GenServer.noReply(state))
+ *   }
  * })
  * ```
  *
@@ -535,6 +649,17 @@ export const replyToFailure = <A, E>(from: From<A, E>, error: E): Effect.Effect<
 /**
  * The call handlers of protocol `P`: one per call tag, each replying that call's success type and
  * failing only with its declared error.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const handlers: GenServer.CallHandlers<typeof Counter, number, never> = {
+ *   Get: (_, n) => Effect.succeed(GenServer.reply(n, n))
+ * }
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -554,6 +679,17 @@ export type CallHandlers<P, S, R> = {
 /**
  * The cast handlers of protocol `P` (a cast has no caller to fail: any failure crashes the server).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const handlers: GenServer.CastHandlers<typeof Counter, number, never> = {
+ *   Reset: () => Effect.succeed(GenServer.noReply(0))
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -569,6 +705,19 @@ export type CastHandlers<P, S, R> = {
  * services `R` (besides `CurrentProcess`, which every callback has). Every call tag needs a
  * handler; a cast without a handler crashes the server when it arrives. Made with
  * {@link behaviour}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const counter: GenServer.Behaviour<typeof Counter, number, number> = GenServer.behaviour(Counter)({
+ *   init: (start: number) => Effect.succeed(start),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) },
+ *   handleCast: { Reset: () => Effect.succeed(GenServer.noReply(0)) }
+ * })
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -645,6 +794,17 @@ export const behaviour =
  * reply handle of its call; `Results` are what they return, each checked against the call's
  * declaration (see {@link CheckCallResult}), so that a mistake is reported in terms of the call.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * // What GenServer.behaviour checks its handleCall against: here, Get must reply a number.
+ * type Results = { Get: Effect.Effect<GenServer.Reply<number, number>> }
+ * type Handlers = GenServer.CheckedCallHandlers<typeof Counter, number, Results>
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -665,6 +825,22 @@ type ResultServices<Results> = Exclude<
  * `declared` is the call's success type, `replied` what the handler replies. (A string type no
  * handler returns: it appears only in compile errors.)
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: {
+ *     // @ts-expect-error Type 'Effect<Reply<string, number>, never, never>' is not assignable to type
+ *     // 'WrongReplyType<"Get", { readonly declared: number; readonly replied: string; }>'.
+ *     Get: (_, n) => Effect.succeed(GenServer.reply(String(n), n))
+ *   }
+ * })
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -677,6 +853,22 @@ export type WrongReplyType<
  * What the compiler reports when a call handler continues with a state of another type than the
  * server's (`declared`, from `init`). (A string type no handler returns: it appears only in
  * compile errors.)
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: {
+ *     // @ts-expect-error Type 'Effect<Reply<number, string>, never, never>' is not assignable to type
+ *     // 'WrongStateType<"Get", { readonly declared: number; readonly returned: string; }>'.
+ *     Get: (_, n) => Effect.succeed(GenServer.reply(n, String(n)))
+ *   }
+ * })
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -692,6 +884,24 @@ export type WrongStateType<
  * them in the protocol (`Protocol.call({ error })`), or handle them: an undeclared failure would
  * crash the server. (A string type no handler returns: it appears only in compile errors.)
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {}) {}
+ * const Fetch = Protocol.make({ Get: Protocol.call({ success: Schema.String }) })
+ *
+ * const fetcher = GenServer.behaviour(Fetch)({
+ *   init: () => Effect.succeed(undefined),
+ *   handleCall: {
+ *     // @ts-expect-error Type 'Effect<never, Timeout, never>' is not assignable to type
+ *     // 'UndeclaredError<"Get", { readonly declared: never; readonly undeclared: Timeout; }>'.
+ *     Get: () => Effect.fail(new Timeout())
+ *   }
+ * })
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -703,6 +913,23 @@ export type UndeclaredError<
 /**
  * What the compiler reports for a `handleCall` entry whose tag is not a call of the protocol (a
  * cast, or a typo).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const counter = GenServer.behaviour(Counter)({
+ *   init: () => Effect.succeed(0),
+ *   handleCall: {
+ *     Get: (_, n) => Effect.succeed(GenServer.reply(n, n)),
+ *     // @ts-expect-error Type 'Effect<NoReply<number>, never, never>' is not assignable to type
+ *     // '"Reset is a cast: handle it in handleCast"'.
+ *     Reset: (_, n) => Effect.succeed(GenServer.noReply(n))
+ *   }
+ * })
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -721,6 +948,17 @@ type ReplyValueOf<Res> = Res extends Reply<infer A, infer _S> ? A : Res extends 
  * What the handler of call `Tag` may return, given that it returns `Result`: `Result` itself when
  * it matches the declaration, otherwise a type that names the mistake ({@link WrongReplyType},
  * {@link WrongStateType}, {@link UndeclaredError}), which is what the compiler then reports.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * type Ok = GenServer.CheckCallResult<typeof Counter, number, "Get", Effect.Effect<GenServer.Reply<number, number>>>
+ * type Wrong = GenServer.CheckCallResult<typeof Counter, number, "Get", Effect.Effect<GenServer.Reply<string, number>>>
+ * // Wrong is WrongReplyType<"Get", { declared: number; replied: string }>
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -755,6 +993,18 @@ type StateOf<Res> = Res extends { readonly state: infer S } ? S : never
 /**
  * The callbacks part of a {@link Behaviour} (everything but the protocol).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const callbacks: GenServer.Callbacks<typeof Counter, number, number> = {
+ *   init: (start) => Effect.succeed(start),
+ *   handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ * }
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -766,6 +1016,20 @@ export type Callbacks<P, Args, S, R = never> = Omit<Behaviour<P, Args, S, R>, "p
 
 /**
  * Options of {@link start} and {@link startLink}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const options: GenServer.StartOptions<typeof Counter> = {
+ *   name: GenServer.name("counter", Counter),
+ *   timeout: "2 seconds",
+ *   trapExit: true,
+ *   mailboxCapacity: 1000
+ * }
+ * ```
  *
  * @category options
  * @since 0.1.0
@@ -962,6 +1226,16 @@ export const stop = (
 
 /**
  * Options of {@link call}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * const options: GenServer.CallOptions = { timeout: "500 millis" }
+ * const read = GenServer.call("counter", Counter.Get(), options)
+ * ```
  *
  * @category options
  * @since 0.1.0

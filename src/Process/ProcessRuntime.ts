@@ -21,7 +21,11 @@ import { Runtime } from "./internal/runtime.ts"
  * ```ts
  * import { ProcessRuntime } from "effect-otp"
  *
- * const options: ProcessRuntime.ProcessRuntimeOptions = { node: "a@127.0.0.1", mailboxCapacity: 1000, shutdownTimeout: "5 seconds" }
+ * const options: ProcessRuntime.ProcessRuntimeOptions = {
+ *   node: "a@127.0.0.1",
+ *   mailboxCapacity: 1000,
+ *   shutdownTimeout: "5 seconds"
+ * }
  * const RuntimeLive = ProcessRuntime.layer(options)
  * ```
  *
@@ -95,7 +99,8 @@ export class ProcessRuntime extends Context.Service<
    * import { Effect } from "effect"
    * import { Process, ProcessRuntime } from "effect-otp"
    *
-   * const program = Process.spawn(() => Effect.log("hi")).pipe(Effect.provide(ProcessRuntime.ProcessRuntime.layer({ node: "a" })))
+   * const RuntimeLive = ProcessRuntime.ProcessRuntime.layer({ node: "a" })
+   * const program = Process.spawn(() => Effect.log("hi")).pipe(Effect.provide(RuntimeLive))
    * ```
    *
    * @category layers

@@ -16,6 +16,20 @@ import { Schema } from "effect"
  * own declaration. Part of the public types; read the declarations through {@link Protocol}
  * rather than through this key.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const declarations = Counter[Protocol.SpecTypeId] // { Get: CallSpec, Add: CallSpec, Reset: CastSpec }
+ * const addPayload = declarations.Add.payload // { n: Schema.Number }
+ * ```
+ *
  * @category symbols
  * @since 0.1.0
  */
@@ -23,6 +37,19 @@ export const SpecTypeId: unique symbol = Symbol.for("effect-otp/Protocol/Spec")
 
 /**
  * Marks a call request; in the type, it carries the reply's success and error types.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type AddReply = Protocol.CallRequest<"Add", number, never>[typeof Protocol.CallTypeId] // { _A: number; _E: never }
+ * ```
  *
  * @category symbols
  * @since 0.1.0
@@ -32,6 +59,19 @@ export const CallTypeId: unique symbol = Symbol.for("effect-otp/Protocol/CallReq
 /**
  * Marks a cast request.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const isCast = (request: object) => Protocol.CastTypeId in request
+ * ```
+ *
  * @category symbols
  * @since 0.1.0
  */
@@ -40,6 +80,15 @@ export const CastTypeId: unique symbol = Symbol.for("effect-otp/Protocol/CastReq
 /**
  * The key of the phantom protocol type of a typed reference ({@link Speaks}). It exists in types
  * only: typed pids and names are plain pids and names at run time.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * type Carried = GenServer.ServerName<typeof Counter>[typeof Protocol.SpeaksTypeId] // (_: never) => typeof Counter
+ * ```
  *
  * @category symbols
  * @since 0.1.0
@@ -76,7 +125,9 @@ export interface CallSpec<Fields extends Schema.Struct.Fields, Success extends S
  * import { Schema } from "effect"
  * import { Protocol } from "effect-otp"
  *
- * const note: Protocol.CastSpec<{ readonly text: typeof Schema.String }> = Protocol.cast({ payload: { text: Schema.String } })
+ * const note: Protocol.CastSpec<{ readonly text: typeof Schema.String }> = Protocol.cast({
+ *   payload: { text: Schema.String }
+ * })
  * ```
  *
  * @category models
@@ -89,6 +140,20 @@ export interface CastSpec<Fields extends Schema.Struct.Fields> {
 
 /**
  * Any call or cast declaration.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const specs: ReadonlyArray<Protocol.AnySpec> = Object.values(Counter[Protocol.SpecTypeId])
+ * const kinds = specs.map((spec) => spec.kind) // ["call", "call", "cast"]
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -193,6 +258,15 @@ export interface CastRequest<Tag extends string> {
 /**
  * The decoded type of payload fields (`{}` when there are none).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { Protocol } from "effect-otp"
+ *
+ * type Payload = Protocol.PayloadOf<{ readonly key: typeof Schema.String }> // { readonly key: string }
+ * type Empty = Protocol.PayloadOf<{}> // {}
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -205,6 +279,20 @@ export type PayloadOf<Fields> = Fields extends Schema.Struct.Fields
 /**
  * The request value type declared by `Spec` under `Tag`. (Indexed access rather than `infer`, which
  * would widen a `never` error type to `any`.)
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type Add = Protocol.RequestOf<"Add", (typeof Counter)[typeof Protocol.SpecTypeId]["Add"]>
+ * // CallRequest<"Add", number, never> & { readonly n: number }
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -219,6 +307,20 @@ export type RequestOf<Tag extends string, Spec> = Spec extends { readonly kind: 
 
 /**
  * A function building request values of one tag.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const add: Protocol.Constructor<"Add", (typeof Counter)[typeof Protocol.SpecTypeId]["Add"]> = Counter.Add
+ * const request = add({ n: 1 })
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -256,6 +358,19 @@ export type Protocol<Specs extends Record<string, AnySpec>> = {
 /**
  * The call tags of a protocol.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type Calls = Protocol.CallTags<typeof Counter> // "Get" | "Add"
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -269,6 +384,19 @@ export type CallTags<P> =
 /**
  * The cast tags of a protocol.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type Casts = Protocol.CastTags<typeof Counter> // "Reset"
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -279,6 +407,20 @@ export type CastTags<P> =
 
 /**
  * The request type of one tag of a protocol.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type Add = Protocol.Request<typeof Counter, "Add"> // CallRequest<"Add", number, never> & { readonly n: number }
+ * const request: Add = Counter.Add({ n: 1 })
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -305,6 +447,19 @@ export type CallRequestOf<P> = { [Tag in CallTags<P>]: Request<P, Tag> }[CallTag
 /**
  * Any cast request of protocol `P` (the union over its cast tags).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const casts: ReadonlyArray<Protocol.CastRequestOf<typeof Counter>> = [Counter.Reset()]
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -313,6 +468,19 @@ export type CastRequestOf<P> = { [Tag in CastTags<P>]: Request<P, Tag> }[CastTag
 /**
  * The success type of a call request. (Indexed access, not `infer`: inferring from a `never`
  * error type would widen it.)
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * type AddReply = Protocol.SuccessOf<ReturnType<typeof Counter.Add>> // number
+ * ```
  *
  * @category type-level
  * @since 0.1.0
@@ -324,6 +492,18 @@ export type SuccessOf<R> = R extends { readonly [CallTypeId]: { readonly _A: unk
 /**
  * The error type of a call request.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * class Overflow extends Schema.TaggedError<Overflow>()("Overflow", {}) {}
+ * const Counter = Protocol.make({
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number, error: Overflow })
+ * })
+ * type AddError = Protocol.ErrorOf<ReturnType<typeof Counter.Add>> // Overflow
+ * ```
+ *
  * @category type-level
  * @since 0.1.0
  */
@@ -334,6 +514,20 @@ export type ErrorOf<R> = R extends { readonly [CallTypeId]: { readonly _E: unkno
 /**
  * Any call request.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const tagOf = (request: Protocol.AnyCallRequest): string => request._tag
+ * const tag = tagOf(Counter.Get())
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -342,6 +536,20 @@ export type AnyCallRequest = CallRequest<string, any, any>
 
 /**
  * Any cast request.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({
+ *   Get: Protocol.call({ success: Schema.Number }),
+ *   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
+ *   Reset: Protocol.cast()
+ * })
+ * const tagOf = (request: Protocol.AnyCastRequest): string => request._tag
+ * const tag = tagOf(Counter.Reset())
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -372,6 +580,16 @@ export interface Speaks<P> {
 
 /**
  * The protocol a reference carries (`never` for an untyped pid or name).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * type P = Protocol.ProtocolOf<GenServer.ServerName<typeof Counter>> // typeof Counter
+ * type None = Protocol.ProtocolOf<string> // never
+ * ```
  *
  * @category type-level
  * @since 0.1.0

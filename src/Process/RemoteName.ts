@@ -42,6 +42,16 @@ export class RemoteName extends Schema.Class<RemoteName>("effect-otp/RemoteName"
  * {@link make} and a protocol): `GenServer.call` and `GenServer.cast` accept only the requests of
  * `P` on it. At run time it is a plain `RemoteName`.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { GenServer, Protocol, RemoteName } from "effect-otp"
+ *
+ * const Kv = Protocol.make({ Get: Protocol.call({ payload: { key: Schema.String }, success: Schema.String }) })
+ * const kvOnB: RemoteName.RemoteServerName<typeof Kv> = RemoteName.make("kv", "b@127.0.0.1", Kv)
+ * const read = GenServer.call(kvOnB, Kv.Get({ key: "x" }))
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */

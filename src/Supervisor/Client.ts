@@ -25,6 +25,19 @@ import { RemoteName, type RemoteServerName } from "../Process/RemoteName.ts"
  * Where a client of protocol `P` sends: a local registered name or a `RemoteName`, typed by `P`
  * or untyped (a name typed by another protocol does not compile).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { type Client, GenServer, Protocol, RemoteName } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const targets: ReadonlyArray<Client.ClientTarget<typeof Counter>> = [
+ *   "counter",
+ *   GenServer.name("counter", Counter),
+ *   RemoteName.make("counter", "b@127.0.0.1", Counter)
+ * ]
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -33,6 +46,20 @@ export type ClientTarget<P> = (string | RemoteName) & { readonly [Protocol.Speak
 /**
  * A client of the GenServer registered under a name, speaking protocol `P`. Needs no services:
  * the process runtime is captured when the client is made.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { Client, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Reset: Protocol.cast() })
+ * class CounterClient extends Context.Service<CounterClient, Client.Client<typeof Counter>>()("app/CounterClient") {}
+ *
+ * const resetIfLarge = Effect.gen(function*() {
+ *   const counter = yield* CounterClient
+ *   if ((yield* counter.call(Counter.Get())) > 100) yield* counter.cast(Counter.Reset())
+ * })
+ * ```
  *
  * @category models
  * @since 0.1.0
@@ -116,7 +143,9 @@ export const make = <P>(
  *
  * class CounterClient extends Context.Service<CounterClient, Client.Client<typeof Counter>>()("app/Counter") {}
  *
- * const Tree = Supervisor.layer({ children: [ChildSpec.genServer("counter", counter, undefined, { name: "counter" })] })
+ * const Tree = Supervisor.layer({
+ *   children: [ChildSpec.genServer("counter", counter, undefined, { name: "counter" })]
+ * })
  * const CounterLive = Client.layer(CounterClient, Counter, "counter").pipe(Layer.provide(Tree))
  *
  * const program = Effect.gen(function*() {
