@@ -749,6 +749,11 @@ export interface Behaviour<P, Args, S, R = never> {
  * your callbacks: each handler's request, reply and error types come from its declaration, and
  * the services the callbacks use (except `CurrentProcess`) become the behaviour's `R`.
  *
+ * Each call handler is checked against its call: a reply or state of the wrong type, an error the
+ * call does not declare, or a cast among the calls is reported on that handler as one message
+ * naming the call ({@link WrongReplyType}, {@link WrongStateType}, {@link UndeclaredError},
+ * {@link NotACall}).
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
