@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { Deferred, Effect, Queue, Schema, Tracer } from "effect"
 import { GenServer, ProcessRuntime, Protocol } from "../src/index.ts"
+import { runtimeOf } from "../src/Process/internal/context.ts"
 
 const ROUND_TRIPS = 200_000
 const WARMUP = 20_000
@@ -103,7 +104,7 @@ const spawnIdle = Effect.gen(function* () {
   gc()
   gc()
   const after = process.memoryUsage().heapUsed
-  const runtime = yield* ProcessRuntime.ProcessRuntime
+  const runtime = runtimeOf(yield* ProcessRuntime.ProcessRuntime)
   const count = runtime.processCount
   yield* runtime.shutdown
   return { spawnPerSec: perSec(IDLE_SERVERS, millis), bytesPerProcess: Math.round((after - before) / count) }

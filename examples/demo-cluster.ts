@@ -131,11 +131,7 @@ const demo = Effect.gen(function* () {
   console.log(`   the restarted kv answers (its state is new): answer=${fresh}`)
 
   console.log("4. remote spawn: alpha starts a counter (a registered behaviour) on gamma")
-  const spawned = yield* alpha.run(
-    Effect.flatMap(Effect.service(Distribution.Distribution), (distribution) =>
-      distribution.spawn("gamma", CounterSpec, 100)
-    )
-  )
+  const spawned = yield* alpha.run(Distribution.spawn("gamma", CounterSpec, 100))
   console.log(
     `   counter ${spawned.pid} on gamma: 100 + 5 = ${yield* alpha.run(GenServer.call(spawned.pid, Counter.Add({ n: 5 })))}`
   )

@@ -1,6 +1,30 @@
 /**
  * effect-otp: Erlang/OTP's process model, supervision and distribution for TypeScript on Effect 4.
  *
+ * Each module is exported as a namespace (`GenServer.call`, `Supervisor.layer`,
+ * `Distribution.spawn`). The index holds what an application needs, and nothing else:
+ *
+ * - processes and servers: `Pid`, `ExitReason`, `Signal`, `ProcessErrors`, `ProcessRuntime`,
+ *   `CurrentProcess`, `Process`, `Registry`, `Protocol`, `GenServer`, `RemoteName`;
+ * - supervision: `Supervisor`, `ChildSpec`, `DynamicSupervisor`, `SupervisorEvents`,
+ *   `SupervisorErrors`, `Client`;
+ * - a node and its links: `Transport` (the service every node layer provides), `TcpTransport`,
+ *   `MemoryTransport` and `MemoryNetwork` (tests and fault injection), `Security` (the link
+ *   security modes a configuration chooses), `TransportError`;
+ * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`.
+ *
+ * Left out on purpose:
+ * - the wire (`Frame`, `Framing`, `Codec`, `Channel`, `DistributionFrame`): frame schemas, framing
+ *   and the codec matter only to people who build their own transport or speak the protocol from
+ *   elsewhere; they are exported by the subpath `effect-otp/wire`;
+ * - `Gossip` and `Heartbeat`: the frames and timing rules of membership, used by `Cluster` itself
+ *   (their intervals and thresholds are options of `ClusterConfig`);
+ * - `Discovery`: seed parsing and DNS resolution behind `ClusterConfig.seeds` (a seed is a string
+ *   there, checked when the cluster starts);
+ * - `TransportOptions`: its tuning options are fields of `TcpTransport.TcpTransportOptions`,
+ *   `MemoryTransport.MemoryTransportOptions` and `ClusterConfig.transport`; its helpers are the
+ *   transport's own.
+ *
  * @since 0.1.0
  */
 
@@ -18,6 +42,9 @@ export * as ProcessErrors from "./Process/Errors.ts"
 
 /** The node-local process runtime service. @since 0.1.0 */
 export * as ProcessRuntime from "./Process/ProcessRuntime.ts"
+
+/** The process an effect runs in, as a service present only inside processes. @since 0.1.0 */
+export * as CurrentProcess from "./Process/CurrentProcess.ts"
 
 /** Processes: spawn, send, links, monitors, exit signals, timers. @since 0.1.0 */
 export * as Process from "./Process/Process.ts"
@@ -64,26 +91,11 @@ export * as MemoryTransport from "./Transport/MemoryTransport.ts"
 /** The in-memory network behind MemoryTransport: partitions, stalls, drops, delays. @since 0.1.0 */
 export * as MemoryNetwork from "./Transport/MemoryNetwork.ts"
 
-/** Typed channels: how upper layers put their own frames on the wire. @since 0.1.0 */
-export * as Channel from "./Transport/Channel.ts"
-
-/** The frames of the link protocol. @since 0.1.0 */
-export * as Frame from "./Transport/Frame.ts"
-
-/** Length-prefixed framing. @since 0.1.0 */
-export * as Framing from "./Transport/Framing.ts"
-
-/** The MessagePack codec of frame bodies. @since 0.1.0 */
-export * as Codec from "./Transport/Codec.ts"
-
 /** Link security: TLS-PSK from a cluster secret, certificate mTLS, or plain TCP. @since 0.1.0 */
 export * as Security from "./Transport/Security.ts"
 
 /** Errors of the transport. @since 0.1.0 */
 export * as TransportError from "./Transport/TransportError.ts"
-
-/** Transport tuning options. @since 0.1.0 */
-export * as TransportOptions from "./Transport/TransportOptions.ts"
 
 /** Cluster membership: seeds, gossip, heartbeats, failure detection, events. @since 0.1.0 */
 export * as Cluster from "./Cluster/Cluster.ts"
@@ -94,20 +106,8 @@ export * as ClusterConfig from "./Cluster/ClusterConfig.ts"
 /** Membership events. @since 0.1.0 */
 export * as ClusterEvent from "./Cluster/ClusterEvent.ts"
 
-/** Seed parsing and DNS discovery. @since 0.1.0 */
-export * as Discovery from "./Cluster/Discovery.ts"
-
-/** The gossip channel. @since 0.1.0 */
-export * as Gossip from "./Cluster/Gossip.ts"
-
-/** The heartbeat channel and failure detection. @since 0.1.0 */
-export * as Heartbeat from "./Cluster/Heartbeat.ts"
-
 /** Distribution: remote call, cast, send, spawn, monitors and links. @since 0.1.0 */
 export * as Distribution from "./Cluster/Distribution.ts"
 
-/** The frames of distribution. @since 0.1.0 */
-export * as DistributionFrame from "./Cluster/DistributionFrame.ts"
-
-/** Behaviours other nodes may spawn here. @since 0.1.0 */
+/** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"

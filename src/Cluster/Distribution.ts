@@ -21,11 +21,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Schedule, Scope } from "effect"
+import { Context, type Duration, Effect, Layer, Metric, Schedule, Scope } from "effect"
 import * as Timers from "../internal/timers.ts"
 import { NotAProcess } from "../Process/Errors.ts"
+import type * as GenServer from "../Process/GenServer.ts"
 import * as LocalNode from "../Process/internal/localNode.ts"
-import type { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import type * as Signal from "../Process/Signal.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
@@ -36,11 +36,31 @@ import type { ClusterConfig, InvalidClusterConfig } from "./ClusterConfig.ts"
 import { DistributionEngine, type SpawnError } from "./internal/distributionEngine.ts"
 import { sendingChannel } from "./internal/wireForms.ts"
 
+/**
+ * Why a remote spawn failed: `UnknownBehaviour`, `InitFailed`, `NameTaken`, `NodeDown`,
+ * `CallTimeout` or `RemoteDecodeError` (see {@link spawn}).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export type { SpawnError } from "./internal/distributionEngine.ts"
 
 /**
  * Distribution statistics of this node, as in the deployment guides.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const report = Effect.gen(function*() {
+ *   const distribution = yield* Distribution.Distribution
+ *   const stats = yield* distribution.stats
+ *   yield* Effect.log(`${stats.remoteCall.pendingCalls} remote calls pending`)
+ * })
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
 export interface DistributionStats {
@@ -63,8 +83,16 @@ export interface DistributionStats {
 }
 
 /**
- * Options of {@link Distribution.spawn}.
+ * Options of {@link spawn}.
  *
+ * @example
+ * ```ts
+ * import { Distribution } from "effect-otp"
+ *
+ * const options: Distribution.SpawnOptions = { name: "worker-1", link: true, monitor: true, timeout: "10 seconds" }
+ * ```
+ *
+ * @category options
  * @since 0.1.0
  */
 export interface SpawnOptions {
@@ -74,23 +102,57 @@ export interface SpawnOptions {
   readonly monitor?: boolean | undefined
   /** Register the new process under this name on its node. */
   readonly name?: string | undefined
-  /** How long to wait for the remote `init`. Default 5000 ms. */
-  readonly timeout?: number | undefined
+  /**
+   * How long to wait for the remote `init`: a `Duration.Input` (a number is milliseconds). Default
+   * 5 seconds; past it the spawn fails with `CallTimeout` and a server that starts later is killed.
+   */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
- * The outcome of a remote spawn: the pid, and the monitor ref when `monitor` was asked for.
+ * The outcome of a remote spawn: the pid (typed by the behaviour's protocol), and the monitor ref
+ * when `monitor` was asked for.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const CounterSpec = BehaviourRegistry.define(
+ *   "counter",
+ *   Schema.Number,
+ *   GenServer.behaviour(Counter)({
+ *     init: (n: number) => Effect.succeed(n),
+ *     handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ *   })
+ * )
+ * const callSpawned = (spawned: Distribution.Spawned<typeof Counter>) => GenServer.call(spawned.pid, Counter.Get())
+ * const read = Effect.flatMap(Distribution.spawn("b", CounterSpec, 1), callSpawned)
+ * ```
+ *
+ * @category models
  * @since 0.1.0
  */
-export interface Spawned {
-  readonly pid: Pid
+export interface Spawned<P = unknown> {
+  readonly pid: GenServer.ServerPid<P>
   readonly monitor: Signal.MonitorRef | undefined
 }
 
 /**
  * Distribution on this node.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const pending = Effect.flatMap(Distribution.Distribution, (distribution) =>
+ *   Effect.map(distribution.stats, (stats) => stats.remoteCall.pendingCalls)
+ * )
+ * ```
+ *
+ * @category services
  * @since 0.1.0
  */
 export class Distribution extends Context.Service<
@@ -98,21 +160,67 @@ export class Distribution extends Context.Service<
   {
     /** Counters of remote calls, spawns and monitors. */
     readonly stats: Effect.Effect<DistributionStats>
-    /**
-     * Starts a behaviour registered (with `BehaviourRegistry`) on `node`, with start arguments
-     * encoded by its schema. Fails with `UnknownBehaviour`, `InitFailed`, `NameTaken`,
-     * `NodeDown`, `CallTimeout` (no answer within `timeout`), or `RemoteDecodeError`.
-     */
-    readonly spawn: <Args>(
+    /** See {@link spawn}. */
+    readonly spawn: <Args, P, R>(
       node: string,
-      spec: BehaviourRegistry.BehaviourSpec<Args>,
+      spec: BehaviourRegistry.BehaviourSpec<Args, P, R>,
       args: Args,
       options?: SpawnOptions
-    ) => Effect.Effect<Spawned, SpawnError | NotAProcess>
+    ) => Effect.Effect<Spawned<P>, SpawnError | NotAProcess>
     /** Pushes the counters into Effect metrics now (they are also pushed every second). */
     readonly syncMetrics: Effect.Effect<void>
   }
 >()("effect-otp/Distribution") {}
+
+/**
+ * Starts, on `node`, a behaviour registered there (with `BehaviourRegistry`), with start arguments
+ * encoded by its schema, and waits for its `init`, as `GenServer.start` does locally. The server
+ * runs with the services of `node`'s layer. Resolves to its pid, typed by the behaviour's protocol.
+ *
+ * Fails with:
+ * - `UnknownBehaviour`: `node` has not registered a behaviour of that name;
+ * - `InitFailed`: `init` failed there (the reason travels back);
+ * - `NameTaken`: `options.name` is taken on `node`;
+ * - `NodeDown`: `node` is not connected, or went down before answering;
+ * - `CallTimeout`: no answer within `options.timeout` (default 5 s); a server that starts
+ *   afterwards is killed, so none runs unowned;
+ * - `RemoteDecodeError`: the arguments do not encode, or `node` could not decode them;
+ * - `NotAProcess`: `link` or `monitor` was asked for outside a process.
+ *
+ * With `link`, the new server is linked to the caller before it can exit; with `monitor`, the
+ * caller receives its `Down` (with `noconnection` if `node` goes down).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const CounterSpec = BehaviourRegistry.define(
+ *   "counter",
+ *   Schema.Number,
+ *   GenServer.behaviour(Counter)({
+ *     init: (start: number) => Effect.succeed(start),
+ *     handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ *   })
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const { pid } = yield* Distribution.spawn("b", CounterSpec, 41, { timeout: "2 seconds" })
+ *   return yield* GenServer.call(pid, Counter.Get())
+ * })
+ * ```
+ *
+ * @category spawning
+ * @since 0.1.0
+ */
+export const spawn = <Args, P, R>(
+  node: string,
+  spec: BehaviourRegistry.BehaviourSpec<Args, P, R>,
+  args: Args,
+  options?: SpawnOptions
+): Effect.Effect<Spawned<P>, SpawnError | NotAProcess, Distribution> =>
+  Distribution.use((distribution) => distribution.spawn(node, spec, args, options))
 
 const metrics = {
   calls: Metric.counter("otp_remote_calls_total", { description: "Remote GenServer calls started" }),
@@ -193,7 +301,17 @@ const metricsSync = (engine: DistributionEngine) => {
 
 /**
  * Runs distribution for this node's runtime over the cluster's transport until the scope closes.
+ * For custom layer compositions; {@link layer} and {@link layerOnCluster} use it.
  *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const DistributionOnly = Layer.effect(Distribution.Distribution, Distribution.make)
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
 export const make: Effect.Effect<
@@ -246,8 +364,13 @@ export const make: Effect.Effect<
   return Distribution.of({
     stats: Effect.sync(() => statsOf(engine)),
     syncMetrics,
-    spawn: (node, spec, args, options) =>
-      Effect.flatMap(local.current, (current): Effect.Effect<Spawned, SpawnError | NotAProcess> => {
+    spawn: <Args, P, R>(
+      node: string,
+      spec: BehaviourRegistry.BehaviourSpec<Args, P, R>,
+      args: Args,
+      options?: SpawnOptions
+    ): Effect.Effect<Spawned<P>, SpawnError | NotAProcess> =>
+      Effect.flatMap(local.current, (current): Effect.Effect<Spawned<P>, SpawnError | NotAProcess> => {
         if ((options?.link === true || options?.monitor === true) && current === undefined) {
           return Effect.fail(new NotAProcess({ operation: "Distribution.spawn with link or monitor" }))
         }
@@ -259,20 +382,32 @@ export const make: Effect.Effect<
             monitorFrom,
             timeout: Timers.toMillis(options?.timeout ?? 5000)
           }),
-          (pid): Spawned => ({ pid, monitor: monitorFrom?.ref })
+          (pid): Spawned<P> => ({ pid: pid as GenServer.ServerPid<P>, monitor: monitorFrom?.ref })
         )
       })
   })
 })
 
 /**
- * Options of {@link layer}.
+ * Options of {@link layer} and {@link layerOnCluster}.
  *
+ * @example
+ * ```ts
+ * import { Distribution } from "effect-otp"
+ *
+ * const options: Distribution.NodeOptions = { runtime: { mailboxCapacity: 50_000, shutdownTimeout: "30 seconds" } }
+ * const NodeLive = Distribution.layer({ nodeName: "a", port: 4370, secret: "s3cret" }, options)
+ * ```
+ *
+ * @category options
  * @since 0.1.0
  */
-export interface NodeOptions {
-  /** Behaviours other nodes may start here. */
-  readonly behaviours?: ReadonlyArray<BehaviourRegistry.BehaviourSpec<unknown>> | undefined
+export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec> = []> {
+  /**
+   * Behaviours other nodes may start here. The node's layer requires the services they need (see
+   * `BehaviourRegistry.layer`), and the servers spawned here run with them.
+   */
+  readonly behaviours?: Specs | undefined
   /** Options of this node's process runtime (its node name and incarnation come from the cluster). */
   readonly runtime?: Omit<ProcessRuntime.ProcessRuntimeOptions, "node" | "incarnation"> | undefined
 }
@@ -282,22 +417,49 @@ export interface NodeOptions {
  * name and incarnation, and distribution between them. Releasing the layer stops the local
  * processes, then leaves the cluster gracefully.
  *
+ * The layer requires the services of the behaviours it registers: provide them to it once, and
+ * every server other nodes spawn here gets them. Forgetting one is a compile error where the
+ * layer is used (`Type 'Database' is not assignable to type 'never'`).
+ *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { Distribution, GenServer } from "effect-otp"
+ * import { Context, Effect, Layer, Schema } from "effect"
+ * import { BehaviourRegistry, Distribution, GenServer, Protocol } from "effect-otp"
  *
- * const NodeLive = Distribution.layer({ nodeName: "a", port: 4370, secret: "s3cret", seeds: ["b@127.0.0.1:4371"] })
+ * class Database extends Context.Service<
+ *   Database,
+ *   { readonly query: (sql: string) => Effect.Effect<string> }
+ * >()("app/Database") {}
+ *
+ * const Report = Protocol.make({ Run: Protocol.call({ payload: { sql: Schema.String }, success: Schema.String }) })
+ * const ReportSpec = BehaviourRegistry.define(
+ *   "report",
+ *   Schema.Void,
+ *   GenServer.behaviour(Report)({
+ *     init: () => Effect.succeed(undefined),
+ *     handleCall: {
+ *       Run: ({ sql }, state) =>
+ *         Effect.map(Effect.flatMap(Database, (db) => db.query(sql)), (rows) => GenServer.reply(rows, state))
+ *     }
+ *   })
+ * )
+ *
+ * const NodeLive = Distribution.layer(
+ *   { nodeName: "a", port: 4370, secret: "s3cret", seeds: ["b@127.0.0.1:4371"] },
+ *   { behaviours: [ReportSpec] }
+ * ).pipe(Layer.provide(Layer.succeed(Database, { query: (sql) => Effect.succeed(`rows of ${sql}`) })))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
-export const layer = (
+export const layer = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec> = []>(
   config: ClusterConfig,
-  options?: NodeOptions
+  options?: NodeOptions<Specs>
 ): Layer.Layer<
   Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | Transport,
-  InvalidClusterConfig | ListenFailed
+  InvalidClusterConfig | ListenFailed,
+  BehaviourRegistry.Services<Specs[number]>
 > =>
   // A holder per build: heartbeats report the process count, but the runtime is built after the
   // cluster (it takes the cluster's name and incarnation).
@@ -316,21 +478,38 @@ export const layer = (
  * Distribution over a cluster provided from elsewhere (e.g. membership on a `MemoryTransport` in
  * tests). The process runtime is built here from the cluster's identity.
  *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Cluster, Distribution, MemoryNetwork, MemoryTransport } from "effect-otp"
+ *
+ * const network = MemoryNetwork.make()
+ * const NodeA = Distribution.layerOnCluster(
+ *   Cluster.layerOn({ nodeName: "a", insecure: true, seeds: ["b@b:0"] }).pipe(
+ *     Layer.provide(MemoryTransport.layer(network, { name: "a" }))
+ *   )
+ * )
+ * ```
+ *
+ * @category layers
  * @since 0.1.0
  */
-export const layerOnCluster = <E, R>(
+export const layerOnCluster = <E, R, const Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec> = []>(
   cluster: Layer.Layer<Cluster.Cluster, E, R>,
-  options?: NodeOptions
-): Layer.Layer<Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster, E, R> =>
-  layerWith(cluster, options, { runtime: undefined })
+  options?: NodeOptions<Specs>
+): Layer.Layer<
+  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster,
+  E,
+  R | BehaviourRegistry.Services<Specs[number]>
+> => layerWith(cluster, options, { runtime: undefined })
 
 interface RuntimeHolder {
   runtime: { readonly processCount: number } | undefined
 }
 
-const layerWith = <C, E, R>(
+const layerWith = <C, E, R, Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec>>(
   clusterLayer: Layer.Layer<C | Cluster.Cluster, E, R>,
-  options: NodeOptions | undefined,
+  options: NodeOptions<Specs> | undefined,
   holder: RuntimeHolder
 ) => {
   const runtimeLayer = Layer.effect(
@@ -342,8 +521,9 @@ const layerWith = <C, E, R>(
       )
     )
   )
+  const behaviours = (options?.behaviours ?? []) as Specs
   return Layer.effect(Distribution, make).pipe(
-    Layer.provide(BehaviourRegistry.layer(options?.behaviours ?? [])),
+    Layer.provide(BehaviourRegistry.layer(behaviours)),
     Layer.provideMerge(runtimeLayer),
     Layer.provideMerge(clusterLayer)
   )

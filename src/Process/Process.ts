@@ -43,6 +43,7 @@ import { Duration, Effect, type Fiber, Option } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import { type MailboxFull, NameTaken, NoProcess, type NotAProcess } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
+import type { CurrentProcess } from "./CurrentProcess.ts"
 import type { Cell } from "./internal/cell.ts"
 import { exitWith } from "./internal/cell.ts"
 import { withRuntime } from "./internal/context.ts"
@@ -156,10 +157,10 @@ const spawned = (result: Cell | NameTaken): Effect.Effect<Cell, NameTaken> =>
 export const spawn = <M, E = never, R = never>(
   body: (self: ProcessContext<M>) => Effect.Effect<unknown, E, R>,
   options?: SpawnOptions
-): Effect.Effect<Pid, NameTaken, R | ProcessRuntime> =>
+): Effect.Effect<Pid, NameTaken, Exclude<R, CurrentProcess> | ProcessRuntime> =>
   withRuntime((runtime, fiber) =>
     Effect.map(spawned(spawnCell(runtime, fiber, body, options, undefined)), (cell) => cell.pid)
-  ) as Effect.Effect<Pid, NameTaken, R | ProcessRuntime>
+  ) as Effect.Effect<Pid, NameTaken, Exclude<R, CurrentProcess> | ProcessRuntime>
 
 /**
  * Spawns a process linked to the current process, atomically: the link exists before the new
@@ -189,12 +190,12 @@ export const spawn = <M, E = never, R = never>(
 export const spawnLink = <M, E = never, R = never>(
   body: (self: ProcessContext<M>) => Effect.Effect<unknown, E, R>,
   options?: SpawnOptions
-): Effect.Effect<Pid, NameTaken | NotAProcess, R | ProcessRuntime> =>
+): Effect.Effect<Pid, NameTaken | NotAProcess, Exclude<R, CurrentProcess> | ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const parent = runtime.current(fiber)
     if (parent === undefined) return notAProcess("spawnLink")
     return Effect.map(spawned(spawnCell(runtime, fiber, body, options, parent)), (cell) => cell.pid)
-  }) as Effect.Effect<Pid, NameTaken | NotAProcess, R | ProcessRuntime>
+  }) as Effect.Effect<Pid, NameTaken | NotAProcess, Exclude<R, CurrentProcess> | ProcessRuntime>
 
 /**
  * Spawns a process and monitors it from the current process, atomically: the monitor is set
@@ -225,7 +226,11 @@ export const spawnLink = <M, E = never, R = never>(
 export const spawnMonitor = <M, E = never, R = never>(
   body: (self: ProcessContext<M>) => Effect.Effect<unknown, E, R>,
   options?: SpawnOptions
-): Effect.Effect<readonly [Pid, Signal.MonitorRef], NameTaken | NotAProcess, R | ProcessRuntime> =>
+): Effect.Effect<
+  readonly [Pid, Signal.MonitorRef],
+  NameTaken | NotAProcess,
+  Exclude<R, CurrentProcess> | ProcessRuntime
+> =>
   withRuntime((runtime, fiber) => {
     const watcher = runtime.current(fiber)
     if (watcher === undefined) return notAProcess("spawnMonitor")
@@ -236,7 +241,11 @@ export const spawnMonitor = <M, E = never, R = never>(
       spawned(spawnCell(runtime, fiber, body, options, undefined, monitorIt)),
       (cell) => [cell.pid, ref!] as const
     )
-  }) as Effect.Effect<readonly [Pid, Signal.MonitorRef], NameTaken | NotAProcess, R | ProcessRuntime>
+  }) as Effect.Effect<
+    readonly [Pid, Signal.MonitorRef],
+    NameTaken | NotAProcess,
+    Exclude<R, CurrentProcess> | ProcessRuntime
+  >
 
 // ---------------------------------------------------------------------------------------------
 // Messaging

@@ -2,17 +2,34 @@
  * The node-local process runtime as a service. Every process operation needs one; two runtimes in
  * one OS process never see each other's processes.
  *
+ * The service shows what a user may read about the runtime (the node name, its incarnation, the
+ * number of live processes); the process table itself is reached only through the operations of
+ * `Process`, `GenServer`, `Registry` and the supervisors.
+ *
  * @since 0.1.0
  */
 import { randomInt } from "node:crypto"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import * as Timers from "../internal/timers.ts"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
 import { Runtime } from "./internal/runtime.ts"
 
 /**
- * Options of {@link ProcessRuntime.layer}.
+ * Options of {@link ProcessRuntime.layer} and {@link make}.
  *
+ * @example
+ * ```ts
+ * import { ProcessRuntime } from "effect-otp"
+ *
+ * const options: ProcessRuntime.ProcessRuntimeOptions = {
+ *   node: "a@127.0.0.1",
+ *   mailboxCapacity: 1000,
+ *   shutdownTimeout: "5 seconds"
+ * }
+ * const RuntimeLive = ProcessRuntime.layer(options)
+ * ```
+ *
+ * @category options
  * @since 0.1.0
  */
 export interface ProcessRuntimeOptions {
@@ -34,14 +51,16 @@ export interface ProcessRuntimeOptions {
   readonly maxHandoverDepth?: number | undefined
   /**
    * How long releasing the runtime waits for processes to finish (after signalling `shutdown`)
-   * before killing those still running finalizers. Default 10,000 ms. Supervisors stop their
-   * trees in order, each child within its own shutdown timeout, before this applies.
+   * before killing those still running finalizers: a `Duration.Input` (a number is milliseconds).
+   * Default 10 seconds. Supervisors stop their trees in order, each child within its own shutdown
+   * timeout, before this applies.
    */
-  readonly shutdownTimeoutMs?: number | undefined
+  readonly shutdownTimeout?: Duration.Input | undefined
 }
 
 /**
- * The process runtime of this node: the process table, names, monitors and timers.
+ * The process runtime of this node: its identity and size. Built only by {@link ProcessRuntime.layer}
+ * or {@link make} (the operations of the library rely on the runtime behind this interface).
  *
  * @example
  * ```ts
@@ -51,17 +70,40 @@ export interface ProcessRuntimeOptions {
  * const program = Effect.gen(function*() {
  *   const pid = yield* Process.spawn(() => Effect.log("hello from a process"))
  *   yield* Process.awaitExit(pid)
+ *   const runtime = yield* ProcessRuntime.ProcessRuntime
+ *   yield* Effect.log(`${runtime.node} runs ${runtime.processCount} processes`)
  * })
  * Effect.runPromise(program.pipe(Effect.provide(ProcessRuntime.layer())))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
-export class ProcessRuntime extends Context.Service<ProcessRuntime, Runtime>()("effect-otp/ProcessRuntime") {
+export class ProcessRuntime extends Context.Service<
+  ProcessRuntime,
+  {
+    /** The node name the pids of this runtime carry. */
+    readonly node: string
+    /** The node's incarnation: pids of another incarnation of the same node are known to be dead. */
+    readonly incarnation: number
+    /** The number of live processes, read when accessed. */
+    readonly processCount: number
+  }
+>()("effect-otp/ProcessRuntime") {
   /**
    * A runtime that lives as long as the layer: releasing the layer stops every process still
-   * running (newest first, with reason `shutdown`) and waits for them.
+   * running (newest first, with reason `shutdown`) and waits for them, at most `shutdownTimeout`.
    *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Process, ProcessRuntime } from "effect-otp"
+   *
+   * const RuntimeLive = ProcessRuntime.ProcessRuntime.layer({ node: "a" })
+   * const program = Process.spawn(() => Effect.log("hi")).pipe(Effect.provide(RuntimeLive))
+   * ```
+   *
+   * @category layers
    * @since 0.1.0
    */
   static readonly layer = (options?: ProcessRuntimeOptions): Layer.Layer<ProcessRuntime> =>
@@ -73,9 +115,21 @@ export class ProcessRuntime extends Context.Service<ProcessRuntime, Runtime>()("
  * that compute the node name first (a cluster node takes its name and incarnation from the
  * cluster).
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { ProcessRuntime } from "effect-otp"
+ *
+ * const RuntimeLive = Layer.effect(
+ *   ProcessRuntime.ProcessRuntime,
+ *   Effect.flatMap(Effect.sync(() => `worker-${process.pid}`), (node) => ProcessRuntime.make({ node }))
+ * )
+ * ```
+ *
+ * @category constructors
  * @since 0.1.0
  */
-export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, never, Scope.Scope> =>
+export const make = (options?: ProcessRuntimeOptions): Effect.Effect<ProcessRuntime["Service"], never, Scope.Scope> =>
   Effect.acquireRelease(
     // The runtime keeps the clock it is built with: every timer on it follows that clock (TestClock).
     Effect.withFiber((fiber) =>
@@ -87,7 +141,8 @@ export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, ne
             mailboxCapacity: options?.mailboxCapacity ?? 10_000,
             overflow: options?.overflow ?? "suspend",
             maxHandoverDepth: options?.maxHandoverDepth ?? 32,
-            shutdownTimeoutMs: options?.shutdownTimeoutMs ?? 10_000
+            shutdownTimeoutMs:
+              options?.shutdownTimeout === undefined ? 10_000 : Timers.toMillis(options.shutdownTimeout)
           },
           Timers.ofFiber(fiber)
         )
@@ -97,15 +152,17 @@ export const make = (options?: ProcessRuntimeOptions): Effect.Effect<Runtime, ne
   )
 
 /**
- * The runtime service type.
- *
- * @since 0.1.0
- */
-export type { Runtime }
-
-/**
  * A process runtime for this node; see {@link ProcessRuntime.layer}.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Process, ProcessRuntime } from "effect-otp"
+ *
+ * Effect.runPromise(Process.spawn(() => Effect.log("hi")).pipe(Effect.provide(ProcessRuntime.layer())))
+ * ```
+ *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options?: ProcessRuntimeOptions): Layer.Layer<ProcessRuntime> => ProcessRuntime.layer(options)

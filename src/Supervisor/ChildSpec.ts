@@ -163,7 +163,7 @@ export const supervisor = <R>(
  * @category models
  * @since 0.1.0
  */
-export interface GenServerChildOptions extends GenServer.StartOptions, ChildOptions {}
+export interface GenServerChildOptions<P = unknown> extends GenServer.StartOptions<P>, ChildOptions {}
 
 /**
  * A GenServer child, started with `GenServer.startLink(behaviour, args, options)`. Give it a
@@ -195,7 +195,7 @@ export const genServer = <P, Args, S, R>(
   id: string,
   behaviour: GenServer.Behaviour<P, Args, S, R>,
   args: Args,
-  options?: GenServerChildOptions
+  options?: GenServerChildOptions<NoInfer<P>>
 ): ChildSpec<R | ProcessRuntime> => {
   const { restart, shutdown, significant, ...startOptions } = options ?? {}
   return {

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schema, Tracer } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Schema, Tracer } from "effect"
 import {
+  CurrentProcess,
   ExitReason,
   GenServer,
   Pid,
@@ -11,6 +12,7 @@ import {
   RemoteName,
   Signal
 } from "../../src/index.ts"
+import { runtimeOf } from "../../src/Process/internal/context.ts"
 import { ProcessRuntime as ProcessRuntimeService } from "../../src/Process/ProcessRuntime.ts"
 import { inProcess, receiveOrFail, runtimeLayer } from "../support/process.ts"
 
@@ -36,7 +38,7 @@ const Counter = Protocol.make({
 
 interface CounterState {
   readonly value: number
-  readonly waiting: ReadonlyArray<GenServer.From<string, never>>
+  readonly waiting: ReadonlyArray<GenServer.FromOf<typeof Counter, "Wait">>
   readonly infos: ReadonlyArray<unknown>
 }
 
@@ -514,7 +516,7 @@ describe("GenServer review regressions", () => {
           yield* GenServer.cast(pid, Counter.Release({ text: "ok" }))
           yield* Fiber.join(waiting)
         }
-        const runtime = yield* ProcessRuntimeService
+        const runtime = runtimeOf(yield* ProcessRuntimeService)
         const server = runtime.lookup(pid)!.behaviour as unknown as { pending: Set<unknown> | undefined }
         assert.strictEqual(server.pending?.size ?? 0, 0)
       })
@@ -532,6 +534,137 @@ describe("GenServer targets", () => {
         // A RemoteName of this node reaches the local server like its bare name.
         yield* GenServer.start(counter(), 4, { name: "here" })
         assert.strictEqual(yield* GenServer.call(RemoteName.make("here", "test@127.0.0.1"), Counter.Get()), 4)
+      })
+    )
+  )
+})
+
+describe("GenServer typed references", () => {
+  it.effect("the pid start returns is a plain Pid at run time, usable wherever a pid is", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 3)
+        assert.isTrue(Pid.isPid(pid))
+        assert.deepStrictEqual(Object.keys(pid).sort(), ["id", "incarnation", "node"])
+        const plain: Pid.Pid = pid
+        assert.isTrue(yield* Process.isAlive(plain))
+        assert.strictEqual(yield* GenServer.call(pid, Counter.Get()), 3)
+      })
+    )
+  )
+
+  it.effect("a name typed with GenServer.name is the plain string: start registers it, call and cast reach it", () =>
+    run(
+      Effect.gen(function* () {
+        const name = GenServer.name("typed-counter", Counter)
+        assert.strictEqual(name, "typed-counter")
+        const pid = yield* GenServer.start(counter(), 1, { name })
+        yield* GenServer.cast(name, Counter.Bump({ by: 2 }))
+        assert.strictEqual(yield* GenServer.call(name, Counter.Get()), 3)
+        assert.isTrue(Pid.equals(Option.getOrThrow(yield* Process.info("typed-counter")).pid, pid))
+        const remote = RemoteName.make(name, "test@127.0.0.1")
+        assert.strictEqual(yield* GenServer.call(remote, Counter.Get()), 3)
+      })
+    )
+  )
+})
+
+describe("GenServer durations", () => {
+  it.effect("a call timeout given as a Duration fails the call with CallTimeout after that time", () =>
+    run(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(counter(), 0)
+        const error = yield* Effect.flip(GenServer.call(pid, Counter.Wait(), { timeout: "30 millis" }))
+        assert.instanceOf(error, GenServer.CallTimeout)
+        assert.strictEqual((error as GenServer.CallTimeout).timeoutMs, 30)
+      })
+    )
+  )
+
+  it.effect("a start timeout given as a Duration fails start with InitFailed and kills the server", () =>
+    run(
+      Effect.gen(function* () {
+        const Slow = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+        const slow = GenServer.behaviour(Slow)({
+          init: () => Effect.never,
+          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
+        })
+        const error = yield* Effect.flip(GenServer.start(slow, undefined, { timeout: Duration.millis(30) }))
+        assert.instanceOf(error, GenServer.InitFailed)
+        assert.include(ExitReason.format((error as GenServer.InitFailed).reason), "init timeout")
+        assert.isFalse(yield* Process.isAlive((error as GenServer.InitFailed).server))
+      })
+    )
+  )
+
+  it.effect("a stop timeout given as a Duration kills a server whose terminate outlives it", () =>
+    run(
+      Effect.gen(function* () {
+        const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+        const stubborn = GenServer.behaviour(Stubborn)({
+          init: () => Effect.succeed(0),
+          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) },
+          terminate: () => Effect.never
+        })
+        const pid = yield* GenServer.start(stubborn, undefined)
+        const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
+        const error = yield* Effect.flip(GenServer.stop(pid, ExitReason.normal, "30 millis"))
+        assert.instanceOf(error, GenServer.CallTimeout)
+        assert.strictEqual((error as GenServer.CallTimeout).timeoutMs, 30)
+        assert.strictEqual((yield* Fiber.join(exit))._tag, "Killed")
+      })
+    )
+  )
+})
+
+describe("GenServer inside its process", () => {
+  it.effect("callbacks and the fibers they fork run with CurrentProcess: self is the server's pid", () =>
+    run(
+      Effect.gen(function* () {
+        const Who = Protocol.make({
+          Whoami: Protocol.call({ success: Schema.String }),
+          Forked: Protocol.call({ success: Schema.String })
+        })
+        const initSelf = yield* Deferred.make<Pid.Pid>()
+        const who = GenServer.behaviour(Who)({
+          init: () => Effect.flatMap(GenServer.self, (pid) => Deferred.succeed(initSelf, pid)),
+          handleCall: {
+            Whoami: (_, state) => Effect.map(GenServer.self, (pid) => GenServer.reply(String(pid), state)),
+            Forked: (_, state) =>
+              Effect.map(Effect.flatMap(Effect.forkChild(CurrentProcess.pid), Fiber.join), (pid) =>
+                GenServer.reply(String(pid), state)
+              )
+          }
+        })
+        const pid = yield* GenServer.start(who, undefined)
+        assert.isTrue(Pid.equals(yield* Deferred.await(initSelf), pid))
+        assert.strictEqual(yield* GenServer.call(pid, Who.Whoami()), String(pid))
+        assert.strictEqual(yield* GenServer.call(pid, Who.Forked()), String(pid))
+      })
+    )
+  )
+
+  it.effect("a plain process body has CurrentProcess with its own pid", () =>
+    run(
+      Effect.gen(function* () {
+        const seen = yield* Deferred.make<Pid.Pid>()
+        const pid = yield* Process.spawn(() =>
+          Effect.flatMap(CurrentProcess.CurrentProcess, (me) => Deferred.succeed(seen, me.pid))
+        )
+        assert.isTrue(Pid.equals(yield* Deferred.await(seen), pid))
+      })
+    )
+  )
+})
+
+describe("GenServer errors", () => {
+  it.effect("NameTaken says once which name could not be registered and why", () =>
+    run(
+      Effect.gen(function* () {
+        const first = yield* GenServer.start(counter(), 0, { name: "worker" })
+        const error = yield* Effect.flip(GenServer.start(counter(), 0, { name: "worker" }))
+        assert.instanceOf(error, ProcessErrors.NameTaken)
+        assert.strictEqual(error.message, `name "worker" cannot be registered: already registered to ${first}`)
       })
     )
   )

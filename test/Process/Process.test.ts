@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
 import * as fc from "fast-check"
 import { ExitReason, Pid, Process, ProcessErrors, ProcessRuntime, RemoteName, Signal } from "../../src/index.ts"
+import { runtimeOf } from "../../src/Process/internal/context.ts"
 import { expectNoMessage, inProcess, receiveOrFail, runtimeLayer } from "../support/process.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) => Effect.provide(effect, runtimeLayer)
@@ -133,7 +134,7 @@ describe("spawn and send", () => {
       const reason = yield* Deferred.make<ExitReason.ExitReason>()
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const runtime = yield* ProcessRuntime.ProcessRuntime
+          const runtime = runtimeOf(yield* ProcessRuntime.ProcessRuntime)
           const pid = yield* Process.spawn(idle)
           runtime.watchExit(runtime.lookup(pid), (r) => Deferred.doneUnsafe(reason, Exit.succeed(r)))
         }).pipe(Effect.provide(ProcessRuntime.layer()))
@@ -800,7 +801,7 @@ describe("stuck finalizers", () => {
           const pid = yield* Process.spawn((self) => Effect.forever(self.receive).pipe(Effect.ensuring(Effect.never)))
           // Detached: it outlives the scope, to see the reason the runtime's release gives.
           return yield* Effect.forkDetach(Process.awaitExit(pid), { startImmediately: true })
-        }).pipe(Effect.provide(ProcessRuntime.layer({ shutdownTimeoutMs: 50 })))
+        }).pipe(Effect.provide(ProcessRuntime.layer({ shutdownTimeout: 50 })))
       )
       assert.strictEqual((yield* Fiber.join(waiter))._tag, "Killed")
       assert.isBelow(Date.now() - start, 2000)

@@ -144,7 +144,7 @@ describe("timers on the test clock", () => {
   it.effect("releasing a runtime kills the processes still in their finalizers when its shutdown timeout passes", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(ProcessRuntime.layer({ shutdownTimeoutMs: HOUR }), scope)
+      const context = yield* Layer.buildWithScope(ProcessRuntime.layer({ shutdownTimeout: HOUR }), scope)
       const finalizing = yield* Deferred.make<void>()
       const reason = yield* Effect.provide(
         Effect.gen(function* () {

@@ -170,7 +170,7 @@ export class Spawns {
             answer({
               error:
                 error instanceof NameTaken
-                  ? { kind: "name_taken", detail: error.message }
+                  ? { kind: "name_taken", detail: error.owner }
                   : { kind: "init_failed", detail: error.message, reason: toWireReason(error.reason) }
             })
           ),

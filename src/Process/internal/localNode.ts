@@ -13,6 +13,8 @@ import * as Signal from "./signals.ts"
 import { CallEnvelope, deliverCall } from "./callEnvelope.ts"
 import type { Cell } from "./cell.ts"
 import { withRuntime } from "./context.ts"
+import { exitedError } from "./errors.ts"
+import { specOf } from "./protocol.ts"
 import { Offer } from "./mailbox.ts"
 import type { Delivery, LocalNode, LocalProcess, RequestHandler } from "./remote.ts"
 import type { Runtime } from "./runtime.ts"
@@ -39,7 +41,7 @@ export const make = (runtime: Runtime): LocalNode => ({
   resolve: (target: Pid | string) => (typeof target === "string" ? runtime.resolve(target) : runtime.lookup(target)),
   isAlive: (process) => cellOf(process).alive,
   current: Effect.withFiber((fiber) => Effect.succeed<LocalProcess | undefined>(runtime.current(fiber))),
-  requestSpec: (request) => Protocol.specOf(request as Protocol.AnyCallRequest),
+  requestSpec: (request) => specOf(request as Protocol.AnyCallRequest),
   handler: (process, kind, tag) => handlerOf(cellOf(process), kind, tag),
   deliver: (process, message, park): Delivery => {
     const mailbox = cellOf(process).mailbox
@@ -59,7 +61,7 @@ export const make = (runtime: Runtime): LocalNode => ({
       cell.pid,
       reply as (effect: Effect.Effect<unknown, unknown>) => void,
       span,
-      GenServer.exitedError
+      exitedError
     )
     deliverCall(cell, envelope, park)
   },

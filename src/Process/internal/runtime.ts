@@ -4,8 +4,9 @@
  *
  * @internal
  */
-import { Effect, Fiber } from "effect"
+import { Context, Effect, Fiber } from "effect"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import { CurrentProcess } from "../CurrentProcess.ts"
 import { NameTaken } from "../Errors.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
@@ -144,7 +145,9 @@ export class Runtime {
     trampoline.depth++
     let fiber: Fiber.Fiber<unknown, unknown>
     try {
-      fiber = Effect.runForkWith(context)(deferred ? Effect.andThen(Effect.yieldNow, run) : run)
+      fiber = Effect.runForkWith(Context.add(context, CurrentProcess, cell))(
+        deferred ? Effect.andThen(Effect.yieldNow, run) : run
+      )
     } finally {
       trampoline.depth--
     }

@@ -17,9 +17,10 @@ import {
   type Reply
 } from "../GenServer.ts"
 import * as Pid from "../Pid.ts"
-import * as Protocol from "../Protocol.ts"
+import type * as Protocol from "../Protocol.ts"
 import * as Signal from "../Signal.ts"
 import { CallEnvelope } from "./callEnvelope.ts"
+import { isCastRequest } from "./protocol.ts"
 import type { Cell } from "./cell.ts"
 import { exitWith } from "./cell.ts"
 import type { Runtime } from "./runtime.ts"
@@ -152,7 +153,7 @@ export class Server {
 
   private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
     if (message instanceof CallEnvelope) return this.handleCall(message)
-    if (Protocol.isCastRequest(message)) return this.handleCast(message)
+    if (isCastRequest(message)) return this.handleCast(message)
     if (message instanceof StopRequest) return this.stopWith(message.reason)
     if (message instanceof Signal.Exit && this.cell.parent !== undefined && Pid.equals(message.pid, this.cell.parent)) {
       return this.stopWith(message.reason)

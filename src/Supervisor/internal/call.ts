@@ -19,10 +19,12 @@ export const callSupervisor = <Req extends Protocol.AnyCallRequest>(
   supervisor: Target,
   request: Req
 ): Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | NoProcess | GenServer.ServerExited, ProcessRuntime> =>
-  Effect.catch(GenServer.call(supervisor, request, { timeout: Infinity }), (error: unknown) =>
-    error instanceof GenServer.CallTimeout || (error as { _tag?: unknown })._tag === "MailboxFull"
-      ? Effect.die(error)
-      : Effect.fail(error)
+  Effect.catch(
+    GenServer.call(supervisor, request as Protocol.AnyCallRequest, { timeout: Infinity }),
+    (error: unknown) =>
+      error instanceof GenServer.CallTimeout || (error as { _tag?: unknown })._tag === "MailboxFull"
+        ? Effect.die(error)
+        : Effect.fail(error)
   ) as Effect.Effect<
     Protocol.SuccessOf<Req>,
     Protocol.ErrorOf<Req> | NoProcess | GenServer.ServerExited,

@@ -1,0 +1,104 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import {
+  BehaviourRegistry,
+  Client,
+  Cluster,
+  Distribution,
+  GenServer,
+  MemoryNetwork,
+  MemoryTransport,
+  ProcessErrors,
+  type ProcessRuntime,
+  Protocol,
+  RemoteName
+} from "../../src/index.ts"
+import { awaitNodesUp, fast } from "../support/clusterHarness.ts"
+
+/** An application service that a spawnable behaviour needs. */
+class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("test/Greeter") {}
+
+const Hello = Protocol.make({
+  Hello: Protocol.call({ payload: { name: Schema.String }, success: Schema.String })
+})
+
+/** Greets with the prefix it was started with and the greeter of the node it runs on. */
+const hello = GenServer.behaviour(Hello)({
+  init: (prefix: string) => Effect.succeed(prefix),
+  handleCall: {
+    Hello: ({ name }, prefix) =>
+      Effect.map(Greeter, (greeter) => GenServer.reply(`${prefix}${greeter.greet(name)}`, prefix))
+  }
+})
+
+const HelloSpec = BehaviourRegistry.define("hello", Schema.String, hello)
+
+/** A node on `network` registering `behaviours`, its layer provided with `services`; in the current scope. */
+const node = <R>(
+  network: MemoryNetwork.MemoryNetwork,
+  name: string,
+  seeds: ReadonlyArray<string>,
+  services: Layer.Layer<R>,
+  behaviours: ReadonlyArray<BehaviourRegistry.BehaviourSpec<string, typeof Hello, R>>
+) =>
+  Effect.gen(function* () {
+    const transport = MemoryTransport.layer(network, { name, handshakeTimeout: 500 })
+    const context = yield* Layer.build(
+      Distribution.layerOnCluster(
+        Cluster.layerOn({ nodeName: name, insecure: true, seeds, ...fast }).pipe(Layer.provide(transport)),
+        { behaviours }
+      ).pipe(Layer.provide(services))
+    )
+    return {
+      cluster: Context.get(context, Cluster.Cluster),
+      run: <A, E>(
+        effect: Effect.Effect<A, E, Distribution.Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster>
+      ) => Effect.provideContext(effect, context)
+    }
+  })
+
+/** Node a (no behaviours, no greeter) and node b (the hello behaviour and its greeter), connected. */
+const pair = Effect.gen(function* () {
+  const network = MemoryNetwork.make()
+  const greeterOfB = Layer.succeed(Greeter, { greet: (name: string) => `hello ${name} from b` })
+  const a = yield* node(network, "a", ["b@b:0"], Layer.empty, [])
+  const b = yield* node(network, "b", ["a@a:0"], greeterOfB, [HelloSpec])
+  yield* awaitNodesUp(a.cluster, ["b"])
+  yield* awaitNodesUp(b.cluster, ["a"])
+  return { a, b }
+})
+
+describe("remote spawn of behaviours that need application services", () => {
+  it.live("a server spawned from another node runs with the services of the node that registered it", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair
+      const spawned = yield* a.run(Distribution.spawn("b", HelloSpec, "> ", { timeout: "2 seconds" }))
+      assert.strictEqual(spawned.pid.node, "b")
+      assert.strictEqual(yield* a.run(GenServer.call(spawned.pid, Hello.Hello({ name: "ann" }))), "> hello ann from b")
+    })
+  )
+
+  it.live("a remote spawn under a taken name fails with NameTaken, whose message says once what is wrong", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair
+      const first = yield* a.run(Distribution.spawn("b", HelloSpec, "", { name: "worker" }))
+      const error = yield* Effect.flip(a.run(Distribution.spawn("b", HelloSpec, "", { name: "worker" })))
+      assert.instanceOf(error, ProcessErrors.NameTaken)
+      assert.strictEqual(error.message, `name "worker" cannot be registered: already registered to ${first.pid}`)
+    })
+  )
+})
+
+describe("clients of servers on other nodes", () => {
+  it.live("a Client made with a RemoteName calls the server registered under that name on its node", () =>
+    Effect.gen(function* () {
+      const { a } = yield* pair
+      yield* a.run(Distribution.spawn("b", HelloSpec, "", { name: "greeter" }))
+      const client = yield* a.run(Client.make(Hello, RemoteName.make("greeter", "b", Hello)))
+      assert.strictEqual(yield* client.call(Hello.Hello({ name: "bob" })), "hello bob from b")
+      assert.strictEqual(String(client.target), "greeter@b")
+      // The name is resolved on its node at each call: this node does not know the pid.
+      assert.isTrue(Option.isNone(yield* client.whereis))
+    })
+  )
+})
