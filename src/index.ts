@@ -10,20 +10,18 @@
  *   `SupervisorErrors`, `Client`;
  * - a node and its links: `Transport` (the service every node layer provides), `TcpTransport`,
  *   `MemoryTransport` and `MemoryNetwork` (tests and fault injection), `Security` (the link
- *   security modes a configuration chooses), `TransportError`;
+ *   security modes a configuration chooses), `TransportOptions` (link tuning: frame limit,
+ *   high-water mark, handshake and shutdown timeouts, busy polling), `TransportError`;
  * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`.
  *
  * Left out on purpose:
  * - the wire (`Frame`, `Framing`, `Codec`, `Channel`, `DistributionFrame`): frame schemas, framing
  *   and the codec matter only to people who build their own transport or speak the protocol from
  *   elsewhere; they are exported by the subpath `effect-otp/wire`;
- * - `Gossip` and `Heartbeat`: the frames and timing rules of membership, used by `Cluster` itself
- *   (their intervals and thresholds are options of `ClusterConfig`);
- * - `Discovery`: seed parsing and DNS resolution behind `ClusterConfig.seeds` (a seed is a string
- *   there, checked when the cluster starts);
- * - `TransportOptions`: its tuning options are fields of `TcpTransport.TcpTransportOptions`,
- *   `MemoryTransport.MemoryTransportOptions` and `ClusterConfig.transport`; its helpers are the
- *   transport's own.
+ * - `Gossip` and `Heartbeat`: the frames of membership, used by `Cluster` itself (their intervals
+ *   and thresholds are options of `ClusterConfig`); also in `effect-otp/wire`;
+ * - seed parsing and DNS resolution behind `ClusterConfig.seeds` (a seed is a string there, checked
+ *   when the cluster starts): internal.
  *
  * @since 0.1.0
  */
@@ -96,6 +94,9 @@ export * as Security from "./Transport/Security.ts"
 
 /** Errors of the transport. @since 0.1.0 */
 export * as TransportError from "./Transport/TransportError.ts"
+
+/** Link tuning: frame limit, high-water mark, handshake and shutdown timeouts, busy polling. @since 0.1.0 */
+export * as TransportOptions from "./Transport/TransportOptions.ts"
 
 /** Cluster membership: seeds, gossip, heartbeats, failure detection, events. @since 0.1.0 */
 export * as Cluster from "./Cluster/Cluster.ts"

@@ -1,13 +1,15 @@
 /**
- * effect-otp's wire format, for people who build their own transport (`import { Frame, Framing,
- * Codec, Channel, DistributionFrame } from "effect-otp/wire"`).
+ * effect-otp's wire format, for people who build their own transport or speak the cluster protocol
+ * from elsewhere (`import { Frame, Framing, Codec, Channel, DistributionFrame, Gossip, Heartbeat }
+ * from "effect-otp/wire"`).
  *
  * Everyday code does not need this module: `Distribution.layer` and the TCP and in-memory
  * transports of the main entry point put frames on the wire for you. A transport of your own
  * carries frame bodies between two nodes in order; each body is one MessagePack value (`Codec`),
  * and on a byte stream each body is preceded by its length (`Framing`). Control frames (`Frame`)
  * open and close a link; data frames are `[channel, payload]` pairs whose payload is encoded by
- * the channel's Schema (`Channel`); distribution uses one such channel (`DistributionFrame`).
+ * the channel's Schema (`Channel`); distribution uses one such channel (`DistributionFrame`), and
+ * membership two more (`Gossip`, the member list, and `Heartbeat`, liveness and load).
  *
  * These modules follow the cluster protocol version (`Frame.protocolVersion`): two nodes with
  * different versions refuse each other in the handshake.
@@ -43,3 +45,9 @@ export * as Channel from "./Transport/Channel.ts"
 
 /** The frames of distribution (remote send, call, cast, signals, links, monitors, spawn). @since 0.1.0 */
 export * as DistributionFrame from "./Cluster/DistributionFrame.ts"
+
+/** The gossip channel of membership: the member list nodes exchange. @since 0.1.0 */
+export * as Gossip from "./Cluster/Gossip.ts"
+
+/** The heartbeat channel of membership and its failure-detection rule. @since 0.1.0 */
+export * as Heartbeat from "./Cluster/Heartbeat.ts"

@@ -12,7 +12,7 @@ import * as Channel from "../Transport/Channel.ts"
  *
  * @example
  * ```ts
- * import { Gossip } from "effect-otp"
+ * import { Gossip } from "effect-otp/wire"
  *
  * const member: Gossip.Member = { name: "b", incarnation: 7, host: "10.0.0.2", port: 4370 }
  * ```
@@ -39,7 +39,7 @@ export type Member = typeof Member.Type
  *
  * @example
  * ```ts
- * import { Gossip } from "effect-otp"
+ * import { Gossip } from "effect-otp/wire"
  *
  * const frame: typeof Gossip.Gossip.Type = { members: [{ name: "a", incarnation: 1, host: "10.0.0.1", port: 4370 }] }
  * ```
@@ -54,7 +54,7 @@ export const Gossip = Schema.Struct({ members: Schema.Array(Member) })
  *
  * @example
  * ```ts
- * import { Gossip } from "effect-otp"
+ * import { Gossip } from "effect-otp/wire"
  *
  * Gossip.channel.name // "otp.cluster.gossip"
  * ```
@@ -71,7 +71,7 @@ export const channel = Channel.make("otp.cluster.gossip", Gossip)
  *
  * @example
  * ```ts
- * import { Gossip } from "effect-otp"
+ * import { Gossip } from "effect-otp/wire"
  *
  * Gossip.dialsFirst("a", "b") // true
  * ```

@@ -15,7 +15,7 @@ import { NodeStatus } from "./ClusterEvent.ts"
  *
  * @example
  * ```ts
- * import { Heartbeat } from "effect-otp"
+ * import { Heartbeat } from "effect-otp/wire"
  *
  * const beat: Heartbeat.Heartbeat = { status: "running", processCount: 12, uptimeMs: 60_000 }
  * ```
@@ -40,7 +40,7 @@ export type Heartbeat = typeof Heartbeat.Type
  *
  * @example
  * ```ts
- * import { Heartbeat } from "effect-otp"
+ * import { Heartbeat } from "effect-otp/wire"
  *
  * Heartbeat.channel.name // "otp.cluster.heartbeat"
  * ```
@@ -58,7 +58,8 @@ export const channel = Channel.make("otp.cluster.heartbeat", Heartbeat)
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Heartbeat, Transport } from "effect-otp"
+ * import { Transport } from "effect-otp"
+ * import { Heartbeat } from "effect-otp/wire"
  *
  * const silent = Effect.gen(function* () {
  *   const transport = yield* Transport.Transport

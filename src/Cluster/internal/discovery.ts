@@ -1,21 +1,14 @@
 /**
  * Seeds: parsing `name@host:port` and `host:port`, and resolving DNS names to all their addresses.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as Dns from "node:dns"
 import * as Net from "node:net"
-import type { Address } from "../Transport/Frame.ts"
+import type { Address } from "../../Transport/Frame.ts"
 
 /**
  * A parsed seed: a named node at an address, or a DNS name whose every address is a node.
- *
- * @example
- * ```ts
- * import type { Discovery } from "effect-otp"
- *
- * const seed: Discovery.Seed = { _tag: "Named", name: "a", host: "10.0.0.1", port: 4370 }
- * ```
  *
  * @category models
  * @since 0.1.0
@@ -27,15 +20,6 @@ export type Seed =
 /**
  * Parses a seed string, or returns an explanation of what is wrong with it (the cluster refuses a
  * malformed seed with `InvalidClusterConfig`).
- *
- * @example
- * ```ts
- * import { Discovery } from "effect-otp"
- *
- * Discovery.parseSeed("a@10.0.0.1:4370") // { _tag: "Named", name: "a", host: "10.0.0.1", port: 4370 }
- * Discovery.parseSeed("otp.default.svc.cluster.local:4370") // { _tag: "Dns", ... }
- * Discovery.parseSeed("nohost") // 'seed "nohost" has no port (expected name@host:port or host:port)'
- * ```
  *
  * @category parsing
  * @since 0.1.0
@@ -59,13 +43,6 @@ export const parseSeed = (seed: string): Seed | string => {
 /**
  * Resolves a host name to all its addresses.
  *
- * @example
- * ```ts
- * import type { Discovery } from "effect-otp"
- *
- * const fixed: Discovery.Resolve = async () => ["10.0.0.1", "10.0.0.2"]
- * ```
- *
  * @category models
  * @since 0.1.0
  */
@@ -82,14 +59,6 @@ const ignoreNoData = (error: NodeJS.ErrnoException): Array<string> => {
  * `/etc/hosts` and search domains, as Kubernetes expects). IP literals resolve to themselves. A name
  * with no record resolves to no address; other DNS failures reject (the cluster logs them and
  * retries at the next discovery round).
- *
- * @example
- * ```ts
- * import { Discovery } from "effect-otp"
- *
- * const resolve = Discovery.makeResolve(["10.96.0.10"])
- * const addresses = resolve("otp-headless.default.svc.cluster.local")
- * ```
  *
  * @category resolving
  * @since 0.1.0
@@ -114,16 +83,6 @@ export const makeResolve = (servers?: ReadonlyArray<string>): Resolve => {
 /**
  * The addresses of a seed. A named seed is dialed as given (its host may be a name: the socket
  * resolves it); a DNS seed expands to one address per record.
- *
- * @example
- * ```ts
- * import { Discovery } from "effect-otp"
- *
- * const seed = Discovery.parseSeed("otp.default.svc.cluster.local:4370")
- * if (typeof seed !== "string") {
- *   const addresses = Discovery.seedAddresses(seed, Discovery.makeResolve())
- * }
- * ```
  *
  * @category resolving
  * @since 0.1.0
