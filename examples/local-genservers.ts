@@ -2,7 +2,7 @@
  * A single-node tour: a few GenServers with typed protocols, calls and casts, a typed error, a
  * call timeout, a crash seen through a monitor, and a registered name reused after a restart.
  *
- * Run with `npm start`.
+ * Run with `npm run example:local`. No external service.
  */
 import { Effect, Schema } from "effect"
 import { ExitReason, GenServer, Process, ProcessRuntime, Protocol, Registry, Signal } from "../src/index.ts"

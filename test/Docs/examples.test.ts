@@ -47,6 +47,26 @@ describe("documentation examples", () => {
     ])
   })
 
+  it("a Markdown block marked as continuing the previous one is checked after it, its errors at its own lines", () => {
+    const markdown = [
+      "```ts",
+      'import { Effect } from "effect"',
+      "const one = Effect.succeed(1)",
+      "```",
+      "Then:",
+      "<!-- continues the previous block -->",
+      "```ts",
+      "const two = Effect.map(one, (n) => n + 1)",
+      "const broken: string = two",
+      "```"
+    ].join("\n")
+    const blocks = blocksOfMarkdown("README.md", markdown)
+    assert.strictEqual(blocks[1]!.prelude, 'import { Effect } from "effect"\nconst one = Effect.succeed(1)')
+    const broken = check(blocks)
+    assert.strictEqual(broken.length, 1)
+    assert.match(broken[0]!, /^README\.md:9: TS2322 /)
+  })
+
   it("every ts block of the JSDoc of src/, of README.md and of docs/ type-checks as a standalone module", () => {
     const blocks = allBlocks()
     assert.isAbove(blocks.length, 40)

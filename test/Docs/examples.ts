@@ -4,6 +4,10 @@
  * uses), and all of them are type-checked in one TypeScript program with the repository's compiler
  * options, `effect-otp` and `effect-otp/wire` mapped to the sources.
  *
+ * A Markdown block preceded by the line `<!-- continues the previous block -->` is checked as the
+ * continuation of the block before it (as a tour builds on what it declared earlier): its module is
+ * the previous blocks' code followed by its own. Errors are reported in the block that has them.
+ *
  * Run alone with `npx tsx test/Docs/examples.ts` (prints one line per broken block; with `--all`, one
  * line per error).
  */
@@ -21,7 +25,12 @@ export interface Block {
   /** The line of the file where the block's code starts (1-based). */
   readonly line: number
   readonly code: string
+  /** Code of the earlier blocks this one continues (Markdown only), checked before its own. */
+  readonly prelude?: string | undefined
 }
+
+/** The marker, on the line before a Markdown block's fence, of a block that continues the previous one. */
+export const continuesMarker = "<!-- continues the previous block -->"
 
 const fence = /^(\s*)```(ts|typescript)\s*$/
 const closingFence = /^\s*```\s*$/
@@ -66,14 +75,24 @@ export const blocksOfSource = (file: string, text: string): Array<Block> => {
   return blocks
 }
 
-/** The ```ts blocks of a Markdown document. */
+/** The ```ts blocks of a Markdown document, continued blocks with their prelude. */
 export const blocksOfMarkdown = (file: string, text: string): Array<Block> => {
   const lines = text.split("\n")
-  return blocksIn(
+  const blocks = blocksIn(
     file,
     lines,
     lines.map((_, i) => i + 1)
   )
+  let previous: Block | undefined
+  return blocks.map((block) => {
+    // block.line is the line after the fence: the marker is the line before the fence.
+    const continues = previous !== undefined && lines[block.line - 3]?.trim() === continuesMarker
+    const result: Block = continues
+      ? { ...block, prelude: [previous!.prelude, previous!.code].filter((code) => code !== undefined).join("\n") }
+      : block
+    previous = result
+    return result
+  })
 }
 
 const walk = (dir: string, extension: string): Array<string> => {
@@ -133,6 +152,8 @@ export const check = (blocks: ReadonlyArray<Block>, options: { readonly all?: bo
   const compiler = compilerOptions()
   const directory = Path.join(root, ".docs-examples")
   const virtual = new Map<string, Block>()
+  const sourceOf = (block: Block) => (block.prelude === undefined ? block.code : `${block.prelude}\n${block.code}`)
+  const preludeLines = (block: Block) => (block.prelude === undefined ? 0 : block.prelude.split("\n").length)
   blocks.forEach((block, i) => {
     const name = `${block.file.replace(/[/.]/g, "_")}_${block.line}_${i}.ts`
     virtual.set(Path.join(directory, name), block)
@@ -142,13 +163,16 @@ export const check = (blocks: ReadonlyArray<Block>, options: { readonly all?: bo
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
     const block = virtual.get(Path.resolve(fileName))
     return block !== undefined
-      ? ts.createSourceFile(fileName, block.code, languageVersion, true)
+      ? ts.createSourceFile(fileName, sourceOf(block), languageVersion, true)
       : getSourceFile(fileName, languageVersion, onError, shouldCreate)
   }
   const fileExists = host.fileExists.bind(host)
   host.fileExists = (fileName) => virtual.has(Path.resolve(fileName)) || fileExists(fileName)
   const readFile = host.readFile.bind(host)
-  host.readFile = (fileName) => virtual.get(Path.resolve(fileName))?.code ?? readFile(fileName)
+  host.readFile = (fileName) => {
+    const block = virtual.get(Path.resolve(fileName))
+    return block === undefined ? readFile(fileName) : sourceOf(block)
+  }
 
   const program = ts.createProgram({ rootNames: [...virtual.keys()], options: compiler, host })
   const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()]
@@ -158,10 +182,15 @@ export const check = (blocks: ReadonlyArray<Block>, options: { readonly all?: bo
   const broken: Array<string> = []
   for (const [fileName, block] of virtual) {
     const sourceFile = program.getSourceFile(fileName)!
-    const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
-    const lineOf = (diagnostic: ts.Diagnostic) =>
-      block.line +
-      (diagnostic.start === undefined ? 0 : sourceFile.getLineAndCharacterOfPosition(diagnostic.start).line)
+    const skipped = preludeLines(block)
+    const lineInModule = (diagnostic: ts.Diagnostic) =>
+      diagnostic.start === undefined ? skipped : sourceFile.getLineAndCharacterOfPosition(diagnostic.start).line
+    // Errors in the prelude belong to (and are reported by) the earlier blocks.
+    const diagnostics = [
+      ...program.getSyntacticDiagnostics(sourceFile),
+      ...program.getSemanticDiagnostics(sourceFile)
+    ].filter((diagnostic) => lineInModule(diagnostic) >= skipped)
+    const lineOf = (diagnostic: ts.Diagnostic) => block.line + lineInModule(diagnostic) - skipped
     const format = (diagnostic: ts.Diagnostic) =>
       `${block.file}:${lineOf(diagnostic)}: TS${diagnostic.code} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, " ").split("\n")[0]!}`
     const first = diagnostics[0]
