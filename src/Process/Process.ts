@@ -43,6 +43,7 @@ import { Duration, Effect, type Fiber, Option } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import { type MailboxFull, NameTaken, NoProcess, type NotAProcess } from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
+import * as CurrentProcessModule from "./CurrentProcess.ts"
 import type { CurrentProcess } from "./CurrentProcess.ts"
 import type { Cell } from "./internal/cell.ts"
 import { exitWith } from "./internal/cell.ts"
@@ -705,7 +706,9 @@ export const cancelTimer = (timer: TimerRef): Effect.Effect<Option.Option<Durati
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The pid of the current process. Fails with `NotAProcess` outside any process.
+ * The pid of the current process. It cannot fail: it requires `CurrentProcess`, which only process
+ * bodies (and the fibers they fork, which act on behalf of their process) have, so using it outside
+ * a process is a compile error rather than a run-time `NotAProcess`. Same as `GenServer.self`.
  *
  * @example
  * ```ts
@@ -718,7 +721,7 @@ export const cancelTimer = (timer: TimerRef): Effect.Effect<Option.Option<Durati
  * @category introspection
  * @since 0.1.0
  */
-export const self: Effect.Effect<Pid, NotAProcess, ProcessRuntime> = Effect.map(currentCell("self"), (cell) => cell.pid)
+export const self: Effect.Effect<Pid, never, CurrentProcess> = CurrentProcessModule.pid
 
 /**
  * Whether the process is alive: it exists on this node and is not exiting. `false` for pids of

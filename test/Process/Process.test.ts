@@ -504,7 +504,6 @@ describe("links and exit signals", () => {
         const error = yield* Effect.flip(Process.spawnLink(idle))
         assert.instanceOf(error, ProcessErrors.NotAProcess)
         assert.include(error.message, "spawnLink")
-        assert.instanceOf(yield* Effect.flip(Process.self), ProcessErrors.NotAProcess)
       })
     )
   )

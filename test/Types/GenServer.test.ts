@@ -137,8 +137,9 @@ describe("durations", () => {
 })
 
 describe("inside a process", () => {
-  it("GenServer.self cannot fail, and needs CurrentProcess", () => {
+  it("GenServer.self and Process.self cannot fail, and need CurrentProcess", () => {
     expectTypeOf(GenServer.self).toEqualTypeOf<Effect.Effect<Pid.Pid, never, CurrentProcess.CurrentProcess>>()
+    expectTypeOf(Process.self).toEqualTypeOf<Effect.Effect<Pid.Pid, never, CurrentProcess.CurrentProcess>>()
   })
 
   it("outside a process, the missing CurrentProcess is a compile error", () => {
