@@ -4,19 +4,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
-import * as Timers from "../internal/timers.ts"
-import * as Codec from "./Codec.ts"
-import type { Address, NodeIdentity } from "./Frame.ts"
-import { LinkEngine } from "./internal/linkEngine.ts"
+import type { Address } from "./Frame.ts"
+import { makeLinkEngine } from "./internal/linkEngine.ts"
 import type { AttachOptions } from "./internal/linkEngine.ts"
 import { makeLog } from "./internal/logging.ts"
 import type { MemoryNetwork } from "./MemoryNetwork.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed } from "./TransportError.ts"
 import type { ConnectError } from "./TransportError.ts"
-import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
+import { resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
@@ -66,18 +64,11 @@ export const make = Effect.fnUntraced(function* (
 ): Effect.fn.Return<Transport["Service"], never, Scope.Scope> {
   const tuning = resolveTuning(options)
   const log = yield* makeLog(options.name)
-  const timers = yield* Timers.current
-  const clock = yield* Clock.Clock
-  const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
-  const address: Address = { host: options.name, port: 0 }
-  const engine = new LinkEngine({
+  const engine = yield* makeLinkEngine({
     ...tuning,
-    local,
-    address,
-    codec: Codec.make(),
-    log,
-    timers,
-    wallClockMillis: () => clock.currentTimeMillisUnsafe()
+    name: options.name,
+    address: { host: options.name, port: 0 },
+    log
   })
   const unlisten = network.listen(options.name, (conn) => void engine.attach(conn, "inbound"))
   yield* Effect.addFinalizer(() =>

@@ -15,13 +15,12 @@
  */
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { Clock, Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Timers from "../internal/timers.ts"
-import * as Codec from "./Codec.ts"
 import type { Address, NodeIdentity } from "./Frame.ts"
 import { BusyPoll } from "./internal/busyPoll.ts"
-import { LinkEngine } from "./internal/linkEngine.ts"
+import { makeLinkEngine } from "./internal/linkEngine.ts"
 import type { AttachOptions } from "./internal/linkEngine.ts"
 import { makeLog } from "./internal/logging.ts"
 import { SocketConn } from "./internal/socketConn.ts"
@@ -30,7 +29,7 @@ import * as TlsOptions from "./internal/tls.ts"
 import { Transport } from "./Transport.ts"
 import { ConnectFailed, ListenFailed } from "./TransportError.ts"
 import type { ConnectError, ConnectFailure } from "./TransportError.ts"
-import { newIncarnation, resolveTuning } from "./internal/tuning.ts"
+import { resolveTuning } from "./internal/tuning.ts"
 import type { TransportTuning } from "./TransportOptions.ts"
 
 /**
@@ -208,7 +207,6 @@ export const make = Effect.fnUntraced(function* (
   const host = options.host ?? "127.0.0.1"
   const log = yield* makeLog(options.name)
   const timers = yield* Timers.current
-  const clock = yield* Clock.Clock
   const security = Security.redact(options.security)
   if ("insecure" in security) {
     yield* Effect.logWarning(
@@ -263,16 +261,8 @@ export const make = Effect.fnUntraced(function* (
     })
   )
   const address: Address = { host: options.advertiseHost ?? host, port }
-  const local: NodeIdentity = { name: options.name, incarnation: newIncarnation() }
-  const engine = new LinkEngine({
-    ...tuning,
-    local,
-    address,
-    codec: Codec.make(),
-    log,
-    timers,
-    wallClockMillis: () => clock.currentTimeMillisUnsafe()
-  })
+  const engine = yield* makeLinkEngine({ ...tuning, name: options.name, address, log })
+  const local = engine.config.local
   const busyPoll = new BusyPoll(tuning.busyPollMicros)
 
   /** Who the TLS layer says the peer is (PSK identity, or certificate names when bound). */

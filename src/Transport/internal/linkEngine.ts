@@ -6,17 +6,19 @@
  *
  * @internal
  */
-import { Effect, Exit, PubSub, Schema, Stream } from "effect"
+import { Clock, Effect, Exit, PubSub, Schema, Stream } from "effect"
 import type { Channel } from "../Channel.ts"
-import type { Codec } from "../Codec.ts"
+import * as Codec from "../Codec.ts"
 import { ControlFrame, protocolVersion } from "../Frame.ts"
 import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
 import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
 import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnected } from "../TransportError.ts"
 import type { ConnectError, ConnectFailure, SendError } from "../TransportError.ts"
-import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import * as Timers from "../../internal/timers.ts"
+import type { CancelTimer } from "../../internal/timers.ts"
 import { LogThrottle, repeats } from "../../internal/logThrottle.ts"
 import type { Conn } from "./conn.ts"
+import { newIncarnation } from "./tuning.ts"
 
 /** Log sink used from callbacks. */
 export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) => void
@@ -28,13 +30,33 @@ export interface LinkEngineConfig {
   readonly maxFrameBytes: number
   readonly highWaterMarkBytes: number
   readonly handshakeTimeoutMs: number
-  readonly codec: Codec
+  readonly codec: Codec.Codec
   readonly log: Log
   /** The clock of the transport: handshake and shutdown timers, and link silences (monotonic). */
-  readonly timers: Timers
+  readonly timers: Timers.Timers
   /** Wall-clock epoch milliseconds, for the timestamps shown to people. */
   readonly wallClockMillis: () => number
 }
+
+/**
+ * The link engine of node `name` (with a new incarnation) at `address`, on the clock of the fiber
+ * that builds it: the one construction every transport implementation shares.
+ */
+export const makeLinkEngine = (
+  settings: Omit<LinkEngineConfig, "local" | "codec" | "timers" | "wallClockMillis"> & { readonly name: string }
+): Effect.Effect<LinkEngine> =>
+  Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    return Effect.succeed(
+      new LinkEngine({
+        ...settings,
+        local: { name: settings.name, incarnation: newIncarnation() },
+        codec: Codec.make(),
+        timers: Timers.ofFiber(fiber),
+        wallClockMillis: () => clock.currentTimeMillisUnsafe()
+      })
+    )
+  })
 
 /** Why a peer claiming `name` is not who its TLS authentication says, if it is not. */
 const identityMismatch = (options: AttachOptions, name: string): string | undefined => {
