@@ -512,6 +512,8 @@ export const make = Effect.fnUntraced(function* <E, R>(
   const awaitNodes = (names: Iterable<string>, options?: AwaitNodesOptions): Effect.Effect<void, NodesNotUp> =>
     Effect.suspend(() => {
       const wanted = new Set(names)
+      // This node is up for itself: a readiness list shared by every node may name it.
+      wanted.delete(local.name)
       const missing = new Set(wanted)
       for (const peer of upPeers()) missing.delete(peer.identity.name)
       if (missing.size === 0) return Effect.void
@@ -777,7 +779,7 @@ export const membership: Stream.Stream<NodeUp | NodeDown, never, Cluster> = Stre
 
 /**
  * Waits until every node of `names` is up at the same time (at once if they already are). A node
- * that goes down while others are awaited counts as missing again. With `timeout`, fails with
+ * that goes down while others are awaited counts as missing again; this node itself counts as up. With `timeout`, fails with
  * `NodesNotUp` naming the nodes still missing; without, waits as long as it takes. Runs on
  * Effect's `Clock`.
  *

@@ -223,6 +223,10 @@ describe("Cluster", () => {
       // Already up: no waiting, and no timeout needed.
       yield* Cluster.awaitNodes(["c"]).pipe(Effect.provideService(Cluster.Cluster, a))
       yield* Cluster.awaitNodes([]).pipe(Effect.provideService(Cluster.Cluster, a))
+      // A readiness list shared by every node names the node itself: it counts as up.
+      yield* Cluster.awaitNodes(["a", "b", "c"], { timeout: "1 second" }).pipe(
+        Effect.provideService(Cluster.Cluster, a)
+      )
     })
   )
 

@@ -737,6 +737,22 @@ describe("remote timers on Effect's Clock", () => {
     })
   )
 
+  it.effect("a remote call whose timeout is already over (zero) fails with CallTimeout, not left waiting", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 33 })
+      const a = yield* memoryDistNode(network, { nodeName: "a", ...slow })
+      const b = yield* memoryDistNode(network, { nodeName: "b", seeds: ["a@a:0"], ...slow })
+      yield* live(awaitNodesUp(a.cluster, ["b"]))
+      const server = yield* startKv(b)
+      // Under TestClock a zero sleep ends while its timer is being armed.
+      const error = yield* Effect.flip(a.run(GenServer.call(server, Kv.Hang(), { timeout: 0 })))
+      assert.instanceOf(error, GenServer.CallTimeout)
+      assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 0)
+      const spawnError = yield* Effect.flip(a.run(a.distribution.spawn("b", SlowSpec, 1, { timeout: 0 })))
+      assert.instanceOf(spawnError, GenServer.CallTimeout)
+    })
+  )
+
   it.effect("a remote spawn whose init does not finish times out after its timeout of test time", () =>
     Effect.gen(function* () {
       const network = MemoryNetwork.make({ seed: 32 })

@@ -1,19 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
 import {
   BehaviourRegistry,
   Client,
   Cluster,
   Distribution,
+  ExitReason,
   GenServer,
   MemoryNetwork,
   MemoryTransport,
+  Process,
   ProcessErrors,
   type ProcessRuntime,
   Protocol,
   RemoteName
 } from "../../src/index.ts"
 import { awaitNodesUp, fast } from "../support/clusterHarness.ts"
+import { eventually } from "../support/transportHarness.ts"
 
 /** An application service that a spawnable behaviour needs. */
 class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("test/Greeter") {}
@@ -99,6 +102,42 @@ describe("clients of servers on other nodes", () => {
       assert.strictEqual(String(client.target), "greeter@b")
       // The name is resolved on its node at each call: this node does not know the pid.
       assert.isTrue(Option.isNone(yield* client.whereis))
+    })
+  )
+})
+
+describe("remote spawns whose requester's node goes down during init", () => {
+  it.live("the linked server gets a noconnection exit signal once its init ends, instead of running unowned", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const gate = yield* Deferred.make<void>()
+      const GatedSpec = BehaviourRegistry.define(
+        "gated",
+        Schema.String,
+        GenServer.behaviour(Hello)({
+          init: (prefix: string) => Effect.as(Deferred.await(gate), prefix),
+          handleCall: { Hello: ({ name }, prefix) => Effect.succeed(GenServer.reply(`${prefix}${name}`, prefix)) }
+        })
+      )
+      const scopeOfA = yield* Scope.make()
+      const a = yield* node(network, "a", ["b@b:0"], Layer.empty, []).pipe(Scope.provide(scopeOfA))
+      const b = yield* node(network, "b", ["a@a:0"], Layer.empty, [GatedSpec])
+      yield* awaitNodesUp(a.cluster, ["b"])
+      yield* awaitNodesUp(b.cluster, ["a"])
+      // A process on a spawns the server on b, linked, and waits for its init.
+      yield* a.run(
+        Process.spawn(() =>
+          Effect.ignore(Distribution.spawn("b", GatedSpec, "", { link: true, name: "orphan", timeout: "1 minute" }))
+        )
+      )
+      // The name is registered on b before init runs.
+      yield* eventually(b.run(Process.info("orphan")), Option.isSome)
+      const exited = yield* Effect.forkChild(b.run(Process.awaitExit("orphan")), { startImmediately: true })
+      yield* Scope.close(scopeOfA, Exit.void)
+      yield* eventually(b.cluster.nodes, (nodes) => nodes.length === 0)
+      yield* Deferred.succeed(gate, undefined)
+      const reason = yield* Fiber.join(exited)
+      assert.strictEqual(reason._tag, "NoConnection", ExitReason.format(reason))
     })
   )
 })

@@ -14,7 +14,7 @@ import type { CancelTimer } from "../../internal/timers.ts"
 import type { DistFrame } from "../DistributionFrame.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import type { Messages } from "./messages.ts"
-import { namePid, type Shared, take } from "./shared.ts"
+import { namePid, noop, type Shared, take } from "./shared.ts"
 import {
   fromWirePid,
   fromWireReason,
@@ -31,7 +31,7 @@ interface PendingCall {
   readonly tag: string
   readonly spec: Protocol.AnySpec
   readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
-  readonly cancelTimer: CancelTimer
+  cancelTimer: CancelTimer
   /** Interrupts the send of the Call frame while it still waits for room on the link. */
   cancelSend: (() => void) | undefined
 }
@@ -84,12 +84,12 @@ export class Calls {
         return resume(this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: describe(error) })))
       }
       const ref = shared.nextRef()
-      const cancelTimer = shared.timers.start(timeout, () => {
+      const pending: PendingCall = { node, target, tag, spec, resume, cancelTimer: noop, cancelSend: undefined }
+      this.pending.set(ref, pending)
+      pending.cancelTimer = shared.timers.start(timeout, () => {
         if (this.take(ref) === undefined) return
         resume(this.fail("timeout", new CallTimeout({ server: String(target), request: tag, timeoutMs: timeout })))
       })
-      const pending: PendingCall = { node, target, tag, spec, resume, cancelTimer, cancelSend: undefined }
-      this.pending.set(ref, pending)
       const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
       const frame: DistFrame = {
         _tag: "Call",

@@ -66,9 +66,12 @@ export class Shared {
   }
 }
 
-/** A request waiting for its answer from another node, with the timer that ends the wait. */
+/**
+ * A request waiting for its answer from another node, with the timer that ends the wait. The timer
+ * is armed after the entry is in its map (a timeout of zero may fire while it is being armed).
+ */
 export interface Pending {
-  readonly cancelTimer: CancelTimer
+  cancelTimer: CancelTimer
 }
 
 /** Removes a pending request and stops its timer; `undefined` if it was already settled. */

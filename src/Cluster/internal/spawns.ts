@@ -21,7 +21,7 @@ import type { DistFrame } from "../DistributionFrame.ts"
 import type { Links } from "./links.ts"
 import type { Monitors } from "./monitors.ts"
 import { describe } from "./protocolCodec.ts"
-import { type Shared, take } from "./shared.ts"
+import { noop, type Shared, take } from "./shared.ts"
 import { fromWirePid, fromWireReason, toWirePid, toWireReason } from "./wireForms.ts"
 
 /** Why a remote spawn failed. */
@@ -41,7 +41,7 @@ interface PendingSpawn {
   /** The name asked for, if any (for `NameTaken`). */
   readonly name: string | undefined
   readonly resume: (effect: Effect.Effect<Pid.Pid, SpawnError>) => void
-  readonly cancelTimer: CancelTimer
+  cancelTimer: CancelTimer
   readonly onSpawned: (pid: Pid.Pid) => void
 }
 
@@ -90,15 +90,10 @@ export class Spawns {
         return fail(new RemoteDecodeError({ node, what: `start arguments of ${spec.name}`, detail: describe(error) }))
       }
       const ref = shared.nextRef()
-      const cancelTimer = shared.timers.start(options.timeout, () => {
-        if (take(this.pending, ref) !== undefined) {
-          fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
-        }
-      })
-      this.pending.set(ref, {
+      const pending: PendingSpawn = {
         node,
         name: options.name,
-        cancelTimer,
+        cancelTimer: noop,
         resume,
         onSpawned: (pid) => {
           if (options.linkTo !== undefined) this.links.add(options.linkTo, pid)
@@ -112,6 +107,12 @@ export class Spawns {
               watcher
             )
           }
+        }
+      }
+      this.pending.set(ref, pending)
+      pending.cancelTimer = shared.timers.start(options.timeout, () => {
+        if (take(this.pending, ref) !== undefined) {
+          fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
         }
       })
       const sent = shared.post(node, {
@@ -177,19 +178,35 @@ export class Spawns {
         onSuccess: (pid) =>
           Effect.sync(() => {
             const process = local.resolve(pid)
-            // Link and monitor before the answer leaves: frames on one link arrive in order, so an
-            // exit right after the spawn reaches the requester after the answer.
-            if (frame.linkTo !== undefined && process !== undefined) this.links.add(process, fromWirePid(frame.linkTo))
-            if (frame.monitor !== undefined) {
+            const linkTo = frame.linkTo === undefined ? undefined : fromWirePid(frame.linkTo)
+            if (!shared.isConnected(node)) {
+              // The requester's node went down while `init` ran: its node-down cleanup came too
+              // early to see this process. A link to it is broken as any link to a lost node is
+              // (`noconnection`); a monitor has nobody left to tell.
+              if (process !== undefined && linkTo !== undefined) {
+                local.exitSignal(process, linkTo, ExitReason.noconnection, false)
+              }
+              return
+            }
+            const monitor = () =>
+              frame.monitor !== undefined &&
               this.monitors.onMonitor(
                 { _tag: "Monitor", ref: frame.monitor.ref, watcher: frame.monitor.watcher, to: toWirePid(pid) },
                 node
               )
-            }
-            answer({ pid: toWirePid(pid) })
-            if (process === undefined && frame.linkTo !== undefined) {
-              // It already exited: the link never existed, so say so like a link to a dead pid.
-              this.links.onLink(frame.linkTo, toWirePid(pid), node)
+            if (process !== undefined) {
+              // Link and monitor before the answer leaves: frames on one link arrive in order, so an
+              // exit right after the spawn reaches the requester after the answer.
+              if (linkTo !== undefined) this.links.add(process, linkTo)
+              monitor()
+              answer({ pid: toWirePid(pid) })
+            } else {
+              // It already exited: answer first, then say so as for a dead pid (a noproc exit
+              // signal for the link, a noproc Down for the monitor), which the requester, holding
+              // the pid by then, can match.
+              answer({ pid: toWirePid(pid) })
+              if (frame.linkTo !== undefined) this.links.onLink(frame.linkTo, toWirePid(pid), node)
+              monitor()
             }
           })
       }),
@@ -222,7 +239,12 @@ export class Spawns {
       return pending.resume(Effect.succeed(pid))
     }
     shared.counters.spawnsFailed++
-    const error = frame.error!
+    const error = frame.error
+    if (error === undefined) {
+      return pending.resume(
+        Effect.fail(new RemoteDecodeError({ node, what: "spawn answer", detail: "neither a pid nor an error" }))
+      )
+    }
     switch (error.kind) {
       case "unknown_behaviour":
         return pending.resume(Effect.fail(new UnknownBehaviour({ node, detail: error.detail })))
