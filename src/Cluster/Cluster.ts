@@ -17,8 +17,10 @@
  * version, ...), a `JoinFailed` event per attempt, and the metric `otp_cluster_join_failures_total`
  * (attribute `reason`). Repeats of the same address and reason are logged at most every five
  * minutes. A seed or member that refuses this node's name (`duplicate_name`: a live node of the
- * cluster already has it) is not dialed again: the newcomer stays up, alone, and a member that later
- * dials it (after losing the other node of that name) still links.
+ * cluster already has it) is not dialed for a while (the longest reconnect delay, and at least twice
+ * the failure-detection time): the newcomer stays up, alone, and tries that address again after the
+ * hold, so that it joins once the other node of that name is gone (left, or a previous incarnation
+ * of this node that the cluster has since declared down); a member that dials it links at once.
  *
  * @since 0.1.0
  */
@@ -253,8 +255,21 @@ export const make = Effect.fnUntraced(function* <E, R>(
   const departed = new Map<string, number>()
   /** Seed addresses that turned out to be this node. */
   const selfAddresses = new Set<string>([addressKey(transport.address)])
-  /** Addresses that refused this node's name (`duplicate_name`): never dialed again. */
-  const refusedAddresses = new Set<string>()
+  /**
+   * Addresses that refused this node's name (`duplicate_name`), with the time until which they are
+   * not dialed: the longest reconnect delay, and at least twice the failure-detection time, so that
+   * a name still held by this node's previous incarnation (a restart the cluster has not yet seen)
+   * or by a node that has since left is tried again.
+   */
+  const refusedAddresses = new Map<string, number>()
+  const refusalHoldMs = Math.max(timing.reconnectMaxDelayMs, 2 * failureTimeoutMs)
+  const isRefused = (key: string): boolean => {
+    const until = refusedAddresses.get(key)
+    if (until === undefined) return false
+    if (timers.now() < until) return true
+    refusedAddresses.delete(key)
+    return false
+  }
   /** Join failures are logged once per address and reason, then rarely. */
   const failureLog = new LogThrottle(timers.now)
 
@@ -263,11 +278,11 @@ export const make = Effect.fnUntraced(function* <E, R>(
   /** Tells, on this node's side, why a dial failed: a log line, a metric, an event. */
   const reportFailure = (address: Address, expectedName: string | undefined, error: ConnectError) =>
     Effect.suspend(() => {
-      const failure = classify(error, local.name, security)
+      const failure = classify(error, local.name, security, refusalHoldMs)
       const key = addressKey(address)
       const target = expectedName === undefined ? key : `${expectedName}@${key}`
       if (failure === undefined) return Effect.logDebug(`dial of ${target} ended: ${error.message}`)
-      if (failure.final) refusedAddresses.add(key)
+      if (failure.final) refusedAddresses.set(key, timers.now() + refusalHoldMs)
       const skipped = failureLog.admit(`${target}|${failure.reason}`)
       const where = expectedName === undefined ? key : `node "${expectedName}" at ${key}`
       // Counted first: whoever sees the event sees it counted.
@@ -323,7 +338,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
         peers.has(name) ||
         target === undefined ||
         departed.get(name) === target.incarnation ||
-        refusedAddresses.has(addressKey(target.address))
+        isRefused(addressKey(target.address))
       ) {
         return Effect.void
       }
@@ -449,7 +464,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
       )
       for (const address of addresses) {
         const key = addressKey(address)
-        if (selfAddresses.has(key) || linkedAddresses.has(key) || refusedAddresses.has(key)) continue
+        if (selfAddresses.has(key) || linkedAddresses.has(key) || isRefused(key)) continue
         linkedAddresses.add(key)
         targets.push({ address, name: seed._tag === "Named" ? seed.name : undefined })
       }

@@ -152,7 +152,8 @@ export type JoinFailureReason =
 /**
  * This node failed to link to a seed or to a member it redials. Published on every failed attempt
  * (the log line is written once per address and reason, then at most every five minutes). With
- * `retrying: false` (a `duplicate_name`), this node no longer dials that address.
+ * `retrying: false` (a `duplicate_name`), this node holds off dialing that address for a while
+ * (the longest reconnect delay, at least twice the failure-detection time) before it tries again.
  *
  * @example
  * ```ts
@@ -180,7 +181,7 @@ export interface JoinFailed {
   readonly reason: JoinFailureReason
   /** The transport's detail: the peer's refusal, the TLS error. Never contains the secret. */
   readonly detail: string
-  /** Whether this node keeps dialing that address (with backoff). */
+  /** Whether this node keeps dialing that address with its usual backoff (`false`: it holds off first). */
   readonly retrying: boolean
 }
 

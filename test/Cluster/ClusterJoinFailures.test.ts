@@ -5,12 +5,12 @@
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Metric } from "effect"
+import { Context, Deferred, Effect, Exit, Metric, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import { protocolVersion } from "../../src/Transport/Frame.ts"
 import { awaitNodesUp, tcpClusterNode } from "../support/clusterHarness.ts"
 import { fakePeer, helloFrom } from "../support/fakePeer.ts"
-import { LogCapture } from "../support/transportHarness.ts"
+import { eventually, LogCapture } from "../support/transportHarness.ts"
 
 type JoinFailed = Extract<ClusterEvent, { _tag: "JoinFailed" }>
 
@@ -108,18 +108,19 @@ describe("a node that cannot join is told why", () => {
         yield* awaitNodesUp(a.cluster, ["b"])
         // A second "b": its other seed is unreachable, so its seed rounds go on and can be counted.
         const ghost = `ghost@127.0.0.1:${yield* closedPort}`
-        const newcomer = yield* node({ nodeName: "b", seeds: [seed, ghost] })
+        // A long reconnect delay: the refusal's hold outlasts the test.
+        const newcomer = yield* node({ nodeName: "b", seeds: [seed, ghost], reconnectMaxDelay: "1 minute" })
         yield* newcomer.awaitFailures("duplicate_name", 1)
         yield* newcomer.awaitFailures("unreachable", 4)
         const taken = newcomer.failures.filter((failure) => failure.reason === "duplicate_name")
-        assert.lengthOf(taken, 1, "the node that refused the name is not dialed again")
+        assert.lengthOf(taken, 1, "the node that refused the name is not dialed again during the hold")
         assert.strictEqual(taken[0]!.retrying, false)
         assert.strictEqual(taken[0]!.target, seed)
         const lines = matching(newcomer.logs, /duplicate_name/)
         assert.lengthOf(lines, 1)
         assert.match(
           lines[0]!,
-          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(duplicate_name: node "b" is already connected \(incarnation \d+\); refusing a second live node with that name \(incarnation \d+\)\): this node's name "b" is already taken by a live node of the cluster\. This node will not dial that address again: give every node a unique name \(OTP_NODE_NAME\)$/
+          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(duplicate_name: node "b" is already connected \(incarnation \d+\); refusing a second live node with that name \(incarnation \d+\)\): this node's name "b" is already taken by a live node of the cluster\. This node tries that address again only after 60000 ms \(the name may be held by this node's previous incarnation until the cluster declares it down\): give every node a unique name \(OTP_NODE_NAME\)$/
         )
         assert.strictEqual(yield* newcomer.failureCount("duplicate_name"), 1)
         const refused = matching(a.logs, /refused node "b"/)
@@ -135,6 +136,26 @@ describe("a node that cannot join is told why", () => {
           [b.cluster.local.incarnation]
         )
       })
+  )
+
+  it.live("a newcomer refused for its name joins once the node that held the name has left", () =>
+    Effect.gen(function* () {
+      const a = yield* node({ nodeName: "a" })
+      const seed = `a@127.0.0.1:${a.cluster.transport.address.port}`
+      const scopeOfFirst = yield* Scope.make()
+      yield* node({ nodeName: "b", seeds: [seed] }).pipe(Scope.provide(scopeOfFirst))
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const newcomer = yield* node({ nodeName: "b", seeds: [seed] })
+      yield* newcomer.awaitFailures("duplicate_name", 1)
+      // The first "b" leaves; after the hold, the newcomer dials its seed again and joins.
+      yield* Scope.close(scopeOfFirst, Exit.void)
+      yield* awaitNodesUp(newcomer.cluster, ["a"])
+      const members = yield* eventually(a.cluster.nodes, (nodes) => nodes.length === 1)
+      assert.deepStrictEqual(
+        members.map((member) => member.incarnation),
+        [newcomer.cluster.local.incarnation]
+      )
+    })
   )
 
   it.live("an incompatible protocol version: the joining node says so; the accepting node too", () =>

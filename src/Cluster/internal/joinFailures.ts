@@ -13,7 +13,10 @@ export type SecurityMode = "secret" | "tls" | "insecure"
 /** A failed dial, as the cluster reports it. */
 export interface JoinFailure {
   readonly reason: JoinFailureReason
-  /** No more dials to that address: redialing cannot succeed while the cause lasts. */
+  /**
+   * Hold off dialing that address (for the cluster's refusal hold) instead of redialing with the
+   * usual backoff: redialing cannot succeed while the cause lasts.
+   */
   readonly final: boolean
   readonly level: "Info" | "Warn" | "Error"
   /** The detail from the transport (the peer's refusal, the TLS error). */
@@ -26,7 +29,12 @@ export interface JoinFailure {
  * Classifies a failed dial; `undefined` for the outcomes that are part of normal operation (a seed
  * that is this node, a peer that is shutting down, a dial interrupted by this node's shutdown).
  */
-export const classify = (error: ConnectError, localName: string, security: SecurityMode): JoinFailure | undefined => {
+export const classify = (
+  error: ConnectError,
+  localName: string,
+  security: SecurityMode,
+  refusalHoldMs: number
+): JoinFailure | undefined => {
   if (error._tag === "HandshakeRejected") {
     const detail = error.detail
     switch (error.reason) {
@@ -37,8 +45,9 @@ export const classify = (error: ConnectError, localName: string, security: Secur
           level: "Error",
           detail,
           advice:
-            `this node's name "${localName}" is already taken by a live node of the cluster. This node will ` +
-            `not dial that address again: give every node a unique name (OTP_NODE_NAME)`
+            `this node's name "${localName}" is already taken by a live node of the cluster. This node tries ` +
+            `that address again only after ${refusalHoldMs} ms (the name may be held by this node's previous ` +
+            `incarnation until the cluster declares it down): give every node a unique name (OTP_NODE_NAME)`
         }
       case "version_mismatch":
         return {
