@@ -72,6 +72,14 @@ const counter = (events?: Deferred.Deferred<ExitReason.ExitReason>) =>
     terminate: (reason) => (events === undefined ? Effect.void : Effect.asVoid(Deferred.succeed(events, reason)))
   })
 
+/** A server whose terminate never finishes: only a kill ends it. */
+const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+const stubborn = GenServer.behaviour(Stubborn)({
+  init: () => Effect.succeed(0),
+  handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) },
+  terminate: () => Effect.never
+})
+
 describe("GenServer calls and casts", () => {
   it.effect("call and cast are typed by the protocol and handled in order", () =>
     run(
@@ -344,12 +352,6 @@ describe("GenServer start and stop", () => {
   it.effect("stop kills a server whose terminate outlives the timeout", () =>
     run(
       Effect.gen(function* () {
-        const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
-        const stubborn = GenServer.behaviour(Stubborn)({
-          init: () => Effect.succeed(0),
-          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) },
-          terminate: () => Effect.never
-        })
         const pid = yield* GenServer.start(stubborn, undefined)
         const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
         const error = yield* Effect.flip(GenServer.stop(pid, ExitReason.normal, 30))
@@ -600,12 +602,6 @@ describe("GenServer durations", () => {
   it.effect("a stop timeout given as a Duration kills a server whose terminate outlives it", () =>
     run(
       Effect.gen(function* () {
-        const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
-        const stubborn = GenServer.behaviour(Stubborn)({
-          init: () => Effect.succeed(0),
-          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) },
-          terminate: () => Effect.never
-        })
         const pid = yield* GenServer.start(stubborn, undefined)
         const exit = yield* Effect.forkChild(Process.awaitExit(pid), { startImmediately: true })
         const error = yield* Effect.flip(GenServer.stop(pid, ExitReason.normal, "30 millis"))
