@@ -340,7 +340,7 @@ export const make: Effect.Effect<
         const fiber = fork(effect)
         return () => fiber.interruptUnsafe()
       },
-      isConnected: (node) => transport.linkUnsafe(node) !== undefined
+      isConnected: transport.isLinkedUnsafe
     },
     behaviours,
     (message) => void fork(Effect.logWarning(message)),

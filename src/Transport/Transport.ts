@@ -224,8 +224,10 @@ export class Transport extends Context.Service<
     readonly disconnect: (node: string, reason: LinkDownReason) => Effect.Effect<void>
     /** Snapshots of the live links. */
     readonly links: Effect.Effect<ReadonlyArray<LinkInfo>>
-    /** The live link to a node, if any (synchronous, for hot paths). */
+    /** The live link to a node, if any (synchronous). */
     readonly linkUnsafe: (node: string) => LinkInfo | undefined
+    /** Whether a link to the node is up (synchronous and allocation-free, for hot paths). */
+    readonly isLinkedUnsafe: (node: string) => boolean
     /**
      * Subscribes to link events now (so nothing that happens after this effect is missed) and
      * returns them as a stream. The subscription ends with the scope.

@@ -72,6 +72,13 @@ const counter = (events?: Deferred.Deferred<ExitReason.ExitReason>) =>
     terminate: (reason) => (events === undefined ? Effect.void : Effect.asVoid(Deferred.succeed(events, reason)))
   })
 
+/** A server whose init never finishes: only its start timeout ends it. */
+const Slow = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+const slow = GenServer.behaviour(Slow)({
+  init: () => Effect.never,
+  handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
+})
+
 /** A server whose terminate never finishes: only a kill ends it. */
 const Stubborn = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
 const stubborn = GenServer.behaviour(Stubborn)({
@@ -288,11 +295,6 @@ describe("GenServer start and stop", () => {
   it.effect("a start whose init does not finish in time fails and kills the server", () =>
     run(
       Effect.gen(function* () {
-        const Slow = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
-        const slow = GenServer.behaviour(Slow)({
-          init: () => Effect.never,
-          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
-        })
         const error = yield* Effect.flip(GenServer.start(slow, undefined, { timeout: 30 }))
         assert.instanceOf(error, GenServer.InitFailed)
         assert.include(ExitReason.format((error as GenServer.InitFailed).reason), "init timeout")
@@ -586,11 +588,6 @@ describe("GenServer durations", () => {
   it.effect("a start timeout given as a Duration fails start with InitFailed and kills the server", () =>
     run(
       Effect.gen(function* () {
-        const Slow = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
-        const slow = GenServer.behaviour(Slow)({
-          init: () => Effect.never,
-          handleCall: { Get: (_, state: number) => Effect.succeed(GenServer.reply(state, state)) }
-        })
         const error = yield* Effect.flip(GenServer.start(slow, undefined, { timeout: Duration.millis(30) }))
         assert.instanceOf(error, GenServer.InitFailed)
         assert.include(ExitReason.format((error as GenServer.InitFailed).reason), "init timeout")

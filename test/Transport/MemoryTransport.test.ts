@@ -162,10 +162,13 @@ describe("MemoryTransport", () => {
     Effect.gen(function* () {
       const { a } = yield* pair(MemoryNetwork.make())
       const seen: Array<string> = []
+      /** Events where the allocation-free isLinkedUnsafe disagreed with linkUnsafe. */
+      const disagreements: Array<string> = []
       const listening = yield* Scope.make()
       yield* Scope.provide(
         a.onLinkEvent((event) => {
           const linked = a.linkUnsafe(event.node.name) !== undefined
+          if (a.isLinkedUnsafe(event.node.name) !== linked) disagreements.push(event._tag)
           const sent = a.sendUnsafe(event.node.name, Seq, 1)
           seen.push(`${event._tag} ${event.node.name} linked=${linked} sent=${sent}`)
         }),
@@ -176,6 +179,7 @@ describe("MemoryTransport", () => {
       yield* a.disconnect("b", "heartbeat_timeout")
       // Already told when disconnect returns, without yielding to any other fiber.
       assert.deepStrictEqual(seen, ["LinkUp b linked=true sent=true", "LinkDown b linked=false sent=false"])
+      assert.deepStrictEqual(disagreements, [])
       yield* Scope.close(listening, Exit.void)
       yield* a.connect({ host: "b", port: 0 })
       assert.strictEqual(seen.length, 2, "a listener is removed with its scope")

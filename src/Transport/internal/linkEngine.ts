@@ -678,6 +678,7 @@ export class LinkEngine {
         const c = this.links.get(node)
         return c === undefined ? undefined : this.linkInfo(c)
       },
+      isLinkedUnsafe: (node) => this.links.has(node),
       subscribe: Effect.map(PubSub.subscribe(this.events), Stream.fromSubscription),
       onLinkEvent: (listener) =>
         Effect.acquireRelease(
