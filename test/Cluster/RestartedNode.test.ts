@@ -108,6 +108,6 @@ describe("a restarted node", () => {
         assert.instanceOf(again, ProcessErrors.NoProcess)
         assert.strictEqual(received.length, 1, `monitor messages: ${received.map(String).join(", ")}`)
       }),
-    60_000
+    90_000
   )
 })
