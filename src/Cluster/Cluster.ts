@@ -16,11 +16,15 @@
  * what to check (a different cluster secret, a name already taken, an incompatible protocol
  * version, ...), a `JoinFailed` event per attempt, and the metric `otp_cluster_join_failures_total`
  * (attribute `reason`). Repeats of the same address and reason are logged at most every five
- * minutes. A seed or member that refuses this node's name (`duplicate_name`: a live node of the
- * cluster already has it) is not dialed for a while (the longest reconnect delay, and at least twice
- * the failure-detection time): the newcomer stays up, alone, and tries that address again after the
- * hold, so that it joins once the other node of that name is gone (left, or a previous incarnation
- * of this node that the cluster has since declared down); a member that dials it links at once.
+ * minutes. A node restarted with the same name (a new incarnation) is taken at once, even if its
+ * peers have not noticed its death: a peer still linked to the old incarnation probes that link
+ * (`incarnationProbeTimeout`, default 500 ms) and, hearing nothing, cuts it (`connection_closed`:
+ * the old incarnation's monitors and links fire `noconnection`) and accepts the new one. If the old
+ * link answers, a second live node has that name: the seed or member refuses it (`duplicate_name`)
+ * and is not dialed for a while (the longest reconnect delay, and at least twice the
+ * failure-detection time): the newcomer stays up, alone, and tries that address again after the
+ * hold, so that it joins once the other node of that name is gone; a member that dials it links at
+ * once.
  *
  * @since 0.1.0
  */
@@ -258,8 +262,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
   /**
    * Addresses that refused this node's name (`duplicate_name`), with the time until which they are
    * not dialed: the longest reconnect delay, and at least twice the failure-detection time, so that
-   * a name still held by this node's previous incarnation (a restart the cluster has not yet seen)
-   * or by a node that has since left is tried again.
+   * a name held by a node that has since left is tried again.
    */
   const refusedAddresses = new Map<string, number>()
   const refusalHoldMs = Math.max(timing.reconnectMaxDelayMs, 2 * failureTimeoutMs)

@@ -38,7 +38,10 @@ import type { TransportTuning } from "../Transport/TransportOptions.ts"
 export interface ClusterConfig {
   /** This node's name, unique among live nodes of the cluster. */
   readonly nodeName: string
-  /** Interface to listen on. Default `127.0.0.1`. */
+  /**
+   * Interface to listen on. Default `127.0.0.1`. A specific IP address (not `0.0.0.0` or `::`) is
+   * also the source address of this node's connections to its peers.
+   */
   readonly host?: string | undefined
   /** Port to listen on. Default 0 (any free port). */
   readonly port?: number | undefined

@@ -203,7 +203,38 @@ export const Reject = Schema.TaggedStruct("Reject", {
 export const Goodbye = Schema.TaggedStruct("Goodbye", {})
 
 /**
- * Every control frame (the handshake and the goodbye).
+ * Asks a linked peer to show it is alive (answered with {@link Pong}): sent when another
+ * incarnation of that peer's name connects, to tell a restart from a second live node.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const ping: typeof Frame.Ping.Type = { _tag: "Ping" }
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Ping = Schema.TaggedStruct("Ping", {})
+
+/**
+ * The answer to a {@link Ping}.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const pong: typeof Frame.Pong.Type = { _tag: "Pong" }
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Pong = Schema.TaggedStruct("Pong", {})
+
+/**
+ * Every control frame (the handshake, the goodbye, and the liveness probe).
  *
  * @example
  * ```ts
@@ -217,7 +248,7 @@ export const Goodbye = Schema.TaggedStruct("Goodbye", {})
  * @category schemas
  * @since 0.1.0
  */
-export const ControlFrame = Schema.Union([Hello, Welcome, Reject, Goodbye])
+export const ControlFrame = Schema.Union([Hello, Welcome, Reject, Goodbye, Ping, Pong])
 
 /**
  * @category models

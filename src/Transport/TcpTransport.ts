@@ -56,7 +56,11 @@ import type { TransportTuning } from "./TransportOptions.ts"
 export interface TcpTransportOptions extends TransportTuning {
   /** This node's name, unique in the cluster. */
   readonly name: string
-  /** Interface to listen on. Default `127.0.0.1`. */
+  /**
+   * Interface to listen on. Default `127.0.0.1`. When it is a specific IP address (not `0.0.0.0` or
+   * `::`), connections to peers also leave from it (their source address), so peers and firewall
+   * rules see every connection of this node come from one address.
+   */
   readonly host?: string | undefined
   /** Port to listen on; 0 (the default) picks a free one, see `Transport.address`. */
   readonly port?: number | undefined
@@ -64,6 +68,25 @@ export interface TcpTransportOptions extends TransportTuning {
   readonly advertiseHost?: string | undefined
   /** Link security; see `Security.Security`. */
   readonly security: Security.Security
+}
+
+/** Whether `host` is an address of every interface (`0.0.0.0`, `::`): no source address to bind to. */
+const isUnspecified = (host: string): boolean => host === "0.0.0.0" || (Net.isIPv6(host) && /^[0:]+$/.test(host))
+
+/**
+ * Where outgoing connections leave from: this node's own `host` when it is a specific IP address of
+ * the same family as the target (or the target is a name, then resolved in that family), so that
+ * peers and firewalls see every connection of a node come from the address it listens on.
+ */
+const dialSource = (
+  host: string,
+  target: string
+): { readonly localAddress: string; readonly family?: 4 | 6 } | undefined => {
+  const family = Net.isIP(host)
+  if (family === 0 || isUnspecified(host)) return undefined
+  const targetFamily = Net.isIP(target)
+  if (targetFamily === 0) return { localAddress: host, family: family as 4 | 6 }
+  return targetFamily === family ? { localAddress: host } : undefined
 }
 
 const listen = (server: Net.Server, host: string, port: number) =>
@@ -295,9 +318,10 @@ export const make = Effect.fnUntraced(function* (
     new Promise<Exit.Exit<NodeIdentity, ConnectError>>((resolve) => {
       const remote = `${target.host}:${target.port}`
       let attached = false
+      const endpoint = { host: target.host, port: target.port, ...dialSource(host, target.host) }
       const socket: Net.Socket = tlsClientOptions
-        ? Tls.connect({ ...tlsClientOptions, host: target.host, port: target.port })
-        : Net.connect({ host: target.host, port: target.port })
+        ? Tls.connect({ ...tlsClientOptions, ...endpoint })
+        : Net.connect(endpoint)
       const fail = (reason: string, kind: ConnectFailure) => {
         if (attached) return
         attached = true

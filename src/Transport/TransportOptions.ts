@@ -45,6 +45,14 @@ export interface TransportTuning {
    */
   readonly shutdownTimeout?: Duration.Input | undefined
   /**
+   * How long the link to a node may take to answer a probe when another incarnation of that node
+   * (the same name: a restart the link has not noticed yet) connects. No answer: the old
+   * incarnation is dead, its link is cut (`connection_closed`) and the new one takes over at once.
+   * An answer: a second live node with that name, refused (`duplicate_name`). Default 500 ms, and
+   * at most half the `handshakeTimeout` (the newcomer's handshake waits meanwhile).
+   */
+  readonly incarnationProbeTimeout?: Duration.Input | undefined
+  /**
    * TCP only: how long the event loop keeps polling the sockets, instead of sleeping, after the
    * last frame sent or received. Default 100 µs (`"100 micros"`); 0 turns it off. A number is
    * milliseconds, as everywhere: write `"100 micros"` or `Duration.micros(100n)` for microseconds.
@@ -106,3 +114,19 @@ export const defaultHandshakeTimeout: Duration.Duration = Duration.seconds(5)
  * @since 0.1.0
  */
 export const defaultShutdownTimeout: Duration.Duration = Duration.seconds(2)
+
+/**
+ * Default of `incarnationProbeTimeout`: 500 ms.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { TransportOptions } from "effect-otp"
+ *
+ * Duration.toMillis(TransportOptions.defaultIncarnationProbeTimeout) // 500
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultIncarnationProbeTimeout: Duration.Duration = Duration.millis(500)

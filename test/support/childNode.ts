@@ -27,8 +27,12 @@ export class ChildProgram<Event extends { readonly _tag: string } = ChildEvent> 
   readonly process: ChildProcess
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 
-  constructor(script: string, args: ReadonlyArray<string>) {
-    this.process = spawn(process.execPath, ["--import", "tsx", script, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+  /** `env`: variables added to this process's environment for the child (e.g. `LD_PRELOAD`). */
+  constructor(script: string, args: ReadonlyArray<string>, env?: Readonly<Record<string, string>>) {
+    this.process = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(env === undefined ? {} : { env: { ...process.env, ...env } })
+    })
     this.process.stdin!.on("error", () => {})
     this.exited = new Promise((resolve) => this.process.once("exit", (code, signal) => resolve({ code, signal })))
     let buffered = ""

@@ -45,9 +45,9 @@ export const classify = (
           level: "Error",
           detail,
           advice:
-            `this node's name "${localName}" is already taken by a live node of the cluster. This node tries ` +
-            `that address again only after ${refusalHoldMs} ms (the name may be held by this node's previous ` +
-            `incarnation until the cluster declares it down): give every node a unique name (OTP_NODE_NAME)`
+            `this node's name "${localName}" is already taken by a live node of the cluster (its link answered; ` +
+            `a previous incarnation of this node whose link is silent would have been replaced). This node ` +
+            `tries that address again only after ${refusalHoldMs} ms: give every node a unique name (OTP_NODE_NAME)`
         }
       case "version_mismatch":
         return {

@@ -30,6 +30,11 @@ export interface LinkEngineConfig {
   readonly maxFrameBytes: number
   readonly highWaterMarkBytes: number
   readonly handshakeTimeoutMs: number
+  /**
+   * How long a linked peer has to answer a probe when another incarnation of its name connects
+   * (see {@link LinkEngine.admitting}).
+   */
+  readonly incarnationProbeTimeoutMs: number
   readonly codec: Codec.Codec
   readonly log: Log
   /** The clock of the transport: handshake and shutdown timers, and link silences (monotonic). */
@@ -91,12 +96,23 @@ interface Connection {
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
+  /** The liveness probe running on this link (another incarnation of its peer is connecting). */
+  probe: Probe | undefined
   /** Cancels the handshake timer while it runs. */
   cancelTimer: CancelTimer | undefined
   settle: ((exit: Exit.Exit<NodeIdentity, ConnectError>) => void) | undefined
   readonly waiters: Set<() => void>
   readonly options: AttachOptions
 }
+
+/** A probe of a link: whoever waits for its outcome, and its timer. */
+interface Probe {
+  readonly waiters: Array<(alive: boolean) => void>
+  cancel: CancelTimer
+}
+
+/** What the engine decides about a handshaking connection. */
+type Admission = "admitted" | { reason: RejectReason; message: string; node: NodeIdentity | null }
 
 interface Registration {
   readonly channel: Channel<unknown>
@@ -197,6 +213,7 @@ export class LinkEngine {
       lastReceivedAt: this.now(),
       replacedBy: undefined,
       replacing: false,
+      probe: undefined,
       cancelTimer: undefined,
       settle: undefined,
       waiters: new Set(),
@@ -304,6 +321,8 @@ export class LinkEngine {
       this.publish({ _tag: "LinkDown", node: c.peer!, reason, detail })
     }
     this.wake(c)
+    // A link that closes while probed is not alive: whoever waits on the probe goes on.
+    this.endProbe(c, false)
   }
 
   /** Tells the synchronous listeners first, then the subscribers' streams. */
@@ -336,6 +355,8 @@ export class LinkEngine {
     // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
     if (c.state === "closed" && !this.replacementLives(c)) return
     c.lastReceivedAt = this.now()
+    // Anything received while probed shows the peer is alive (a Pong may queue behind data).
+    if (c.probe !== undefined) this.endProbe(c, true)
     let value: unknown
     try {
       value = this.config.codec.decode(body)
@@ -368,6 +389,12 @@ export class LinkEngine {
         if (c.state !== "open") return this.protocolError(c, "unexpected Goodbye")
         this.finish(c, "graceful_shutdown", "peer left the cluster")
         return c.conn.end()
+      case "Ping":
+        if (c.state !== "open") return this.protocolError(c, "unexpected Ping")
+        return this.writeControl(c, { _tag: "Pong" })
+      case "Pong":
+        // Its arrival already ended the probe (above).
+        return c.state === "open" ? undefined : this.protocolError(c, "unexpected Pong")
     }
   }
 
@@ -425,18 +452,19 @@ export class LinkEngine {
     const mismatch = identityMismatch(c.options, hello.name)
     if (mismatch !== undefined) return this.reject(c, "identity_mismatch", mismatch, null, claimed)
     const peer = { name: hello.name, incarnation: hello.incarnation }
-    const admission = this.admit(c, peer)
-    if (admission !== "admitted") {
-      return this.reject(c, admission.reason, admission.message, admission.node, claimed)
-    }
-    this.writeControl(c, {
-      _tag: "Welcome",
-      name: local.name,
-      incarnation: local.incarnation,
-      version: protocolVersion,
-      address: this.config.address
+    this.admitting(c, peer, (admission) => {
+      if (admission !== "admitted") {
+        return this.reject(c, admission.reason, admission.message, admission.node, claimed)
+      }
+      this.writeControl(c, {
+        _tag: "Welcome",
+        name: local.name,
+        incarnation: local.incarnation,
+        version: protocolVersion,
+        address: this.config.address
+      })
+      this.open(c, peer, hello.address)
     })
-    this.open(c, peer, hello.address)
   }
 
   private onWelcome(c: Connection, welcome: typeof import("../Frame.ts").Welcome.Type): void {
@@ -461,18 +489,19 @@ export class LinkEngine {
     const mismatch = identityMismatch(c.options, welcome.name)
     if (mismatch !== undefined) return fail("identity_mismatch", mismatch)
     const peer = { name: welcome.name, incarnation: welcome.incarnation }
-    const admission = this.admit(c, peer)
-    if (admission === "admitted") return this.open(c, peer, welcome.address)
-    if (admission.reason === "superseded") {
-      // The same node is already linked over a connection that wins the tie-break: keep that one.
-      // The peer may already send on this one until it learns the same: keep delivering those.
-      c.peer = peer
-      c.replacedBy = this.links.get(peer.name)
-      this.settle(c, Exit.succeed(peer))
-      this.finish(c, "connection_closed", "superseded")
-      return c.conn.end()
-    }
-    fail(admission.reason, admission.message)
+    this.admitting(c, peer, (admission) => {
+      if (admission === "admitted") return this.open(c, peer, welcome.address)
+      if (admission.reason === "superseded") {
+        // The same node is already linked over a connection that wins the tie-break: keep that one.
+        // The peer may already send on this one until it learns the same: keep delivering those.
+        c.peer = peer
+        c.replacedBy = this.links.get(peer.name)
+        this.settle(c, Exit.succeed(peer))
+        this.finish(c, "connection_closed", "superseded")
+        return c.conn.end()
+      }
+      fail(admission.reason, admission.message)
+    })
   }
 
   private onReject(c: Connection, reject: typeof import("../Frame.ts").Reject.Type): void {
@@ -490,17 +519,75 @@ export class LinkEngine {
   }
 
   /**
-   * Decides whether a handshaking connection may carry the link to `peer`.
+   * Decides whether a handshaking connection may carry the link to `peer`, and calls `then` with
+   * the decision (at once, or after a probe).
    *
-   * A different incarnation of an already linked name is a second live node with that name: refused.
+   * Another incarnation of a name this node is linked to is either that node restarted before
+   * its old link noticed (killed, its connection's end lost), or a second live node with that
+   * name. The old link is probed: if it shows no sign of life within `incarnationProbeTimeoutMs`
+   * (at most half the handshake timeout) or closes, its node is gone, the link is cut (`connection_closed`, so its processes'
+   * monitors fire at once) and the newcomer takes it; if it answers, the newcomer is refused as
+   * `duplicate_name`. The newcomer's handshake waits meanwhile (its handshake timer still runs).
+   */
+  private admitting(c: Connection, peer: NodeIdentity, then: (admission: Admission) => void): void {
+    const existing = this.links.get(peer.name)
+    if (existing === undefined || existing.peer!.incarnation === peer.incarnation) return then(this.admit(c, peer))
+    // Within the handshake timeout, which also runs for the newcomer meanwhile.
+    const timeoutMs = Math.min(this.config.incarnationProbeTimeoutMs, this.config.handshakeTimeoutMs / 2)
+    this.config.log(
+      "Debug",
+      `node "${peer.name}" connects as incarnation ${peer.incarnation} while linked as incarnation ` +
+        `${existing.peer!.incarnation}: probing the old link (${timeoutMs} ms)`
+    )
+    this.probe(existing, timeoutMs, (alive) => {
+      // Dead is dead, even if the newcomer gave up meanwhile.
+      if (!alive && this.links.get(peer.name) === existing) {
+        const detail =
+          `replaced by incarnation ${peer.incarnation} of node "${peer.name}": the link to incarnation ` +
+          `${existing.peer!.incarnation} did not answer a probe within ${timeoutMs} ms`
+        this.config.log("Info", `closing link to node "${peer.name}": ${detail}`)
+        this.finish(existing, "connection_closed", detail)
+        existing.conn.destroy()
+      }
+      if (c.state !== "handshake") return
+      if (this.closing) {
+        return then({
+          reason: "shutting_down",
+          message: `node "${this.config.local.name}" is shutting down`,
+          node: null
+        })
+      }
+      then(this.admit(c, peer))
+    })
+  }
+
+  /** Sends a Ping on a link; `done(true)` once anything arrives on it, `done(false)` on timeout or close. */
+  private probe(c: Connection, timeoutMs: number, done: (alive: boolean) => void): void {
+    if (c.probe !== undefined) return void c.probe.waiters.push(done)
+    const probe: Probe = { waiters: [done], cancel: () => {} }
+    c.probe = probe
+    probe.cancel = this.config.timers.start(timeoutMs, () => this.endProbe(c, false))
+    this.writeControl(c, { _tag: "Ping" })
+  }
+
+  private endProbe(c: Connection, alive: boolean): void {
+    const probe = c.probe
+    if (probe === undefined) return
+    c.probe = undefined
+    probe.cancel()
+    for (const done of probe.waiters) done(alive)
+  }
+
+  /**
+   * Decides at once whether a handshaking connection may carry the link to `peer`.
+   *
+   * A different incarnation of an already linked name (one that answered the probe) is a second
+   * live node with that name: refused.
    * Two connections between the same two incarnations (simultaneous dials, or a dialer replacing a
    * connection it believes dead) keep the one dialed by the node with the smaller name; if both were
    * dialed by the same node, the newer wins. Both ends apply the same rule, so they agree.
    */
-  private admit(
-    c: Connection,
-    peer: NodeIdentity
-  ): "admitted" | { reason: RejectReason; message: string; node: NodeIdentity | null } {
+  private admit(c: Connection, peer: NodeIdentity): Admission {
     const existing = this.links.get(peer.name)
     if (existing === undefined) return "admitted"
     if (existing.peer!.incarnation !== peer.incarnation) {

@@ -9,6 +9,7 @@ import { defaultMaxFrameBytes } from "../Framing.ts"
 import {
   defaultBusyPollWindow,
   defaultHandshakeTimeout,
+  defaultIncarnationProbeTimeout,
   defaultShutdownTimeout,
   type TransportTuning
 } from "../TransportOptions.ts"
@@ -20,6 +21,7 @@ export interface Tuning {
   readonly highWaterMarkBytes: number
   readonly handshakeTimeoutMs: number
   readonly shutdownTimeoutMs: number
+  readonly incarnationProbeTimeoutMs: number
   readonly busyPollMicros: number
 }
 
@@ -28,6 +30,7 @@ export const resolveTuning = (tuning: TransportTuning): Tuning => ({
   highWaterMarkBytes: tuning.highWaterMarkBytes ?? 16 * 1024 * 1024,
   handshakeTimeoutMs: toMillis(tuning.handshakeTimeout ?? defaultHandshakeTimeout),
   shutdownTimeoutMs: toMillis(tuning.shutdownTimeout ?? defaultShutdownTimeout),
+  incarnationProbeTimeoutMs: toMillis(tuning.incarnationProbeTimeout ?? defaultIncarnationProbeTimeout),
   busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000
 })
 
