@@ -112,3 +112,8 @@ export * as Distribution from "./Cluster/Distribution.ts"
 
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
+
+// --- Observability: logs ---------------------------------------------------------------------
+
+/** Structured logs: JSON lines or readable lines, LOG_LEVEL / LOG_FORMAT, crash reports. @since 0.1.0 */
+export * as Logging from "./Observability/Logging.ts"

@@ -10,6 +10,7 @@ import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
 import * as Signal from "./signals.ts"
 import { Mailbox } from "./mailbox.ts"
+import { type CrashInfo, reportCrash } from "./crashReport.ts"
 import type { Runtime } from "./runtime.ts"
 
 /** A callback fired once with the exit reason of a watched process. */
@@ -36,7 +37,9 @@ export class Cell {
    * The behaviour running in this process (a GenServer): told first when the process exits, and
    * asked for its protocol when a request arrives from another node.
    */
-  behaviour: { readonly processExited: ExitWatcher; readonly protocol: unknown } | undefined = undefined
+  behaviour:
+    | { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly crashInfo: () => CrashInfo }
+    | undefined = undefined
 
   constructor(
     readonly runtime: Runtime,
@@ -98,7 +101,13 @@ export class Cell {
   /** Called when the fiber ends: decides the reason from its Exit unless a signal decided it. */
   onFiberExit(exit: Exit.Exit<unknown, unknown>): void {
     if (this.finished) return
-    this.finish(this.exitReason ?? reasonOfExit(exit))
+    const signalled = this.exitReason
+    const reason = signalled ?? reasonOfExit(exit)
+    // Ended by its own failure (not by an exit signal): a crash report, while the name is known.
+    if (signalled === undefined && reason._tag === "Failure" && this.fiber !== undefined) {
+      reportCrash(this, this.fiber, reason)
+    }
+    this.finish(reason)
   }
 
   /** Adds a watcher fired once with the exit reason. Returns false if the process already exited. */
