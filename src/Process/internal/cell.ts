@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Cause, type Duration, Effect, Exit, type Fiber, Option } from "effect"
+import { Cause, type Context, type Duration, Effect, Exit, type Fiber, Option } from "effect"
 import { toMillis } from "../../internal/timers.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
@@ -98,15 +98,16 @@ export class Cell {
     if (immediate && !this.finished) this.finish(reason)
   }
 
-  /** Called when the fiber ends: decides the reason from its Exit unless a signal decided it. */
-  onFiberExit(exit: Exit.Exit<unknown, unknown>): void {
+  /**
+   * Called when the fiber ends: decides the reason from its Exit unless a signal decided it.
+   * `context` is the one the process started with (its loggers, for a crash report).
+   */
+  onFiberExit(exit: Exit.Exit<unknown, unknown>, context: Context.Context<never>): void {
     if (this.finished) return
     const signalled = this.exitReason
     const reason = signalled ?? reasonOfExit(exit)
     // Ended by its own failure (not by an exit signal): a crash report, while the name is known.
-    if (signalled === undefined && reason._tag === "Failure" && this.fiber !== undefined) {
-      reportCrash(this, this.fiber, reason)
-    }
+    if (signalled === undefined && reason._tag === "Failure") reportCrash(this, context, reason)
     this.finish(reason)
   }
 

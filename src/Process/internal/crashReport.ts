@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Context, Effect, type Fiber, LogLevel, References } from "effect"
+import { Context, Effect, LogLevel, References } from "effect"
 import type * as ExitReason from "../ExitReason.ts"
 import type { Cell } from "./cell.ts"
 
@@ -15,8 +15,9 @@ export interface CrashInfo {
 }
 
 /**
- * Logs the crash of `cell` with `reason`, through the loggers of the process's own fiber (so
- * they see its node, pid, registered name and span, as any log inside the process does).
+ * Logs the crash of `cell` with `reason` with the context the process started with: its loggers,
+ * minimum level and span, and `CurrentProcess` (so a logger sees its node, pid and registered
+ * name, as for any record made inside the process).
  * Called when the fiber has ended and before the process's bookkeeping frees its name.
  *
  * Only processes that end by their own failure are reported: an error or defect in their code,
@@ -24,8 +25,7 @@ export interface CrashInfo {
  * process's crash, `kill`, `shutdown`) is not: the crash that started it was reported where it
  * happened.
  */
-export const reportCrash = (cell: Cell, fiber: Fiber.Fiber<unknown, unknown>, reason: ExitReason.Failure): void => {
-  const context = fiber.context
+export const reportCrash = (cell: Cell, context: Context.Context<never>, reason: ExitReason.Failure): void => {
   if (!LogLevel.isGreaterThanOrEqualTo("Error", Context.get(context, References.MinimumLogLevel))) return
   const info: CrashInfo = cell.behaviour?.crashInfo() ?? { behaviour: "Process", lastMessage: undefined }
   const name = cell.name

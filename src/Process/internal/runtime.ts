@@ -144,14 +144,14 @@ export class Runtime {
     const deferred = trampoline.depth >= trampoline.maxDepth
     trampoline.depth++
     let fiber: Fiber.Fiber<unknown, unknown>
+    const processContext = Context.add(context, CurrentProcess, cell)
     try {
-      fiber = Effect.runForkWith(Context.add(context, CurrentProcess, cell))(
-        deferred ? Effect.andThen(Effect.yieldNow, run) : run
-      )
+      fiber = Effect.runForkWith(processContext)(deferred ? Effect.andThen(Effect.yieldNow, run) : run)
     } finally {
       trampoline.depth--
     }
-    fiber.addObserver((exit) => cell.onFiberExit(exit))
+    // The process's context, for its crash report: a fiber that has ended no longer has one.
+    fiber.addObserver((exit) => cell.onFiberExit(exit, processContext))
     return cell
   }
 
