@@ -100,14 +100,18 @@ export class Cell {
 
   /**
    * Called when the fiber ends: decides the reason from its Exit unless a signal decided it.
-   * `context` is the one the process started with (its loggers, for a crash report).
+   * `context` (for a crash report: its loggers) is the one the process started with when its
+   * fiber ended before it could be observed; otherwise the fiber's own, still there when told.
    */
-  onFiberExit(exit: Exit.Exit<unknown, unknown>, context: Context.Context<never>): void {
+  onFiberExit(exit: Exit.Exit<unknown, unknown>, context: Context.Context<never> | undefined): void {
     if (this.finished) return
     const signalled = this.exitReason
     const reason = signalled ?? reasonOfExit(exit)
     // Ended by its own failure (not by an exit signal): a crash report, while the name is known.
-    if (signalled === undefined && reason._tag === "Failure") reportCrash(this, context, reason)
+    if (signalled === undefined && reason._tag === "Failure") {
+      const services = context ?? (this.fiber?.context as Context.Context<never> | undefined)
+      if (services !== undefined) reportCrash(this, services, reason)
+    }
     this.finish(reason)
   }
 

@@ -150,8 +150,11 @@ export class Runtime {
     } finally {
       trampoline.depth--
     }
-    // The process's context, for its crash report: a fiber that has ended no longer has one.
-    fiber.addObserver((exit) => cell.onFiberExit(exit, processContext))
+    // An ended fiber's context is emptied: a process that ended on the spawner's stack is given
+    // the one it started with (for its crash report); the others still have theirs when told.
+    const ended = fiber.pollUnsafe()
+    if (ended !== undefined) cell.onFiberExit(ended, processContext)
+    else fiber.addObserver((exit) => cell.onFiberExit(exit, undefined))
     return cell
   }
 
