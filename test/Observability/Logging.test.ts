@@ -242,6 +242,38 @@ describe("crash reports", () => {
   )
 })
 
+describe("supervisor records", () => {
+  it.live("a child killed by an exit signal has no crash report; its supervisor records the exit as a warning", () =>
+    withLogs(
+      { LOG_FORMAT: "json" },
+      Effect.scoped(
+        Effect.gen(function* () {
+          const events = yield* eventLog
+          const sup = yield* Supervisor.start({
+            children: [ChildSpec.genServer("bomb", bomb, undefined, { name: bombName })]
+          })
+          const first = Option.getOrThrow(yield* Registry.whereis("bomb"))
+          yield* Process.exit(first, ExitReason.killed)
+          yield* events.next(is.restarted("bomb"))
+          yield* Supervisor.stop(sup)
+          const loud = (yield* jsonRecords).filter((record) => record.level === "WARN" || record.level === "ERROR")
+          assert.strictEqual(loud.length, 1, JSON.stringify(loud))
+          assert.strictEqual(loud[0]!.level, "WARN")
+          assert.strictEqual(loud[0]!.message, `child "bomb" exited: killed`)
+          assert.deepStrictEqual(loud[0]!.annotations, {
+            "otp.supervisor": String(sup),
+            "otp.report": "supervisor",
+            "otp.event": "child_exited",
+            "otp.child": "bomb",
+            "otp.childPid": String(first),
+            "otp.reason": "killed"
+          })
+        })
+      ).pipe(Effect.provide(SupervisorEvents.layer()))
+    )
+  )
+})
+
 /** Terminal colour codes, which the pretty format adds when standard output is a terminal. */
 const plain = (line: string): string => line.replace(/\x1b\[[0-9;]*m/g, "")
 
