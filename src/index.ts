@@ -12,7 +12,8 @@
  *   `MemoryTransport` and `MemoryNetwork` (tests and fault injection), `Security` (the link
  *   security modes a configuration chooses), `TransportOptions` (link tuning: frame limit,
  *   high-water mark, handshake and shutdown timeouts, busy polling), `TransportError`;
- * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`.
+ * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`;
+ * - observability: `Logging` (JSON or readable log records, crash reports).
  *
  * Left out on purpose:
  * - the wire (`Frame`, `Framing`, `Codec`, `Channel`, `DistributionFrame`): frame schemas, framing
