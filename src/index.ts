@@ -12,7 +12,8 @@
  *   `MemoryTransport` and `MemoryNetwork` (tests and fault injection), `Security` (the link
  *   security modes a configuration chooses), `TransportOptions` (link tuning: frame limit,
  *   high-water mark, handshake and shutdown timeouts, busy polling), `TransportError`;
- * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`.
+ * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`;
+ * - observability: `Logging` (JSON or readable log records, crash reports).
  *
  * Left out on purpose:
  * - the wire (`Frame`, `Framing`, `Codec`, `Channel`, `DistributionFrame`): frame schemas, framing
@@ -112,3 +113,8 @@ export * as Distribution from "./Cluster/Distribution.ts"
 
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
+
+// --- Observability: logs ---------------------------------------------------------------------
+
+/** Structured logs: JSON lines or readable lines, LOG_LEVEL / LOG_FORMAT, crash reports. @since 0.1.0 */
+export * as Logging from "./Observability/Logging.ts"

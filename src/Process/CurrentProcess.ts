@@ -41,6 +41,8 @@ export class CurrentProcess extends Context.Service<
   {
     /** The pid of the process. */
     readonly pid: Pid
+    /** The name the process is registered under at this moment, if any (loggers read it). */
+    readonly name: string | undefined
   }
 >()("effect-otp/CurrentProcess") {}
 

@@ -742,6 +742,11 @@ export interface Behaviour<P, Args, S, R = never> {
    * are only made when a tracer is installed. Set `false` to skip them even then.
    */
   readonly tracing?: boolean
+  /**
+   * What the behaviour is called in logs and crash reports (OTP's reports name the callback
+   * module). Default `"GenServer"`.
+   */
+  readonly name?: string
 }
 
 /**

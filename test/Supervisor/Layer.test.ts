@@ -129,27 +129,33 @@ describe("lifecycle reporting", () => {
     )
   )
 
-  it.effect("an abnormal exit is logged as a warning and an escalation as an error", () =>
-    run(
-      Effect.gen(function* () {
-        const events = yield* eventLog
-        const lines: Array<{ level: string; message: string }> = []
-        const recorder = Logger.make((options) => {
-          lines.push({ level: options.logLevel, message: String(options.message) })
+  it.effect(
+    "a crash is logged once, as the child's crash report; its exit is a debug record; an escalation an error",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const events = yield* eventLog
+          const lines: Array<{ level: string; message: string }> = []
+          const recorder = Logger.make((options) => {
+            lines.push({ level: options.logLevel, message: String(options.message) })
+          })
+          const journal: Journal = []
+          const sup = yield* Supervisor.start({ maxRestarts: 1, children: [workerChild(journal, "a")] }).pipe(
+            Effect.provideService(Logger.CurrentLoggers, new Set([recorder])),
+            Effect.provideService(References.MinimumLogLevel, "Debug")
+          )
+          yield* GenServer.cast("a", Worker.Crash())
+          yield* events.next(is.restarted("a"))
+          yield* GenServer.cast("a", Worker.Crash())
+          yield* events.next(is.escalated(sup))
+          // One error record per crash (the crash report of the child), no warning besides.
+          const crashes = lines.filter((line) => line.level === "Error" && line.message.includes("crashed"))
+          assert.strictEqual(crashes.length, 2)
+          assert.isFalse(lines.some((line) => line.level === "Warn"))
+          assert.isTrue(lines.some((line) => line.level === "Debug" && line.message.includes(`child "a"`)))
+          assert.isTrue(lines.some((line) => line.level === "Error" && line.message.includes("restart intensity")))
+          assert.isTrue(lines.some((line) => line.level === "Debug" && line.message.includes(`child "a" restarted`)))
         })
-        const journal: Journal = []
-        const sup = yield* Supervisor.start({ maxRestarts: 1, children: [workerChild(journal, "a")] }).pipe(
-          Effect.provideService(Logger.CurrentLoggers, new Set([recorder])),
-          Effect.provideService(References.MinimumLogLevel, "Debug")
-        )
-        yield* GenServer.cast("a", Worker.Crash())
-        yield* events.next(is.restarted("a"))
-        yield* GenServer.cast("a", Worker.Crash())
-        yield* events.next(is.escalated(sup))
-        assert.isTrue(lines.some((line) => line.level === "Warn" && line.message.includes(`child "a"`)))
-        assert.isTrue(lines.some((line) => line.level === "Error" && line.message.includes("restart intensity")))
-        assert.isTrue(lines.some((line) => line.level === "Debug" && line.message.includes(`child "a" restarted`)))
-      })
-    )
+      )
   )
 })

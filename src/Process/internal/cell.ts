@@ -4,12 +4,13 @@
  *
  * @internal
  */
-import { Cause, type Duration, Effect, Exit, type Fiber, Option } from "effect"
+import { Cause, type Context, type Duration, Effect, Exit, type Fiber, Option } from "effect"
 import { toMillis } from "../../internal/timers.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
 import * as Signal from "./signals.ts"
 import { Mailbox } from "./mailbox.ts"
+import { type CrashInfo, reportCrash } from "./crashReport.ts"
 import type { Runtime } from "./runtime.ts"
 
 /** A callback fired once with the exit reason of a watched process. */
@@ -36,7 +37,9 @@ export class Cell {
    * The behaviour running in this process (a GenServer): told first when the process exits, and
    * asked for its protocol when a request arrives from another node.
    */
-  behaviour: { readonly processExited: ExitWatcher; readonly protocol: unknown } | undefined = undefined
+  behaviour:
+    | { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly crashInfo: () => CrashInfo }
+    | undefined = undefined
 
   constructor(
     readonly runtime: Runtime,
@@ -95,10 +98,21 @@ export class Cell {
     if (immediate && !this.finished) this.finish(reason)
   }
 
-  /** Called when the fiber ends: decides the reason from its Exit unless a signal decided it. */
-  onFiberExit(exit: Exit.Exit<unknown, unknown>): void {
+  /**
+   * Called when the fiber ends: decides the reason from its Exit unless a signal decided it.
+   * `context` (for a crash report: its loggers) is the one the process started with when its
+   * fiber ended before it could be observed; otherwise the fiber's own, still there when told.
+   */
+  onFiberExit(exit: Exit.Exit<unknown, unknown>, context: Context.Context<never> | undefined): void {
     if (this.finished) return
-    this.finish(this.exitReason ?? reasonOfExit(exit))
+    const signalled = this.exitReason
+    const reason = signalled ?? reasonOfExit(exit)
+    // Ended by its own failure (not by an exit signal): a crash report, while the name is known.
+    if (signalled === undefined && reason._tag === "Failure") {
+      const services = context ?? (this.fiber?.context as Context.Context<never> | undefined)
+      if (services !== undefined) reportCrash(this, services, reason)
+    }
+    this.finish(reason)
   }
 
   /** Adds a watcher fired once with the exit reason. Returns false if the process already exited. */

@@ -144,14 +144,17 @@ export class Runtime {
     const deferred = trampoline.depth >= trampoline.maxDepth
     trampoline.depth++
     let fiber: Fiber.Fiber<unknown, unknown>
+    const processContext = Context.add(context, CurrentProcess, cell)
     try {
-      fiber = Effect.runForkWith(Context.add(context, CurrentProcess, cell))(
-        deferred ? Effect.andThen(Effect.yieldNow, run) : run
-      )
+      fiber = Effect.runForkWith(processContext)(deferred ? Effect.andThen(Effect.yieldNow, run) : run)
     } finally {
       trampoline.depth--
     }
-    fiber.addObserver((exit) => cell.onFiberExit(exit))
+    // An ended fiber's context is emptied: a process that ended on the spawner's stack is given
+    // the one it started with (for its crash report); the others still have theirs when told.
+    const ended = fiber.pollUnsafe()
+    if (ended !== undefined) cell.onFiberExit(ended, processContext)
+    else fiber.addObserver((exit) => cell.onFiberExit(exit, undefined))
     return cell
   }
 

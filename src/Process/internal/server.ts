@@ -22,6 +22,7 @@ import * as Signal from "../Signal.ts"
 import { CallEnvelope } from "./callEnvelope.ts"
 import { isCastRequest } from "./protocol.ts"
 import type { Cell } from "./cell.ts"
+import type { CrashInfo } from "./crashReport.ts"
 import { exitWith } from "./cell.ts"
 import type { Runtime } from "./runtime.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
@@ -93,6 +94,8 @@ export class Server {
   private callMatch: MatchHandlers | undefined = undefined
   private handleMatch: MatchHandlers | undefined = undefined
   private tracer: boolean | undefined = undefined
+  /** The tag of the message being (or last) handled, for a crash report. */
+  private lastTag: string | undefined = undefined
 
   constructor(
     private readonly behaviour: Behaviour<unknown, unknown, unknown, unknown>,
@@ -151,10 +154,25 @@ export class Server {
     for (const envelope of pending) envelope.serverExited(reason)
   }
 
+  /** The behaviour's name and the tag of the last message handled, for a crash report. */
+  crashInfo(): CrashInfo {
+    return { behaviour: this.behaviour.name ?? "GenServer", lastMessage: this.lastTag }
+  }
+
   private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
-    if (message instanceof CallEnvelope) return this.handleCall(message)
-    if (isCastRequest(message)) return this.handleCast(message)
-    if (message instanceof StopRequest) return this.stopWith(message.reason)
+    if (message instanceof CallEnvelope) {
+      this.lastTag = message.request._tag
+      return this.handleCall(message)
+    }
+    if (isCastRequest(message)) {
+      this.lastTag = message._tag
+      return this.handleCast(message)
+    }
+    if (message instanceof StopRequest) {
+      this.lastTag = "stop"
+      return this.stopWith(message.reason)
+    }
+    this.lastTag = infoTag(message)
     if (message instanceof Signal.Exit && this.cell.parent !== undefined && Pid.equals(message.pid, this.cell.parent)) {
       return this.stopWith(message.reason)
     }

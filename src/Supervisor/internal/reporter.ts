@@ -1,6 +1,7 @@
 /**
- * Where a supervisor reports its lifecycle: the event hub (when one is provided), log lines, and
- * spans (when a tracer is installed).
+ * Where a supervisor reports its lifecycle: the event hub (when one is provided), structured log
+ * records (annotated with `otp.report: "supervisor"`, `otp.event`, `otp.supervisor` and the child's
+ * `otp.child`, `otp.childPid`, `otp.reason`), and spans (when a tracer is installed).
  *
  * @internal
  */
@@ -25,6 +26,27 @@ const trusted = { disableChecks: true } as const
 
 const childLabel = (id: string | undefined, pid: Pid | undefined): string =>
   id === undefined ? `child ${pid === undefined ? "" : String(pid)}`.trimEnd() : `child "${id}"`
+
+/** The annotations of a child event. */
+const childFields = (
+  id: string | undefined,
+  pid: Pid | undefined,
+  reason: ExitReason.ExitReason | undefined
+): Record<string, string | undefined> => ({
+  "otp.child": id,
+  "otp.childPid": pid === undefined ? undefined : String(pid),
+  "otp.reason": reason === undefined ? undefined : summary(reason)
+})
+
+/**
+ * An exit reason on one line: a failure's first line (`Error: boom`), not its stack trace, which
+ * the crash report of the failed process carries.
+ */
+const summary = (reason: ExitReason.ExitReason): string => {
+  const text = ExitReason.format(reason)
+  const end = text.indexOf("\n")
+  return end === -1 ? text : text.slice(0, end)
+}
 
 /**
  * Reports the lifecycle of one supervisor. The hub, the tracer and the minimum log level are those
@@ -57,12 +79,23 @@ export class Reporter {
     )
   }
 
-  private log(level: Level, message: () => string): Effect.Effect<void> {
+  /**
+   * One structured record: the text, plus annotations naming the supervisor, the event and (when
+   * there is one) the child's id, pid and exit reason.
+   */
+  private log(
+    level: Level,
+    event: string,
+    fields: () => Record<string, string | undefined>,
+    message: () => string
+  ): Effect.Effect<void> {
     if (!LogLevel.isGreaterThanOrEqualTo(level, this.minimumLevel)) return Effect.void
     const text = message()
     const line =
       level === "Debug" ? Effect.logDebug(text) : level === "Warn" ? Effect.logWarning(text) : Effect.logError(text)
-    return Effect.annotateLogs(line, this.annotations)
+    const annotations: Record<string, string> = { ...this.annotations, "otp.report": "supervisor", "otp.event": event }
+    for (const [key, value] of Object.entries(fields())) if (value !== undefined) annotations[key] = value
+    return Effect.annotateLogs(line, annotations)
   }
 
   started(id: string | undefined, pid: Pid): Effect.Effect<void> {
@@ -72,7 +105,12 @@ export class Reporter {
         trusted
       )
     )
-    return this.log("Debug", () => `${childLabel(id, undefined)} started as ${pid}`)
+    return this.log(
+      "Debug",
+      "child_started",
+      () => childFields(id, pid, undefined),
+      () => `${childLabel(id, undefined)} started as ${pid}`
+    )
   }
 
   restarted(id: string | undefined, pid: Pid): Effect.Effect<void> {
@@ -82,24 +120,42 @@ export class Reporter {
         trusted
       )
     )
-    return this.log("Debug", () => `${childLabel(id, undefined)} restarted as ${pid}`)
+    return this.log(
+      "Debug",
+      "child_restarted",
+      () => childFields(id, pid, undefined),
+      () => `${childLabel(id, undefined)} restarted as ${pid}`
+    )
   }
 
+  /**
+   * A child exited. Logged as a warning only when it exited abnormally without a crash report of
+   * its own: a failure reason means that the process crashed (and the runtime reported it) or was
+   * stopped by the exit signal of one that crashed (reported there), so the supervisor's record
+   * of it is a debug one and one crash gives one error record.
+   */
   exited(id: string | undefined, pid: Pid, reason: ExitReason.ExitReason, bySupervisor: boolean): Effect.Effect<void> {
     const fields = { supervisor: this.supervisor, pid, reason, bySupervisor }
     this.hub?.publish(new ChildExited(id === undefined ? fields : { ...fields, id }, trusted))
-    const graceful = ExitReason.isGraceful(reason) || (bySupervisor && reason._tag === "Killed")
+    const quiet =
+      ExitReason.isGraceful(reason) || reason._tag === "Failure" || (bySupervisor && reason._tag === "Killed")
     return this.log(
-      graceful ? "Debug" : "Warn",
-      () =>
-        `${childLabel(id, pid)} exited${bySupervisor ? " (stopped by its supervisor)" : ""}: ${ExitReason.format(reason)}`
+      quiet ? "Debug" : "Warn",
+      "child_exited",
+      () => childFields(id, pid, reason),
+      () => `${childLabel(id, pid)} exited${bySupervisor ? " (stopped by its supervisor)" : ""}: ${summary(reason)}`
     )
   }
 
   startError(id: string | undefined, reason: ExitReason.ExitReason): Effect.Effect<void> {
     const fields = { supervisor: this.supervisor, reason }
     this.hub?.publish(new ChildStartError(id === undefined ? fields : { ...fields, id }, trusted))
-    return this.log("Warn", () => `${childLabel(id, undefined)} failed to start: ${ExitReason.format(reason)}`)
+    return this.log(
+      "Warn",
+      "child_start_error",
+      () => childFields(id, undefined, reason),
+      () => `${childLabel(id, undefined)} failed to start: ${summary(reason)}`
+    )
   }
 
   escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
@@ -107,6 +163,8 @@ export class Reporter {
     this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, within }, trusted))
     return this.log(
       "Error",
+      "escalated",
+      () => ({ "otp.maxRestarts": String(maxRestarts), "otp.withinMs": String(withinMs) }),
       () =>
         `supervisor reached its maximum restart intensity (${maxRestarts} within ${Duration.format(within)}): stopping all children`
     )
@@ -114,7 +172,12 @@ export class Reporter {
 
   stopped(reason: ExitReason.ExitReason): Effect.Effect<void> {
     this.hub?.publish(new SupervisorStopped({ supervisor: this.supervisor, reason }, trusted))
-    return this.log("Debug", () => `supervisor stopped: ${ExitReason.format(reason)}`)
+    return this.log(
+      "Debug",
+      "stopped",
+      () => ({ "otp.reason": summary(reason) }),
+      () => `supervisor stopped: ${summary(reason)}`
+    )
   }
 
   /** Wraps a restart in a `Supervisor.restart` span when a tracer is installed. */
