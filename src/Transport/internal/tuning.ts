@@ -9,6 +9,8 @@ import { defaultMaxFrameBytes } from "../Framing.ts"
 import {
   defaultBusyPollWindow,
   defaultHandshakeTimeout,
+  defaultListenBacklog,
+  defaultMaxPendingConnections,
   defaultShutdownTimeout,
   type TransportTuning
 } from "../TransportOptions.ts"
@@ -21,14 +23,24 @@ export interface Tuning {
   readonly handshakeTimeoutMs: number
   readonly shutdownTimeoutMs: number
   readonly busyPollMicros: number
+  readonly maxPendingConnections: number
+  readonly listenBacklog: number
 }
+
+/**
+ * The largest frame accepted before the node handshake completes (the Hello or the Welcome, a few
+ * hundred bytes): an unauthenticated peer cannot make the node buffer more than this.
+ */
+export const handshakeMaxFrameBytes = 4096
 
 export const resolveTuning = (tuning: TransportTuning): Tuning => ({
   maxFrameBytes: tuning.maxFrameBytes ?? defaultMaxFrameBytes,
   highWaterMarkBytes: tuning.highWaterMarkBytes ?? 16 * 1024 * 1024,
   handshakeTimeoutMs: toMillis(tuning.handshakeTimeout ?? defaultHandshakeTimeout),
   shutdownTimeoutMs: toMillis(tuning.shutdownTimeout ?? defaultShutdownTimeout),
-  busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000
+  busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000,
+  maxPendingConnections: Math.max(1, tuning.maxPendingConnections ?? defaultMaxPendingConnections),
+  listenBacklog: tuning.listenBacklog ?? defaultListenBacklog
 })
 
 /**
