@@ -5,8 +5,14 @@
  * a plain-TCP client hitting a TLS node (and the reverse), a client that stalls in the handshake
  * (after `handshakeTimeout`), a peer sending an oversized or undecodable frame. Each refusal is
  * logged with what it most likely means (a different cluster secret, a plain-TCP node, ...), once
- * per host and reason and then at most every five minutes. A failed dial fails with
+ * per host and reason and then at most every five minutes, and counted in the metric
+ * `effect_otp_transport_handshakes_refused_total` by `reason`. A failed dial fails with
  * `ConnectFailed`, whose `kind` classifies it, or `HandshakeRejected`.
+ *
+ * Unauthenticated connections are bounded: until its node handshake completes a connection may
+ * send only frames of up to 4 KiB (a bigger frame header closes it before anything is buffered),
+ * and at most `maxPendingConnections` accepted connections wait for their handshakes (one more
+ * closes the oldest, as `too_many_pending`). The listen backlog is `listenBacklog`.
  *
  * Every timer (TLS and node handshakes, the dial, the goodbye at shutdown) runs on Effect's
  * `Clock` as it was when the transport was built.
