@@ -88,7 +88,7 @@ describe("TcpTransport under floods of unauthenticated connections", () => {
         })
 
         // The healthy peer: a node in this process, linked before the floods, pinging throughout.
-        const healthy = yield* tcpNode("healthy", { secret: "flood-test" })
+        const healthy = yield* tcpNode("healthy", { secret: "flood-test" }, { handshakeTimeout: 10_000 })
         const waiting = new Map<number, Deferred.Deferred<void>>()
         yield* healthy.register(Pong, (n) => {
           const deferred = waiting.get(n)
@@ -245,7 +245,7 @@ describe("TcpTransport under floods of unauthenticated connections", () => {
         assert.isAtMost(end.logLines - before.logLines, 12, JSON.stringify(report))
         assert.deepStrictEqual(linkEvents, [], "the healthy link never went down")
         // The node still accepts a new peer.
-        const late = yield* tcpNode("late", { secret: "flood-test" })
+        const late = yield* tcpNode("late", { secret: "flood-test" }, { handshakeTimeout: 10_000 })
         assert.strictEqual((yield* late.connect({ host: "127.0.0.1", port: port! })).name, "target")
       }),
     120_000
