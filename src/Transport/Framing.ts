@@ -65,7 +65,8 @@ export class FrameDecoder {
   private failed = false
 
   constructor(
-    readonly maxFrameBytes: number,
+    /** The largest frame body accepted; it may be changed between chunks, or by `onFrame` for the frames after. */
+    public maxFrameBytes: number,
     private readonly onFrame: (body: Buffer) => void,
     private readonly onError: (message: string) => void
   ) {}

@@ -5,8 +5,14 @@
  * a plain-TCP client hitting a TLS node (and the reverse), a client that stalls in the handshake
  * (after `handshakeTimeout`), a peer sending an oversized or undecodable frame. Each refusal is
  * logged with what it most likely means (a different cluster secret, a plain-TCP node, ...), once
- * per host and reason and then at most every five minutes. A failed dial fails with
+ * per host and reason and then at most every five minutes, and counted in the metric
+ * `effect_otp_transport_handshakes_refused_total` by `reason`. A failed dial fails with
  * `ConnectFailed`, whose `kind` classifies it, or `HandshakeRejected`.
+ *
+ * Unauthenticated connections are bounded: until its node handshake completes a connection may
+ * send only frames of up to 4 KiB (a bigger frame header closes it before anything is buffered),
+ * and at most `maxPendingConnections` accepted connections wait for their handshakes (one more
+ * closes the oldest, as `too_many_pending`). The listen backlog is `listenBacklog`.
  *
  * Every timer (TLS and node handshakes, the dial, the goodbye at shutdown) runs on Effect's
  * `Clock` as it was when the transport was built.
@@ -23,6 +29,9 @@ import { BusyPoll } from "./internal/busyPoll.ts"
 import { makeLinkEngine } from "./internal/linkEngine.ts"
 import type { AttachOptions } from "./internal/linkEngine.ts"
 import { makeLog } from "./internal/logging.ts"
+import { PendingConnections } from "./internal/pendingConnections.ts"
+import type { PendingConnection } from "./internal/pendingConnections.ts"
+import type { RefusalReason } from "./internal/refusals.ts"
 import { SocketConn } from "./internal/socketConn.ts"
 import * as Security from "./Security.ts"
 import * as TlsOptions from "./internal/tls.ts"
@@ -89,12 +98,12 @@ const dialSource = (
   return targetFamily === family ? { localAddress: host } : undefined
 }
 
-const listen = (server: Net.Server, host: string, port: number) =>
+const listen = (server: Net.Server, host: string, port: number, backlog: number) =>
   Effect.callback<number, ListenFailed>((resume) => {
     const onError = (error: Error) =>
       resume(Effect.fail(new ListenFailed({ address: `${host}:${port}`, reason: error.message })))
     server.once("error", onError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off("error", onError)
       resume(Effect.succeed((server.address() as Net.AddressInfo).port))
     })
@@ -157,27 +166,25 @@ const classifyDialError = (error: Error, tls: boolean): { readonly kind: Connect
 const describeTlsRefusal = (
   error: Error,
   security: Security.Security
-): { readonly level: "Debug" | "Warn"; readonly key: string; readonly text: string } => {
+): { readonly reason: RefusalReason | undefined; readonly text: string } => {
   const code = codeOf(error)
   const detail = tlsReasonOf(error)
   if (error.message.includes("TLS handshake timeout")) {
-    return { level: "Warn", key: "tls_timeout", text: `TLS handshake timeout (${detail})` }
+    return { reason: "tls_timeout", text: `TLS handshake timeout (${detail})` }
   }
   if (!code.startsWith("ERR_SSL_") && !certificateCodes.test(code)) {
     // The client went away mid-handshake (a reset, a dial given up): nothing to act on here.
-    return { level: "Debug", key: code, text: `the client closed the connection during the TLS handshake (${detail})` }
+    return { reason: undefined, text: `the client closed the connection during the TLS handshake (${detail})` }
   }
   if (notTlsCodes.test(code)) {
     return {
-      level: "Warn",
-      key: "not_tls",
+      reason: "not_tls",
       text: `it does not speak TLS (${detail}): a node with \`insecure: true\`, or a client that is not a cluster node`
     }
   }
   if (noSharedModeCodes.test(code)) {
     return {
-      level: "Warn",
-      key: "no_shared_mode",
+      reason: "no_shared_mode",
       text:
         `no TLS mode in common (${detail}): one node uses a cluster secret, the other certificates; ` +
         `every node must use the same security mode`
@@ -185,8 +192,7 @@ const describeTlsRefusal = (
   }
   if ("secret" in security && wrongKeyCodes.test(code)) {
     return {
-      level: "Warn",
-      key: "authentication",
+      reason: "wrong_secret",
       text:
         `its TLS handshake failed (${detail}): the other node most likely has a different cluster ` +
         `secret; check that every node uses the same one`
@@ -194,12 +200,11 @@ const describeTlsRefusal = (
   }
   if ("tls" in security) {
     return {
-      level: "Warn",
-      key: "authentication",
+      reason: "bad_certificate",
       text: `its certificate was not accepted (${detail}): check that it is signed by the cluster's CA`
     }
   }
-  return { level: "Warn", key: code, text: `its TLS handshake failed (${detail})` }
+  return { reason: "tls_error", text: `its TLS handshake failed (${detail})` }
 }
 
 /**
@@ -247,38 +252,64 @@ export const make = Effect.fnUntraced(function* (
     : Net.createServer()
 
   const rawSockets = new Set<Net.Socket>()
-  /** Accepted connections still in their TLS handshake, by remote address: their timers. */
-  const handshaking = new Map<string, Timers.CancelTimer>()
+  /**
+   * Accepted connections until their node handshake completes, oldest first and at most
+   * `maxPendingConnections`: a flood of unauthenticated clients closes its own oldest connections.
+   */
+  const pending = new PendingConnections(tuning.maxPendingConnections, (connection) =>
+    engine.refuse(
+      "too_many_pending",
+      "Warn",
+      connection.remote,
+      `closed connection from ${connection.remote} before its handshake completed: more than ` +
+        `${tuning.maxPendingConnections} connections were waiting for their handshake (too_many_pending)`
+    )
+  )
+  /** Accepted connections in their TLS handshake, by remote address: their pending entry and timer. */
+  const handshaking = new Map<string, { readonly pending: PendingConnection; readonly cancel: Timers.CancelTimer }>()
+  /** Accepted plain-TCP connections: their pending entry. */
+  const pendingPlain = new WeakMap<Net.Socket, PendingConnection>()
   server.on("connection", (socket: Net.Socket) => {
     rawSockets.add(socket)
     socket.on("error", () => {})
-    if (!tlsServerOptions) return void socket.once("close", () => rawSockets.delete(socket))
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
+    const entry = pending.add(remote, () => socket.destroy())
+    if (!tlsServerOptions) {
+      pendingPlain.set(socket, entry)
+      return void socket.once("close", () => {
+        rawSockets.delete(socket)
+        pending.delete(entry)
+      })
+    }
     const cancel = timers.start(tuning.handshakeTimeoutMs, () => {
       handshaking.delete(remote)
-      engine.logRefusal(
+      engine.refuse(
+        "tls_timeout",
         "Warn",
         remote,
-        "tls_timeout",
         `refused TLS connection from ${remote}: TLS handshake timeout (not completed within ` +
           `${tuning.handshakeTimeoutMs} ms)`
       )
       socket.destroy()
     })
-    handshaking.set(remote, cancel)
+    handshaking.set(remote, { pending: entry, cancel })
     socket.once("close", () => {
       rawSockets.delete(socket)
-      if (handshaking.get(remote) === cancel) handshaking.delete(remote)
+      pending.delete(entry)
+      if (handshaking.get(remote)?.cancel === cancel) handshaking.delete(remote)
       cancel()
     })
   })
-  const handshakeDone = (socket: Net.Socket) => {
+  /** The TLS handshake of `socket` is over: its timer stops; its pending entry, if it still has one. */
+  const tlsHandshakeDone = (socket: Net.Socket): PendingConnection | undefined => {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
-    handshaking.get(remote)?.()
+    const entry = handshaking.get(remote)
     handshaking.delete(remote)
+    entry?.cancel()
+    return entry?.pending
   }
 
-  const port = yield* Effect.acquireRelease(listen(server, host, options.port ?? 0), () =>
+  const port = yield* Effect.acquireRelease(listen(server, host, options.port ?? 0, tuning.listenBacklog), () =>
     Effect.sync(() => {
       server.close()
     })
@@ -295,23 +326,28 @@ export const make = Effect.fnUntraced(function* (
     const names = TlsOptions.certificateNames(security, socket)
     return names === undefined ? undefined : { names, by: "the certificate" }
   }
-  const accept = (socket: Net.Socket, attachOptions: AttachOptions) => {
-    void engine.attach(new SocketConn(socket, tuning.maxFrameBytes, busyPoll, timers), "inbound", attachOptions)
+  /** Hands an accepted connection to the engine; it stops being pending when its node handshake settles. */
+  const accept = (socket: Net.Socket, entry: PendingConnection | undefined, attachOptions: AttachOptions) => {
+    if (entry === undefined) return void socket.destroy() // closed to make room, or timed out, meanwhile
+    entry.close = () => socket.destroy()
+    const conn = new SocketConn(socket, tuning.maxFrameBytes, busyPoll, timers)
+    void engine.attach(conn, "inbound", attachOptions).then(() => pending.delete(entry))
   }
   if (tlsServerOptions) {
     server.on("secureConnection", (socket: Tls.TLSSocket) => {
-      handshakeDone(socket)
-      accept(socket, { authenticated: authenticated(socket) })
+      accept(socket, tlsHandshakeDone(socket), { authenticated: authenticated(socket) })
     })
     server.on("tlsClientError", (error: Error, socket: Tls.TLSSocket) => {
-      handshakeDone(socket)
+      tlsHandshakeDone(socket)
       const remote = socket.remoteAddress === undefined ? "a client" : `${socket.remoteAddress}:${socket.remotePort}`
       const refusal = describeTlsRefusal(error, security)
-      engine.logRefusal(refusal.level, remote, refusal.key, `refused TLS connection from ${remote}: ${refusal.text}`)
+      const line = `refused TLS connection from ${remote}: ${refusal.text}`
+      if (refusal.reason === undefined) log("Debug", line)
+      else engine.refuse(refusal.reason, "Warn", remote, line)
       socket.destroy()
     })
   } else {
-    server.on("connection", (socket: Net.Socket) => accept(socket, {}))
+    server.on("connection", (socket: Net.Socket) => accept(socket, pendingPlain.get(socket), {}))
   }
 
   const dial = (target: Address, attachOptions: AttachOptions, signal: AbortSignal) =>

@@ -65,7 +65,55 @@ export interface TransportTuning {
    * frame every window spends a core on it. Set 0 where CPU matters more than latency.
    */
   readonly busyPollWindow?: Duration.Input | undefined
+  /**
+   * TCP only: how many accepted connections may wait at once for their TLS and node handshakes
+   * (unauthenticated). Default 128 (`defaultMaxPendingConnections`). When one more arrives, the
+   * one that has waited longest is closed (counted as `too_many_pending` in
+   * `effect_otp_transport_handshakes_refused_total`): a real peer completes its handshake within
+   * milliseconds, so a flood of idle or stalling clients pushes out only its own connections, and
+   * the memory held by unauthenticated clients stays bounded (each may send at most a few KiB, the
+   * Hello, before its handshake completes). Established links do not count.
+   */
+  readonly maxPendingConnections?: number | undefined
+  /**
+   * TCP only: the listen backlog, how many connections the kernel queues before the node accepts
+   * them. Default 2048 (`defaultListenBacklog`); Linux caps it at `net.core.somaxconn` (4096 on
+   * recent kernels). When the queue is full the kernel drops new connection attempts, and a peer
+   * dialing then waits for its SYN to be sent again (one second, then longer).
+   */
+  readonly listenBacklog?: number | undefined
 }
+
+/**
+ * The default of `TransportTuning.maxPendingConnections`: 128 connections waiting for their
+ * handshake.
+ *
+ * @example
+ * ```ts
+ * import { TransportOptions } from "effect-otp"
+ *
+ * TransportOptions.defaultMaxPendingConnections // 128
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultMaxPendingConnections = 128
+
+/**
+ * The default of `TransportTuning.listenBacklog`: 2048.
+ *
+ * @example
+ * ```ts
+ * import { TransportOptions } from "effect-otp"
+ *
+ * TransportOptions.defaultListenBacklog // 2048
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultListenBacklog = 2048
 
 /**
  * The default of `TransportTuning.busyPollWindow`: 100 microseconds.

@@ -3,8 +3,9 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Metric, Schema, Scope, Stream } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
+import { handshakesRefused } from "../../src/Transport/internal/refusals.ts"
 import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
 import { collect, isDown, isUp, linkEvents, LogCapture, tcpNode } from "../support/transportHarness.ts"
 
@@ -19,6 +20,29 @@ const rawClient = (port: number, onConnect: (socket: Net.Socket) => void) =>
     socket.on("close", () => resume(Effect.succeed(Date.now() - started)))
     return Effect.sync(() => socket.destroy())
   })
+
+/** Opens a TLS-PSK connection to a node as `identity`; `onSecure` runs once TLS is up; resolves when the node closes it. */
+const tlsClient = (port: number, secret: string, identity: string, onSecure: (socket: Tls.TLSSocket) => void) =>
+  Effect.callback<number>((resume) => {
+    const started = Date.now()
+    const socket = Tls.connect({
+      host: "127.0.0.1",
+      port,
+      ciphers: pskCipher,
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.2",
+      pskCallback: () => ({ psk: derivePsk(secret), identity }),
+      checkServerIdentity: () => undefined
+    })
+    socket.on("error", () => {})
+    socket.once("secureConnect", () => onSecure(socket))
+    socket.on("close", () => resume(Effect.succeed(Date.now() - started)))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/** How many connections a node in this fiber's metric registry refused for `reason`. */
+const refused = (reason: string) =>
+  Effect.map(Metric.value(Metric.withAttributes(handshakesRefused, { reason })), (state) => state.count)
 
 const fixture = (name: string) => Fs.readFileSync(Path.join(import.meta.dirname, "fixtures", name))
 
@@ -168,6 +192,62 @@ describe("TcpTransport", () => {
       const c = yield* tcpNode("c")
       assert.strictEqual((yield* c.connect(b.address)).name, "b")
     }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live(
+    "before its handshake, a frame header over 4 KiB closes the connection at once; after it, big frames pass",
+    () => {
+      const logs = new LogCapture()
+      return Effect.gen(function* () {
+        const Big = Channel.make("test.big", Schema.Uint8Array)
+        const a = yield* tcpNode("a", { secret: "s" }, { handshakeTimeout: 5000 })
+        const header = Buffer.alloc(4)
+        header.writeUInt32BE(4097)
+        const closedAfter = yield* tlsClient(a.address.port, "s", "mallory", (socket) =>
+          socket.write(Buffer.concat([header, Buffer.alloc(1000)]))
+        )
+        assert.isBelow(closedAfter, 2500, "closed on the header, not at the 5 s handshake timeout")
+        yield* logs.awaitLine(/closing connection with .*frame of 4097 bytes exceeds the maximum of 4096 bytes/)
+        assert.strictEqual(yield* refused("oversized"), 1)
+        const received = yield* collect(a, Big, 1)
+        const b = yield* tcpNode("b", { secret: "s" })
+        yield* b.connect(a.address)
+        yield* b.send("a", Big, new Uint8Array(1024 * 1024))
+        assert.strictEqual((yield* received)[0]!.length, 1024 * 1024)
+      }).pipe(Effect.provide(logs.layer), Effect.provideService(Metric.MetricRegistry, new Map()))
+    }
+  )
+
+  it.live("past maxPendingConnections, the connection waiting longest for its handshake is closed", () => {
+    const logs = new LogCapture()
+    return Effect.gen(function* () {
+      const a = yield* tcpNode("a", { secret: "s" }, { handshakeTimeout: 5000, maxPendingConnections: 2 })
+      const idle = (): Effect.Effect<
+        { readonly socket: Net.Socket; readonly closed: Promise<void> },
+        never,
+        Scope.Scope
+      > =>
+        Effect.acquireRelease(
+          Effect.callback<{ socket: Net.Socket; closed: Promise<void> }>((resume) => {
+            const socket = Net.connect({ host: "127.0.0.1", port: a.address.port }).on("error", () => {})
+            const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+            socket.once("connect", () => resume(Effect.succeed({ socket, closed })))
+          }),
+          ({ socket }) => Effect.sync(() => socket.destroy())
+        )
+      // One after the other: the kernel queues them, and the node accepts them, in this order.
+      const first = yield* idle()
+      const second = yield* idle()
+      const b = yield* tcpNode("b", { secret: "s" })
+      assert.strictEqual((yield* b.connect(a.address)).name, "a", "the newest connection gets in")
+      yield* Effect.timeout(
+        Effect.promise(() => first.closed),
+        2500
+      )
+      assert.isFalse(second.socket.destroyed, "the second idle connection still waits")
+      assert.strictEqual(yield* refused("too_many_pending"), 1)
+      yield* logs.awaitLine(/more than 2 connections were waiting for their handshake \(too_many_pending\)/)
+    }).pipe(Effect.provide(logs.layer), Effect.provideService(Metric.MetricRegistry, new Map()))
   })
 
   it.live("a payload that fails the channel's Schema closes that connection with a logged reason", () => {

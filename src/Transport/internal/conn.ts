@@ -29,6 +29,11 @@ export interface Conn {
   end(): void
   /** Closes at once, dropping what is queued. */
   destroy(): void
+  /**
+   * The node handshake completed: from now on frames up to the link's full limit are accepted
+   * (before it, only frames up to `handshakeMaxFrameBytes`). Absent where frames are not limited.
+   */
+  handshakeCompleted?(): void
 }
 
 /** Handlers that do nothing, installed until the engine takes over a connection. */

@@ -7,6 +7,7 @@
  * @internal
  */
 import { Clock, Effect, Exit, PubSub, Schema, Stream } from "effect"
+import type { Context } from "effect"
 import type { Channel } from "../Channel.ts"
 import * as Codec from "../Codec.ts"
 import { ControlFrame, protocolVersion } from "../Frame.ts"
@@ -16,8 +17,9 @@ import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnec
 import type { ConnectError, ConnectFailure, SendError } from "../TransportError.ts"
 import * as Timers from "../../internal/timers.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
-import { LogThrottle, repeats } from "../../internal/logThrottle.ts"
 import type { Conn } from "./conn.ts"
+import { Refusals } from "./refusals.ts"
+import type { RefusalReason } from "./refusals.ts"
 import { newIncarnation } from "./tuning.ts"
 
 /** Log sink used from callbacks. */
@@ -41,6 +43,8 @@ export interface LinkEngineConfig {
   readonly timers: Timers.Timers
   /** Wall-clock epoch milliseconds, for the timestamps shown to people. */
   readonly wallClockMillis: () => number
+  /** The services of the fiber that built the engine (its metric registry, for refusals). */
+  readonly context: Context.Context<never>
 }
 
 /**
@@ -48,7 +52,9 @@ export interface LinkEngineConfig {
  * that builds it: the one construction every transport implementation shares.
  */
 export const makeLinkEngine = (
-  settings: Omit<LinkEngineConfig, "local" | "codec" | "timers" | "wallClockMillis"> & { readonly name: string }
+  settings: Omit<LinkEngineConfig, "local" | "codec" | "timers" | "wallClockMillis" | "context"> & {
+    readonly name: string
+  }
 ): Effect.Effect<LinkEngine> =>
   Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
@@ -58,7 +64,8 @@ export const makeLinkEngine = (
         local: { name: settings.name, incarnation: newIncarnation() },
         codec: Codec.make(),
         timers: Timers.ofFiber(fiber),
-        wallClockMillis: () => clock.currentTimeMillisUnsafe()
+        wallClockMillis: () => clock.currentTimeMillisUnsafe(),
+        context: fiber.context
       })
     )
   })
@@ -123,12 +130,6 @@ const decodeControl = Schema.decodeUnknownExit(ControlFrame)
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
-/** The host part of a connection's remote address (`host:port`), to group repeated refusals. */
-const hostOf = (remote: string): string => {
-  const colon = remote.lastIndexOf(":")
-  return colon > 0 ? remote.slice(0, colon) : remote
-}
-
 /**
  * The accepting side's log line for a refused handshake: what it means and what to check, with the
  * detail sent to the peer. Refusals that are part of normal operation are only debug lines.
@@ -176,20 +177,18 @@ export class LinkEngine {
   readonly events: PubSub.PubSub<LinkEvent>
   private readonly linkListeners = new Set<(event: LinkEvent) => void>()
   private readonly now: () => number
-  /** Repeated refusals of the same host for the same reason are logged once, then rarely. */
-  readonly refusals: LogThrottle
+  /** Refused connections: counted by reason, logged once per host and reason, then rarely. */
+  readonly refusals: Refusals
 
   constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
     this.now = config.timers.now
-    this.refusals = new LogThrottle(config.timers.now)
+    this.refusals = new Refusals(config.log, config.timers.now, config.context)
   }
 
-  /** Logs a line about a connection from `remote`, once per host and key, then rarely. */
-  logRefusal(level: "Debug" | "Info" | "Warn" | "Error", remote: string, key: string, line: string): void {
-    if (level === "Debug") return this.config.log(level, line)
-    const skipped = this.refusals.admit(`${hostOf(remote)}|${key}`)
-    if (skipped !== undefined) this.config.log(level, line + repeats(skipped))
+  /** Counts a connection from `remote` refused for `reason`, and logs `line` once per host and reason, then rarely. */
+  refuse(reason: RefusalReason, level: "Debug" | "Warn", remote: string, line: string): void {
+    this.refusals.refuse(reason, level, remote, line)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -224,7 +223,7 @@ export class LinkEngine {
     })
     conn.handlers = {
       onFrame: (body) => this.onFrame(c, body),
-      onFramingError: (detail) => this.protocolError(c, detail),
+      onFramingError: (detail) => this.protocolError(c, detail, "oversized"),
       onClose: (detail) => this.onClose(c, detail)
     }
     this.connections.add(c)
@@ -261,7 +260,7 @@ export class LinkEngine {
     if (c.state !== "handshake") return
     const detail = `handshake timed out after ${this.config.handshakeTimeoutMs} ms`
     const line = `${c.direction} connection ${c.conn.remote}: ${detail}; closed`
-    if (c.direction === "inbound") this.logRefusal("Warn", c.conn.remote, "handshake_timeout", line)
+    if (c.direction === "inbound") this.refuse("handshake_timeout", "Warn", c.conn.remote, line)
     else this.config.log("Debug", line)
     this.settle(c, Exit.fail(this.connectFailed(c, detail, "timeout")))
     this.finish(c, "connection_closed", detail)
@@ -280,17 +279,22 @@ export class LinkEngine {
     claimed?: string
   ): void {
     const { level, line } = refusalLine(reason, c.conn.remote, message, claimed)
-    this.logRefusal(level, c.conn.remote, reason, line)
+    this.refuse(reason, level, c.conn.remote, line)
     this.writeControl(c, { _tag: "Reject", reason, message, node })
     this.finish(c, "connection_closed", message)
     c.conn.end()
   }
 
-  /** A violation of the protocol by the peer: log it and close that connection only. */
-  private protocolError(c: Connection, detail: string): void {
+  /**
+   * A violation of the protocol by the peer: log it and close that connection only. Before an
+   * inbound handshake completes, it is a refusal (counted, and logged once per host and reason).
+   */
+  private protocolError(c: Connection, detail: string, reason: RefusalReason = "bad_handshake"): void {
     if (c.state === "closed") return
     const who = c.peer ? `node "${c.peer.name}" (${c.conn.remote})` : c.conn.remote
-    this.config.log("Warn", `closing connection with ${who}: ${detail}`)
+    const line = `closing connection with ${who}: ${detail}`
+    if (c.state === "handshake" && c.direction === "inbound") this.refuse(reason, "Warn", c.conn.remote, line)
+    else this.config.log("Warn", line)
     this.settle(c, Exit.fail(this.connectFailed(c, detail, "protocol")))
     this.finish(c, "connection_closed", detail)
     c.conn.destroy()
@@ -496,6 +500,7 @@ export class LinkEngine {
         // The peer may already send on this one until it learns the same: keep delivering those.
         c.peer = peer
         c.replacedBy = this.links.get(peer.name)
+        c.conn.handshakeCompleted?.()
         this.settle(c, Exit.succeed(peer))
         this.finish(c, "connection_closed", "superseded")
         return c.conn.end()
@@ -619,6 +624,7 @@ export class LinkEngine {
 
   private open(c: Connection, peer: NodeIdentity, address: Address | null): void {
     c.state = "open"
+    c.conn.handshakeCompleted?.()
     c.peer = peer
     c.peerAddress = address
     c.cancelTimer?.()

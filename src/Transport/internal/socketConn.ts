@@ -13,6 +13,7 @@ import { encodeFrames, FrameDecoder } from "../Framing.ts"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import type { BusyPoll } from "./busyPoll.ts"
 import { noHandlers } from "./conn.ts"
+import { handshakeMaxFrameBytes } from "./tuning.ts"
 import type { Conn, ConnHandlers } from "./conn.ts"
 
 /** How long a closed connection waits for the peer to acknowledge the end before it is destroyed. */
@@ -32,14 +33,16 @@ export class SocketConn implements Conn {
 
   constructor(
     private readonly socket: Net.Socket,
-    maxFrameBytes: number,
+    private readonly maxFrameBytes: number,
     private readonly busyPoll: BusyPoll,
     private readonly timers: Timers
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
     socket.setNoDelay(true)
+    // Until the node handshake completes, only small frames: an unauthenticated client announcing a
+    // big one is closed on its header, before anything is buffered (see `handshakeCompleted`).
     this.decoder = new FrameDecoder(
-      maxFrameBytes,
+      Math.min(handshakeMaxFrameBytes, maxFrameBytes),
       (body) => this.handlers.onFrame(body),
       (detail) => this.handlers.onFramingError(detail)
     )
@@ -111,5 +114,9 @@ export class SocketConn implements Conn {
 
   destroy(): void {
     this.socket.destroy()
+  }
+
+  handshakeCompleted(): void {
+    this.decoder.maxFrameBytes = this.maxFrameBytes
   }
 }

@@ -10,6 +10,8 @@ import {
   defaultBusyPollWindow,
   defaultHandshakeTimeout,
   defaultIncarnationProbeTimeout,
+  defaultListenBacklog,
+  defaultMaxPendingConnections,
   defaultShutdownTimeout,
   type TransportTuning
 } from "../TransportOptions.ts"
@@ -23,7 +25,15 @@ export interface Tuning {
   readonly shutdownTimeoutMs: number
   readonly incarnationProbeTimeoutMs: number
   readonly busyPollMicros: number
+  readonly maxPendingConnections: number
+  readonly listenBacklog: number
 }
+
+/**
+ * The largest frame accepted before the node handshake completes (the Hello or the Welcome, a few
+ * hundred bytes): an unauthenticated peer cannot make the node buffer more than this.
+ */
+export const handshakeMaxFrameBytes = 4096
 
 export const resolveTuning = (tuning: TransportTuning): Tuning => ({
   maxFrameBytes: tuning.maxFrameBytes ?? defaultMaxFrameBytes,
@@ -31,7 +41,9 @@ export const resolveTuning = (tuning: TransportTuning): Tuning => ({
   handshakeTimeoutMs: toMillis(tuning.handshakeTimeout ?? defaultHandshakeTimeout),
   shutdownTimeoutMs: toMillis(tuning.shutdownTimeout ?? defaultShutdownTimeout),
   incarnationProbeTimeoutMs: toMillis(tuning.incarnationProbeTimeout ?? defaultIncarnationProbeTimeout),
-  busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000
+  busyPollMicros: toMillis(tuning.busyPollWindow ?? defaultBusyPollWindow) * 1000,
+  maxPendingConnections: Math.max(1, tuning.maxPendingConnections ?? defaultMaxPendingConnections),
+  listenBacklog: tuning.listenBacklog ?? defaultListenBacklog
 })
 
 /**
