@@ -76,8 +76,9 @@ export interface DistributionStats {
   /** Links between local and remote processes. */
   readonly remoteLinks: number
   /**
-   * Messages and calls from other nodes waiting behind full mailboxes (policy `suspend`): the
-   * link's reader cannot wait, so they queue there, in order, without a bound (see the README).
+   * Messages and calls from other nodes waiting behind full mailboxes: the link's reader cannot
+   * wait, so they queue there, in order, at most 1,024 per sending node and target process (its
+   * credit: see the README).
    */
   readonly parkedMessages: number
 }
@@ -358,6 +359,13 @@ export const make: Effect.Effect<
   yield* Effect.acquireRelease(
     Effect.sync(() => local.attach(engine)),
     (detach) => Effect.sync(detach)
+  )
+  // Credit smaller than a batch is granted back within a second, so no window stays short.
+  yield* Effect.forkScoped(
+    Effect.repeat(
+      Effect.sync(() => engine.flushCredit()),
+      Schedule.spaced("1 second")
+    )
   )
   const syncMetrics = metricsSync(engine)
   yield* Effect.forkScoped(Effect.repeat(syncMetrics, Schedule.spaced("1 second")))

@@ -662,7 +662,7 @@ export const sendAfter = (
       const fork = Effect.runForkWith(fiber.context)
       const id = runtime.startTimer(millis, undefined, () => {
         const bridge = runtime.remote
-        if (bridge !== undefined) fork(bridge.send(undefined, remote, message))
+        if (bridge !== undefined) fork(Effect.ignore(bridge.send(undefined, remote, message)))
       })
       return Effect.succeed(new TimerRef(id))
     }
