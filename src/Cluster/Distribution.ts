@@ -14,6 +14,12 @@
  *   the link stays up);
  * - `CallTimeout`, `ServerExited`, `MailboxFull` and the declared error, as locally.
  *
+ * A full mailbox holds remote senders back as it holds local ones, with per-process credit between
+ * nodes: at most 1,024 sends, casts and calls of one node may be on their way to one process; a
+ * sender past that waits (policy `suspend`) or, once the mailbox is reported full, fails with
+ * `MailboxFull` (policy `fail`). The receiving node holds at most that many per sending node and
+ * process behind a full mailbox, and the link never waits for one process.
+ *
  * Monitors of remote processes deliver `Down` with the remote reason, `noproc` when the process
  * was already dead, and `noconnection` when its node goes down. Links across nodes propagate
  * exits both ways; losing the node is an exit signal with `noconnection`. The W3C trace context
