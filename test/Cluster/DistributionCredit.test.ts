@@ -3,11 +3,14 @@
  * senders are suspended (or get `MailboxFull`) as local ones are, and nothing else on the link
  * waits for them.
  */
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schema } from "effect"
-import { GenServer, ProcessErrors, Protocol, RemoteName } from "../../src/index.ts"
+import { GenServer, Pid, ProcessErrors, Protocol, RemoteName } from "../../src/index.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
+import { ChildProgram } from "../support/childNode.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
+import { Gate, Sink as ChildSink } from "../support/creditHarness.ts"
 import { distNode, Kv, kv, memoryDistNode, type TestNode } from "../support/distHarness.ts"
 import { eventually } from "../support/transportHarness.ts"
 
@@ -253,5 +256,49 @@ describe("credit between nodes", () => {
           range(WINDOW + 17)
         )
       })
+  )
+
+  it.live(
+    "between OS processes: casts to a slow consumer in another process hold at most a window there and arrive in order",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* distNode({ nodeName: "a", ...patient })
+        const script = Path.join(import.meta.dirname, "..", "support", "creditNodeProcess.ts")
+        const child = yield* Effect.acquireRelease(
+          Effect.sync(() => new ChildProgram<{ readonly _tag: string }>(script, ["c", a.seed])),
+          (child) => Effect.promise(() => child.stop())
+        )
+        const ready = (yield* child.awaitEvent((event) => event._tag === "Ready", 30_000, 0, "Ready")) as unknown as {
+          readonly sink: { readonly node: string; readonly id: number; readonly incarnation: number }
+        }
+        yield* awaitNodesUp(a.cluster, ["c"])
+        const sink = Pid.make(ready.sink.node, ready.sink.id, ready.sink.incarnation)
+        const gate = RemoteName.make("gate", "c")
+        const report = a.run(GenServer.call(gate, Gate.Report(), { timeout: 10_000 }))
+        const total = 5000
+        let done = 0
+        const sender = yield* Effect.forkChild(
+          a.run(
+            Effect.forEach(
+              range(total),
+              (n) => Effect.map(GenServer.cast(sink, ChildSink.Put({ n })), () => void done++),
+              {
+                discard: true
+              }
+            )
+          ),
+          { startImmediately: true }
+        )
+        // The gate's calls are other traffic on the same link: they are answered while the sender waits.
+        yield* eventually(report, (r) => r.parked === WINDOW, 20_000)
+        assert.strictEqual(done, WINDOW + 17)
+        assert.isUndefined(sender.pollUnsafe(), "the sender should be suspended")
+        yield* a.run(GenServer.call(gate, Gate.Open()))
+        yield* Fiber.join(sender)
+        const final = yield* eventually(report, (r) => r.received === total, 60_000)
+        assert.isTrue(final.inOrder)
+        assert.isAtMost(final.maxParked, WINDOW)
+      }),
+    120_000
   )
 })
