@@ -4,7 +4,7 @@
  * slower than the sender here. Both nodes run in this process over loopback TCP with TLS-PSK.
  *
  * Reports how many messages the receiving node held behind the full mailbox at most (sampled at
- * every cast the consumer handles; bounded by the per-process credit window, 1,024 per sending
+ * every cast the consumer handles; bounded by the per-process credit window, 4,096 per sending
  * node and target), the growth of the retained heap over the run (after a collection, every
  * second; both nodes share this heap), the time the sender took and the consumer's rate. Before per-process credit the receiver
  * held nearly every cast (the issue measured 989,369 for 1M, about 140 bytes each).

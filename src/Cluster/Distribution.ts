@@ -15,7 +15,7 @@
  * - `CallTimeout`, `ServerExited`, `MailboxFull` and the declared error, as locally.
  *
  * A full mailbox holds remote senders back as it holds local ones, with per-process credit between
- * nodes: at most 1,024 sends, casts and calls of one node may be on their way to one process; a
+ * nodes: at most 4,096 sends, casts and calls of one node may be on their way to one process; a
  * sender past that waits (policy `suspend`) or, once the mailbox is reported full, fails with
  * `MailboxFull` (policy `fail`). The receiving node holds at most that many per sending node and
  * process behind a full mailbox, and the link never waits for one process.
@@ -83,7 +83,7 @@ export interface DistributionStats {
   readonly remoteLinks: number
   /**
    * Messages and calls from other nodes waiting behind full mailboxes: the link's reader cannot
-   * wait, so they queue there, in order, at most 1,024 per sending node and target process (its
+   * wait, so they queue there, in order, at most 4,096 per sending node and target process (its
    * credit: see the README).
    */
   readonly parkedMessages: number

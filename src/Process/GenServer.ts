@@ -1348,7 +1348,7 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * A cast to a dead pid is dropped, as in OTP; to an unknown local name it fails with `NoProcess`.
  * A full mailbox suspends the sender or fails with `MailboxFull`, according to the server's
  * overflow policy. A cast to another node is dropped when that node is unreachable; toward a full
- * mailbox there, the sender is held back by per-process credit: it waits while 1,024 of its node's
+ * mailbox there, the sender is held back by per-process credit: it waits while 4,096 of its node's
  * messages to that server are not yet in the mailbox (policy `suspend`), or fails with
  * `MailboxFull` once the server's node reports its mailbox full (policy `fail`).
  *

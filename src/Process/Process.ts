@@ -261,7 +261,7 @@ export const spawnMonitor = <M, E = never, R = never>(
  * booleans, null, `Uint8Array`; pids arrive as plain `{ node, id, incarnation }` objects, compare
  * them with `Pid.equals`). It is dropped if the node is unreachable, as in Erlang; while the link
  * is above its high-water mark the sender waits for it to drain. A full mailbox there holds the
- * sender back as a local one does, through per-process credit: the sender waits while 1,024 of its
+ * sender back as a local one does, through per-process credit: the sender waits while 4,096 of its
  * node's messages to that process are not yet in its mailbox (policy `suspend`, first come first
  * served), or fails with `MailboxFull` once that node reports the mailbox full (policy `fail`).
  *

@@ -15,7 +15,7 @@ import { distNode, Kv, kv, memoryDistNode, type TestNode } from "../support/dist
 import { eventually } from "../support/transportHarness.ts"
 
 /** The credit window of `src/Cluster/internal/credit.ts`: messages one node may have on their way to one process. */
-const WINDOW = 1024
+const WINDOW = 4096
 
 const Sink = Protocol.make({
   Put: Protocol.cast({ payload: { from: Schema.String, n: Schema.Number } }),
@@ -90,7 +90,7 @@ describe("credit between nodes", () => {
           yield* Effect.forkChild(sender("name", RemoteName.make("sink", "b")), { startImmediately: true })
         ]
         // Both windows spent: one message in the handler, 16 in the mailbox, the rest held behind it
-        // (the 17 taken in are granted back within a second, then all 2 x 1,024 wait).
+        // (the 17 taken in are granted back within a second, then all 2 x 4,096 wait).
         yield* eventually(parked(b), (n) => n === 2 * WINDOW)
         assert.strictEqual(progress.pid! + progress.name!, 2 * WINDOW + 17)
         for (const fiber of senders) assert.isUndefined(fiber.pollUnsafe(), "a sender should be suspended")

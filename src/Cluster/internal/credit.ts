@@ -20,10 +20,10 @@ import { RemoteName } from "../../Process/RemoteName.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
 
 /** Messages a node may have on their way to one process of another node. */
-export const creditWindow = 1024
+export const creditWindow = 4096
 
 /** The receiving node grants credit back once this many messages of a window are released. */
-export const grantBatch = creditWindow / 4
+export const grantBatch = creditWindow / 8
 
 type CreditFrame = Extract<DistFrame, { _tag: "Credit" }>
 
