@@ -14,6 +14,12 @@
  *   the link stays up);
  * - `CallTimeout`, `ServerExited`, `MailboxFull` and the declared error, as locally.
  *
+ * A full mailbox holds remote senders back as it holds local ones, with per-process credit between
+ * nodes: at most 4,096 sends, casts and calls of one node may be on their way to one process; a
+ * sender past that waits (policy `suspend`) or, once the mailbox is reported full, fails with
+ * `MailboxFull` (policy `fail`). The receiving node holds at most that many per sending node and
+ * process behind a full mailbox, and the link never waits for one process.
+ *
  * Monitors of remote processes deliver `Down` with the remote reason, `noproc` when the process
  * was already dead, and `noconnection` when its node goes down. Links across nodes propagate
  * exits both ways; losing the node is an exit signal with `noconnection`. The W3C trace context
@@ -76,8 +82,9 @@ export interface DistributionStats {
   /** Links between local and remote processes. */
   readonly remoteLinks: number
   /**
-   * Messages and calls from other nodes waiting behind full mailboxes (policy `suspend`): the
-   * link's reader cannot wait, so they queue there, in order, without a bound (see the README).
+   * Messages and calls from other nodes waiting behind full mailboxes: the link's reader cannot
+   * wait, so they queue there, in order, at most 4,096 per sending node and target process (its
+   * credit: see the README).
    */
   readonly parkedMessages: number
 }
@@ -358,6 +365,13 @@ export const make: Effect.Effect<
   yield* Effect.acquireRelease(
     Effect.sync(() => local.attach(engine)),
     (detach) => Effect.sync(detach)
+  )
+  // Credit smaller than a batch is granted back within a second, so no window stays short.
+  yield* Effect.forkScoped(
+    Effect.repeat(
+      Effect.sync(() => engine.flushCredit()),
+      Schedule.spaced("1 second")
+    )
   )
   const syncMetrics = metricsSync(engine)
   yield* Effect.forkScoped(Effect.repeat(syncMetrics, Schedule.spaced("1 second")))

@@ -141,7 +141,7 @@ const Trace = Schema.optional(Schema.String)
 
 /**
  * Every distribution frame: `Send`, `Call`/`Reply`, `Cast`, `Exit`, `Stop`/`Stopped`,
- * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, and `Unknown` (what a frame of a
+ * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, `Credit`, and `Unknown` (what a frame of a
  * kind this node does not know decodes to: it is logged once and dropped, the link stays up).
  *
  * @example
@@ -217,6 +217,13 @@ export const DistFrame = Schema.Union([
    * version of this library). It is logged and dropped; the link stays up.
    */
   Schema.TaggedStruct("Unknown", { kind: Schema.String }),
+  /**
+   * Credit back to the sender of messages (sends, casts, calls) to `to`, a process of the node
+   * that sends this frame, addressed as the sender addressed it: `grant` more messages may be on
+   * their way. `full`, the mailbox's capacity, says its mailbox is full with policy `fail`: sends
+   * fail with `MailboxFull` until a `Credit` without it. See docs/ARCHITECTURE.md.
+   */
+  Schema.TaggedStruct("Credit", { to: WireTarget, grant: Schema.Number, full: Schema.optional(Schema.Number) }),
   Schema.TaggedStruct("Spawned", {
     ref: Schema.Number,
     pid: Schema.optional(WirePid),

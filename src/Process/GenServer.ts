@@ -1292,7 +1292,9 @@ const startCall = (
  * replying, `MailboxFull` when its mailbox is full and its policy is `fail`, or the handler's
  * declared error. A call to a server on another node also fails with `NodeDown` the moment that
  * node is declared down (or at once when it is not connected), and with `RemoteDecodeError` when
- * the request or reply does not match its schema. A server calling itself is a defect.
+ * the request or reply does not match its schema. A remote call is a message in the server's
+ * mailbox: toward a full one it waits for credit like a cast (within its timeout), or fails with
+ * `MailboxFull` (policy `fail`). A server calling itself is a defect.
  *
  * Traced as a `GenServer.call` span (attributes `otp.target`, `otp.message`) whose child is the
  * server's `GenServer.handleCall` span, when a tracer is installed (`Effect.withTracer`, or the
@@ -1350,7 +1352,10 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * Sends a cast (fire and forget). On a typed reference, only the casts of its protocol compile.
  * A cast to a dead pid is dropped, as in OTP; to an unknown local name it fails with `NoProcess`.
  * A full mailbox suspends the sender or fails with `MailboxFull`, according to the server's
- * overflow policy. A cast to another node is dropped when that node is unreachable.
+ * overflow policy. A cast to another node is dropped when that node is unreachable; toward a full
+ * mailbox there, the sender is held back by per-process credit: it waits while 4,096 of its node's
+ * messages to that server are not yet in the mailbox (policy `suspend`), or fails with
+ * `MailboxFull` once the server's node reports its mailbox full (policy `fail`).
  *
  * @example
  * ```ts

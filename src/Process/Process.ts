@@ -260,7 +260,10 @@ export const spawnMonitor = <M, E = never, R = never>(
  * A send to another node goes over its link (MessagePack: plain data, arrays, strings, numbers,
  * booleans, null, `Uint8Array`; pids arrive as plain `{ node, id, incarnation }` objects, compare
  * them with `Pid.equals`). It is dropped if the node is unreachable, as in Erlang; while the link
- * is above its high-water mark the sender waits for it to drain.
+ * is above its high-water mark the sender waits for it to drain. A full mailbox there holds the
+ * sender back as a local one does, through per-process credit: the sender waits while 4,096 of its
+ * node's messages to that process are not yet in its mailbox (policy `suspend`, first come first
+ * served), or fails with `MailboxFull` once that node reports the mailbox full (policy `fail`).
  *
  * @example
  * ```ts
@@ -662,7 +665,7 @@ export const sendAfter = (
       const fork = Effect.runForkWith(fiber.context)
       const id = runtime.startTimer(millis, undefined, () => {
         const bridge = runtime.remote
-        if (bridge !== undefined) fork(bridge.send(undefined, remote, message))
+        if (bridge !== undefined) fork(Effect.ignore(bridge.send(undefined, remote, message)))
       })
       return Effect.succeed(new TimerRef(id))
     }

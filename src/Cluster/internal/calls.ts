@@ -12,8 +12,9 @@ import type { RemoteTarget } from "../../Process/internal/remote.ts"
 import type * as Protocol from "../../Process/Protocol.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
 import type { DistFrame } from "../DistributionFrame.ts"
-import { codecsOf, describe } from "./protocolCodec.ts"
+import { Spend, Waited } from "./credit.ts"
 import type { Messages } from "./messages.ts"
+import { codecsOf, describe } from "./protocolCodec.ts"
 import { namePid, noop, type Shared, take } from "./shared.ts"
 import {
   fromWirePid,
@@ -32,7 +33,7 @@ interface PendingCall {
   readonly spec: Protocol.AnySpec
   readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
   cancelTimer: CancelTimer
-  /** Interrupts the send of the Call frame while it still waits for room on the link. */
+  /** Withdraws the Call frame while it still waits for credit, or for room on the link. */
   cancelSend: (() => void) | undefined
 }
 
@@ -99,33 +100,76 @@ export class Calls {
         payload,
         ...(traceparent === undefined ? {} : { traceparent })
       }
-      const wire = shared.wire
-      if (!wire.tryPost(node, frame)) {
-        if (!shared.isConnected(node)) {
+      // A call is a message in the server's mailbox: it spends a credit toward the server like a
+      // send (the reply needs none).
+      const outflows = shared.outflows
+      switch (outflows.spend(target)) {
+        case Spend.Sent:
+          this.post(ref, pending, frame, resume)
+          break
+        case Spend.Full:
           this.take(ref)
-          return resume(this.fail("node_down", notConnected(node)))
-        }
-        // Above the link's high-water mark: the call waits for room (within its timeout) like a
-        // send, so callers cannot make this node buffer without bound.
-        pending.cancelSend = wire.fork(
-          Effect.flatMap(Effect.exit(wire.postWaiting(node, frame)), (exit) =>
-            Effect.sync(() => {
-              // Sent; or interrupted because the call already ended (timeout, caller, node down).
-              if (Exit.isSuccess(exit) || this.take(ref) === undefined) return
-              const error = Cause.findErrorOption(exit.cause)
-              resume(
-                error._tag === "None"
-                  ? Effect.failCause(exit.cause)
-                  : error.value._tag === "NotConnected"
-                    ? this.fail("node_down", notConnected(node))
-                    : this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: error.value.message }))
-              )
-            })
-          )
-        )
+          return resume(this.fail("full", this.full(target)))
+        case Spend.Wait:
+          pending.cancelSend = outflows.wait(target, (outcome) => {
+            pending.cancelSend = undefined
+            if (outcome === Waited.Granted) {
+              if (this.pending.has(ref)) return this.post(ref, pending, frame, resume)
+              return outflows.refund(target)
+            }
+            if (this.take(ref) === undefined) return
+            resume(
+              outcome === Waited.Full
+                ? this.fail("full", this.full(target))
+                : this.fail("node_down", notConnected(node))
+            )
+          })
       }
       return Effect.sync(() => void this.take(ref))
     })
+
+  /** Sends a call's frame, a credit spent for it (given back if the frame is not sent). */
+  private post(
+    ref: number,
+    pending: PendingCall,
+    frame: DistFrame,
+    resume: (effect: Effect.Effect<unknown, unknown>) => void
+  ): void {
+    const shared = this.shared
+    const wire = shared.wire
+    const node = pending.node
+    if (wire.tryPost(node, frame)) return
+    if (!shared.isConnected(node)) {
+      shared.outflows.refund(pending.target)
+      this.take(ref)
+      return resume(this.fail("node_down", notConnected(node)))
+    }
+    // Above the link's high-water mark: the call waits for room (within its timeout) like a
+    // send, so callers cannot make this node buffer without bound.
+    pending.cancelSend = wire.fork(
+      Effect.flatMap(Effect.exit(wire.postWaiting(node, frame)), (exit) =>
+        Effect.sync(() => {
+          if (Exit.isSuccess(exit)) return
+          // Not sent: the credit comes back. Interrupted because the call already ended (timeout,
+          // caller, node down), or failed.
+          shared.outflows.refund(pending.target)
+          if (this.take(ref) === undefined) return
+          const error = Cause.findErrorOption(exit.cause)
+          resume(
+            error._tag === "None"
+              ? Effect.failCause(exit.cause)
+              : error.value._tag === "NotConnected"
+                ? this.fail("node_down", notConnected(node))
+                : this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: error.value.message }))
+          )
+        })
+      )
+    )
+  }
+
+  private full(target: RemoteTarget): MailboxFull {
+    return new MailboxFull({ target: String(target), capacity: this.shared.outflows.capacityOf(target) })
+  }
 
   /** Removes a pending call, its timer and any send still waiting for room; `undefined` if settled. */
   private take(ref: number): PendingCall | undefined {
@@ -175,12 +219,15 @@ export class Calls {
     const shared = this.shared
     const local = shared.local
     const reply = (outcome: Extract<DistFrame, { _tag: "Reply" }>): boolean => shared.post(node, outcome)
+    const inflow = shared.inflows.arrived(node, frame.to)
     const process = this.messages.resolve(frame.to)
     if (process === undefined || !local.isAlive(process)) {
+      inflow.release()
       return void reply({ _tag: "Reply", ref: frame.ref, outcome: "noproc" })
     }
     const handler = local.handler(process, "call", frame.tag)
     if (handler === undefined) {
+      inflow.release()
       return void reply({
         _tag: "Reply",
         ref: frame.ref,
@@ -193,11 +240,12 @@ export class Calls {
     try {
       request = handler.make(codecs.decodePayload(frame.payload))
     } catch (error) {
+      inflow.release()
       return void reply({ _tag: "Reply", ref: frame.ref, outcome: "badrequest", detail: describe(error) })
     }
     const parent = parseTraceparent(frame.traceparent)
     const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
-    local.deliverCall(
+    const parked = local.deliverCall(
       process,
       request,
       span,
@@ -207,8 +255,11 @@ export class Calls {
           reply({ _tag: "Reply", ref: frame.ref, outcome: "badreply", detail: "the reply could not be sent" })
         }
       },
-      this.messages.park
+      inflow
     )
+    // Its credit comes back once it is in the mailbox (or answered); if it waits behind the
+    // mailbox, when it gets in.
+    if (!parked) inflow.release()
   }
 
   onReply(frame: Extract<DistFrame, { _tag: "Reply" }>, node: string): void {

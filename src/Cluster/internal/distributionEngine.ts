@@ -6,7 +6,8 @@
  * - `spawns.ts`: spawns this node waits for, and those it serves;
  * - `monitors.ts`: monitors held here on remote processes, and there on local ones;
  * - `links.ts`: links between local and remote processes;
- * - `messages.ts`: sends, casts and exit signals, which keep nothing.
+ * - `messages.ts`: sends, casts and exit signals, which keep nothing;
+ * - `credit.ts`: the credit of messages (sends, casts, calls) toward and from other nodes' processes.
  *
  * When a node goes down each part settles what depended on it, at once: calls, stops and spawns
  * fail with `NodeDown`, monitors fire `noconnection`, links break with `noconnection`. Hot paths
@@ -115,6 +116,8 @@ export class DistributionEngine implements RemoteBridge {
         return this.spawns.onSpawn(frame, node)
       case "Spawned":
         return this.spawns.onSpawned(frame, node)
+      case "Credit":
+        return this.shared.outflows.onCredit(frame, node)
       case "Unknown": {
         // Logged once per kind (a bounded number of kinds, shortened: the peer chooses them).
         const kind = frame.kind.slice(0, 64)
@@ -133,6 +136,15 @@ export class DistributionEngine implements RemoteBridge {
     this.spawns.nodeDown(node, reason)
     this.monitors.nodeDown(node)
     this.links.nodeDown(node)
+    // After the calls: a call waiting for credit has already failed with NodeDown; waiting sends
+    // and casts are dropped, as sends to an unreachable node.
+    this.shared.outflows.nodeDown(node)
+    this.shared.inflows.nodeDown(node)
+  }
+
+  /** Grants back the credit of messages taken in since the last batch (run every second). */
+  flushCredit(): void {
+    this.shared.inflows.flush()
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -159,6 +171,11 @@ export class DistributionEngine implements RemoteBridge {
   }
 
   get parkedMessages(): number {
-    return this.messages.parked
+    return this.shared.inflows.parked
+  }
+
+  /** Credit windows kept toward remote processes, and entries owed to other nodes (for tests). */
+  get creditEntries(): { readonly outgoing: number; readonly incoming: number } {
+    return { outgoing: this.shared.outflows.size, incoming: this.shared.inflows.size }
   }
 }

@@ -1,31 +1,38 @@
 /**
- * Messages between nodes that keep no bookkeeping: plain sends, casts and exit signals (not those
- * of links). What it keeps: the count of messages queued behind full mailboxes.
+ * Messages between nodes that keep no bookkeeping of their own: plain sends, casts and exit
+ * signals (not those of links). Sends and casts (like calls) go under the target's credit (see
+ * `credit.ts`): a sender out of credit waits, one toward a target reported full with policy
+ * `fail` gets `MailboxFull`.
  *
  * @internal
  */
 import { Effect, type Tracer } from "effect"
+import { MailboxFull } from "../../Process/Errors.ts"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
+import { type Inflow, Spend, Waited } from "./credit.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import type { Shared } from "./shared.ts"
 import { fromWirePid, fromWireReason, toWirePid, toWireReason, toWireTarget, traceparentOf } from "./wireForms.ts"
 
-export class Messages {
-  /** Messages and calls from other nodes queued behind full mailboxes (see {@link park}). */
-  parked = 0
+type MessageFrame = Extract<DistFrame, { _tag: "Send" | "Cast" }>
 
+export class Messages {
   constructor(private readonly shared: Shared) {}
 
   // ---------------------------------------------------------------------------------------------
   // Outgoing
 
-  send = (_from: Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void> =>
-    Effect.ignore(this.shared.wire.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message }))
+  send = (_from: Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void, MailboxFull> =>
+    this.postUnderCredit(target, { _tag: "Send", to: toWireTarget(target), message })
 
-  cast = (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined): Effect.Effect<void> => {
+  cast = (
+    target: RemoteTarget,
+    request: object,
+    span: Tracer.AnySpan | undefined
+  ): Effect.Effect<void, MailboxFull> => {
     const shared = this.shared
     shared.counters.totalCasts++
     const tag = (request as { readonly _tag: string })._tag
@@ -37,15 +44,61 @@ export class Messages {
       return Effect.void
     }
     const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-    return Effect.ignore(
-      shared.wire.postWaiting(target.node, {
-        _tag: "Cast",
-        to: toWireTarget(target),
-        tag,
-        payload,
-        ...(traceparent === undefined ? {} : { traceparent })
-      })
-    )
+    return this.postUnderCredit(target, {
+      _tag: "Cast",
+      to: toWireTarget(target),
+      tag,
+      payload,
+      ...(traceparent === undefined ? {} : { traceparent })
+    })
+  }
+
+  /**
+   * Sends a message frame once a credit toward its target is spent: at once on the fast path,
+   * after earlier waiters when the credit is out, never when the target is reported full with
+   * policy `fail` (`MailboxFull`). A message to a node that is not connected is dropped.
+   */
+  private postUnderCredit(target: RemoteTarget, frame: MessageFrame): Effect.Effect<void, MailboxFull> {
+    const outflows = this.shared.outflows
+    switch (outflows.spend(target)) {
+      case Spend.Sent:
+        return this.post(target, frame)
+      case Spend.Full:
+        return Effect.fail(this.full(target))
+      case Spend.Wait:
+        return Effect.flatMap(
+          Effect.callback<Waited>((resume) => {
+            let waiting = true
+            const withdraw = outflows.wait(target, (outcome) => {
+              waiting = false
+              resume(Effect.succeed(outcome))
+            })
+            return waiting ? Effect.sync(withdraw) : undefined
+          }),
+          (outcome) =>
+            outcome === Waited.Granted
+              ? this.post(target, frame)
+              : outcome === Waited.Full
+                ? Effect.fail(this.full(target))
+                : Effect.void // the link went down: dropped, as a send to an unreachable node
+        )
+    }
+  }
+
+  /** Sends a frame a credit was spent for (given back if the frame is not sent). */
+  private post(target: RemoteTarget, frame: MessageFrame): Effect.Effect<void> {
+    const wire = this.shared.wire
+    const node = target.node
+    if (wire.tryPost(node, frame)) return Effect.void
+    if (!wire.isConnected(node)) {
+      this.shared.outflows.refund(target)
+      return Effect.void
+    }
+    return Effect.catch(wire.postWaiting(node, frame), () => Effect.sync(() => this.shared.outflows.refund(target)))
+  }
+
+  private full(target: RemoteTarget): MailboxFull {
+    return new MailboxFull({ target: String(target), capacity: this.shared.outflows.capacityOf(target) })
   }
 
   exit = (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean): void => {
@@ -68,24 +121,42 @@ export class Messages {
   }
 
   onSend(to: WireTarget, message: unknown, node: string): void {
+    const inflow = this.shared.inflows.arrived(node, to)
     const process = this.resolve(to)
-    if (process !== undefined && this.shared.local.deliver(process, message, this.park) === "full") {
-      this.shared.log(`message from ${node} to ${process.pid} dropped: its mailbox is full (policy fail)`)
-    }
+    if (process === undefined) return inflow.release()
+    this.deliver(process, message, inflow)
   }
 
   onCast(frame: Extract<DistFrame, { _tag: "Cast" }>, node: string): void {
     const local = this.shared.local
+    const inflow = this.shared.inflows.arrived(node, frame.to)
     const process = this.resolve(frame.to)
-    if (process === undefined) return
+    if (process === undefined) return inflow.release()
     const handler = local.handler(process, "cast", frame.tag)
     if (handler === undefined) {
+      inflow.release()
       return this.shared.log(`cast "${frame.tag}" from ${node} to ${process.pid} dropped: the server has no such cast`)
     }
+    let request: object
     try {
-      local.deliver(process, handler.make(codecsOf(handler.spec).decodePayload(frame.payload)), this.park)
+      request = handler.make(codecsOf(handler.spec).decodePayload(frame.payload))
     } catch (error) {
-      this.shared.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
+      inflow.release()
+      return this.shared.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
+    }
+    this.deliver(process, request, inflow)
+  }
+
+  /** Delivers a message from another node; its credit is given back once it is in the mailbox. */
+  private deliver(process: LocalProcess, message: unknown, inflow: Inflow): void {
+    const delivery = this.shared.local.deliver(process, message, inflow)
+    if (delivery === "parked") return // given back when it gets in (or is dropped)
+    inflow.release()
+    if (delivery === "refused" && !inflow.warned) {
+      inflow.warned = true
+      this.shared.log(
+        `messages from ${inflow.node} to ${process.pid} dropped: that node sent more than its credit while the mailbox was full`
+      )
     }
   }
 
@@ -94,19 +165,5 @@ export class Messages {
     const process = this.resolve(frame.to)
     if (process === undefined) return
     this.shared.local.exitSignal(process, fromWirePid(frame.from), fromWireReason(frame.reason, node), frame.kill)
-  }
-
-  /**
-   * Counts a message (or call) queued behind a full mailbox with policy `suspend`; returns what to
-   * call, once, when it leaves that queue (the mailbox wakes each queued sender exactly once; a
-   * withdrawn call is covered too).
-   */
-  readonly park = (): (() => void) => {
-    this.parked++
-    return this.unpark
-  }
-
-  private readonly unpark = (): void => {
-    this.parked--
   }
 }

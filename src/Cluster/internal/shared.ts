@@ -1,6 +1,7 @@
 /**
  * What the parts of the distribution engine share: the wire to other nodes, the local node, the
- * clock, the counters, and the ref numbers of requests this node sends.
+ * clock, the counters, the credit toward and from other nodes' processes, and the ref numbers of
+ * requests this node sends.
  *
  * @internal
  */
@@ -11,6 +12,7 @@ import { RemoteName } from "../../Process/RemoteName.ts"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import type { SendError } from "../../Transport/TransportError.ts"
 import type { DistFrame, WirePid } from "../DistributionFrame.ts"
+import { Inflows, Outflows } from "./credit.ts"
 
 /** How the engine reaches other nodes: the transport, through the distribution channel. */
 export interface Wire {
@@ -48,6 +50,10 @@ export class Shared {
   }
   readonly post: Wire["post"]
   readonly isConnected: Wire["isConnected"]
+  /** Credit this node has toward processes of other nodes (messages it sends). */
+  readonly outflows = new Outflows()
+  /** Credit this node owes other nodes for messages to its processes. */
+  readonly inflows: Inflows
 
   constructor(
     readonly local: LocalNode,
@@ -58,6 +64,7 @@ export class Shared {
   ) {
     this.post = wire.post
     this.isConnected = wire.isConnected
+    this.inflows = new Inflows(wire.post)
   }
 
   /** The ref number of a new request (call, stop, spawn) sent by this node. */

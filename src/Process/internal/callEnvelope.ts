@@ -17,6 +17,7 @@ import { MailboxFull, NoProcess } from "../Errors.ts"
 import * as ExitReasons from "../ExitReason.ts"
 import type { Cell } from "./cell.ts"
 import { Offer, Undeliverable, type UndeliverableAware } from "./mailbox.ts"
+import type { Parking } from "./remote.ts"
 
 type Resume = (effect: Effect.Effect<unknown, unknown>) => void
 
@@ -77,32 +78,39 @@ export class CallEnvelope implements UndeliverableAware {
  * Puts a call in the server's mailbox, honouring its overflow policy: a full mailbox fails the
  * call with `MailboxFull` (policy `fail`) or queues it until there is room (policy `suspend`);
  * a closed one fails it with `NoProcess`. The envelope may be settled when this returns (a
- * waiting server answers during the hand-over). `park` is told when the call queues behind a full
- * mailbox and returns what to call once it leaves that queue (admitted, dropped or withdrawn).
+ * waiting server answers during the hand-over). A call from another node comes with its
+ * `parking`, told when the call queues behind a full mailbox (it may refuse: `MailboxFull`), and
+ * given back once it leaves that queue (admitted, dropped or withdrawn). Returns whether the call
+ * queues behind the mailbox.
  */
-export const deliverCall = (cell: Cell, envelope: CallEnvelope, park?: () => () => void): void => {
+export const deliverCall = (cell: Cell, envelope: CallEnvelope, parking?: Parking): boolean => {
   const mailbox = cell.mailbox
   const offered = mailbox.offer(envelope)
+  if (offered === Offer.Delivered) return false
   if (offered === Offer.Closed) {
     envelope.settle(Exit.fail(new NoProcess({ target: String(cell.pid) })))
-  } else if (offered === Offer.Full) {
-    if (mailbox.overflow === "fail") {
-      envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity })))
-    } else {
-      let unpark = park?.()
-      const leave = () => {
-        unpark?.()
-        unpark = undefined
-      }
-      const withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
-        envelope.withdraw = undefined
-        leave()
-        if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReasons.noproc)
-      })
-      envelope.withdraw = () => {
-        withdraw()
-        leave()
-      }
-    }
+    return false
   }
+  let unpark: (() => void) | undefined
+  if (mailbox.overflow === "suspend" && parking !== undefined) {
+    unpark = parking.park("suspend", mailbox.capacity)
+  }
+  if (mailbox.overflow === "fail" || (parking !== undefined && unpark === undefined)) {
+    envelope.settle(Exit.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity })))
+    return false
+  }
+  const leave = () => {
+    unpark?.()
+    unpark = undefined
+  }
+  const withdraw = mailbox.enqueueBlocked(envelope, (admitted) => {
+    envelope.withdraw = undefined
+    leave()
+    if (!admitted) envelope.serverExited(cell.exitReason ?? ExitReasons.noproc)
+  })
+  envelope.withdraw = () => {
+    withdraw()
+    leave()
+  }
+  return true
 }

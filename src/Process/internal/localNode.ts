@@ -43,18 +43,20 @@ export const make = (runtime: Runtime): LocalNode => ({
   current: Effect.withFiber((fiber) => Effect.succeed<LocalProcess | undefined>(runtime.current(fiber))),
   requestSpec: (request) => specOf(request as Protocol.AnyCallRequest),
   handler: (process, kind, tag) => handlerOf(cellOf(process), kind, tag),
-  deliver: (process, message, park): Delivery => {
+  deliver: (process, message, parking): Delivery => {
     const mailbox = cellOf(process).mailbox
     const offered = mailbox.offer(message)
     if (offered === Offer.Delivered) return "delivered"
     if (offered === Offer.Closed) return "closed"
-    if (mailbox.overflow === "fail") return "full"
-    // The link's reader cannot wait: the message queues behind the mailbox, without a bound
-    // (holding the whole link instead would stall every other conversation with that node).
-    mailbox.enqueueBlocked(message, park())
-    return "delivered"
+    // The link's reader cannot wait (holding the whole link would stall every other conversation
+    // with that node), and the sender can no longer be failed: the message queues behind the
+    // mailbox, as many as the sender's credit toward this process allows.
+    const leave = parking.park(mailbox.overflow, mailbox.capacity)
+    if (leave === undefined) return "refused"
+    mailbox.enqueueBlocked(message, leave)
+    return "parked"
   },
-  deliverCall: (process, request, span, reply: (exit: Exit.Exit<unknown, unknown>) => void, park) => {
+  deliverCall: (process, request, span, reply: (exit: Exit.Exit<unknown, unknown>) => void, parking) => {
     const cell = cellOf(process)
     const envelope = new CallEnvelope(
       request as Protocol.AnyCallRequest,
@@ -63,7 +65,7 @@ export const make = (runtime: Runtime): LocalNode => ({
       span,
       exitedError
     )
-    deliverCall(cell, envelope, park)
+    return deliverCall(cell, envelope, parking)
   },
   deliverDown: (watcher, ref, pid, reason) =>
     void cellOf(watcher).mailbox.offerSystem(Signal.makeDown(ref, pid, reason)),

@@ -14,13 +14,14 @@
  * @internal
  */
 import type { Effect, Exit, Tracer } from "effect"
-import type { NameTaken, NodeDown, NoProcess } from "../Errors.ts"
+import type { MailboxFull, NameTaken, NodeDown, NoProcess } from "../Errors.ts"
 import type * as ExitReason from "../ExitReason.ts"
 import type { CallTimeout, InitFailed } from "../GenServer.ts"
 import type { Pid } from "../Pid.ts"
 import type { AnySpec } from "../Protocol.ts"
 import type { RemoteName } from "../RemoteName.ts"
 import type { MonitorRef } from "../Signal.ts"
+import type { OverflowPolicy } from "./mailbox.ts"
 
 /** A process on another node: by pid, or by name on a node. */
 export type RemoteTarget = Pid | RemoteName
@@ -37,9 +38,11 @@ export interface LocalProcess {
 export interface RemoteBridge {
   /**
    * Sends a message; dropped silently when the node is unreachable (as in Erlang). Waits while the
-   * link is above its high-water mark, so a fast sender cannot grow the link's buffer without bound.
+   * link is above its high-water mark, so a fast sender cannot grow the link's buffer without bound,
+   * and while the target's credit is spent (its mailbox is full, policy `suspend`); fails with
+   * `MailboxFull` while the target's node reports its mailbox full with policy `fail`.
    */
-  readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void>
+  readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void, MailboxFull>
   /**
    * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`
    * milliseconds. Fails with the same errors as a local call, plus `NodeDown` and `RemoteDecodeError`.
@@ -51,7 +54,11 @@ export interface RemoteBridge {
     span: Tracer.AnySpan | undefined
   ) => Effect.Effect<unknown, unknown>
   /** A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. */
-  readonly cast: (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined) => Effect.Effect<void>
+  readonly cast: (
+    target: RemoteTarget,
+    request: object,
+    span: Tracer.AnySpan | undefined
+  ) => Effect.Effect<void, MailboxFull>
   /**
    * `GenServer.stop` of a remote server: its node stops it (killing it past `timeout`) and
    * answers; `NodeDown` if the link is lost first.
@@ -74,8 +81,25 @@ export interface RemoteBridge {
   readonly watchExit: (target: RemoteTarget, onExit: (reason: ExitReason.ExitReason) => void) => () => void
 }
 
-/** How a message from another node ended up: in the mailbox (or queued behind it), or dropped. */
-export type Delivery = "delivered" | "full" | "closed"
+/**
+ * How a message from another node ended up: in the mailbox, queued behind it (`parked`), refused
+ * (`refused`: its sender has more queued there than its credit allows), or dropped (`closed`: the
+ * process exited).
+ */
+export type Delivery = "delivered" | "parked" | "refused" | "closed"
+
+/**
+ * What distribution is told when a message or call from another node has to wait behind a full
+ * mailbox (of either policy for a message, policy `suspend` for a call: a call to a full `fail`
+ * mailbox is answered with `MailboxFull`).
+ */
+export interface Parking {
+  /**
+   * The message waits; returns what to call, once, when it leaves that queue (admitted, dropped
+   * because the receiver exited, or withdrawn), or `undefined` to refuse it.
+   */
+  readonly park: (policy: OverflowPolicy, capacity: number) => (() => void) | undefined
+}
 
 /** How a stop requested by another node ended (the `Stopped` frame's outcome). */
 export type StopOutcome = "ok" | "timeout" | "noproc" | "not_genserver"
@@ -112,22 +136,24 @@ export interface LocalNode {
   /** The call or cast `tag` of the server running in `process`, if it is a server that has one. */
   readonly handler: (process: LocalProcess, kind: "call" | "cast", tag: string) => RequestHandler | undefined
   /**
-   * Puts a message from another node in the process's mailbox, honouring its overflow policy: a
-   * full mailbox drops it (`full`, policy `fail`) or queues it behind (`delivered`, policy
-   * `suspend`; `park` is called then, and what it returns once the message leaves that queue).
+   * Puts a message from another node in the process's mailbox. A full mailbox (either policy: the
+   * sender cannot be failed any more, its credit bounds how many wait) queues it behind, if
+   * `parking` agrees (`parked`), or refuses it (`refused`, dropped).
    */
-  readonly deliver: (process: LocalProcess, message: unknown, park: () => () => void) => Delivery
+  readonly deliver: (process: LocalProcess, message: unknown, parking: Parking) => Delivery
   /**
    * Puts a call from another node in the server's mailbox; `reply` is called once with how the call
-   * ended (a reply, the server's exit, `MailboxFull`, `NoProcess`). `park` as for {@link deliver}.
+   * ended (a reply, the server's exit, `MailboxFull`, `NoProcess`). A full mailbox with policy
+   * `suspend` queues it behind if `parking` agrees (else `MailboxFull`). Returns whether it was
+   * queued behind the mailbox.
    */
   readonly deliverCall: (
     process: LocalProcess,
     request: object,
     span: Tracer.AnySpan | undefined,
     reply: (exit: Exit.Exit<unknown, unknown>) => void,
-    park: () => () => void
-  ) => void
+    parking: Parking
+  ) => boolean
   /** Delivers `Down` for a monitor held by `watcher` (dropped if it exited). */
   readonly deliverDown: (watcher: LocalProcess, ref: MonitorRef, pid: Pid, reason: ExitReason.ExitReason) => void
   /** Delivers an exit signal, with the OTP rules (trapping, `normal`, untrappable `kill`). */
