@@ -192,6 +192,23 @@ class MemoryConn implements Conn {
     )
   }
 
+  /** Bodies travel whole in memory: nothing blocks a byte stream behind them. */
+  fragmentThreshold(): number | undefined {
+    return undefined
+  }
+
+  writeFragmented(body: Uint8Array, sent: (ok: boolean) => void): void {
+    const open = !this.closed
+    this.write(body)
+    sent(open)
+  }
+
+  opened(): void {}
+
+  fragmentedBytes(): number {
+    return 0
+  }
+
   private drained(): void {
     const callbacks = this.drainCallbacks
     this.drainCallbacks = []

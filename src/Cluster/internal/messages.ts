@@ -5,11 +5,13 @@
  * @internal
  */
 import { Effect, type Tracer } from "effect"
+import type { MessageTooLarge } from "../../Process/Errors.ts"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
+import type { SendError } from "../../Transport/TransportError.ts"
 import type { Shared } from "./shared.ts"
 import { fromWirePid, fromWireReason, toWirePid, toWireReason, toWireTarget, traceparentOf } from "./wireForms.ts"
 
@@ -23,9 +25,24 @@ export class Messages {
   // Outgoing
 
   send = (_from: Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void> =>
-    Effect.ignore(this.shared.wire.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message }))
+    Effect.catch(
+      this.shared.wire.postWaiting(target.node, { _tag: "Send", to: toWireTarget(target), message }),
+      (error) =>
+        // A send never fails (as in Erlang); one the peer would refuse for its size is logged.
+        error._tag === "MessageTooLarge"
+          ? Effect.sync(() => this.shared.log(`message to ${target} dropped: ${error.message}`))
+          : Effect.void
+    )
 
-  cast = (target: RemoteTarget, request: object, span: Tracer.AnySpan | undefined): Effect.Effect<void> => {
+  /** Only a cast larger than the peer accepts fails; one to an unreachable node is dropped. */
+  private readonly castFailure = (error: SendError): Effect.Effect<void, MessageTooLarge> =>
+    error._tag === "MessageTooLarge" ? Effect.fail(error) : Effect.void
+
+  cast = (
+    target: RemoteTarget,
+    request: object,
+    span: Tracer.AnySpan | undefined
+  ): Effect.Effect<void, MessageTooLarge> => {
     const shared = this.shared
     shared.counters.totalCasts++
     const tag = (request as { readonly _tag: string })._tag
@@ -37,14 +54,15 @@ export class Messages {
       return Effect.void
     }
     const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-    return Effect.ignore(
+    return Effect.catch(
       shared.wire.postWaiting(target.node, {
         _tag: "Cast",
         to: toWireTarget(target),
         tag,
         payload,
         ...(traceparent === undefined ? {} : { traceparent })
-      })
+      }),
+      this.castFailure
     )
   }
 
