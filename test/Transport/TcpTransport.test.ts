@@ -5,6 +5,8 @@ import * as Tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Queue, Schema, Scope, Stream } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
+import * as Codec from "../../src/Transport/Codec.ts"
+import { encodeFrames, FrameDecoder } from "../../src/Transport/Framing.ts"
 import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
 import { collect, isDown, isUp, linkEvents, LogCapture, tcpNode } from "../support/transportHarness.ts"
 
@@ -180,6 +182,46 @@ describe("TcpTransport", () => {
       assert.isTrue(a.isLinkedUnsafe("b"))
       assert.strictEqual(b.linkUnsafe("a")?.direction, "inbound")
     })
+  )
+
+  it.live(
+    "an over-limit frame from a peer that was not told the limit is dropped and logged; the link stays up",
+    () => {
+      const logs = new LogCapture()
+      return Effect.gen(function* () {
+        const Big = Channel.make("test.big", Schema.Uint8Array)
+        const b = yield* tcpNode("b", { insecure: true }, { maxFrameBytes: 16 * 1024 })
+        const received = yield* Queue.unbounded<number>()
+        yield* b.register(Big, (bytes) => Queue.offerUnsafe(received, bytes.length))
+        const codec = Codec.make()
+        const frame = (value: unknown) => {
+          const body = codec.encode(value)
+          return encodeFrames([body], body.length)
+        }
+        // An older node: its Hello announces no limits, and it sends whole frames of any size.
+        const socket = yield* Effect.acquireRelease(
+          Effect.sync(() => Net.connect({ host: "127.0.0.1", port: b.address.port })),
+          (socket) => Effect.sync(() => socket.destroy())
+        )
+        socket.on("error", () => {})
+        const welcome = yield* Effect.callback<Record<string, unknown>>((resume) => {
+          const decoder = new FrameDecoder(
+            1 << 20,
+            (body) => resume(Effect.succeed(codec.decode(body) as Record<string, unknown>)),
+            () => {}
+          )
+          socket.on("data", (chunk: Buffer) => decoder.push(chunk))
+          socket.write(frame({ _tag: "Hello", name: "old", incarnation: 1, version: 1, address: null }))
+        })
+        assert.strictEqual(welcome._tag, "Welcome")
+        assert.strictEqual(welcome.maxFrameBytes, 16 * 1024)
+        socket.write(frame(["test.big", new Uint8Array(100 * 1024)]))
+        socket.write(frame(["test.big", new Uint8Array(10)]))
+        assert.strictEqual(yield* Queue.take(received), 10)
+        yield* logs.awaitLine(/dropped a message of \d+ bytes from node "old".*limit of 16384 bytes/)
+        assert.isTrue(b.isLinkedUnsafe("old"))
+      }).pipe(Effect.provide(logs.layer))
+    }
   )
 
   it.live("a payload that fails the channel's Schema closes that connection with a logged reason", () => {
