@@ -19,6 +19,7 @@
 import type { Duration } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import type { Conn, ConnHandlers } from "./internal/conn.ts"
+import { joined, type Segments } from "./internal/largeBinaries.ts"
 import { noHandlers } from "./internal/conn.ts"
 
 /**
@@ -197,9 +198,9 @@ class MemoryConn implements Conn {
     return undefined
   }
 
-  writeFragmented(body: Uint8Array, sent: (ok: boolean) => void): void {
+  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
     const open = !this.closed
-    this.write(body)
+    this.write(joined(body))
     sent(open)
   }
 

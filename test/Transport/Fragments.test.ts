@@ -5,7 +5,9 @@ import { Effect } from "effect"
 import { encodeFrames, FrameDecoder, headerBytes } from "../../src/Transport/Framing.ts"
 import { BusyPoll } from "../../src/Transport/internal/busyPoll.ts"
 import { FragmentQueue, isFragment, Reassembler } from "../../src/Transport/internal/fragments.ts"
+import { encodeKeepingLargeBinaries, largeBinaryBytes } from "../../src/Transport/internal/largeBinaries.ts"
 import { SocketConn } from "../../src/Transport/internal/socketConn.ts"
+import * as Codec from "../../src/Transport/Codec.ts"
 import * as Timers from "../../src/internal/timers.ts"
 
 /** A message whose bytes say which message and offset they are (so misplaced bytes show). */
@@ -167,6 +169,7 @@ describe("Fragments", () => {
       let closed = false
       receiving.handlers = {
         onFrame: (body) => frames.push(body),
+        onFragment: () => {},
         onFramingError: (detail) => assert.fail(detail),
         onOversized: () => {},
         onClose: () => (closed = true)
@@ -231,3 +234,33 @@ const socketPair = () =>
       client = Net.connect((listener.address() as Net.AddressInfo).port, "127.0.0.1")
     })
   })
+
+describe("large binaries", () => {
+  const codec = Codec.make()
+  it("are encoded as segments whose bytes are exactly the MessagePack encoding, without being copied", () => {
+    const big = new Uint8Array(largeBinaryBytes + 5).fill(1)
+    const other = Buffer.alloc(2 * largeBinaryBytes, 2)
+    const value = ["chan", ["C", 1, "x", { data: big, list: [1, other, "s"], small: new Uint8Array(3) }, null]]
+    const body = encodeKeepingLargeBinaries(value, codec.encode)
+    assert.isFalse(body instanceof Uint8Array)
+    if (body instanceof Uint8Array) return
+    assert.isTrue(body.parts.includes(big))
+    assert.isTrue(body.parts.includes(other))
+    const bytes = Buffer.concat(body.parts as Array<Uint8Array>)
+    assert.strictEqual(bytes.length, body.length)
+    const decoded = codec.decode(bytes) as typeof value
+    assert.deepStrictEqual(codec.decode(codec.encode(value)), decoded)
+    // Fragments cut from the segments rebuild the same bytes.
+    const queue = new FragmentQueue(100_000)
+    queue.add(body, () => {})
+    const { r, messages } = reassembler()
+    for (const fragment of drain(queue)) r.push(fragment)
+    assert.isTrue(messages[0]!.equals(bytes))
+  })
+
+  it("a value without large binaries is encoded as usual", () => {
+    const value = ["chan", { data: new Uint8Array(1000), text: "x".repeat(2 * largeBinaryBytes) }]
+    const body = encodeKeepingLargeBinaries(value, codec.encode)
+    assert.isTrue(body instanceof Uint8Array)
+  })
+})

@@ -4,10 +4,14 @@
  * @internal
  */
 
+import type { Segments } from "./largeBinaries.ts"
+
 /** Callbacks the engine installs on a connection. */
 export interface ConnHandlers {
   /** A complete frame body arrived (a fragmented message once all its fragments are in). */
   readonly onFrame: (body: Uint8Array) => void
+  /** A fragment of a large message arrived: the link is not silent while it transfers. */
+  readonly onFragment: () => void
   /** The byte stream violated the framing (oversized frame); the engine closes the connection. */
   readonly onFramingError: (detail: string) => void
   /**
@@ -45,7 +49,7 @@ export interface Conn {
    * `sent(true)` once its last fragment is handed to the socket, `sent(false)` if the connection
    * closed before.
    */
-  writeFragmented(body: Uint8Array, sent: (ok: boolean) => void): void
+  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void
   /** The handshake completed: the connection now accepts frames up to its full limit. */
   opened(link: OpenedLink): void
   /**
@@ -66,6 +70,7 @@ export interface Conn {
 /** Handlers that do nothing, installed until the engine takes over a connection. */
 export const noHandlers: ConnHandlers = {
   onFrame: () => {},
+  onFragment: () => {},
   onFramingError: () => {},
   onOversized: () => {},
   onClose: () => {}

@@ -24,6 +24,7 @@
  * @internal
  */
 import { headerBytes } from "../Framing.ts"
+import type { Segments } from "./largeBinaries.ts"
 
 /** First byte of a fragment body: a MessagePack code that no MessagePack value starts with. */
 export const fragmentMarker = 0xc1
@@ -46,8 +47,12 @@ export const maxPartialMessages = 64
 
 interface Outgoing {
   readonly id: number
-  readonly body: Uint8Array
+  readonly parts: ReadonlyArray<Uint8Array>
+  readonly length: number
+  /** Bytes taken so far, and where the next one is: in `parts[part]` at `partOffset`. */
   offset: number
+  part: number
+  partOffset: number
   readonly sent: (ok: boolean) => void
 }
 
@@ -69,10 +74,11 @@ export class FragmentQueue {
   ) {}
 
   /** Queues a message; `sent(true)` is called once its last fragment is taken, `sent(false)` if cleared first. */
-  add(body: Uint8Array, sent: (ok: boolean) => void): void {
+  add(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
     const id = this.nextId
     this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1
-    this.queue.push({ id, body, offset: 0, sent })
+    const parts = body instanceof Uint8Array ? [body] : body.parts
+    this.queue.push({ id, parts, length: body.length, offset: 0, part: 0, partOffset: 0, sent })
     this.bytes += body.length
   }
 
@@ -94,17 +100,29 @@ export class FragmentQueue {
     const message = this.queue[index]!
     const first = message.offset === 0
     const header = first ? firstHeaderBytes : continuationHeaderBytes
-    const size = Math.min(this.fragmentBytes, message.body.length - message.offset)
+    const size = Math.min(this.fragmentBytes, message.length - message.offset)
     const frame = Buffer.allocUnsafe(headerBytes + header + size)
     frame.writeUInt32BE(header + size, 0)
     frame[headerBytes] = fragmentMarker
     frame[headerBytes + 1] = first ? firstKind : continuationKind
     frame.writeUInt32BE(message.id, headerBytes + 2)
-    if (first) frame.writeUInt32BE(message.body.length, headerBytes + 6)
-    frame.set(message.body.subarray(message.offset, message.offset + size), headerBytes + header)
+    if (first) frame.writeUInt32BE(message.length, headerBytes + 6)
+    let at = headerBytes + header
+    const end = at + size
+    while (at < end) {
+      const part = message.parts[message.part]!
+      const take = Math.min(end - at, part.length - message.partOffset)
+      frame.set(part.subarray(message.partOffset, message.partOffset + take), at)
+      at += take
+      message.partOffset += take
+      if (message.partOffset === part.length) {
+        message.part++
+        message.partOffset = 0
+      }
+    }
     message.offset += size
     this.bytes -= size
-    if (message.offset === message.body.length) {
+    if (message.offset === message.length) {
       this.queue.splice(index, 1)
       // The message after it moves into this slot and takes the next turn.
       message.sent(true)

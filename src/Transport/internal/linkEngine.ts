@@ -26,6 +26,7 @@ import type { CancelTimer } from "../../internal/timers.ts"
 import { LogThrottle, repeats } from "../../internal/logThrottle.ts"
 import type { Conn } from "./conn.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
+import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
 import { newIncarnation } from "./tuning.ts"
 
 /** Log sink used from callbacks. */
@@ -223,6 +224,9 @@ export class LinkEngine {
     })
     conn.handlers = {
       onFrame: (body) => this.onFrame(c, body),
+      onFragment: () => {
+        c.lastReceivedAt = this.now()
+      },
       onFramingError: (detail) => this.protocolError(c, detail),
       onOversized: (size, limit) => this.oversized(c, size, limit),
       onClose: (detail) => this.onClose(c, detail)
@@ -613,10 +617,10 @@ export class LinkEngine {
     node: string,
     channel: Channel<A>,
     message: A
-  ): Uint8Array | EncodeFailed | MessageTooLarge {
-    let body: Uint8Array
+  ): Uint8Array | Segments | EncodeFailed | MessageTooLarge {
+    let body: Uint8Array | Segments
     try {
-      body = this.config.codec.encode([channel.name, channel.encode(message)])
+      body = encodeKeepingLargeBinaries([channel.name, channel.encode(message)], this.config.codec.encode)
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
@@ -627,7 +631,7 @@ export class LinkEngine {
   }
 
   /** Whether a body goes out in fragments on this link (it is larger than one fragment). */
-  private isLarge(c: Connection, body: Uint8Array): boolean {
+  private isLarge(c: Connection, body: Uint8Array | Segments): boolean {
     const threshold = c.conn.fragmentThreshold()
     return threshold !== undefined && body.length > threshold
   }
@@ -641,7 +645,7 @@ export class LinkEngine {
         readonly node: string
         readonly channel: Channel<unknown>
         readonly message: unknown
-        readonly body: Uint8Array | MessageTooLarge
+        readonly body: Uint8Array | Segments | MessageTooLarge
       }
     | undefined
 
@@ -649,7 +653,7 @@ export class LinkEngine {
     node: string,
     channel: Channel<unknown>,
     message: unknown
-  ): Uint8Array | MessageTooLarge | undefined {
+  ): Uint8Array | Segments | MessageTooLarge | undefined {
     const deferred = this.deferred
     if (deferred === undefined) return undefined
     this.deferred = undefined
@@ -658,7 +662,7 @@ export class LinkEngine {
       : undefined
   }
 
-  private write(node: string, body: Uint8Array): Effect.Effect<void, NotConnected> {
+  private write(node: string, body: Uint8Array | Segments): Effect.Effect<void, NotConnected> {
     const c = this.links.get(node)
     if (c === undefined) return Effect.fail(new NotConnected({ node }))
     // A large message does not count against the high-water mark (it would hold small frames
@@ -669,7 +673,7 @@ export class LinkEngine {
       })
     }
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
-      c.conn.write(body)
+      c.conn.write(joined(body))
       return Effect.void
     }
     return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
@@ -722,18 +726,20 @@ export class LinkEngine {
           if (c === undefined) return Effect.fail<SendError>(new NotConnected({ node }))
           const body =
             this.takeDeferred(node, channel as Channel<unknown>, message) ?? this.encode(c, node, channel, message)
-          return body instanceof Uint8Array ? this.write(node, body) : Effect.fail<SendError>(body)
+          return body instanceof EncodeFailed || body instanceof MessageTooLarge
+            ? Effect.fail<SendError>(body)
+            : this.write(node, body)
         }),
       sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => {
         const c = this.links.get(node)
         if (c === undefined) return false
         const body = this.encode(c, node, channel, message)
-        if (!(body instanceof Uint8Array)) {
+        if (body instanceof EncodeFailed || body instanceof MessageTooLarge) {
           this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
           return false
         }
         if (this.isLarge(c, body)) c.conn.writeFragmented(body, ignoreSent)
-        else c.conn.write(body)
+        else c.conn.write(joined(body))
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
@@ -745,7 +751,7 @@ export class LinkEngine {
           this.deferred = { node, channel: channel as Channel<unknown>, message, body }
           return false
         }
-        c.conn.write(body)
+        c.conn.write(joined(body))
         return true
       },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>

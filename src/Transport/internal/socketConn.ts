@@ -22,6 +22,7 @@ import type { BusyPoll } from "./busyPoll.ts"
 import { noHandlers } from "./conn.ts"
 import type { Conn, ConnHandlers, OpenedLink } from "./conn.ts"
 import { defaultFragmentBytes, FragmentQueue, isFragment, Reassembler } from "./fragments.ts"
+import type { Segments } from "./largeBinaries.ts"
 
 /** How long a closed connection waits for the peer to acknowledge the end before it is destroyed. */
 const endTimeoutMs = 5000
@@ -105,6 +106,7 @@ export class SocketConn implements Conn {
   private received(body: Buffer): void {
     // Before the handshake a fragment is just an undecodable frame (the engine closes the connection).
     if (this.reassembler === undefined || !isFragment(body)) return this.handlers.onFrame(body)
+    this.handlers.onFragment()
     this.reassembler.push(body)
   }
 
@@ -136,7 +138,7 @@ export class SocketConn implements Conn {
     this.schedule()
   }
 
-  writeFragmented(body: Uint8Array, sent: (ok: boolean) => void): void {
+  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
     const fragments = this.fragments
     if (fragments === undefined || this.socket.destroyed) return sent(false)
     fragments.add(body, sent)
