@@ -171,3 +171,15 @@ export class RemoteDecodeError extends Schema.TaggedError<RemoteDecodeError>()("
     return `could not decode the ${this.what} exchanged with ${this.node}: ${this.detail}`
   }
 }
+
+export {
+  /**
+   * A message to another node (a call's request, a cast, a send, or a reply) is larger than that
+   * node accepts: only that message fails, the link stays up. See `MessageTooLarge` in
+   * `TransportError` (the same class).
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  MessageTooLarge
+} from "../internal/messageTooLarge.ts"

@@ -16,8 +16,9 @@
  *   with its exit reason), `MailboxFull` (policy `fail`), or the error the handler declared. A
  *   reply that arrives after the timeout is dropped. With distribution (`Distribution.layer`),
  *   the same call reaches servers on other nodes and may also fail with `NodeDown` (the node is not
- *   connected, or went down while the call was pending) or `RemoteDecodeError`; `CallError` names
- *   all of them, so the types do not change.
+ *   connected, or went down while the call was pending), `RemoteDecodeError`, or `MessageTooLarge`
+ *   (the request is larger than that node accepts: nothing is sent and the link stays up);
+ *   `CallError` names all of them, so the types do not change.
  * - A call handler that fails with its declared error replies that error; the server continues
  *   with its state unchanged. A defect (or an undeclared failure) in any handler crashes the
  *   server (after `terminate`).
@@ -33,7 +34,15 @@ import { Context, type Duration, Effect, Exit, type Fiber, Schema, Tracer } from
 import { toMillis } from "../internal/timers.ts"
 import * as CurrentProcessModule from "./CurrentProcess.ts"
 import type { CurrentProcess } from "./CurrentProcess.ts"
-import { MailboxFull, NameTaken, NodeDown, NoProcess, NotAProcess, RemoteDecodeError } from "./Errors.ts"
+import {
+  MailboxFull,
+  type MessageTooLarge,
+  NameTaken,
+  NodeDown,
+  NoProcess,
+  NotAProcess,
+  RemoteDecodeError
+} from "./Errors.ts"
 import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
 import type { Cell } from "./internal/cell.ts"
@@ -155,7 +164,8 @@ export class InitFailed extends Schema.TaggedError<InitFailed>()("InitFailed", {
  * @category errors
  * @since 0.1.0
  */
-export type CallError = CallTimeout | NoProcess | ServerExited | MailboxFull | NodeDown | RemoteDecodeError
+export type CallError =
+  CallTimeout | NoProcess | ServerExited | MailboxFull | NodeDown | RemoteDecodeError | MessageTooLarge
 
 // ---------------------------------------------------------------------------------------------
 // Typed references
@@ -1352,9 +1362,10 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * Sends a cast (fire and forget). On a typed reference, only the casts of its protocol compile.
  * A cast to a dead pid is dropped, as in OTP; to an unknown local name it fails with `NoProcess`.
  * A full mailbox suspends the sender or fails with `MailboxFull`, according to the server's
- * overflow policy. A cast to another node is dropped when that node is unreachable; toward a full
- * mailbox there, the sender is held back by per-process credit: it waits while 4,096 of its node's
- * messages to that server are not yet in the mailbox (policy `suspend`), or fails with
+ * overflow policy. A cast to another node is dropped when that node is unreachable, and fails
+ * with `MessageTooLarge` (nothing sent, the link stays up) when it is larger than that node accepts.
+ * Toward a full mailbox there, the sender is held back by per-process credit: it waits while 4,096
+ * of its node's messages to that server are not yet in the mailbox (policy `suspend`), or fails with
  * `MailboxFull` once the server's node reports its mailbox full (policy `fail`).
  *
  * @example
@@ -1372,7 +1383,7 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
 export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Protocol.AnyCastRequest>(
   target: T,
   request: CastRequestFor<T, Req>
-): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
+): Effect.Effect<void, NoProcess | MailboxFull | MessageTooLarge, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const message = request as Protocol.AnyCastRequest
     const remote = asRemote(runtime.node, target)

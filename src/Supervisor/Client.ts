@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option } from "effect"
-import type { MailboxFull, NoProcess } from "../Process/Errors.ts"
+import type { MailboxFull, MessageTooLarge, NoProcess } from "../Process/Errors.ts"
 import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import * as Process from "../Process/Process.ts"
@@ -73,7 +73,7 @@ export interface Client<P> {
     options?: GenServer.CallOptions
   ) => Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | GenServer.CallError>
   /** Casts to the server. Fails with `NoProcess` while no local process holds the name. */
-  readonly cast: (request: Protocol.CastRequestOf<P>) => Effect.Effect<void, NoProcess | MailboxFull>
+  readonly cast: (request: Protocol.CastRequestOf<P>) => Effect.Effect<void, NoProcess | MailboxFull | MessageTooLarge>
   /**
    * The pid currently registered under the name, if any. For a name on another node, always
    * `None` (the name is resolved there, at each call).

@@ -73,7 +73,34 @@ export const NodeIdentity = Schema.Struct({ name: Schema.String, incarnation: Sc
 export type NodeIdentity = typeof NodeIdentity.Type
 
 /**
- * First frame of a connection, sent by the dialing node once the TLS handshake (if any) is done.
+ * The limits a node announces in its `Hello` or `Welcome`, so that its peer never sends it what it
+ * would refuse. Both fields are optional: a node of an earlier release sends neither, and is then
+ * assumed to accept messages up to the receiver's own limit, in whole frames only.
+ *
+ * - `maxFrameBytes`: the largest message (an encoded frame body, before any fragmentation) the
+ *   node accepts. A larger message fails on the sender with `MessageTooLarge`.
+ * - `fragmentBytes`: present if the node reassembles fragmented messages; the largest fragment
+ *   data it accepts. A sender cuts larger messages into fragments of at most this size.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Schema.decodeUnknownSync(Schema.Struct(Frame.LinkLimits))({ maxFrameBytes: 8388608, fragmentBytes: 65536 })
+ * ```
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const LinkLimits = {
+  maxFrameBytes: Schema.optionalKey(Schema.Int),
+  fragmentBytes: Schema.optionalKey(Schema.Int)
+}
+
+/**
+ * First frame of a connection, sent by the dialing node once the TLS handshake (if any) is done,
+ * with the dialer's {@link LinkLimits}.
  *
  * @example
  * ```ts
@@ -95,11 +122,13 @@ export const Hello = Schema.TaggedStruct("Hello", {
   name: Schema.String,
   incarnation: Schema.Number,
   version: Schema.Int,
-  address: Schema.NullOr(Address)
+  address: Schema.NullOr(Address),
+  ...LinkLimits
 })
 
 /**
- * The accepting node's answer to a `Hello` it admits; the link is up once it is exchanged.
+ * The accepting node's answer to a `Hello` it admits, with its {@link LinkLimits}; the link is up
+ * once it is exchanged.
  *
  * @example
  * ```ts
@@ -121,7 +150,8 @@ export const Welcome = Schema.TaggedStruct("Welcome", {
   name: Schema.String,
   incarnation: Schema.Number,
   version: Schema.Int,
-  address: Schema.NullOr(Address)
+  address: Schema.NullOr(Address),
+  ...LinkLimits
 })
 
 /**

@@ -40,8 +40,13 @@ export const defaultMaxFrameBytes = 8 * 1024 * 1024
 /**
  * Splits a byte stream into frame bodies.
  *
- * `onFrame` is called for each complete body; `onError` once if a frame announces a size above
- * `maxFrameBytes` or zero, after which the decoder ignores further input.
+ * `onFrame` is called for each complete body. A frame that announces a size above `maxFrameBytes`
+ * is, by default, an error: `onError` is called once and the decoder ignores further input. Given
+ * `onOversized`, such a frame is skipped instead (its bytes are read and discarded, never
+ * buffered), `onOversized` is told its size, and decoding goes on with the next frame. A frame of
+ * size zero is always an error. `maxFrameBytes` and `onOversized` may be changed between chunks
+ * (a connection accepts only small frames until its handshake is done, then skips what is over
+ * its limit).
  *
  * @example
  * ```ts
@@ -62,18 +67,28 @@ export class FrameDecoder {
   private chunks: Array<Buffer> = []
   private buffered = 0
   private needed = headerBytes
+  private skipping = 0
   private failed = false
 
   constructor(
     /** The largest frame body accepted; it may be changed between chunks, or by `onFrame` for the frames after. */
     public maxFrameBytes: number,
     private readonly onFrame: (body: Buffer) => void,
-    private readonly onError: (message: string) => void
+    private readonly onError: (message: string) => void,
+    public onOversized: ((size: number) => void) | undefined = undefined
   ) {}
 
   /** Feeds received bytes. */
   push(chunk: Buffer): void {
     if (this.failed) return
+    if (this.skipping > 0) {
+      if (chunk.length <= this.skipping) {
+        this.skipping -= chunk.length
+        return
+      }
+      chunk = chunk.subarray(this.skipping)
+      this.skipping = 0
+    }
     if (this.chunks.length > 0) {
       this.chunks.push(chunk)
       this.buffered += chunk.length
@@ -87,11 +102,25 @@ export class FrameDecoder {
     while (length - offset >= headerBytes) {
       const size = chunk.readUInt32BE(offset)
       if (size > this.maxFrameBytes || size === 0) {
-        this.failed = true
-        this.onError(
-          size === 0 ? "empty frame" : `frame of ${size} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`
-        )
-        return
+        const onOversized = this.onOversized
+        if (size === 0 || onOversized === undefined) {
+          this.failed = true
+          this.chunks = []
+          this.onError(
+            size === 0 ? "empty frame" : `frame of ${size} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`
+          )
+          return
+        }
+        onOversized(size)
+        if (this.failed) return
+        const available = length - offset - headerBytes
+        if (available < size) {
+          this.skipping = size - available
+          this.needed = headerBytes
+          return
+        }
+        offset += headerBytes + size
+        continue
       }
       const end = offset + headerBytes + size
       if (end > length) {

@@ -19,6 +19,7 @@
 import type { Duration } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import type { Conn, ConnHandlers } from "./internal/conn.ts"
+import { joined, type Segments } from "./internal/largeBinaries.ts"
 import { noHandlers } from "./internal/conn.ts"
 
 /**
@@ -190,6 +191,23 @@ class MemoryConn implements Conn {
       },
       true
     )
+  }
+
+  /** Bodies travel whole in memory: nothing blocks a byte stream behind them. */
+  fragmentThreshold(): number | undefined {
+    return undefined
+  }
+
+  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
+    const open = !this.closed
+    this.write(joined(body))
+    sent(open)
+  }
+
+  opened(): void {}
+
+  fragmentedBytes(): number {
+    return 0
   }
 
   private drained(): void {

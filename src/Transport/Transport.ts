@@ -160,8 +160,10 @@ export interface Received<A> {
  * - `connect` dials and handshakes (within `handshakeTimeout`); it fails with `ConnectFailed` (its
  *   `kind` says why) or `HandshakeRejected` (the peer's reason, e.g. `duplicate_name`).
  * - `send` waits while the link is above its high-water mark and fails with `NotConnected` if the link
- *   goes down meanwhile, or with `EncodeFailed` for a value the channel's Schema refuses or a frame
- *   above `maxFrameBytes`.
+ *   goes down meanwhile, `EncodeFailed` for a value the channel's Schema refuses, or
+ *   `MessageTooLarge` for a message above the peer's `maxFrameBytes` (announced in the handshake).
+ *   A message larger than a fragment (64 KiB) goes out in fragments interleaved with later frames;
+ *   its `send` completes once the last fragment is written, so sends from one fiber stay in order.
  * - A frame that fails its channel's Schema on receipt closes that connection only (logged).
  *
  * @example
@@ -207,7 +209,8 @@ export class Transport extends Context.Service<
     readonly sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => boolean
     /**
      * Sends at once if the link is connected and below its high-water mark; returns false (and
-     * sends nothing) otherwise, so the caller can fall back to {@link send}. The fast path of
+     * sends nothing) otherwise, and for a message that goes out in fragments or is over the peer's
+     * limit, so the caller can fall back to {@link send} (which reuses the encoding). The fast path of
      * senders that must respect backpressure without allocating an effect per frame.
      */
     readonly trySend: <A>(node: string, channel: Channel<A>, message: A) => boolean

@@ -4,7 +4,19 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { MessageTooLarge } from "../internal/messageTooLarge.ts"
 import { RejectReason } from "./Frame.ts"
+
+export {
+  /**
+   * A message is larger than the peer accepts (the limit it announced in the handshake): nothing
+   * was sent, the link stays up. The same class as `ProcessErrors.MessageTooLarge`.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  MessageTooLarge
+} from "../internal/messageTooLarge.ts"
 
 /**
  * No link to that node is up: it was never connected, or it went down (also while a send waited
@@ -139,8 +151,8 @@ export class HandshakeRejected extends Schema.TaggedError<HandshakeRejected>()("
 }
 
 /**
- * A value could not be sent: it does not match the channel's Schema, or its encoding exceeds the
- * maximum frame size. Nothing was sent; the link stays up.
+ * A value could not be sent: it does not match the channel's Schema. Nothing was sent; the link
+ * stays up. (A value whose encoding is larger than the peer accepts fails with `MessageTooLarge`.)
  *
  * @example
  * ```ts
@@ -237,4 +249,4 @@ export type ConnectError = ConnectFailed | HandshakeRejected
  * @category errors
  * @since 0.1.0
  */
-export type SendError = NotConnected | EncodeFailed
+export type SendError = NotConnected | EncodeFailed | MessageTooLarge

@@ -27,10 +27,26 @@ import { Duration } from "effect"
  * @since 0.1.0
  */
 export interface TransportTuning {
-  /** Largest frame body accepted or sent. Default 8 MiB. A larger incoming frame closes the connection. */
+  /**
+   * The largest message this node accepts, in bytes: the whole encoded message (its frame body
+   * before it is cut into fragments), not a fragment. Default 8 MiB (`Framing.defaultMaxFrameBytes`).
+   *
+   * - Peers learn it in the handshake. A message larger than the peer's limit is not sent: that
+   *   one `send` (and the remote call, cast or send behind it) fails with `MessageTooLarge`
+   *   (size, limit, node), and the link stays up. A peer of an earlier release announces no
+   *   limit and is assumed to accept as much as this node does.
+   * - A larger message that arrives anyway after the handshake (a peer that was not told, e.g. an
+   *   older node) is skipped without being buffered and logged (rate-limited); the link stays up.
+   * - Messages over 64 KiB travel in fragments of 64 KiB to peers that reassemble them,
+   *   interleaved with the link's other frames (heartbeats and small frames first), so raising
+   *   this limit does not let one large message hold up the link. A partly received message
+   *   holds its full size in memory until it completes (or the connection closes).
+   */
   readonly maxFrameBytes?: number | undefined
   /**
-   * Bytes that may be queued on one link before `send` suspends until it drains. Default 16 MiB.
+   * Bytes of whole frames that may be queued on one link before `send` suspends until it drains.
+   * Default 16 MiB. Large messages in fragments are not counted (so they do not hold up small
+   * frames): a `send` of one completes once its last fragment is written.
    */
   readonly highWaterMarkBytes?: number | undefined
   /**

@@ -807,17 +807,20 @@ describe("tracing across nodes", () => {
 })
 
 describe("review regressions", () => {
-  it.live("a request too large for a frame fails at once instead of waiting for its timeout", () =>
+  it.live("a request larger than the server's node accepts fails at once with MessageTooLarge", () =>
     Effect.gen(function* () {
-      const a = yield* distNode({ nodeName: "a", transport: { maxFrameBytes: 4096 } })
-      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
+      const a = yield* distNode({ nodeName: "a" })
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed], transport: { maxFrameBytes: 4096 } })
       yield* awaitNodesUp(a.cluster, ["b"])
       const server = yield* startKv(b)
       const start = Date.now()
       const error = yield* Effect.flip(
         a.run(GenServer.call(server, Kv.Put({ key: "big", value: "x".repeat(10_000) }), { timeout: 60_000 }))
       )
-      assert.instanceOf(error, ProcessErrors.RemoteDecodeError)
+      assert.instanceOf(error, ProcessErrors.MessageTooLarge)
+      assert.strictEqual(error._tag === "MessageTooLarge" && error.node, "b")
+      assert.strictEqual(error._tag === "MessageTooLarge" && error.limit, 4096)
+      assert.isAbove(error._tag === "MessageTooLarge" ? error.size : 0, 10_000)
       assert.isBelow(Date.now() - start, 1000)
       assert.strictEqual((yield* a.distribution.stats).remoteCall.pendingCalls, 0)
       assert.strictEqual(yield* a.run(GenServer.call(server, Kv.Put({ key: "small", value: "ok" }))), 1)

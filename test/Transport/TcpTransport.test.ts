@@ -3,8 +3,10 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Metric, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Metric, Queue, Schema, Scope, Stream } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
+import * as Codec from "../../src/Transport/Codec.ts"
+import { encodeFrames, FrameDecoder } from "../../src/Transport/Framing.ts"
 import { handshakesRefused } from "../../src/Transport/internal/refusals.ts"
 import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
 import { collect, isDown, isUp, linkEvents, LogCapture, tcpNode } from "../support/transportHarness.ts"
@@ -174,25 +176,77 @@ describe("TcpTransport", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.live("an oversized frame closes that connection with a logged reason; sending one fails with EncodeFailed", () => {
-    const logs = new LogCapture()
-    return Effect.gen(function* () {
+  it.live("a message over the peer's announced limit fails on the sender with MessageTooLarge; the link stays up", () =>
+    Effect.gen(function* () {
       const Big = Channel.make("test.big", Schema.Uint8Array)
       const a = yield* tcpNode("a", undefined, { maxFrameBytes: 1024 * 1024 })
       const b = yield* tcpNode("b", undefined, { maxFrameBytes: 16 * 1024 })
-      const eventsA = yield* linkEvents(a)
-      yield* b.register(Big, () => {})
+      const received = yield* Queue.unbounded<number>()
+      yield* b.register(Big, (bytes) => Queue.offerUnsafe(received, bytes.length))
       yield* a.connect(b.address)
-      const tooBig = yield* Effect.flip(a.send("b", Big, new Uint8Array(2 * 1024 * 1024)))
-      assert.strictEqual(tooBig._tag, "EncodeFailed")
-      yield* a.send("b", Big, new Uint8Array(64 * 1024))
-      const down = yield* eventsA(isDown("b"))
-      assert.strictEqual(down._tag === "LinkDown" && down.reason, "connection_closed")
-      yield* logs.awaitLine(/closing connection with node "a".*exceeds the maximum of 16384 bytes/)
-      const c = yield* tcpNode("c")
-      assert.strictEqual((yield* c.connect(b.address)).name, "b")
-    }).pipe(Effect.provide(logs.layer))
-  })
+      for (const size of [2 * 1024 * 1024, 64 * 1024]) {
+        const tooBig = yield* Effect.flip(a.send("b", Big, new Uint8Array(size)))
+        assert.strictEqual(tooBig._tag, "MessageTooLarge")
+        if (tooBig._tag !== "MessageTooLarge") return
+        assert.strictEqual(tooBig.node, "b")
+        assert.strictEqual(tooBig.limit, 16 * 1024)
+        assert.isAbove(tooBig.size, size)
+      }
+      assert.isFalse(a.trySend("b", Big, new Uint8Array(64 * 1024)))
+      assert.isFalse(a.sendUnsafe("b", Big, new Uint8Array(64 * 1024)))
+      yield* a.send("b", Big, new Uint8Array(1000))
+      assert.strictEqual(yield* Queue.take(received), 1000)
+      // b accepts up to 1 MiB: it sends a's limit worth, in fragments.
+      const Back = Channel.make("test.back", Schema.Uint8Array)
+      yield* a.register(Back, (bytes) => Queue.offerUnsafe(received, bytes.length))
+      yield* b.send("a", Back, new Uint8Array(1000 * 1000))
+      assert.strictEqual(yield* Queue.take(received), 1000 * 1000)
+      // The same link throughout (the incarnation would not tell a reconnection apart; the link's
+      // direction and the absence of a LinkDown on b do).
+      assert.isTrue(a.isLinkedUnsafe("b"))
+      assert.strictEqual(b.linkUnsafe("a")?.direction, "inbound")
+    })
+  )
+
+  it.live(
+    "an over-limit frame from a peer that was not told the limit is dropped and logged; the link stays up",
+    () => {
+      const logs = new LogCapture()
+      return Effect.gen(function* () {
+        const Big = Channel.make("test.big", Schema.Uint8Array)
+        const b = yield* tcpNode("b", { insecure: true }, { maxFrameBytes: 16 * 1024 })
+        const received = yield* Queue.unbounded<number>()
+        yield* b.register(Big, (bytes) => Queue.offerUnsafe(received, bytes.length))
+        const codec = Codec.make()
+        const frame = (value: unknown) => {
+          const body = codec.encode(value)
+          return encodeFrames([body], body.length)
+        }
+        // An older node: its Hello announces no limits, and it sends whole frames of any size.
+        const socket = yield* Effect.acquireRelease(
+          Effect.sync(() => Net.connect({ host: "127.0.0.1", port: b.address.port })),
+          (socket) => Effect.sync(() => socket.destroy())
+        )
+        socket.on("error", () => {})
+        const welcome = yield* Effect.callback<Record<string, unknown>>((resume) => {
+          const decoder = new FrameDecoder(
+            1 << 20,
+            (body) => resume(Effect.succeed(codec.decode(body) as Record<string, unknown>)),
+            () => {}
+          )
+          socket.on("data", (chunk: Buffer) => decoder.push(chunk))
+          socket.write(frame({ _tag: "Hello", name: "old", incarnation: 1, version: 1, address: null }))
+        })
+        assert.strictEqual(welcome._tag, "Welcome")
+        assert.strictEqual(welcome.maxFrameBytes, 16 * 1024)
+        socket.write(frame(["test.big", new Uint8Array(100 * 1024)]))
+        socket.write(frame(["test.big", new Uint8Array(10)]))
+        assert.strictEqual(yield* Queue.take(received), 10)
+        yield* logs.awaitLine(/dropped a message of \d+ bytes from node "old".*limit of 16384 bytes/)
+        assert.isTrue(b.isLinkedUnsafe("old"))
+      }).pipe(Effect.provide(logs.layer))
+    }
+  )
 
   it.live(
     "before its handshake, a frame header over 4 KiB closes the connection at once; after it, big frames pass",

@@ -67,7 +67,11 @@ describe("typed references", () => {
       Effect.Effect<number, Overflow | GenServer.CallError, ProcessRuntime.ProcessRuntime>
     >()
     expectTypeOf(GenServer.cast(pid, Counter.Reset())).toEqualTypeOf<
-      Effect.Effect<void, ProcessErrors.NoProcess | ProcessErrors.MailboxFull, ProcessRuntime.ProcessRuntime>
+      Effect.Effect<
+        void,
+        ProcessErrors.NoProcess | ProcessErrors.MailboxFull | ProcessErrors.MessageTooLarge,
+        ProcessRuntime.ProcessRuntime
+      >
     >()
   })
 

@@ -160,7 +160,9 @@ export class Calls {
               ? Effect.failCause(exit.cause)
               : error.value._tag === "NotConnected"
                 ? this.fail("node_down", notConnected(node))
-                : this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: error.value.message }))
+                : error.value._tag === "MessageTooLarge"
+                  ? this.fail("too_large", error.value)
+                  : this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: error.value.message }))
           )
         })
       )

@@ -7,13 +7,14 @@
  * @internal
  */
 import { Effect, type Tracer } from "effect"
-import { MailboxFull } from "../../Process/Errors.ts"
+import { MailboxFull, type MessageTooLarge } from "../../Process/Errors.ts"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
 import { type Inflow, Spend, Waited } from "./credit.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
+import type { SendError } from "../../Transport/TransportError.ts"
 import type { Shared } from "./shared.ts"
 import { fromWirePid, fromWireReason, toWirePid, toWireReason, toWireTarget, traceparentOf } from "./wireForms.ts"
 
@@ -25,14 +26,20 @@ export class Messages {
   // ---------------------------------------------------------------------------------------------
   // Outgoing
 
+  /**
+   * A send to an unreachable node is dropped (as in Erlang); one the peer would refuse for its size
+   * is logged and dropped.
+   */
   send = (_from: Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void, MailboxFull> =>
-    this.postUnderCredit(target, { _tag: "Send", to: toWireTarget(target), message })
+    this.postUnderCredit(target, { _tag: "Send", to: toWireTarget(target), message }, (error) =>
+      Effect.sync(() => this.shared.log(`message to ${target} dropped: ${error.message}`))
+    )
 
   cast = (
     target: RemoteTarget,
     request: object,
     span: Tracer.AnySpan | undefined
-  ): Effect.Effect<void, MailboxFull> => {
+  ): Effect.Effect<void, MailboxFull | MessageTooLarge> => {
     const shared = this.shared
     shared.counters.totalCasts++
     const tag = (request as { readonly _tag: string })._tag
@@ -44,13 +51,18 @@ export class Messages {
       return Effect.void
     }
     const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
-    return this.postUnderCredit(target, {
-      _tag: "Cast",
-      to: toWireTarget(target),
-      tag,
-      payload,
-      ...(traceparent === undefined ? {} : { traceparent })
-    })
+    return this.postUnderCredit(
+      target,
+      {
+        _tag: "Cast",
+        to: toWireTarget(target),
+        tag,
+        payload,
+        ...(traceparent === undefined ? {} : { traceparent })
+      },
+      // Only a cast larger than the peer accepts fails; one to an unreachable node is dropped.
+      Effect.fail
+    )
   }
 
   /**
@@ -58,11 +70,15 @@ export class Messages {
    * after earlier waiters when the credit is out, never when the target is reported full with
    * policy `fail` (`MailboxFull`). A message to a node that is not connected is dropped.
    */
-  private postUnderCredit(target: RemoteTarget, frame: MessageFrame): Effect.Effect<void, MailboxFull> {
+  private postUnderCredit<E>(
+    target: RemoteTarget,
+    frame: MessageFrame,
+    tooLarge: (error: MessageTooLarge) => Effect.Effect<void, E>
+  ): Effect.Effect<void, MailboxFull | E> {
     const outflows = this.shared.outflows
     switch (outflows.spend(target)) {
       case Spend.Sent:
-        return this.post(target, frame)
+        return this.post(target, frame, tooLarge)
       case Spend.Full:
         return Effect.fail(this.full(target))
       case Spend.Wait:
@@ -75,9 +91,9 @@ export class Messages {
             })
             return waiting ? Effect.sync(withdraw) : undefined
           }),
-          (outcome) =>
+          (outcome): Effect.Effect<void, MailboxFull | E> =>
             outcome === Waited.Granted
-              ? this.post(target, frame)
+              ? this.post(target, frame, tooLarge)
               : outcome === Waited.Full
                 ? Effect.fail(this.full(target))
                 : Effect.void // the link went down: dropped, as a send to an unreachable node
@@ -85,8 +101,15 @@ export class Messages {
     }
   }
 
-  /** Sends a frame a credit was spent for (given back if the frame is not sent). */
-  private post(target: RemoteTarget, frame: MessageFrame): Effect.Effect<void> {
+  /**
+   * Sends a frame a credit was spent for (given back if the frame is not sent). A frame larger than
+   * the peer accepts is not sent: `tooLarge` decides what the sender sees.
+   */
+  private post<E>(
+    target: RemoteTarget,
+    frame: MessageFrame,
+    tooLarge: (error: MessageTooLarge) => Effect.Effect<void, E>
+  ): Effect.Effect<void, E> {
     const wire = this.shared.wire
     const node = target.node
     if (wire.tryPost(node, frame)) return Effect.void
@@ -94,7 +117,10 @@ export class Messages {
       this.shared.outflows.refund(target)
       return Effect.void
     }
-    return Effect.catch(wire.postWaiting(node, frame), () => Effect.sync(() => this.shared.outflows.refund(target)))
+    return Effect.catch(wire.postWaiting(node, frame), (error: SendError) => {
+      this.shared.outflows.refund(target)
+      return error._tag === "MessageTooLarge" ? tooLarge(error) : Effect.void
+    })
   }
 
   private full(target: RemoteTarget): MailboxFull {

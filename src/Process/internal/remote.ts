@@ -14,7 +14,7 @@
  * @internal
  */
 import type { Effect, Exit, Tracer } from "effect"
-import type { MailboxFull, NameTaken, NodeDown, NoProcess } from "../Errors.ts"
+import type { MailboxFull, MessageTooLarge, NameTaken, NodeDown, NoProcess } from "../Errors.ts"
 import type * as ExitReason from "../ExitReason.ts"
 import type { CallTimeout, InitFailed } from "../GenServer.ts"
 import type { Pid } from "../Pid.ts"
@@ -45,7 +45,8 @@ export interface RemoteBridge {
   readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void, MailboxFull>
   /**
    * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`
-   * milliseconds. Fails with the same errors as a local call, plus `NodeDown` and `RemoteDecodeError`.
+   * milliseconds. Fails with the same errors as a local call, plus `NodeDown`, `RemoteDecodeError`
+   * and `MessageTooLarge`.
    */
   readonly call: (
     target: RemoteTarget,
@@ -53,12 +54,15 @@ export interface RemoteBridge {
     timeout: number,
     span: Tracer.AnySpan | undefined
   ) => Effect.Effect<unknown, unknown>
-  /** A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. */
+  /**
+   * A GenServer cast; dropped when the node is unreachable. Waits like {@link send}. Fails with
+   * `MessageTooLarge` if it is larger than the node accepts (nothing is sent).
+   */
   readonly cast: (
     target: RemoteTarget,
     request: object,
     span: Tracer.AnySpan | undefined
-  ) => Effect.Effect<void, MailboxFull>
+  ) => Effect.Effect<void, MailboxFull | MessageTooLarge>
   /**
    * `GenServer.stop` of a remote server: its node stops it (killing it past `timeout`) and
    * answers; `NodeDown` if the link is lost first.

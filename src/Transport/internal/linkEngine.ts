@@ -13,13 +13,23 @@ import * as Codec from "../Codec.ts"
 import { ControlFrame, protocolVersion } from "../Frame.ts"
 import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
 import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
-import { ChannelInUse, ConnectFailed, EncodeFailed, HandshakeRejected, NotConnected } from "../TransportError.ts"
+import {
+  ChannelInUse,
+  ConnectFailed,
+  EncodeFailed,
+  HandshakeRejected,
+  MessageTooLarge,
+  NotConnected
+} from "../TransportError.ts"
 import type { ConnectError, ConnectFailure, SendError } from "../TransportError.ts"
 import * as Timers from "../../internal/timers.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
 import type { Conn } from "./conn.ts"
+import { repeats } from "../../internal/logThrottle.ts"
 import { Refusals } from "./refusals.ts"
 import type { RefusalReason } from "./refusals.ts"
+import { defaultFragmentBytes } from "./fragments.ts"
+import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
 import { newIncarnation } from "./tuning.ts"
 
 /** Log sink used from callbacks. */
@@ -29,7 +39,10 @@ export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) 
 export interface LinkEngineConfig {
   readonly local: NodeIdentity
   readonly address: Address
+  /** The largest message this node accepts (announced to peers in the handshake). */
   readonly maxFrameBytes: number
+  /** The largest fragment data this node accepts (announced to peers). Default 64 KiB. */
+  readonly fragmentBytes?: number | undefined
   readonly highWaterMarkBytes: number
   readonly handshakeTimeoutMs: number
   /**
@@ -100,6 +113,8 @@ interface Connection {
   peerAddress: Address | null
   /** Monotonic milliseconds (`timers.now`) of the last frame received. */
   lastReceivedAt: number
+  /** The largest message the peer accepts (its handshake says; an older peer: this node's limit). */
+  peerMaxFrameBytes: number
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
@@ -127,6 +142,8 @@ interface Registration {
 }
 
 const decodeControl = Schema.decodeUnknownExit(ControlFrame)
+
+const ignoreSent = (): void => {}
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
@@ -210,6 +227,7 @@ export class LinkEngine {
       peer: undefined,
       peerAddress: null,
       lastReceivedAt: this.now(),
+      peerMaxFrameBytes: this.config.maxFrameBytes,
       replacedBy: undefined,
       replacing: false,
       probe: undefined,
@@ -223,7 +241,11 @@ export class LinkEngine {
     })
     conn.handlers = {
       onFrame: (body) => this.onFrame(c, body),
+      onFragment: () => {
+        c.lastReceivedAt = this.now()
+      },
       onFramingError: (detail) => this.protocolError(c, detail, "oversized"),
+      onOversized: (size, limit) => this.oversized(c, size, limit),
       onClose: (detail) => this.onClose(c, detail)
     }
     this.connections.add(c)
@@ -240,10 +262,34 @@ export class LinkEngine {
         name: local.name,
         incarnation: local.incarnation,
         version: protocolVersion,
-        address
+        address,
+        ...this.limits()
       })
     }
     return settled
+  }
+
+  /** What this node announces in its Hello or Welcome. */
+  private limits(): { readonly maxFrameBytes: number; readonly fragmentBytes: number } {
+    return {
+      maxFrameBytes: this.config.maxFrameBytes,
+      fragmentBytes: this.config.fragmentBytes ?? defaultFragmentBytes
+    }
+  }
+
+  /** A message over this node's limit arrived anyway: it was skipped, the link goes on. */
+  private oversized(c: Connection, size: number, limit: number): void {
+    const who = c.peer ? `node "${c.peer.name}" (${c.conn.remote})` : c.conn.remote
+    // Not a refusal (the link stays up), but logged through the same throttle: an older peer that
+    // keeps sending large messages writes one line now and then, with the count.
+    const skipped = this.refusals.throttle.admit(`${c.conn.remote}|message_too_large`)
+    if (skipped === undefined) return
+    this.config.log(
+      "Warn",
+      `dropped a message of ${size} bytes from ${who}: it exceeds this node's limit of ${limit} bytes ` +
+        `(maxFrameBytes); the link stays up` +
+        repeats(skipped)
+    )
   }
 
   private connectFailed(c: Connection, reason: string, kind: ConnectFailure): ConnectFailed {
@@ -361,6 +407,7 @@ export class LinkEngine {
     c.lastReceivedAt = this.now()
     // Anything received while probed shows the peer is alive (a Pong may queue behind data).
     if (c.probe !== undefined) this.endProbe(c, true)
+    if (body.length > this.config.maxFrameBytes) return this.oversized(c, body.length, this.config.maxFrameBytes)
     let value: unknown
     try {
       value = this.config.codec.decode(body)
@@ -465,9 +512,10 @@ export class LinkEngine {
         name: local.name,
         incarnation: local.incarnation,
         version: protocolVersion,
-        address: this.config.address
+        address: this.config.address,
+        ...this.limits()
       })
-      this.open(c, peer, hello.address)
+      this.open(c, peer, hello.address, hello)
     })
   }
 
@@ -494,13 +542,13 @@ export class LinkEngine {
     if (mismatch !== undefined) return fail("identity_mismatch", mismatch)
     const peer = { name: welcome.name, incarnation: welcome.incarnation }
     this.admitting(c, peer, (admission) => {
-      if (admission === "admitted") return this.open(c, peer, welcome.address)
+      if (admission === "admitted") return this.open(c, peer, welcome.address, welcome)
       if (admission.reason === "superseded") {
         // The same node is already linked over a connection that wins the tie-break: keep that one.
         // The peer may already send on this one until it learns the same: keep delivering those.
         c.peer = peer
         c.replacedBy = this.links.get(peer.name)
-        c.conn.handshakeCompleted?.()
+        c.conn.opened({ peerFragmentBytes: undefined })
         this.settle(c, Exit.succeed(peer))
         this.finish(c, "connection_closed", "superseded")
         return c.conn.end()
@@ -622,11 +670,17 @@ export class LinkEngine {
     return { reason: "superseded", message: "already connected", node: this.config.local }
   }
 
-  private open(c: Connection, peer: NodeIdentity, address: Address | null): void {
+  private open(
+    c: Connection,
+    peer: NodeIdentity,
+    address: Address | null,
+    limits: { readonly maxFrameBytes?: number; readonly fragmentBytes?: number }
+  ): void {
     c.state = "open"
-    c.conn.handshakeCompleted?.()
     c.peer = peer
     c.peerAddress = address
+    if (limits.maxFrameBytes !== undefined && limits.maxFrameBytes > 0) c.peerMaxFrameBytes = limits.maxFrameBytes
+    c.conn.opened({ peerFragmentBytes: limits.fragmentBytes })
     c.cancelTimer?.()
     c.cancelTimer = undefined
     this.links.set(peer.name, c)
@@ -649,31 +703,73 @@ export class LinkEngine {
       direction: c.direction,
       lastReceivedAt: this.config.wallClockMillis() - silentMs,
       silentMs,
-      bufferedBytes: c.conn.bufferedBytes()
+      bufferedBytes: c.conn.bufferedBytes() + c.conn.fragmentedBytes()
     }
   }
 
-  private encode<A>(channel: Channel<A>, message: A): Uint8Array | EncodeFailed {
-    let body: Uint8Array
+  /** Encodes a data frame for the link `c`; fails if it does not encode or exceeds the peer's limit. */
+  private encode<A>(
+    c: Connection,
+    node: string,
+    channel: Channel<A>,
+    message: A
+  ): Uint8Array | Segments | EncodeFailed | MessageTooLarge {
+    let body: Uint8Array | Segments
     try {
-      body = this.config.codec.encode([channel.name, channel.encode(message)])
+      body = encodeKeepingLargeBinaries([channel.name, channel.encode(message)], this.config.codec.encode)
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
-    if (body.length > this.config.maxFrameBytes) {
-      return new EncodeFailed({
-        channel: channel.name,
-        reason: `frame of ${body.length} bytes exceeds the maximum of ${this.config.maxFrameBytes} bytes`
-      })
+    if (body.length > c.peerMaxFrameBytes) {
+      return new MessageTooLarge({ node, size: body.length, limit: c.peerMaxFrameBytes })
     }
     return body
   }
 
-  private write(node: string, body: Uint8Array): Effect.Effect<void, NotConnected> {
+  /** Whether a body goes out in fragments on this link (it is larger than one fragment). */
+  private isLarge(c: Connection, body: Uint8Array | Segments): boolean {
+    const threshold = c.conn.fragmentThreshold()
+    return threshold !== undefined && body.length > threshold
+  }
+
+  /**
+   * What `trySend` encoded and did not send because it goes out in fragments or is over the limit:
+   * the `send` that follows (the caller's fallback) takes it instead of encoding it again.
+   */
+  private deferred:
+    | {
+        readonly node: string
+        readonly channel: Channel<unknown>
+        readonly message: unknown
+        readonly body: Uint8Array | Segments | MessageTooLarge
+      }
+    | undefined
+
+  private takeDeferred(
+    node: string,
+    channel: Channel<unknown>,
+    message: unknown
+  ): Uint8Array | Segments | MessageTooLarge | undefined {
+    const deferred = this.deferred
+    if (deferred === undefined) return undefined
+    this.deferred = undefined
+    return deferred.node === node && deferred.channel === channel && deferred.message === message
+      ? deferred.body
+      : undefined
+  }
+
+  private write(node: string, body: Uint8Array | Segments): Effect.Effect<void, NotConnected> {
     const c = this.links.get(node)
     if (c === undefined) return Effect.fail(new NotConnected({ node }))
+    // A large message does not count against the high-water mark (it would hold small frames
+    // back); its sender waits until its last fragment is out, so a fiber's sends stay in order.
+    if (this.isLarge(c, body)) {
+      return Effect.callback<void, NotConnected>((resume) => {
+        c.conn.writeFragmented(body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
+      })
+    }
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
-      c.conn.write(body)
+      c.conn.write(joined(body))
       return Effect.void
     }
     return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
@@ -722,26 +818,36 @@ export class LinkEngine {
         }),
       send: <A>(node: string, channel: Channel<A>, message: A) =>
         Effect.suspend(() => {
-          const body = this.encode(channel, message)
-          return body instanceof EncodeFailed ? Effect.fail<SendError>(body) : this.write(node, body)
+          const c = this.links.get(node)
+          if (c === undefined) return Effect.fail<SendError>(new NotConnected({ node }))
+          const body =
+            this.takeDeferred(node, channel as Channel<unknown>, message) ?? this.encode(c, node, channel, message)
+          return body instanceof EncodeFailed || body instanceof MessageTooLarge
+            ? Effect.fail<SendError>(body)
+            : this.write(node, body)
         }),
       sendUnsafe: <A>(node: string, channel: Channel<A>, message: A) => {
         const c = this.links.get(node)
         if (c === undefined) return false
-        const body = this.encode(channel, message)
-        if (body instanceof EncodeFailed) {
+        const body = this.encode(c, node, channel, message)
+        if (body instanceof EncodeFailed || body instanceof MessageTooLarge) {
           this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
           return false
         }
-        c.conn.write(body)
+        if (this.isLarge(c, body)) c.conn.writeFragmented(body, ignoreSent)
+        else c.conn.write(joined(body))
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
         const c = this.links.get(node)
         if (c === undefined || c.conn.bufferedBytes() > this.config.highWaterMarkBytes) return false
-        const body = this.encode(channel, message)
+        const body = this.encode(c, node, channel, message)
         if (body instanceof EncodeFailed) return false
-        c.conn.write(body)
+        if (body instanceof MessageTooLarge || this.isLarge(c, body)) {
+          this.deferred = { node, channel: channel as Channel<unknown>, message, body }
+          return false
+        }
+        c.conn.write(joined(body))
         return true
       },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
