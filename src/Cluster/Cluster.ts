@@ -171,7 +171,7 @@ interface Peer {
 
 const addressKey = (address: Address) => `${address.host}:${address.port}`
 
-const joinFailuresTotal = Metric.counter("otp_cluster_join_failures_total", {
+const joinFailuresTotal = Metric.counter("effect_otp_cluster_join_failures_total", {
   description: "Failed attempts of this node to link to a seed or a member, by reason"
 })
 

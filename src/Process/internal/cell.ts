@@ -11,6 +11,7 @@ import * as Pid from "../Pid.ts"
 import * as Signal from "./signals.ts"
 import { Mailbox } from "./mailbox.ts"
 import type { Runtime } from "./runtime.ts"
+import { reasonLabel } from "./stats.ts"
 
 /** A callback fired once with the exit reason of a watched process. */
 export type ExitWatcher = (reason: ExitReason.ExitReason) => void
@@ -36,7 +37,9 @@ export class Cell {
    * The behaviour running in this process (a GenServer): told first when the process exits, and
    * asked for its protocol when a request arrives from another node.
    */
-  behaviour: { readonly processExited: ExitWatcher; readonly protocol: unknown } | undefined = undefined
+  behaviour:
+    | { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly name: string }
+    | undefined = undefined
 
   constructor(
     readonly runtime: Runtime,
@@ -119,6 +122,7 @@ export class Cell {
     this.exitReason = reason
     const runtime = this.runtime
     runtime.forget(this)
+    runtime.stats.exits.add(reasonLabel(reason))
     if (this.behaviour !== undefined) this.behaviour.processExited(reason)
     this.mailbox.close(reason)
     if (this.timers !== undefined) {

@@ -93,12 +93,20 @@ export class Server {
   private callMatch: MatchHandlers | undefined = undefined
   private handleMatch: MatchHandlers | undefined = undefined
   private tracer: boolean | undefined = undefined
+  /** This behaviour's count of handled messages (read by the metrics layer). */
+  private readonly handledCount: { n: number }
 
   constructor(
     private readonly behaviour: Behaviour<unknown, unknown, unknown, unknown>,
     private readonly cell: Cell
   ) {
     cell.behaviour = this
+    this.handledCount = cell.runtime.stats.handled.cell(behaviourName(behaviour))
+  }
+
+  /** The behaviour's name, for metrics: its `name`, or `gen_server`. */
+  get name(): string {
+    return behaviourName(this.behaviour)
   }
 
   /** Runs `init`, reports the outcome to the starter, then serves messages until it stops. */
@@ -152,6 +160,7 @@ export class Server {
   }
 
   private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
+    this.handledCount.n++
     if (message instanceof CallEnvelope) return this.handleCall(message)
     if (isCastRequest(message)) return this.handleCast(message)
     if (message instanceof StopRequest) return this.stopWith(message.reason)
@@ -294,6 +303,9 @@ export class Server {
     return Effect.flatMap(Effect.exit(terminate(reason, this.state) as Effect.Effect<void>), () => exitWith(reason))
   }
 }
+
+const behaviourName = (behaviour: Behaviour<unknown, unknown, unknown, unknown>): string =>
+  behaviour.name ?? "gen_server"
 
 interface MatchHandlers {
   readonly onSuccess: (value: unknown) => Effect.Effect<void, unknown, unknown>
