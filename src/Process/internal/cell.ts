@@ -37,9 +37,8 @@ export class Cell {
    * The behaviour running in this process (a GenServer): told first when the process exits, and
    * asked for its protocol when a request arrives from another node.
    */
-  behaviour:
-    | { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly name: string }
-    | undefined = undefined
+  behaviour: { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly name: string } | undefined =
+    undefined
 
   constructor(
     readonly runtime: Runtime,

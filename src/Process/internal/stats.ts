@@ -37,6 +37,8 @@ export class Histogram {
 /** A counter per label value. */
 export class Tally {
   readonly counts = new Map<string, { n: number }>()
+  /** Told of each label when it is first counted (the metrics layer registers its series then). */
+  private readonly listeners = new Set<(label: string, cell: { readonly n: number }) => void>()
 
   /** The cell of `label`, created at zero: keep it to count with `cell.n++`. */
   cell(label: string): { n: number } {
@@ -44,8 +46,16 @@ export class Tally {
     if (cell === undefined) {
       cell = { n: 0 }
       this.counts.set(label, cell)
+      for (const listener of this.listeners) listener(label, cell)
     }
     return cell
+  }
+
+  /** Calls `listener` for every label, now and when one first appears; returns how to stop. */
+  watch(listener: (label: string, cell: { readonly n: number }) => void): () => void {
+    this.listeners.add(listener)
+    for (const [label, cell] of this.counts) listener(label, cell)
+    return () => this.listeners.delete(listener)
   }
 
   add(label: string, n = 1): void {

@@ -88,6 +88,11 @@ interface Connection {
   peerAddress: Address | null
   /** Monotonic milliseconds (`timers.now`) of the last frame received. */
   lastReceivedAt: number
+  /** Frames and bytes (frame bodies) sent and received on this connection, for the metrics. */
+  framesIn: number
+  bytesIn: number
+  framesOut: number
+  bytesOut: number
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
@@ -106,6 +111,13 @@ interface Registration {
 const decodeControl = Schema.decodeUnknownExit(ControlFrame)
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** Writes a frame body on the connection, counting it. */
+const emit = (c: Connection, body: Uint8Array): void => {
+  c.framesOut++
+  c.bytesOut += body.length
+  c.conn.write(body)
+}
 
 /** The host part of a connection's remote address (`host:port`), to group repeated refusals. */
 const hostOf = (remote: string): string => {
@@ -195,6 +207,10 @@ export class LinkEngine {
       peer: undefined,
       peerAddress: null,
       lastReceivedAt: this.now(),
+      framesIn: 0,
+      bytesIn: 0,
+      framesOut: 0,
+      bytesOut: 0,
       replacedBy: undefined,
       replacing: false,
       cancelTimer: undefined,
@@ -252,7 +268,7 @@ export class LinkEngine {
   }
 
   private writeControl(c: Connection, frame: ControlFrame): void {
-    c.conn.write(this.config.codec.encode(frame))
+    emit(c, this.config.codec.encode(frame))
   }
 
   private reject(
@@ -336,6 +352,8 @@ export class LinkEngine {
     // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
     if (c.state === "closed" && !this.replacementLives(c)) return
     c.lastReceivedAt = this.now()
+    c.framesIn++
+    c.bytesIn += body.length
     let value: unknown
     try {
       value = this.config.codec.decode(body)
@@ -556,7 +574,11 @@ export class LinkEngine {
       direction: c.direction,
       lastReceivedAt: this.config.wallClockMillis() - silentMs,
       silentMs,
-      bufferedBytes: c.conn.bufferedBytes()
+      bufferedBytes: c.conn.bufferedBytes(),
+      framesIn: c.framesIn,
+      bytesIn: c.bytesIn,
+      framesOut: c.framesOut,
+      bytesOut: c.bytesOut
     }
   }
 
@@ -580,7 +602,7 @@ export class LinkEngine {
     const c = this.links.get(node)
     if (c === undefined) return Effect.fail(new NotConnected({ node }))
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
-      c.conn.write(body)
+      emit(c, body)
       return Effect.void
     }
     return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
@@ -640,7 +662,7 @@ export class LinkEngine {
           this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
           return false
         }
-        c.conn.write(body)
+        emit(c, body)
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
@@ -648,7 +670,7 @@ export class LinkEngine {
         if (c === undefined || c.conn.bufferedBytes() > this.config.highWaterMarkBytes) return false
         const body = this.encode(channel, message)
         if (body instanceof EncodeFailed) return false
-        c.conn.write(body)
+        emit(c, body)
         return true
       },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
