@@ -47,7 +47,7 @@ export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, never
  * import { Effect } from "effect"
  * import { HttpEndpoint } from "effect-otp"
  *
- * const url = Effect.map(HttpEndpoint.HttpEndpoint.asEffect(), (endpoint) => `http://${endpoint.host}:${endpoint.port}/`)
+ * const url = Effect.map(Effect.service(HttpEndpoint.HttpEndpoint), (endpoint) => `http://${endpoint.host}:${endpoint.port}/`)
  * ```
  *
  * @category services

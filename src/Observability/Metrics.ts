@@ -65,19 +65,18 @@ const nodeEventsTotal = Metric.counter("effect_otp_cluster_node_events_total", {
   incremental: true
 })
 
-/** One pass over the process table, shared by the series a render reads within a few milliseconds. */
+/**
+ * One pass over the process table per render: `refresh` scans (the first series a render reads
+ * calls it: the registry keeps registration order), `read` returns the last scan.
+ */
 const processScan = (runtime: ReturnType<typeof runtimeOf>, depthBuckets: ReadonlyArray<number>) => {
-  let at = -Infinity
   const result = {
     byKind: { process: 0, gen_server: 0, supervisor: 0 },
     names: 0,
     maxDepth: 0,
     depths: new Histogram(depthBuckets)
   }
-  return () => {
-    const now = performance.now()
-    if (now - at < 50) return result
-    at = now
+  const refresh = () => {
     result.byKind = { process: 0, gen_server: 0, supervisor: 0 }
     result.maxDepth = 0
     result.depths = new Histogram(depthBuckets)
@@ -92,6 +91,7 @@ const processScan = (runtime: ReturnType<typeof runtimeOf>, depthBuckets: Readon
     result.names = names
     return result
   }
+  return { refresh, read: () => result }
 }
 
 const registerRuntime = (
@@ -103,15 +103,16 @@ const registerRuntime = (
   const stats = runtime.stats
   const scan = processScan(runtime, options?.mailboxDepthBuckets ?? defaultDepthBuckets)
   for (const kind of ["process", "gen_server", "supervisor"] as const) {
-    collector.gauge("effect_otp_processes", "Live processes, by kind", () => scan().byKind[kind], { kind })
+    const read = kind === "process" ? scan.refresh : scan.read
+    collector.gauge("effect_otp_processes", "Live processes, by kind", () => read().byKind[kind], { kind })
   }
-  collector.gauge("effect_otp_registered_names", "Locally registered process names", () => scan().names)
-  collector.gauge("effect_otp_mailbox_depth_max", "Messages waiting in the fullest mailbox", () => scan().maxDepth)
+  collector.gauge("effect_otp_registered_names", "Locally registered process names", () => scan.read().names)
+  collector.gauge("effect_otp_mailbox_depth_max", "Messages waiting in the fullest mailbox", () => scan.read().maxDepth)
   collector.histogram(
     "effect_otp_mailbox_depth",
     "Messages waiting per mailbox, over the live processes (read at scrape time)",
-    scan().depths.bounds,
-    () => histogramState(scan().depths)
+    scan.read().depths.bounds,
+    () => histogramState(scan.read().depths)
   )
   collector.counter("effect_otp_spawns_total", "Processes spawned", () => stats.spawns)
   for (const reason of exitReasons) stats.exits.cell(reason)
