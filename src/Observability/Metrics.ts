@@ -10,7 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Option } from "effect"
+import { OtelMetrics, Resource } from "@effect/opentelemetry"
+import { OTLPMetricExporter as OTLPMetricExporterJson } from "@opentelemetry/exporter-metrics-otlp-http"
+import { OTLPMetricExporter as OTLPMetricExporterProto } from "@opentelemetry/exporter-metrics-otlp-proto"
+import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
+import { Context, Duration, Effect, Layer, Metric, Option } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../Cluster/Cluster.ts"
@@ -329,3 +333,90 @@ export const layerHttp: Layer.Layer<never, never, HttpEndpoint.HttpEndpoint> = L
 export const layerRegistry: Layer.Layer<never> = Layer.effectContext(
   Effect.sync(() => Context.make(Metric.MetricRegistry, new Map()))
 ) as Layer.Layer<never>
+
+/**
+ * Options of {@link layerOtlp}. Unset fields come from the standard OpenTelemetry variables.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "effect-otp"
+ *
+ * const options: Metrics.OtlpMetricsOptions = { serviceName: "shop", exportInterval: "15 seconds" }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface OtlpMetricsOptions {
+  /** `service.name` of the resource. Default `OTEL_SERVICE_NAME`, else `effect-otp`. */
+  readonly serviceName?: string | undefined
+  /** `service.version` of the resource. */
+  readonly serviceVersion?: string | undefined
+  /**
+   * The metrics endpoint (`http://collector:4318/v1/metrics`). Default: the exporter's, from
+   * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/metrics`).
+   */
+  readonly url?: string | undefined
+  /**
+   * `http/protobuf` or `http/json`. Default `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else
+   * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf`.
+   */
+  readonly protocol?: "http/protobuf" | "http/json" | undefined
+  /** How often metrics are pushed. Default `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds), else 60 seconds. */
+  readonly exportInterval?: Duration.Input | undefined
+}
+
+/**
+ * Pushes every metric of the registry it is built on (the same series `/metrics` serves) over
+ * OTLP/HTTP with the OpenTelemetry JS SDK's exporter, through `@effect/opentelemetry`'s metric
+ * producer, every `exportInterval` (the reader is shut down with the layer). Headers come
+ * from `OTEL_EXPORTER_OTLP_HEADERS` (read by the exporter). With `OTEL_SDK_DISABLED=true` it does
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Distribution, Metrics } from "effect-otp"
+ *
+ * const NodeLive = Layer.mergeAll(Metrics.layer(), Metrics.layerOtlp({ serviceName: "shop" })).pipe(
+ *   Layer.provideMerge(Distribution.layer({ nodeName: "a", port: 4370, secret: "s3cret" }))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerOtlp = (options?: OtlpMetricsOptions): Layer.Layer<never> =>
+  Layer.unwrap(
+    Effect.sync(() => {
+      const env = process.env
+      if (env["OTEL_SDK_DISABLED"]?.trim().toLowerCase() === "true") return Layer.empty
+      const protocol =
+        options?.protocol ??
+        env["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] ??
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] ??
+        "http/protobuf"
+      const config = options?.url === undefined ? {} : { url: options.url }
+      const intervalFromEnv = Number(env["OTEL_METRIC_EXPORT_INTERVAL"])
+      const exportIntervalMillis =
+        options?.exportInterval !== undefined
+          ? Duration.toMillis(Duration.fromInputUnsafe(options.exportInterval))
+          : Number.isFinite(intervalFromEnv) && intervalFromEnv > 0
+            ? intervalFromEnv
+            : 60_000
+      const reader = () =>
+        new PeriodicExportingMetricReader({
+          exporter: protocol === "http/json" ? new OTLPMetricExporterJson(config) : new OTLPMetricExporterProto(config),
+          exportIntervalMillis,
+          exportTimeoutMillis: Math.min(30_000, exportIntervalMillis)
+        })
+      return OtelMetrics.layer(reader).pipe(
+        Layer.provide(
+          Resource.layer({
+            serviceName: options?.serviceName ?? env["OTEL_SERVICE_NAME"] ?? "effect-otp",
+            ...(options?.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
+          })
+        )
+      )
+    })
+  )

@@ -9,6 +9,7 @@ import { GenServer, HttpEndpoint, Metrics, ProcessRuntime, Protocol } from "../.
 import { awaitNodesUp } from "../support/clusterHarness.ts"
 import { Kv } from "../support/distHarness.ts"
 import { httpGet, observedNode, sample } from "../support/observedNode.ts"
+import { eventually } from "../support/transportHarness.ts"
 
 const Echo = Protocol.make({
   Echo: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
@@ -103,6 +104,14 @@ describe("Metrics", () => {
           assert.isAbove(sample(body, "process_resident_memory_bytes")!, 0)
           assert.isDefined(sample(body, "nodejs_eventloop_lag_p99_seconds"))
           assert.isDefined(sample(body, "nodejs_gc_duration_seconds_count", 'kind="major"'))
+          // Heartbeats (every 100 ms here) echo each other's timestamps: a round trip per peer.
+          const withRoundTrip = yield* eventually(
+            Effect.map(httpGet(a.metricsUrl), (response) => response.body),
+            (text) => (sample(text, "effect_otp_cluster_heartbeat_rtt_seconds_count", 'peer="mb"') ?? 0) >= 2
+          )
+          const roundTripSum = sample(withRoundTrip, "effect_otp_cluster_heartbeat_rtt_seconds_sum", 'peer="mb"')!
+          assert.isAbove(roundTripSum, 0)
+          assert.isBelow(roundTripSum, 10)
           const check = spawnSync("promtool", ["check", "metrics"], { input: body, encoding: "utf8" })
           assert.strictEqual(check.status, 0, `promtool: ${check.stdout}${check.stderr}`)
         })
