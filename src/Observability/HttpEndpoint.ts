@@ -7,9 +7,8 @@
  * @since 0.1.0
  */
 import { createServer } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
-import { HttpRouter, type HttpServerError, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import type { HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 
 /**
  * Where the endpoint listens.
@@ -65,7 +64,13 @@ export class HttpEndpoint extends Context.Service<
   }
 >()("effect-otp/HttpEndpoint") {}
 
-const notFound = HttpServerResponse.text("not found\n", { status: 404 })
+/**
+ * The HTTP modules, loaded when an endpoint starts: importing them costs about as much as importing
+ * `effect` itself, which a node without an endpoint (a child process in a test) should not pay.
+ */
+const loadHttp = Effect.promise(() =>
+  Promise.all([import("@effect/platform-node/NodeHttpServer"), import("effect/http")])
+)
 
 /**
  * Starts the endpoint, listening at `options.host` (default `127.0.0.1`) and `options.port`, until
@@ -92,8 +97,9 @@ export const layer = (options?: HttpEndpointOptions): Layer.Layer<HttpEndpoint, 
     HttpEndpoint,
     Effect.gen(function* () {
       const host = options?.host ?? "127.0.0.1"
+      const [NodeHttpServer, { HttpRouter, HttpServerResponse }] = yield* loadHttp
       const router = yield* HttpRouter.make
-      yield* router.add("*", "*", notFound)
+      yield* router.add("*", "*", HttpServerResponse.text("not found\n", { status: 404 }))
       const server = yield* NodeHttpServer.make(() => createServer(), { host, port: options?.port ?? 0 })
       yield* server.serve(router.asHttpEffect())
       const address = server.address

@@ -10,13 +10,7 @@
  *
  * @since 0.1.0
  */
-import { OtelMetrics, Resource } from "@effect/opentelemetry"
-import { OTLPMetricExporter as OTLPMetricExporterJson } from "@opentelemetry/exporter-metrics-otlp-http"
-import { OTLPMetricExporter as OTLPMetricExporterProto } from "@opentelemetry/exporter-metrics-otlp-proto"
-import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import { Context, Duration, Effect, Layer, Metric, Option } from "effect"
-import { HttpServerResponse } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../Cluster/Cluster.ts"
 import type * as ClusterEvent from "../Cluster/ClusterEvent.ts"
 import { runtimeOf } from "../Process/internal/context.ts"
@@ -279,7 +273,10 @@ export const layer = (options?: MetricsOptions): Layer.Layer<never, never, Proce
  * @category rendering
  * @since 0.1.0
  */
-export const render: Effect.Effect<string> = PrometheusMetrics.format()
+export const render: Effect.Effect<string> = Effect.flatMap(
+  Effect.promise(() => import("effect/observability")),
+  ({ PrometheusMetrics }) => PrometheusMetrics.format()
+)
 
 /**
  * The content type of {@link render}'s text.
@@ -306,6 +303,10 @@ export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 export const layerHttp: Layer.Layer<never, never, HttpEndpoint.HttpEndpoint> = Layer.effectDiscard(
   Effect.gen(function* () {
     const context = yield* Effect.context<never>()
+    // Loaded here, not at import: only a node that serves /metrics pays for these modules.
+    const [{ HttpServerResponse }, { PrometheusMetrics }] = yield* Effect.promise(() =>
+      Promise.all([import("effect/http"), import("effect/observability")])
+    )
     const respond = Effect.sync(() => HttpServerResponse.text(PrometheusMetrics.formatUnsafe(context), { contentType }))
     yield* HttpEndpoint.addRoute("GET", "/metrics", respond)
   })
@@ -388,7 +389,7 @@ export interface OtlpMetricsOptions {
  */
 export const layerOtlp = (options?: OtlpMetricsOptions): Layer.Layer<never> =>
   Layer.unwrap(
-    Effect.sync(() => {
+    Effect.gen(function* () {
       const env = process.env
       if (env["OTEL_SDK_DISABLED"]?.trim().toLowerCase() === "true") return Layer.empty
       const protocol =
@@ -396,6 +397,15 @@ export const layerOtlp = (options?: OtlpMetricsOptions): Layer.Layer<never> =>
         env["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] ??
         env["OTEL_EXPORTER_OTLP_PROTOCOL"] ??
         "http/protobuf"
+      // The OpenTelemetry SDK is loaded only when metrics are pushed.
+      const [{ OtelMetrics, Resource }, json, proto, { PeriodicExportingMetricReader }] = yield* Effect.promise(() =>
+        Promise.all([
+          import("@effect/opentelemetry"),
+          import("@opentelemetry/exporter-metrics-otlp-http"),
+          import("@opentelemetry/exporter-metrics-otlp-proto"),
+          import("@opentelemetry/sdk-metrics")
+        ])
+      )
       const config = options?.url === undefined ? {} : { url: options.url }
       const intervalFromEnv = Number(env["OTEL_METRIC_EXPORT_INTERVAL"])
       const exportIntervalMillis =
@@ -406,7 +416,8 @@ export const layerOtlp = (options?: OtlpMetricsOptions): Layer.Layer<never> =>
             : 60_000
       const reader = () =>
         new PeriodicExportingMetricReader({
-          exporter: protocol === "http/json" ? new OTLPMetricExporterJson(config) : new OTLPMetricExporterProto(config),
+          exporter:
+            protocol === "http/json" ? new json.OTLPMetricExporter(config) : new proto.OTLPMetricExporter(config),
           exportIntervalMillis,
           exportTimeoutMillis: Math.min(30_000, exportIntervalMillis)
         })
