@@ -118,3 +118,15 @@ export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
 
 /** Structured logs: JSON lines or readable lines, LOG_LEVEL / LOG_FORMAT, crash reports. @since 0.1.0 */
 export * as Logging from "./Observability/Logging.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: metrics and the node's HTTP endpoint
+
+/** The node's metrics (Prometheus text through effect/observability's PrometheusMetrics). @since 0.1.0 */
+export * as Metrics from "./Observability/Metrics.ts"
+
+/** Node.js runtime metrics under prom-client's default names (CPU, memory, event loop, GC). @since 0.1.0 */
+export * as RuntimeMetrics from "./Observability/RuntimeMetrics.ts"
+
+/** The node's own HTTP server (`/metrics`, and routes other layers add). @since 0.1.0 */
+export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"

@@ -171,11 +171,18 @@ interface Peer {
   heardAt: number
   processCount: number
   uptimeMs: number
+  /** The `sentAt` of its last heartbeat and when it arrived (`Timers.now`), echoed in ours. */
+  echo: { readonly sentAt: number; readonly heardAt: number } | undefined
 }
+
+const heartbeatRoundTrip = Metric.histogram("effect_otp_cluster_heartbeat_rtt_seconds", {
+  description: "Round trip of heartbeats on the link to a peer node, by peer",
+  boundaries: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+})
 
 const addressKey = (address: Address) => `${address.host}:${address.port}`
 
-const joinFailuresTotal = Metric.counter("otp_cluster_join_failures_total", {
+const joinFailuresTotal = Metric.counter("effect_otp_cluster_join_failures_total", {
   description: "Failed attempts of this node to link to a seed or a member, by reason"
 })
 
@@ -315,6 +322,17 @@ export const make = Effect.fnUntraced(function* <E, R>(
     processCount: reportedProcessCount,
     uptimeMs: timers.now() - startedAt
   })
+  /** A heartbeat for one peer: it also echoes that peer's last one, for its round trip. */
+  const heartbeatFor = (peer: Peer | undefined): Heartbeat.Heartbeat => {
+    const now = timers.now()
+    const beat = { status, processCount: reportedProcessCount, uptimeMs: now - startedAt, sentAt: now }
+    const echo = peer?.echo
+    return echo === undefined ? beat : { ...beat, echo: { sentAt: echo.sentAt, heldMs: now - echo.heardAt } }
+  }
+  const sendHeartbeats = Effect.sync(() => {
+    for (const [name, peer] of peers) transport.sendUnsafe(name, Heartbeat.channel, heartbeatFor(peer))
+  })
+  const metricsContext = yield* Effect.context<never>()
   const gossip = (): typeof Gossip.Gossip.Type => {
     const members: Array<Gossip.Member> = [{ name: local.name, incarnation: local.incarnation, ...transport.address }]
     for (const peer of peers.values()) {
@@ -364,13 +382,17 @@ export const make = Effect.fnUntraced(function* <E, R>(
         lastHeartbeatAt: clock.currentTimeMillisUnsafe(),
         heardAt: timers.now(),
         processCount: 0,
-        uptimeMs: 0
+        uptimeMs: 0,
+        echo: undefined
       })
       if (event.address !== null) known.set(name, { incarnation: event.node.incarnation, address: event.address })
       departed.delete(name)
       fork(
         Effect.all(
-          [transport.send(name, Heartbeat.channel, heartbeat()), transport.send(name, Gossip.channel, gossip())],
+          [
+            transport.send(name, Heartbeat.channel, heartbeatFor(peers.get(name))),
+            transport.send(name, Gossip.channel, gossip())
+          ],
           { discard: true }
         ).pipe(Effect.ignore)
       )
@@ -396,6 +418,14 @@ export const make = Effect.fnUntraced(function* <E, R>(
     peer.uptimeMs = beat.uptimeMs
     peer.lastHeartbeatAt = clock.currentTimeMillisUnsafe()
     peer.heardAt = timers.now()
+    if (beat.sentAt !== undefined) peer.echo = { sentAt: beat.sentAt, heardAt: peer.heardAt }
+    if (beat.echo !== undefined) {
+      const roundTripMs = peer.heardAt - beat.echo.sentAt - beat.echo.heldMs
+      Metric.withAttributes(heartbeatRoundTrip, { peer: from.name }).updateUnsafe(
+        Math.max(0, roundTripMs) / 1000,
+        metricsContext
+      )
+    }
     if (!peer.up) {
       peer.up = true
       emit(nodeUpOf(peer))
@@ -432,7 +462,7 @@ export const make = Effect.fnUntraced(function* <E, R>(
     Effect.forever(
       Effect.gen(function* () {
         reportedProcessCount = yield* processCount.pipe(Effect.orElseSucceed(() => reportedProcessCount))
-        yield* sendAll(Heartbeat.channel, heartbeat())
+        yield* sendHeartbeats
         yield* sendAll(Gossip.channel, gossip())
         yield* Effect.sleep(timing.heartbeatIntervalMs)
       })

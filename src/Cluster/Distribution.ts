@@ -32,6 +32,7 @@ import * as Timers from "../internal/timers.ts"
 import { NotAProcess } from "../Process/Errors.ts"
 import type * as GenServer from "../Process/GenServer.ts"
 import * as LocalNode from "../Process/internal/localNode.ts"
+import { durationBounds, registerHistogram } from "../Process/internal/stats.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import type * as Signal from "../Process/Signal.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
@@ -230,14 +231,21 @@ export const spawn = <Args, P, R>(
   Distribution.use((distribution) => distribution.spawn(node, spec, args, options))
 
 const metrics = {
-  calls: Metric.counter("otp_remote_calls_total", { description: "Remote GenServer calls started" }),
-  casts: Metric.counter("otp_remote_casts_total", { description: "Remote GenServer casts sent" }),
-  pending: Metric.gauge("otp_remote_calls_pending", { description: "Remote calls waiting for a reply" }),
-  failures: Metric.counter("otp_remote_call_failures_total", { description: "Failed remote calls, by reason" }),
-  spawns: Metric.counter("otp_remote_spawns_total", { description: "Remote spawns, by result" }),
-  monitors: Metric.gauge("otp_remote_monitors_active", { description: "Active remote monitors, by direction" }),
-  parked: Metric.gauge("otp_remote_messages_parked", {
+  calls: Metric.counter("effect_otp_remote_calls_total", { description: "Remote GenServer calls started" }),
+  casts: Metric.counter("effect_otp_remote_casts_total", { description: "Remote GenServer casts sent" }),
+  pending: Metric.gauge("effect_otp_remote_calls_pending", { description: "Remote calls waiting for a reply" }),
+  failures: Metric.counter("effect_otp_remote_call_failures_total", {
+    description: "Failed remote calls, by reason"
+  }),
+  spawns: Metric.counter("effect_otp_remote_spawns_total", { description: "Remote spawns, by result" }),
+  monitors: Metric.gauge("effect_otp_remote_monitors", { description: "Active remote monitors, by direction" }),
+  links: Metric.gauge("effect_otp_remote_links", { description: "Links between local and remote processes" }),
+  parked: Metric.gauge("effect_otp_remote_messages_parked", {
     description: "Messages from other nodes queued behind full mailboxes"
+  }),
+  callDuration: Metric.histogram("effect_otp_remote_call_duration_seconds", {
+    description: "Duration of remote calls, from the call to its reply, failure or abandonment",
+    boundaries: durationBounds
   })
 }
 
@@ -299,6 +307,7 @@ const metricsSync = (engine: DistributionEngine) => {
           now.remoteMonitor.activeIncomingCount
         ),
         Metric.update(metrics.parked, now.parkedMessages),
+        Metric.update(metrics.links, now.remoteLinks),
         ...failures
       ],
       { discard: true }
@@ -374,6 +383,7 @@ export const make: Effect.Effect<
     )
   )
   const syncMetrics = metricsSync(engine)
+  yield* registerHistogram(metrics.callDuration, engine.counters.callDurations)
   yield* Effect.forkScoped(Effect.repeat(syncMetrics, Schedule.spaced("1 second")))
   return Distribution.of({
     stats: Effect.sync(() => statsOf(engine)),

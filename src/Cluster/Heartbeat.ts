@@ -11,7 +11,8 @@ import type { LinkInfo } from "../Transport/Transport.ts"
 import { NodeStatus } from "./ClusterEvent.ts"
 
 /**
- * The heartbeat frame: the sender's status, process count and uptime.
+ * The heartbeat frame: the sender's status, process count and uptime, and the timestamps from which
+ * each side measures the link's round trip (older nodes send neither; both are optional).
  *
  * @example
  * ```ts
@@ -26,7 +27,14 @@ import { NodeStatus } from "./ClusterEvent.ts"
 export const Heartbeat = Schema.Struct({
   status: NodeStatus,
   processCount: Schema.Number,
-  uptimeMs: Schema.Number
+  uptimeMs: Schema.Number,
+  /** When the sender sent it, in milliseconds on the sender's monotonic clock (echoed back). */
+  sentAt: Schema.optional(Schema.Number),
+  /**
+   * The `sentAt` of the last heartbeat the sender received on this link, and how long it held it
+   * (milliseconds): the receiver's round trip is its time now, minus `sentAt`, minus `heldMs`.
+   */
+  echo: Schema.optional(Schema.Struct({ sentAt: Schema.Number, heldMs: Schema.Number }))
 })
 
 /**

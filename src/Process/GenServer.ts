@@ -753,8 +753,10 @@ export interface Behaviour<P, Args, S, R = never> {
    */
   readonly tracing?: boolean
   /**
-   * What the behaviour is called in logs and crash reports (OTP's reports name the callback
-   * module). Default `"GenServer"`.
+   * A short name for the behaviour (`"cache"`, `"session"`): the `behaviour` label of its metrics
+   * (`effect_otp_messages_handled_total`) and the behaviour named in its crash reports (OTP's
+   * reports name the callback module). Keep the set of names small: it is a metric label.
+   * Default `"gen_server"`.
    */
   readonly name?: string
 }
@@ -1281,6 +1283,10 @@ const startCall = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.callback<unknown, unknown>((resume) => {
     const envelope = new CallEnvelope(request, cell.pid, resume, span, exitedError)
+    const runtime = cell.runtime
+    envelope.stats = runtime.stats.calls
+    envelope.startedAt = runtime.stats.calls.started(runtime.timers.now)
+    envelope.now = runtime.timers.now
     deliverCall(cell, envelope)
     // Most local calls are answered during the hand-over above: only a waiting call needs a timer.
     if (envelope.settled) return

@@ -132,6 +132,14 @@ export interface LinkInfo {
   readonly silentMs: number
   /** Bytes queued for sending and not yet taken by the kernel. */
   readonly bufferedBytes: number
+  /** Frames received on the link's connection since it came up. */
+  readonly framesIn: number
+  /** Bytes of the frames received (frame bodies, without the length prefix) since the link came up. */
+  readonly bytesIn: number
+  /** Frames sent on the link's connection since it came up. */
+  readonly framesOut: number
+  /** Bytes of the frames sent (frame bodies) since the link came up. */
+  readonly bytesOut: number
 }
 
 /**

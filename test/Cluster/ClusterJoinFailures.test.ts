@@ -48,7 +48,7 @@ const node = (config: Parameters<typeof tcpClusterNode>[0]) =>
       Effect.sync(() => {
         let count = 0
         for (const metric of registry.values()) {
-          if (metric.id === "otp_cluster_join_failures_total" && metric.attributes?.["reason"] === reason) {
+          if (metric.id === "effect_otp_cluster_join_failures_total" && metric.attributes?.["reason"] === reason) {
             count += (metric.hooks.get(Context.empty()) as { readonly count: number }).count
           }
         }

@@ -172,7 +172,7 @@ describe("crash reports", () => {
         assert.strictEqual(errors.length, 1, JSON.stringify(errors))
         assert.strictEqual(errors[0]!.pid, String(failing))
         assert.notProperty(errors[0], "name")
-        assert.deepStrictEqual(errors[0]!.annotations, { "otp.report": "crash", "otp.behaviour": "Process" })
+        assert.deepStrictEqual(errors[0]!.annotations, { "otp.report": "crash", "otp.behaviour": "process" })
         assert.include(errors[0]!.cause, "no luck")
       })
     )

@@ -32,6 +32,8 @@ interface PendingCall {
   readonly tag: string
   readonly spec: Protocol.AnySpec
   readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
+  /** When the call started, in milliseconds on the distribution's timers (for its duration). */
+  readonly startedAt: number
   cancelTimer: CancelTimer
   /** Withdraws the Call frame while it still waits for credit, or for room on the link. */
   cancelSend: (() => void) | undefined
@@ -85,7 +87,16 @@ export class Calls {
         return resume(this.fail("decode", new RemoteDecodeError({ node, what: "request", detail: describe(error) })))
       }
       const ref = shared.nextRef()
-      const pending: PendingCall = { node, target, tag, spec, resume, cancelTimer: noop, cancelSend: undefined }
+      const pending: PendingCall = {
+        node,
+        target,
+        tag,
+        spec,
+        resume,
+        startedAt: shared.timers.now(),
+        cancelTimer: noop,
+        cancelSend: undefined
+      }
       this.pending.set(ref, pending)
       pending.cancelTimer = shared.timers.start(timeout, () => {
         if (this.take(ref) === undefined) return
@@ -176,7 +187,9 @@ export class Calls {
   /** Removes a pending call, its timer and any send still waiting for room; `undefined` if settled. */
   private take(ref: number): PendingCall | undefined {
     const pending = take(this.pending, ref)
-    pending?.cancelSend?.()
+    if (pending === undefined) return undefined
+    pending.cancelSend?.()
+    this.shared.counters.callDurations.observe((this.shared.timers.now() - pending.startedAt) / 1000)
     return pending
   }
 

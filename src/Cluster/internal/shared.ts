@@ -7,6 +7,7 @@
  */
 import type { Effect } from "effect"
 import * as Pid from "../../Process/Pid.ts"
+import { durationBounds, Histogram } from "../../Process/internal/stats.ts"
 import type { LocalNode, RemoteTarget } from "../../Process/internal/remote.ts"
 import { RemoteName } from "../../Process/RemoteName.ts"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
@@ -35,6 +36,8 @@ export interface Counters {
   spawnsInitiated: number
   spawnsSucceeded: number
   spawnsFailed: number
+  /** Durations of remote calls (seconds), from the call to its reply, failure or abandonment. */
+  readonly callDurations: Histogram
 }
 
 /** The engine's shared state, handed to each of its parts. */
@@ -46,7 +49,8 @@ export class Shared {
     callFailures: {},
     spawnsInitiated: 0,
     spawnsSucceeded: 0,
-    spawnsFailed: 0
+    spawnsFailed: 0,
+    callDurations: new Histogram(durationBounds)
   }
   readonly post: Wire["post"]
   readonly isConnected: Wire["isConnected"]

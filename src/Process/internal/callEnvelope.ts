@@ -18,6 +18,9 @@ import * as ExitReasons from "../ExitReason.ts"
 import type { Cell } from "./cell.ts"
 import { Offer, Undeliverable, type UndeliverableAware } from "./mailbox.ts"
 import type { Parking } from "./remote.ts"
+import type { CallStats } from "./stats.ts"
+
+const monotonicNow = (): number => performance.now()
 
 type Resume = (effect: Effect.Effect<unknown, unknown>) => void
 
@@ -32,6 +35,11 @@ export class CallEnvelope implements UndeliverableAware {
   withdraw: (() => void) | undefined = undefined
   /** The server's set of calls kept for a later reply (`noReply`); left when the call settles. */
   keeper: Set<CallEnvelope> | undefined = undefined
+  /** The caller's runtime counters (a local call), told how the call ended. */
+  stats: CallStats | undefined = undefined
+  /** When a sampled call started (milliseconds on {@link now}), else 0. */
+  startedAt = 0
+  now: () => number = monotonicNow
 
   constructor(
     readonly request: AnyCallRequest,
@@ -45,6 +53,7 @@ export class CallEnvelope implements UndeliverableAware {
   settle(exit: Exit.Exit<unknown, unknown>): void {
     if (this.settled) return
     this.release()
+    if (this.stats !== undefined) this.stats.settled(exit, this.startedAt, this.now)
     this.resume(exit)
   }
 

@@ -12,6 +12,7 @@ import * as Signal from "./signals.ts"
 import { Mailbox } from "./mailbox.ts"
 import { type CrashInfo, reportCrash } from "./crashReport.ts"
 import type { Runtime } from "./runtime.ts"
+import { reasonLabel } from "./stats.ts"
 
 /** A callback fired once with the exit reason of a watched process. */
 export type ExitWatcher = (reason: ExitReason.ExitReason) => void
@@ -38,7 +39,12 @@ export class Cell {
    * asked for its protocol when a request arrives from another node.
    */
   behaviour:
-    | { readonly processExited: ExitWatcher; readonly protocol: unknown; readonly crashInfo: () => CrashInfo }
+    | {
+        readonly processExited: ExitWatcher
+        readonly protocol: unknown
+        readonly name: string
+        readonly crashInfo: () => CrashInfo
+      }
     | undefined = undefined
 
   constructor(
@@ -133,6 +139,7 @@ export class Cell {
     this.exitReason = reason
     const runtime = this.runtime
     runtime.forget(this)
+    runtime.stats.exits.add(reasonLabel(reason))
     if (this.behaviour !== undefined) this.behaviour.processExited(reason)
     this.mailbox.close(reason)
     if (this.timers !== undefined) {

@@ -27,7 +27,7 @@ export interface CrashInfo {
  */
 export const reportCrash = (cell: Cell, context: Context.Context<never>, reason: ExitReason.Failure): void => {
   if (!LogLevel.isGreaterThanOrEqualTo("Error", Context.get(context, References.MinimumLogLevel))) return
-  const info: CrashInfo = cell.behaviour?.crashInfo() ?? { behaviour: "Process", lastMessage: undefined }
+  const info: CrashInfo = cell.behaviour?.crashInfo() ?? { behaviour: "process", lastMessage: undefined }
   const name = cell.name
   const annotations: Record<string, string> = { "otp.report": "crash", "otp.behaviour": info.behaviour }
   if (info.lastMessage !== undefined) annotations["otp.lastMessage"] = info.lastMessage

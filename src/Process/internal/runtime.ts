@@ -16,6 +16,7 @@ import { Cell, type ExitWatcher } from "./cell.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
 import type { RemoteBridge, RemoteTarget } from "./remote.ts"
 import { makeDown, makeRef, unresolvedNamePid } from "./signals.ts"
+import { RuntimeStats } from "./stats.ts"
 
 /** How a process is created. */
 export interface CellOptions {
@@ -56,6 +57,8 @@ export class Runtime {
   readonly systemPid: Pid.Pid
   readonly startedAt = Date.now()
   readonly trampoline: Trampoline
+  /** Counters read by the metrics layer when it renders (updating one is an increment). */
+  readonly stats = new RuntimeStats()
   private readonly table = new Map<number, Cell>()
   private readonly names = new Map<string, Cell>()
   private readonly byFiber = new Map<Fiber.Fiber<unknown, unknown>, Cell>()
@@ -107,6 +110,7 @@ export class Runtime {
     options: CellOptions | undefined
   ): Cell {
     const id = this.nextId++
+    this.stats.spawns++
     const config = this.config
     const mailbox = new Mailbox(
       options?.mailboxCapacity ?? config.mailboxCapacity,

@@ -96,12 +96,20 @@ export class Server {
   private tracer: boolean | undefined = undefined
   /** The tag of the message being (or last) handled, for a crash report. */
   private lastTag: string | undefined = undefined
+  /** This behaviour's count of handled messages (read by the metrics layer). */
+  private readonly handledCount: { n: number }
 
   constructor(
     private readonly behaviour: Behaviour<unknown, unknown, unknown, unknown>,
     private readonly cell: Cell
   ) {
     cell.behaviour = this
+    this.handledCount = cell.runtime.stats.handled.cell(behaviourName(behaviour))
+  }
+
+  /** The behaviour's name, for metrics and crash reports: its `name`, or `gen_server`. */
+  get name(): string {
+    return behaviourName(this.behaviour)
   }
 
   /** Runs `init`, reports the outcome to the starter, then serves messages until it stops. */
@@ -156,10 +164,11 @@ export class Server {
 
   /** The behaviour's name and the tag of the last message handled, for a crash report. */
   crashInfo(): CrashInfo {
-    return { behaviour: this.behaviour.name ?? "GenServer", lastMessage: this.lastTag }
+    return { behaviour: this.name, lastMessage: this.lastTag }
   }
 
   private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
+    this.handledCount.n++
     if (message instanceof CallEnvelope) {
       this.lastTag = message.request._tag
       return this.handleCall(message)
@@ -312,6 +321,9 @@ export class Server {
     return Effect.flatMap(Effect.exit(terminate(reason, this.state) as Effect.Effect<void>), () => exitWith(reason))
   }
 }
+
+const behaviourName = (behaviour: Behaviour<unknown, unknown, unknown, unknown>): string =>
+  behaviour.name ?? "gen_server"
 
 interface MatchHandlers {
   readonly onSuccess: (value: unknown) => Effect.Effect<void, unknown, unknown>

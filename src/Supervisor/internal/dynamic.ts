@@ -172,7 +172,7 @@ const outcome = (state: DynamicState) => (next: Outcome) =>
 
 /** The dynamic supervisor, as a GenServer. Started trapping exits. */
 export const dynamicBehaviour = GenServer.behaviour(DynamicProtocol)({
-  name: "DynamicSupervisor",
+  name: "dynamic_supervisor",
   init: (flags: DynamicFlags, self) => initState(flags, self),
   handleCall: {
     StartChild: ({ spec, context }, state) =>

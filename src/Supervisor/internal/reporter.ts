@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Context, Duration, Effect, LogLevel, References, Tracer } from "effect"
+import { Context, Duration, Effect, LogLevel, Metric, References, Tracer } from "effect"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import {
@@ -23,6 +23,16 @@ type Hub = (typeof SupervisorEvents)["Service"]
 type Level = "Debug" | "Warn" | "Error"
 
 const trusted = { disableChecks: true } as const
+
+export const restartsTotal = Metric.counter("effect_otp_supervisor_restarts_total", {
+  description: "Children restarted by their supervisor",
+  incremental: true
+})
+
+export const escalationsTotal = Metric.counter("effect_otp_supervisor_escalations_total", {
+  description: "Supervisors that reached their maximum restart intensity and stopped their children",
+  incremental: true
+})
 
 const childLabel = (id: string | undefined, pid: Pid | undefined): string =>
   id === undefined ? `child ${pid === undefined ? "" : String(pid)}`.trimEnd() : `child "${id}"`
@@ -120,11 +130,14 @@ export class Reporter {
         trusted
       )
     )
-    return this.log(
-      "Debug",
-      "child_restarted",
-      () => childFields(id, pid, undefined),
-      () => `${childLabel(id, undefined)} restarted as ${pid}`
+    return Effect.andThen(
+      Metric.update(restartsTotal, 1),
+      this.log(
+        "Debug",
+        "child_restarted",
+        () => childFields(id, pid, undefined),
+        () => `${childLabel(id, undefined)} restarted as ${pid}`
+      )
     )
   }
 
@@ -161,12 +174,15 @@ export class Reporter {
   escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
     const within = Duration.millis(withinMs)
     this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, within }, trusted))
-    return this.log(
-      "Error",
-      "escalated",
-      () => ({ "otp.maxRestarts": String(maxRestarts), "otp.withinMs": String(withinMs) }),
-      () =>
-        `supervisor reached its maximum restart intensity (${maxRestarts} within ${Duration.format(within)}): stopping all children`
+    return Effect.andThen(
+      Metric.update(escalationsTotal, 1),
+      this.log(
+        "Error",
+        "escalated",
+        () => ({ "otp.maxRestarts": String(maxRestarts), "otp.withinMs": String(withinMs) }),
+        () =>
+          `supervisor reached its maximum restart intensity (${maxRestarts} within ${Duration.format(within)}): stopping all children`
+      )
     )
   }
 

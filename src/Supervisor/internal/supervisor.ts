@@ -348,7 +348,7 @@ const initState = (args: InitArgs, self: Pid.Pid): Effect.Effect<SupervisorState
 
 /** The supervisor, as a GenServer. Started trapping exits, with an unbounded start timeout. */
 export const supervisorBehaviour = GenServer.behaviour(SupervisorProtocol)({
-  name: "Supervisor",
+  name: "supervisor",
   init: (args: InitArgs, self) => initState(args, self),
   handleCall: {
     StartChild: ({ spec, context }, state) =>

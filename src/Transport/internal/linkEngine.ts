@@ -115,6 +115,11 @@ interface Connection {
   lastReceivedAt: number
   /** The largest message the peer accepts (its handshake says; an older peer: this node's limit). */
   peerMaxFrameBytes: number
+  /** Frames and bytes (frame bodies) sent and received on this connection, for the metrics. */
+  framesIn: number
+  bytesIn: number
+  framesOut: number
+  bytesOut: number
   /** The connection that took over this one's link (same peer incarnation), if one did. */
   replacedBy: Connection | undefined
   replacing: boolean
@@ -146,6 +151,20 @@ const decodeControl = Schema.decodeUnknownExit(ControlFrame)
 const ignoreSent = (): void => {}
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** Writes a whole frame body on the connection, counting it. */
+const emit = (c: Connection, body: Uint8Array): void => {
+  c.framesOut++
+  c.bytesOut += body.length
+  c.conn.write(body)
+}
+
+/** Queues a large message as fragments, counting it as one frame of its whole size. */
+const emitFragmented = (c: Connection, body: Uint8Array | Segments, sent: (ok: boolean) => void): void => {
+  c.framesOut++
+  c.bytesOut += body.length
+  c.conn.writeFragmented(body, sent)
+}
 
 /**
  * The accepting side's log line for a refused handshake: what it means and what to check, with the
@@ -228,6 +247,10 @@ export class LinkEngine {
       peerAddress: null,
       lastReceivedAt: this.now(),
       peerMaxFrameBytes: this.config.maxFrameBytes,
+      framesIn: 0,
+      bytesIn: 0,
+      framesOut: 0,
+      bytesOut: 0,
       replacedBy: undefined,
       replacing: false,
       probe: undefined,
@@ -314,7 +337,7 @@ export class LinkEngine {
   }
 
   private writeControl(c: Connection, frame: ControlFrame): void {
-    c.conn.write(this.config.codec.encode(frame))
+    emit(c, this.config.codec.encode(frame))
   }
 
   private reject(
@@ -408,6 +431,8 @@ export class LinkEngine {
     // Anything received while probed shows the peer is alive (a Pong may queue behind data).
     if (c.probe !== undefined) this.endProbe(c, true)
     if (body.length > this.config.maxFrameBytes) return this.oversized(c, body.length, this.config.maxFrameBytes)
+    c.framesIn++
+    c.bytesIn += body.length
     let value: unknown
     try {
       value = this.config.codec.decode(body)
@@ -703,7 +728,11 @@ export class LinkEngine {
       direction: c.direction,
       lastReceivedAt: this.config.wallClockMillis() - silentMs,
       silentMs,
-      bufferedBytes: c.conn.bufferedBytes() + c.conn.fragmentedBytes()
+      bufferedBytes: c.conn.bufferedBytes() + c.conn.fragmentedBytes(),
+      framesIn: c.framesIn,
+      bytesIn: c.bytesIn,
+      framesOut: c.framesOut,
+      bytesOut: c.bytesOut
     }
   }
 
@@ -765,11 +794,11 @@ export class LinkEngine {
     // back); its sender waits until its last fragment is out, so a fiber's sends stay in order.
     if (this.isLarge(c, body)) {
       return Effect.callback<void, NotConnected>((resume) => {
-        c.conn.writeFragmented(body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
+        emitFragmented(c, body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
       })
     }
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
-      c.conn.write(joined(body))
+      emit(c, joined(body))
       return Effect.void
     }
     return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
@@ -834,8 +863,8 @@ export class LinkEngine {
           this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
           return false
         }
-        if (this.isLarge(c, body)) c.conn.writeFragmented(body, ignoreSent)
-        else c.conn.write(joined(body))
+        if (this.isLarge(c, body)) emitFragmented(c, body, ignoreSent)
+        else emit(c, joined(body))
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
@@ -847,7 +876,7 @@ export class LinkEngine {
           this.deferred = { node, channel: channel as Channel<unknown>, message, body }
           return false
         }
-        c.conn.write(joined(body))
+        emit(c, joined(body))
         return true
       },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>
