@@ -112,3 +112,9 @@ export * as Distribution from "./Cluster/Distribution.ts"
 
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: traces
+
+/** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
+export * as Tracing from "./Observability/Tracing.ts"

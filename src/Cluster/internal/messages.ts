@@ -4,14 +4,22 @@
  *
  * @internal
  */
-import { Effect, type Tracer } from "effect"
+import { Effect, Tracer } from "effect"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import type { Shared } from "./shared.ts"
-import { fromWirePid, fromWireReason, toWirePid, toWireReason, toWireTarget, traceparentOf } from "./wireForms.ts"
+import {
+  fromWirePid,
+  fromWireReason,
+  parseTraceparent,
+  toWirePid,
+  toWireReason,
+  toWireTarget,
+  traceparentOf
+} from "./wireForms.ts"
 
 export class Messages {
   /** Messages and calls from other nodes queued behind full mailboxes (see {@link park}). */
@@ -36,7 +44,7 @@ export class Messages {
       shared.log(`cast ${tag} to ${target} dropped: its payload does not encode (${describe(error)})`)
       return Effect.void
     }
-    const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
+    const traceparent = traceparentOf(span)
     return Effect.ignore(
       shared.wire.postWaiting(target.node, {
         _tag: "Cast",
@@ -83,7 +91,10 @@ export class Messages {
       return this.shared.log(`cast "${frame.tag}" from ${node} to ${process.pid} dropped: the server has no such cast`)
     }
     try {
-      local.deliver(process, handler.make(codecsOf(handler.spec).decodePayload(frame.payload)), this.park)
+      const request = handler.make(codecsOf(handler.spec).decodePayload(frame.payload))
+      const parent = parseTraceparent(frame.traceparent)
+      const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
+      local.deliver(process, local.castFromNode(process, request, span), this.park)
     } catch (error) {
       this.shared.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
     }

@@ -31,6 +31,8 @@ export class CallEnvelope implements UndeliverableAware {
   withdraw: (() => void) | undefined = undefined
   /** The server's set of calls kept for a later reply (`noReply`); left when the call settles. */
   keeper: Set<CallEnvelope> | undefined = undefined
+  /** The call came from another node (its handling may then start a trace). */
+  fromNode = false
 
   constructor(
     readonly request: AnyCallRequest,

@@ -19,6 +19,7 @@ import { Offer } from "./mailbox.ts"
 import type { Delivery, LocalNode, LocalProcess, RequestHandler } from "./remote.ts"
 import type { Runtime } from "./runtime.ts"
 import { notAServer, stopServer } from "./server.ts"
+import { TracedCast } from "./tracing.ts"
 
 /** Handles are the runtime's process records: only this module looks inside them. */
 const cellOf = (process: LocalProcess): Cell => process as Cell
@@ -54,6 +55,8 @@ export const make = (runtime: Runtime): LocalNode => ({
     mailbox.enqueueBlocked(message, park())
     return "delivered"
   },
+  castFromNode: (process, request, span) =>
+    cellOf(process).behaviour === undefined ? request : new TracedCast(request, span, true),
   deliverCall: (process, request, span, reply: (exit: Exit.Exit<unknown, unknown>) => void, park) => {
     const cell = cellOf(process)
     const envelope = new CallEnvelope(
@@ -63,6 +66,7 @@ export const make = (runtime: Runtime): LocalNode => ({
       span,
       exitedError
     )
+    envelope.fromNode = true
     deliverCall(cell, envelope, park)
   },
   deliverDown: (watcher, ref, pid, reason) =>
