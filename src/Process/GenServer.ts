@@ -1341,15 +1341,11 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
     // An unsampled trace: no span, but its context goes on (to another node: sampled flag unset).
     if (decision === "propagate") return start(parentSpanOf(fiber))
     const method = methodOf(message)
-    return Effect.withSpan(
-      annotateFailure(Effect.withFiber((inner) => start(parentSpanOf(inner)))),
-      method,
-      {
-        attributes: clientAttributes(method, runtime.node, target, remote?.node),
-        captureStackTrace: false,
-        kind: "client"
-      }
-    )
+    return Effect.withSpan(annotateFailure(Effect.withFiber((inner) => start(parentSpanOf(inner)))), method, {
+      attributes: clientAttributes(method, runtime.node, target, remote?.node),
+      captureStackTrace: false,
+      kind: "client"
+    })
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
 
 /**
@@ -1381,7 +1377,8 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.void
-      if (decision !== "span") return bridge.cast(remote, message, decision === "none" ? undefined : parentSpanOf(fiber))
+      if (decision !== "span")
+        return bridge.cast(remote, message, decision === "none" ? undefined : parentSpanOf(fiber))
       return tracedSend(message, runtime.node, target, remote.node, (span) => bridge.cast(remote, message, span))
     }
     const cell = runtime.resolve(target)

@@ -27,8 +27,11 @@ export class ChildProgram<Event extends { readonly _tag: string } = ChildEvent> 
   readonly process: ChildProcess
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 
-  constructor(script: string, args: ReadonlyArray<string>) {
-    this.process = spawn(process.execPath, ["--import", "tsx", script, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+  constructor(script: string, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) {
+    this.process = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(env === undefined ? {} : { env })
+    })
     this.process.stdin!.on("error", () => {})
     this.exited = new Promise((resolve) => this.process.once("exit", (code, signal) => resolve({ code, signal })))
     let buffered = ""

@@ -25,7 +25,16 @@ import type { Cell } from "./cell.ts"
 import { exitWith } from "./cell.ts"
 import type { Runtime } from "./runtime.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
-import { annotateFailure, Attr, installedTracer, methodOf, serviceOf, systemName, TracedCast, TraceRoots } from "./tracing.ts"
+import {
+  annotateFailure,
+  Attr,
+  installedTracer,
+  methodOf,
+  serviceOf,
+  systemName,
+  TracedCast,
+  TraceRoots
+} from "./tracing.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
@@ -155,7 +164,8 @@ export class Server {
   private dispatch(message: unknown): Effect.Effect<void, unknown, unknown> {
     if (message instanceof CallEnvelope) return this.handleCall(message)
     if (isCastRequest(message)) return this.handleCast(message, undefined, false)
-    if (message instanceof TracedCast) return this.handleCast(message.request as Protocol.AnyCastRequest, message.span, message.fromNode)
+    if (message instanceof TracedCast)
+      return this.handleCast(message.request as Protocol.AnyCastRequest, message.span, message.fromNode)
     if (message instanceof StopRequest) return this.stopWith(message.reason)
     if (message instanceof Signal.Exit && this.cell.parent !== undefined && Pid.equals(message.pid, this.cell.parent)) {
       return this.stopWith(message.reason)

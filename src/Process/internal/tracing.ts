@@ -82,8 +82,7 @@ export const Attr = {
 } as const
 
 /** A target shown in attributes: a registered name as it is, a pid as text. */
-export const targetLabel = (target: unknown): string =>
-  typeof target === "string" ? target : String(target)
+export const targetLabel = (target: unknown): string => (typeof target === "string" ? target : String(target))
 
 /** The attributes of a client span of a call (`GenServer.call`). */
 export const clientAttributes = (
@@ -156,7 +155,8 @@ export class TracedCast {
 export const annotateFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.onError(effect, (cause) => {
     const failure = cause.reasons.find(Cause.isFailReason)
-    const type = failure !== undefined ? errorTypeOf(failure.error) : Cause.hasInterruptsOnly(cause) ? undefined : "_OTHER"
+    const type =
+      failure !== undefined ? errorTypeOf(failure.error) : Cause.hasInterruptsOnly(cause) ? undefined : "_OTHER"
     return type === undefined ? Effect.void : Effect.annotateCurrentSpan("error.type", type)
   })
 
