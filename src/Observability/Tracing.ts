@@ -4,7 +4,7 @@
  * (protobuf or JSON) through `@effect/opentelemetry`'s `NodeSdk` and the OpenTelemetry JS SDK.
  *
  * {@link layerOtlp} is the one layer to add. Put it at the **bottom** of the application's layer
- * graph (`Layer.provide(appLayers, Tracing.layerOtlp(...))`): a layer only sees the services of
+ * graph (`appLayers.pipe(Layer.provideMerge(Tracing.layerOtlp(...)))`, so that the program gets the tracer too): a layer only sees the services of
  * the layers beneath it, so spans made while the layers above it are built (a supervisor starting
  * its children, a node joining its cluster) would otherwise go to Effect's no-op default.
  *
@@ -227,7 +227,7 @@ const exporterOf = (options: OtlpOptions | undefined) =>
  * import { Distribution, Tracing } from "effect-otp"
  *
  * const node = Distribution.layer({ nodeName: "orders@127.0.0.1", host: "127.0.0.1", port: 4370, secret: "s3cret" })
- * const app = node.pipe(Layer.provide(Tracing.layerOtlp({ serviceName: "orders", nodeName: "orders@127.0.0.1" })))
+ * const app = node.pipe(Layer.provideMerge(Tracing.layerOtlp({ serviceName: "orders", nodeName: "orders@127.0.0.1" })))
  * const program = Effect.log("running").pipe(Effect.provide(app))
  * ```
  *

@@ -55,7 +55,10 @@ export const makeTracer = (base: Tracer.Tracer, propagateContext: boolean): Trac
     span(options) {
       const parent = options.parent
       if (Option.isSome(parent) && !parent.value.sampled) return new UnsampledSpan(options, parent.value)
-      return base.span(options)
+      const span = base.span(options)
+      // A root the sampler dropped: keep its ids (they travel on), skip the recording of
+      // attributes and the end that a non-recording OpenTelemetry span would still go through.
+      return span.sampled ? span : new UnsampledSpan(options, span)
     },
     ...(propagateContext && base.context !== undefined ? { context: base.context } : {})
   })

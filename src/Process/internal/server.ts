@@ -225,7 +225,9 @@ export class Server {
       attributes,
       captureStackTrace: false,
       kind,
-      ...(parent === undefined ? {} : { parent })
+      // Without the caller's span this message starts a trace: not a child of whatever span the
+      // process was started in (a process inherits its spawner's context).
+      ...(parent === undefined ? { root: true } : { parent })
     })
   }
 
