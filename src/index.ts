@@ -130,3 +130,9 @@ export * as RuntimeMetrics from "./Observability/RuntimeMetrics.ts"
 
 /** The node's own HTTP server (`/metrics`, and routes other layers add). @since 0.1.0 */
 export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: traces
+
+/** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
+export * as Tracing from "./Observability/Tracing.ts"

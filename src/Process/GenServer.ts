@@ -30,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Duration, Effect, Exit, type Fiber, Schema, Tracer } from "effect"
+import { type Duration, Effect, Exit, type Fiber, Schema, type Tracer } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import * as CurrentProcessModule from "./CurrentProcess.ts"
 import type { CurrentProcess } from "./CurrentProcess.ts"
@@ -52,6 +52,16 @@ import { exitedError } from "./internal/errors.ts"
 import { asRemote } from "./internal/remote.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
+import {
+  annotateFailure,
+  clientAttributes,
+  decideFor,
+  destinationOf,
+  methodOf,
+  parentSpanOf,
+  producerAttributes,
+  TracedCast
+} from "./internal/tracing.ts"
 import * as Pid from "./Pid.ts"
 import type { ProcessContext, SpawnOptions, Target } from "./Process.ts"
 import type { ProcessRuntime } from "./ProcessRuntime.ts"
@@ -1272,9 +1282,6 @@ export interface CallOptions {
 
 const DEFAULT_CALL_TIMEOUT = 5000
 
-const parentSpanOf = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.AnySpan | undefined =>
-  Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-
 const startCall = (
   cell: Cell,
   request: Protocol.AnyCallRequest,
@@ -1352,16 +1359,16 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
       }
       start = (span) => startCall(cell, message, timeout, span)
     }
-    if (Context.getOrUndefined(fiber.context, Tracer.Tracer) === undefined) return start(undefined)
-    return Effect.withSpan(
-      Effect.withFiber((inner) => start(parentSpanOf(inner))),
-      "GenServer.call",
-      {
-        attributes: { "otp.target": String(target), "otp.message": message._tag },
-        captureStackTrace: false,
-        ...(remote === undefined ? {} : { kind: "client" as const })
-      }
-    )
+    const decision = decideFor(fiber, remote !== undefined)
+    if (decision === "none") return start(undefined)
+    // An unsampled trace: no span, but its context goes on (to another node: sampled flag unset).
+    if (decision === "propagate") return start(parentSpanOf(fiber))
+    const method = methodOf(message)
+    return Effect.withSpan(annotateFailure(Effect.withFiber((inner) => start(parentSpanOf(inner)))), method, {
+      attributes: clientAttributes(method, runtime.node, target, remote?.node),
+      captureStackTrace: false,
+      kind: "client"
+    })
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
 
 /**
@@ -1393,11 +1400,37 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
   withRuntime((runtime, fiber) => {
     const message = request as Protocol.AnyCastRequest
     const remote = asRemote(runtime.node, target)
-    if (remote !== undefined) return runtime.remote?.cast(remote, message, parentSpanOf(fiber)) ?? Effect.void
+    const decision = decideFor(fiber, remote !== undefined)
+    if (remote !== undefined) {
+      const bridge = runtime.remote
+      if (bridge === undefined) return Effect.void
+      if (decision !== "span")
+        return bridge.cast(remote, message, decision === "none" ? undefined : parentSpanOf(fiber))
+      return tracedSend(message, runtime.node, target, remote.node, (span) => bridge.cast(remote, message, span))
+    }
     const cell = runtime.resolve(target)
     if (cell === undefined) return noLocalProcess(target)
-    return deliverTo(cell, message)
+    if (decision !== "span") return deliverTo(cell, message)
+    return tracedSend(message, runtime.node, target, undefined, (span) =>
+      deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
+    )
   })
+
+/** A cast inside a `send` PRODUCER span; `send` gets that span to hand to the receiver. */
+const tracedSend = <E>(
+  message: Protocol.AnyCastRequest,
+  node: string,
+  target: unknown,
+  peer: string | undefined,
+  send: (span: Tracer.AnySpan) => Effect.Effect<void, E>
+): Effect.Effect<void, E> => {
+  const method = methodOf(message)
+  return Effect.withSpan(
+    annotateFailure(Effect.withFiber((inner) => send(parentSpanOf(inner)!))),
+    `send ${destinationOf(target)}`,
+    { attributes: producerAttributes(method, node, target, peer), captureStackTrace: false, kind: "producer" }
+  )
+}
 
 /**
  * The pid of the server whose callback is running. Cannot fail: it needs `CurrentProcess`, which

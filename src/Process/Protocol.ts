@@ -353,6 +353,8 @@ export type Protocol<Specs extends Record<string, AnySpec>> = {
   readonly [Tag in keyof Specs & string]: Constructor<Tag, Specs[Tag]>
 } & {
   readonly [SpecTypeId]: Specs
+  /** The name given to {@link make}, if any. */
+  readonly [NameId]: string | undefined
 }
 
 /**
@@ -597,6 +599,45 @@ export interface Speaks<P> {
 export type ProtocolOf<T> = T extends Speaks<infer P> ? P : never
 
 /**
+ * Where a protocol keeps its name, and each of its requests its qualified name (`Protocol/Tag`).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) }, { name: "Counter" })
+ * const name = Counter[Protocol.NameId] // "Counter"
+ * ```
+ *
+ * @category symbols
+ * @since 0.1.0
+ */
+export const NameId: unique symbol = Symbol.for("effect-otp/Protocol/Name")
+
+/**
+ * Options of {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "effect-otp"
+ *
+ * const options: Protocol.MakeOptions = { name: "Counter" }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface MakeOptions {
+  /**
+   * The protocol's name, used by traces: a call's span is named `Name/Tag` (its `rpc.method`),
+   * and the server's `effect_otp.behaviour` attribute is `Name`. Without one, spans use the tag
+   * alone. Choose a name that is the same on every node (for example the constant's name).
+   */
+  readonly name?: string | undefined
+}
+
+/**
  * Declares a protocol.
  *
  * @example
@@ -618,13 +659,19 @@ export type ProtocolOf<T> = T extends Speaks<infer P> ? P : never
  * @category constructors
  * @since 0.1.0
  */
-export const make = <const Specs extends Record<string, AnySpec>>(specs: Specs): Protocol<Specs> => {
-  const protocol: Record<string | symbol, unknown> = { [SpecTypeId]: specs }
+export const make = <const Specs extends Record<string, AnySpec>>(
+  specs: Specs,
+  options?: MakeOptions
+): Protocol<Specs> => {
+  const name = options?.name
+  const protocol: Record<string | symbol, unknown> = { [SpecTypeId]: specs, [NameId]: name }
   for (const tag of Object.keys(specs)) {
     const spec = specs[tag]!
     const proto = {
       [spec.kind === "call" ? CallTypeId : CastTypeId]: true,
-      [SpecTypeId]: spec
+      [SpecTypeId]: spec,
+      // What traces call the request: `rpc.method` is `Protocol/Tag` (see the Tracing module).
+      [NameId]: name === undefined ? tag : `${name}/${tag}`
     }
     protocol[tag] = (payload?: object) => {
       const request = Object.create(proto) as Record<string, unknown>

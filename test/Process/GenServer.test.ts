@@ -425,6 +425,7 @@ describe("GenServer tracing", () => {
       Effect.gen(function* () {
         const spans: Array<{
           name: string
+          kind: string
           parent: string | undefined
           id: string
           attributes: ReadonlyMap<string, unknown>
@@ -434,6 +435,7 @@ describe("GenServer tracing", () => {
             const span = Tracer.nativeTracer.span(options)
             const record = {
               name: options.name,
+              kind: options.kind,
               parent: Option.getOrUndefined(Option.map(options.parent, (p) => p.spanId)),
               id: span.spanId,
               attributes: span.attributes
@@ -444,15 +446,21 @@ describe("GenServer tracing", () => {
         })
         yield* Effect.gen(function* () {
           const pid = yield* GenServer.start(counter(), 3)
+          // A local call outside any span starts no trace (Tracing.Roots "remote", the default).
           yield* GenServer.call(pid, Counter.Get())
+          assert.strictEqual(spans.length, 0)
+          yield* GenServer.call(pid, Counter.Get()).pipe(Effect.withSpan("request"))
         }).pipe(Effect.withTracer(recording))
-        const callSpan = spans.find((span) => span.name === "GenServer.call")
-        const handleSpan = spans.find((span) => span.name === "GenServer.handleCall")
+        const root = spans.find((span) => span.name === "request")
+        const callSpan = spans.find((span) => span.name === "Get" && span.kind === "client")
+        const handleSpan = spans.find((span) => span.name === "Get" && span.kind === "server")
         assert.isDefined(callSpan)
         assert.isDefined(handleSpan)
+        assert.strictEqual(callSpan!.parent, root!.id)
         assert.strictEqual(handleSpan!.parent, callSpan!.id)
-        assert.strictEqual(handleSpan!.attributes.get("otp.message"), "Get")
-        assert.match(String(handleSpan!.attributes.get("otp.pid")), /^<test@127\.0\.0\.1\.\d+\.\d+>$/)
+        assert.strictEqual(handleSpan!.attributes.get("rpc.method"), "Get")
+        assert.strictEqual(handleSpan!.attributes.get("rpc.system.name"), "effect_otp")
+        assert.match(String(handleSpan!.attributes.get("effect_otp.pid")), /^<test@127\.0\.0\.1\.\d+\.\d+>$/)
       })
     )
   )

@@ -102,7 +102,7 @@ export class Calls {
         if (this.take(ref) === undefined) return
         resume(this.fail("timeout", new CallTimeout({ server: String(target), request: tag, timeoutMs: timeout })))
       })
-      const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
+      const traceparent = traceparentOf(span)
       const frame: DistFrame = {
         _tag: "Call",
         ref,

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Effect, type Tracer } from "effect"
+import { Effect, Tracer } from "effect"
 import { MailboxFull, type MessageTooLarge } from "../../Process/Errors.ts"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
@@ -16,7 +16,15 @@ import { type Inflow, Spend, Waited } from "./credit.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import type { SendError } from "../../Transport/TransportError.ts"
 import type { Shared } from "./shared.ts"
-import { fromWirePid, fromWireReason, toWirePid, toWireReason, toWireTarget, traceparentOf } from "./wireForms.ts"
+import {
+  fromWirePid,
+  fromWireReason,
+  parseTraceparent,
+  toWirePid,
+  toWireReason,
+  toWireTarget,
+  traceparentOf
+} from "./wireForms.ts"
 
 type MessageFrame = Extract<DistFrame, { _tag: "Send" | "Cast" }>
 
@@ -50,7 +58,7 @@ export class Messages {
       shared.log(`cast ${tag} to ${target} dropped: its payload does not encode (${describe(error)})`)
       return Effect.void
     }
-    const traceparent = span?._tag === "Span" ? traceparentOf(span) : undefined
+    const traceparent = traceparentOf(span)
     return this.postUnderCredit(
       target,
       {
@@ -170,7 +178,9 @@ export class Messages {
       inflow.release()
       return this.shared.log(`cast "${frame.tag}" from ${node} dropped: ${describe(error)}`)
     }
-    this.deliver(process, request, inflow)
+    const parent = parseTraceparent(frame.traceparent)
+    const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
+    this.deliver(process, local.castFromNode(process, request, span), inflow)
   }
 
   /** Delivers a message from another node; its credit is given back once it is in the mailbox. */

@@ -40,6 +40,8 @@ export class CallEnvelope implements UndeliverableAware {
   /** When a sampled call started (milliseconds on {@link now}), else 0. */
   startedAt = 0
   now: () => number = monotonicNow
+  /** The call came from another node (its handling may then start a trace). */
+  fromNode = false
 
   constructor(
     readonly request: AnyCallRequest,

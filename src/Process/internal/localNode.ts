@@ -19,6 +19,7 @@ import { Offer } from "./mailbox.ts"
 import type { Delivery, LocalNode, LocalProcess, RequestHandler } from "./remote.ts"
 import type { Runtime } from "./runtime.ts"
 import { notAServer, stopServer } from "./server.ts"
+import { TracedCast } from "./tracing.ts"
 
 /** Handles are the runtime's process records: only this module looks inside them. */
 const cellOf = (process: LocalProcess): Cell => process as Cell
@@ -56,6 +57,8 @@ export const make = (runtime: Runtime): LocalNode => ({
     mailbox.enqueueBlocked(message, leave)
     return "parked"
   },
+  castFromNode: (process, request, span) =>
+    cellOf(process).behaviour === undefined ? request : new TracedCast(request, span, true),
   deliverCall: (process, request, span, reply: (exit: Exit.Exit<unknown, unknown>) => void, parking) => {
     const cell = cellOf(process)
     const envelope = new CallEnvelope(
@@ -65,6 +68,7 @@ export const make = (runtime: Runtime): LocalNode => ({
       span,
       exitedError
     )
+    envelope.fromNode = true
     return deliverCall(cell, envelope, parking)
   },
   deliverDown: (watcher, ref, pid, reason) =>

@@ -146,6 +146,12 @@ export interface LocalNode {
    */
   readonly deliver: (process: LocalProcess, message: unknown, parking: Parking) => Delivery
   /**
+   * What to {@link deliver} for a cast from another node: for a GenServer, the request with the
+   * sender's span (`undefined`: the frame carried no trace context), so that its handling is
+   * traced as the consumer of that cast; for another process, the request itself.
+   */
+  readonly castFromNode: (process: LocalProcess, request: object, span: Tracer.AnySpan | undefined) => unknown
+  /**
    * Puts a call from another node in the server's mailbox; `reply` is called once with how the call
    * ended (a reply, the server's exit, `MailboxFull`, `NoProcess`). A full mailbox with policy
    * `suspend` queues it behind if `parking` agrees (else `MailboxFull`). Returns whether it was

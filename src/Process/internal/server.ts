@@ -26,6 +26,16 @@ import type { CrashInfo } from "./crashReport.ts"
 import { exitWith } from "./cell.ts"
 import type { Runtime } from "./runtime.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
+import {
+  annotateFailure,
+  Attr,
+  installedTracer,
+  methodOf,
+  serviceOf,
+  systemName,
+  TracedCast,
+  TraceRoots
+} from "./tracing.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
@@ -175,7 +185,11 @@ export class Server {
     }
     if (isCastRequest(message)) {
       this.lastTag = message._tag
-      return this.handleCast(message)
+      return this.handleCast(message, undefined, false)
+    }
+    if (message instanceof TracedCast) {
+      this.lastTag = (message.request as Protocol.AnyCastRequest)._tag
+      return this.handleCast(message.request as Protocol.AnyCastRequest, message.span, message.fromNode)
     }
     if (message instanceof StopRequest) {
       this.lastTag = "stop"
@@ -188,26 +202,67 @@ export class Server {
     return this.handleInfo(message)
   }
 
-  /** Whether per-message spans are made: tracing on, and a tracer installed in the server's context. */
+  /** Whether per-message spans may be made: tracing on, and a tracer installed in the server's context. */
   private get traced(): boolean {
     return (this.tracer ??=
       this.behaviour.tracing !== false &&
       this.cell.fiber !== undefined &&
-      Context.getOrUndefined(this.cell.fiber.context, Tracer.Tracer) !== undefined)
+      installedTracer(this.cell.fiber.context as Context.Context<never>) !== undefined)
   }
 
+  /**
+   * Wraps a handler in its span: a SERVER span for a call (named by its `rpc.method`), a CONSUMER
+   * `process` span for a cast, an INTERNAL one for other messages. None when the caller's trace is
+   * not sampled, nor without a parent unless {@link TraceRoots} lets this message start a trace
+   * (`fromNode`: the message came from another node).
+   */
   private span<A, E, R>(
     effect: Effect.Effect<A, E, R>,
-    name: string,
-    tag: string,
-    parent: Tracer.AnySpan | undefined
+    kind: "server" | "consumer" | "internal",
+    method: string,
+    parent: Tracer.AnySpan | undefined,
+    fromNode: boolean
   ): Effect.Effect<A, E, R> {
     if (!this.traced) return effect
-    return Effect.withSpan(effect, name, {
-      attributes: { "otp.pid": String(this.cell.pid), "otp.message": tag },
+    if (parent !== undefined ? !parent.sampled : !this.rootAllowed(fromNode)) return effect
+    const cell = this.cell
+    const attributes: Record<string, unknown> = {
+      [Attr.node]: cell.pid.node,
+      [Attr.pid]: String(cell.pid)
+    }
+    if (cell.name !== undefined) attributes[Attr.name] = cell.name
+    const service = serviceOf(method)
+    if (service !== undefined) attributes[Attr.behaviour] = service
+    let name: string
+    if (kind === "server") {
+      name = method
+      attributes["rpc.system.name"] = systemName
+      attributes["rpc.method"] = method
+    } else if (kind === "consumer") {
+      name = `process ${cell.name ?? String(cell.pid)}`
+      attributes["messaging.system"] = systemName
+      attributes["messaging.operation.name"] = "process"
+      attributes["messaging.operation.type"] = "process"
+      attributes["messaging.destination.name"] = cell.name ?? String(cell.pid)
+      if (cell.name === undefined) attributes["messaging.destination.anonymous"] = true
+      attributes["effect_otp.message"] = method
+    } else {
+      name = `handleInfo ${method}`
+      attributes["effect_otp.message"] = method
+    }
+    return Effect.withSpan(kind === "internal" ? effect : annotateFailure(effect), name, {
+      attributes,
       captureStackTrace: false,
-      ...(parent === undefined ? {} : { parent })
+      kind,
+      // Without the caller's span this message starts a trace: not a child of whatever span the
+      // process was started in (a process inherits its spawner's context).
+      ...(parent === undefined ? { root: true } : { parent })
     })
+  }
+
+  private rootAllowed(fromNode: boolean): boolean {
+    const roots = Context.get(this.cell.fiber!.context as Context.Context<never>, TraceRoots)
+    return roots === "all" || (roots === "remote" && fromNode)
   }
 
   private handleCall(envelope: CallEnvelope): Effect.Effect<void, unknown, unknown> {
@@ -220,7 +275,13 @@ export class Server {
     }
     this.current = envelope
     return Effect.matchCauseEffect(
-      this.span(handler(envelope.request, this.state, envelope), "GenServer.handleCall", tag, envelope.span),
+      this.span(
+        handler(envelope.request, this.state, envelope),
+        "server",
+        methodOf(envelope.request),
+        envelope.span,
+        envelope.fromNode
+      ),
       (this.callMatch ??= {
         onSuccess: (result) => this.callSucceeded(result as CallResult<unknown, unknown>),
         onFailure: (cause) => this.callFailed(cause)
@@ -265,18 +326,22 @@ export class Server {
     envelope.keeper = pending
   }
 
-  private handleCast(request: Protocol.AnyCastRequest): Effect.Effect<void, unknown, unknown> {
+  private handleCast(
+    request: Protocol.AnyCastRequest,
+    parent: Tracer.AnySpan | undefined,
+    fromNode: boolean
+  ): Effect.Effect<void, unknown, unknown> {
     const handler = (this.behaviour.handleCast as Record<string, AnyHandler> | undefined)?.[request._tag]
     if (handler === undefined) {
       return this.crash(Cause.die(new Error(`${this.cell.pid} has no handleCast for "${request._tag}"`)))
     }
-    return this.handled(this.span(handler(request, this.state), "GenServer.handleCast", request._tag, undefined))
+    return this.handled(this.span(handler(request, this.state), "consumer", methodOf(request), parent, fromNode))
   }
 
   private handleInfo(message: unknown): Effect.Effect<void, unknown, unknown> {
     const handler = this.behaviour.handleInfo
     if (handler === undefined) return Effect.void
-    return this.handled(this.span(handler(message, this.state), "GenServer.handleInfo", infoTag(message), undefined))
+    return this.handled(this.span(handler(message, this.state), "internal", infoTag(message), undefined, false))
   }
 
   private runContinue(continueWith: unknown): Effect.Effect<void, unknown, unknown> {

@@ -6,6 +6,7 @@
  * @internal
  */
 import { Context, Duration, Effect, LogLevel, Metric, References, Tracer } from "effect"
+import { TraceRoots } from "../../Process/internal/tracing.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { Pid } from "../../Process/Pid.ts"
 import {
@@ -82,7 +83,9 @@ export class Reporter {
         new Reporter(
           supervisor,
           Context.getOrUndefined(fiber.context, SupervisorEvents),
-          Context.getOrUndefined(fiber.context, Tracer.Tracer) !== undefined,
+          // Restarts and escalations start a trace of their own unless Tracing.Roots is "none".
+          Context.getOrUndefined(fiber.context, Tracer.Tracer) !== undefined &&
+            Context.get(fiber.context, TraceRoots) !== "none",
           Context.get(fiber.context, References.MinimumLogLevel)
         )
       )
@@ -174,7 +177,7 @@ export class Reporter {
   escalated(reason: ExitReason.ExitReason, maxRestarts: number, withinMs: number): Effect.Effect<void> {
     const within = Duration.millis(withinMs)
     this.hub?.publish(new SupervisorEscalated({ supervisor: this.supervisor, reason, maxRestarts, within }, trusted))
-    return Effect.andThen(
+    const log = Effect.andThen(
       Metric.update(escalationsTotal, 1),
       this.log(
         "Error",
@@ -184,6 +187,17 @@ export class Reporter {
           `supervisor reached its maximum restart intensity (${maxRestarts} within ${Duration.format(within)}): stopping all children`
       )
     )
+    if (!this.traced) return log
+    // A short span of its own (a root unless the escalation happens inside a trace).
+    return Effect.withSpan(log, "Supervisor.escalate", {
+      attributes: {
+        ...this.spanAttributes,
+        "effect_otp.supervisor.max_restarts": maxRestarts,
+        "effect_otp.supervisor.within_ms": withinMs,
+        "error.type": "max_restart_intensity"
+      },
+      captureStackTrace: false
+    })
   }
 
   stopped(reason: ExitReason.ExitReason): Effect.Effect<void> {
@@ -200,8 +214,12 @@ export class Reporter {
   restartSpan<A, E, R>(id: string | undefined, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     if (!this.traced) return effect
     return Effect.withSpan(effect, "Supervisor.restart", {
-      attributes: id === undefined ? this.annotations : { ...this.annotations, "otp.child": id },
+      attributes: id === undefined ? this.spanAttributes : { ...this.spanAttributes, "effect_otp.child.id": id },
       captureStackTrace: false
     })
+  }
+
+  private get spanAttributes(): Record<string, string> {
+    return { "effect_otp.node": this.supervisor.node, "effect_otp.supervisor": String(this.supervisor) }
   }
 }
