@@ -14,7 +14,7 @@
  *
  * A node that fails to link is told why on its own side: one log line saying what is wrong and
  * what to check (a different cluster secret, a name already taken, an incompatible protocol
- * version, ...), a `JoinFailed` event per attempt, and the metric `otp_cluster_join_failures_total`
+ * version, ...), a `JoinFailed` event per attempt, and the metric `effect_otp_cluster_join_failures_total`
  * (attribute `reason`). Repeats of the same address and reason are logged at most every five
  * minutes. A node restarted with the same name (a new incarnation) is taken at once, even if its
  * peers have not noticed its death: a peer still linked to the old incarnation probes that link

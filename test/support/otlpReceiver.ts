@@ -1,14 +1,13 @@
 /**
  * A real OTLP/HTTP traces receiver on loopback, for tests and benchmarks: it accepts
- * `POST /v1/traces` in protobuf (`application/x-protobuf`, decoded with protobufjs from
- * OpenTelemetry's own .proto definitions, as shipped in the npm package
- * `@opentelemetry/otlp-grpc-exporter-base@0.34`) or JSON (`application/json`), and keeps every span
- * it decoded, flattened with its resource's attributes.
+ * `POST /v1/traces` in protobuf (`application/x-protobuf`, decoded by the protobufjs decoders that
+ * OpenTelemetry generated from its own .proto definitions and shipped in
+ * `@opentelemetry/otlp-transformer@0.52`, installed under the alias `otlp-transformer-protobufjs`:
+ * the current versions encode by hand and ship no decoder) or JSON (`application/json`), and keeps
+ * every span it decoded, flattened with its resource's attributes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { createRequire } from "node:module"
-import * as Path from "node:path"
-import protobuf from "protobufjs"
 
 export interface ReceivedSpan {
   readonly traceId: string
@@ -28,21 +27,27 @@ export interface ReceivedSpan {
 
 export const SpanKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const
 
-const protosDir = () => {
-  const require = createRequire(import.meta.url)
-  const packageJson = require.resolve("@opentelemetry/otlp-grpc-exporter-base/package.json")
-  return Path.join(Path.dirname(packageJson), "build", "protos")
+/** The generated protobufjs message class of an OTLP trace export request. */
+interface ExportTraceServiceRequestType {
+  decode(body: Uint8Array): object
+  toObject(message: object, options: object): unknown
 }
 
-let requestType: protobuf.Type | undefined
+let requestType: ExportTraceServiceRequestType | undefined
 
-const exportRequestType = (): protobuf.Type => {
+const exportRequestType = (): ExportTraceServiceRequestType => {
   if (requestType !== undefined) return requestType
-  const root = new protobuf.Root()
-  const dir = protosDir()
-  root.resolvePath = (_origin, target) => Path.join(dir, target)
-  root.loadSync("opentelemetry/proto/collector/trace/v1/trace_service.proto")
-  requestType = root.lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest")
+  const require = createRequire(import.meta.url)
+  const root = require("otlp-transformer-protobufjs/build/src/generated/root.js") as {
+    readonly opentelemetry: {
+      readonly proto: {
+        readonly collector: {
+          readonly trace: { readonly v1: { readonly ExportTraceServiceRequest: ExportTraceServiceRequestType } }
+        }
+      }
+    }
+  }
+  requestType = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
   return requestType
 }
 
