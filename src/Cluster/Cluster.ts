@@ -54,6 +54,7 @@ import type { ConnectError, ListenFailed } from "../Transport/TransportError.ts"
 import * as ClusterConfig from "./ClusterConfig.ts"
 import type { ClusterEvent, NodeDown, NodeInfo, NodeStatus, NodeUp } from "./ClusterEvent.ts"
 import * as Discovery from "./internal/discovery.ts"
+import { membershipSpans } from "./internal/membershipSpans.ts"
 import * as Gossip from "./Gossip.ts"
 import * as Heartbeat from "./Heartbeat.ts"
 import { classify, describeFailure, type SecurityMode } from "./internal/joinFailures.ts"
@@ -228,8 +229,10 @@ export const make = Effect.fnUntraced(function* <E, R>(
   const events = yield* Effect.acquireRelease(PubSub.unbounded<ClusterEvent>(), PubSub.shutdown)
   const callbacks = new Set<(event: ClusterEvent) => void>()
   const fork = yield* FiberSet.makeRuntime<never>()
+  const membershipSpan = membershipSpans(yield* Effect.context<never>(), () => localName)
   // Callbacks first: publishing may resume a subscriber synchronously.
   const emit = (event: ClusterEvent) => {
+    membershipSpan(event)
     for (const callback of callbacks) {
       try {
         callback(event)

@@ -32,7 +32,9 @@ import * as Timers from "../internal/timers.ts"
 import { NotAProcess } from "../Process/Errors.ts"
 import type * as GenServer from "../Process/GenServer.ts"
 import * as LocalNode from "../Process/internal/localNode.ts"
+import { tracedOperation } from "../Process/internal/operationSpans.ts"
 import { durationBounds, registerHistogram } from "../Process/internal/stats.ts"
+import { Attr, systemName } from "../Process/internal/tracing.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import type * as Signal from "../Process/Signal.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
@@ -399,14 +401,35 @@ export const make: Effect.Effect<
           return Effect.fail(new NotAProcess({ operation: "Distribution.spawn with link or monitor" }))
         }
         const monitorFrom = options?.monitor === true ? { watcher: current!, ref: local.newMonitorRef() } : undefined
-        return Effect.map(
-          engine.spawn(node, spec as BehaviourRegistry.BehaviourSpec<unknown>, args, {
-            name: options?.name,
-            linkTo: options?.link === true ? current : undefined,
-            monitorFrom,
-            timeout: Timers.toMillis(options?.timeout ?? 5000)
-          }),
-          (pid): Spawned<P> => ({ pid: pid as GenServer.ServerPid<P>, monitor: monitorFrom?.ref })
+        // A `spawn <behaviour>` CLIENT span; the spawning node makes the SERVER span, its child.
+        return Effect.withFiber((fiber) =>
+          tracedOperation(
+            fiber,
+            true,
+            (span) =>
+              Effect.map(
+                engine.spawn(node, spec as BehaviourRegistry.BehaviourSpec<unknown>, args, {
+                  name: options?.name,
+                  linkTo: options?.link === true ? current : undefined,
+                  monitorFrom,
+                  timeout: Timers.toMillis(options?.timeout ?? 5000),
+                  span
+                }),
+                (pid): Spawned<P> => ({ pid: pid as GenServer.ServerPid<P>, monitor: monitorFrom?.ref })
+              ),
+            `spawn ${spec.name}`,
+            "client",
+            () => ({
+              "rpc.system.name": systemName,
+              "rpc.method": "spawn",
+              "server.address": node,
+              [Attr.node]: local.name,
+              [Attr.peer]: node,
+              [Attr.behaviour]: spec.name,
+              ...(options?.name === undefined ? {} : { [Attr.name]: options.name })
+            }),
+            (spawned) => spawned.pid
+          )
         )
       })
   })

@@ -137,6 +137,11 @@ export const ReplyOutcome = Schema.Literals([
  */
 export type ReplyOutcome = typeof ReplyOutcome.Type
 
+/**
+ * The W3C `traceparent` of the sender's span, on the frames whose handling is traced as its child
+ * (Send, Call, Cast, Stop, Spawn). Optional: a frame without it (from an untraced sender, or from an
+ * older node) still decodes, and an older node ignores it in the map-form frames.
+ */
 const Trace = Schema.optional(Schema.String)
 
 /**
@@ -155,7 +160,7 @@ const Trace = Schema.optional(Schema.String)
  * @since 0.1.0
  */
 export const DistFrame = Schema.Union([
-  Schema.TaggedStruct("Send", { to: WireTarget, message: Schema.Unknown }),
+  Schema.TaggedStruct("Send", { to: WireTarget, message: Schema.Unknown, traceparent: Trace }),
   Schema.TaggedStruct("Call", {
     ref: Schema.Number,
     to: WireTarget,
@@ -189,7 +194,8 @@ export const DistFrame = Schema.Union([
     ref: Schema.Number,
     to: WireTarget,
     reason: WireReason,
-    timeout: Schema.NullOr(Schema.Number)
+    timeout: Schema.NullOr(Schema.Number),
+    traceparent: Trace
   }),
   Schema.TaggedStruct("Stopped", {
     ref: Schema.Number,
@@ -210,7 +216,8 @@ export const DistFrame = Schema.Union([
     linkTo: Schema.optional(WirePid),
     /** Monitor the new process on behalf of this pid, with this ref. */
     monitor: Schema.optional(Schema.Struct({ watcher: WirePid, ref: Schema.Number })),
-    timeout: Schema.Number
+    timeout: Schema.Number,
+    traceparent: Trace
   }),
   /**
    * Never sent: what a frame of a kind this node does not know decodes to (one from a newer

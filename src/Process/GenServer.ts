@@ -49,6 +49,7 @@ import type { Cell } from "./internal/cell.ts"
 import { withRuntime } from "./internal/context.ts"
 import { deliverTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
 import { exitedError } from "./internal/errors.ts"
+import { tracedOperation, tracedSpawn } from "./internal/operationSpans.ts"
 import { asRemote } from "./internal/remote.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
@@ -1151,7 +1152,16 @@ export const start = <P, Args, S, R>(
   args: Args,
   options?: StartOptions<NoInfer<P>>
 ): Effect.Effect<ServerPid<P>, InitFailed | NameTaken, R | ProcessRuntime> =>
-  withRuntime((runtime, fiber) => startServer(runtime, fiber, definition, args, options, undefined))
+  withRuntime((runtime, fiber) =>
+    tracedSpawn(
+      fiber,
+      runtime.node,
+      definition.name ?? "gen_server",
+      options?.name,
+      (inner) => startServer(runtime, inner, definition, args, options, undefined),
+      (pid) => pid
+    )
+  )
 
 /**
  * Starts a GenServer linked to the current process (which must be a process: otherwise it fails
@@ -1190,7 +1200,14 @@ export const startLink = <P, Args, S, R>(
   withRuntime((runtime, fiber) => {
     const parent = runtime.current(fiber)
     if (parent === undefined) return Effect.fail(new NotAProcess({ operation: "GenServer.startLink" }))
-    return startServer(runtime, fiber, definition, args, options, parent)
+    return tracedSpawn(
+      fiber,
+      runtime.node,
+      definition.name ?? "gen_server",
+      options?.name,
+      (inner) => startServer(runtime, inner, definition, args, options, parent),
+      (pid) => pid
+    )
   })
 
 /**
@@ -1229,13 +1246,21 @@ export const stop = (
   reason: ExitReason.ExitReason = ExitReason.normal,
   timeout?: Duration.Input
 ): Effect.Effect<void, NoProcess | CallTimeout | NodeDown, ProcessRuntime> =>
-  withRuntime((runtime) => {
+  withRuntime((runtime, fiber) => {
     const timeoutMs = timeout === undefined ? undefined : millisOf(timeout, Infinity)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
-      return bridge.stop(remote, reason, timeoutMs)
+      // A `GenServer.stop` CLIENT span; the server's node makes the SERVER span, its child.
+      return tracedOperation(
+        fiber,
+        true,
+        (span) => bridge.stop(remote, reason, timeoutMs, span),
+        "GenServer.stop",
+        "client",
+        () => clientAttributes("GenServer.stop", runtime.node, target, remote.node)
+      )
     }
     const cell = runtime.resolve(target)
     if (cell === undefined || !cell.alive) return Effect.fail(new NoProcess({ target: String(target) }))

@@ -50,7 +50,9 @@ import { exitWith } from "./internal/cell.ts"
 import { withRuntime } from "./internal/context.ts"
 import { currentCell, deliverTo, noLocalProcess, notAProcess, spawnCell, targetLabel } from "./internal/delivery.ts"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
+import { tracedOperation, tracedSpawn } from "./internal/operationSpans.ts"
 import { asRemote } from "./internal/remote.ts"
+import { Attr, destinationOf, systemName } from "./internal/tracing.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import { unresolvedNamePid } from "./internal/signals.ts"
 import type { Pid } from "./Pid.ts"
@@ -160,7 +162,14 @@ export const spawn = <M, E = never, R = never>(
   options?: SpawnOptions
 ): Effect.Effect<Pid, NameTaken, Exclude<R, CurrentProcess> | ProcessRuntime> =>
   withRuntime((runtime, fiber) =>
-    Effect.map(spawned(spawnCell(runtime, fiber, body, options, undefined)), (cell) => cell.pid)
+    tracedSpawn(
+      fiber,
+      runtime.node,
+      "process",
+      options?.name,
+      (inner) => Effect.map(spawned(spawnCell(runtime, inner, body, options, undefined)), (cell) => cell.pid),
+      (pid) => pid
+    )
   ) as Effect.Effect<Pid, NameTaken, Exclude<R, CurrentProcess> | ProcessRuntime>
 
 /**
@@ -195,7 +204,14 @@ export const spawnLink = <M, E = never, R = never>(
   withRuntime((runtime, fiber) => {
     const parent = runtime.current(fiber)
     if (parent === undefined) return notAProcess("spawnLink")
-    return Effect.map(spawned(spawnCell(runtime, fiber, body, options, parent)), (cell) => cell.pid)
+    return tracedSpawn(
+      fiber,
+      runtime.node,
+      "process",
+      options?.name,
+      (inner) => Effect.map(spawned(spawnCell(runtime, inner, body, options, parent)), (cell) => cell.pid),
+      (pid) => pid
+    )
   }) as Effect.Effect<Pid, NameTaken | NotAProcess, Exclude<R, CurrentProcess> | ProcessRuntime>
 
 /**
@@ -238,9 +254,17 @@ export const spawnMonitor = <M, E = never, R = never>(
     // The monitor is set before the body runs, so a child that exits at once reports its reason.
     let ref: Signal.MonitorRef | undefined
     const monitorIt = (cell: Cell) => void (ref = runtime.monitor(watcher, cell, cell.pid))
-    return Effect.map(
-      spawned(spawnCell(runtime, fiber, body, options, undefined, monitorIt)),
-      (cell) => [cell.pid, ref!] as const
+    return tracedSpawn(
+      fiber,
+      runtime.node,
+      "process",
+      options?.name,
+      (inner) =>
+        Effect.map(
+          spawned(spawnCell(runtime, inner, body, options, undefined, monitorIt)),
+          (cell) => [cell.pid, ref!] as const
+        ),
+      ([pid]) => pid
     )
   }) as Effect.Effect<
     readonly [Pid, Signal.MonitorRef],
@@ -286,7 +310,28 @@ export const spawnMonitor = <M, E = never, R = never>(
 export const send = (target: Target, message: unknown): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const remote = asRemote(runtime.node, target)
-    if (remote !== undefined) return runtime.remote?.send(runtime.current(fiber)?.pid, remote, message) ?? Effect.void
+    if (remote !== undefined) {
+      const bridge = runtime.remote
+      if (bridge === undefined) return Effect.void
+      const from = runtime.current(fiber)?.pid
+      // A `send <destination>` PRODUCER span; its context travels in the frame.
+      return tracedOperation(
+        fiber,
+        true,
+        (span) => bridge.send(from, remote, message, span),
+        `send ${destinationOf(remote)}`,
+        "producer",
+        () => ({
+          "messaging.system": systemName,
+          "messaging.operation.name": "send",
+          "messaging.operation.type": "send",
+          "messaging.destination.name": destinationOf(remote),
+          ...(remote instanceof RemoteName ? {} : { "messaging.destination.anonymous": true }),
+          [Attr.node]: runtime.node,
+          [Attr.peer]: remote.node
+        })
+      )
+    }
     const cell = runtime.resolve(target)
     if (cell === undefined) return noLocalProcess(target)
     return deliverTo(cell, message)

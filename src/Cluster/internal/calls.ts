@@ -8,12 +8,14 @@ import { Cause, Effect, Exit, Tracer } from "effect"
 import { MailboxFull, NodeDown, NoProcess, RemoteDecodeError } from "../../Process/Errors.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import { CallTimeout, ServerExited } from "../../Process/GenServer.ts"
-import type { RemoteTarget } from "../../Process/internal/remote.ts"
+import type { RemoteTarget, StopOutcome } from "../../Process/internal/remote.ts"
+import { annotateFailure, Attr, systemName } from "../../Process/internal/tracing.ts"
 import type * as Protocol from "../../Process/Protocol.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
 import type { DistFrame } from "../DistributionFrame.ts"
 import { Spend, Waited } from "./credit.ts"
 import type { Messages } from "./messages.ts"
+import type { RemoteTracing } from "./remoteTracing.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import { namePid, noop, type Shared, take } from "./shared.ts"
 import {
@@ -61,7 +63,8 @@ export class Calls {
 
   constructor(
     private readonly shared: Shared,
-    private readonly messages: Messages
+    private readonly messages: Messages,
+    private readonly tracing: RemoteTracing
   ) {}
 
   // ---------------------------------------------------------------------------------------------
@@ -202,7 +205,8 @@ export class Calls {
   stop = (
     target: RemoteTarget,
     reason: ExitReason.ExitReason,
-    timeout: number | undefined
+    timeout: number | undefined,
+    span?: Tracer.AnySpan | undefined
   ): Effect.Effect<void, StopError> =>
     Effect.callback<void, StopError>((resume) => {
       const shared = this.shared
@@ -218,7 +222,14 @@ export class Calls {
         resume(Effect.fail(new CallTimeout({ server: String(target), request: "stop", timeoutMs: waited })))
       })
       this.stops.set(ref, { node, target, timeout, resume, cancelTimer })
-      const frame = { ref, to: toWireTarget(target), reason: toWireReason(reason), timeout: timeout ?? null }
+      const traceparent = traceparentOf(span)
+      const frame = {
+        ref,
+        to: toWireTarget(target),
+        reason: toWireReason(reason),
+        timeout: timeout ?? null,
+        ...(traceparent === undefined ? {} : { traceparent })
+      }
       if (!shared.post(node, { _tag: "Stop", ...frame })) {
         take(this.stops, ref)
         return resume(Effect.fail(notConnected(node)))
@@ -332,8 +343,32 @@ export class Calls {
       this.shared.post(node, { _tag: "Stopped", ref: frame.ref, outcome, ...(detail === undefined ? {} : { detail }) })
     const process = this.messages.resolve(frame.to)
     if (process === undefined) return void answer("noproc")
-    this.shared.local.stop(process, fromWireReason(frame.reason, node), frame.timeout ?? undefined, (outcome, detail) =>
-      answer(outcome, detail)
+    const stop = (done: (outcome: StopOutcome, detail?: string) => void) =>
+      this.shared.local.stop(
+        process,
+        fromWireReason(frame.reason, node),
+        frame.timeout ?? undefined,
+        (outcome, detail) => {
+          answer(outcome, detail)
+          done(outcome, detail)
+        }
+      )
+    if (this.tracing.placement(frame.traceparent) === undefined) return stop(noop)
+    // A SERVER span from the request to the server's exit, child of the caller's CLIENT span.
+    const traced = Effect.callback<void, { readonly _tag: StopOutcome }>((resume) =>
+      stop((outcome) => resume(outcome === "ok" ? Effect.void : Effect.fail({ _tag: outcome })))
+    )
+    this.shared.wire.fork(
+      Effect.ignore(
+        this.tracing.wrap(annotateFailure(traced), frame.traceparent, "GenServer.stop", "server", {
+          "rpc.system.name": systemName,
+          "rpc.method": "GenServer.stop",
+          [Attr.node]: this.tracing.node,
+          [Attr.pid]: String(process.pid),
+          ...("name" in frame.to ? { [Attr.name]: frame.to.name } : {}),
+          [Attr.peer]: node
+        })
+      )
     )
   }
 

@@ -4,7 +4,9 @@
  * On the wire these four travel as arrays (`["C", ref, to, tag, payload, traceparent]`) rather than
  * maps: MessagePack then writes no keys, which halves the encoding and decoding cost of a call's
  * two frames. Each form has its own Schema, checked on receipt like every other frame; the
- * engine sees the same object frames either way. The other frame kinds keep their map form.
+ * engine sees the same object frames either way. The other frame kinds keep their map form, and so
+ * does a Send with a `traceparent`: its positional form has no room for one, and the map form is
+ * one that every node decodes (an older one ignores the field).
  *
  * @internal
  */
@@ -69,7 +71,7 @@ const fromCompactTarget = (target: string | Compact): WireTarget =>
 export const encode = (frame: DistFrame): unknown => {
   switch (frame._tag) {
     case "Send":
-      return ["S", toCompactTarget(frame.to), frame.message]
+      return frame.traceparent === undefined ? ["S", toCompactTarget(frame.to), frame.message] : frame
     case "Call":
       return ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
     case "Reply":

@@ -25,6 +25,7 @@ import { Links } from "./links.ts"
 import { Messages } from "./messages.ts"
 import { Monitors } from "./monitors.ts"
 import { type Counters, Shared, type Wire } from "./shared.ts"
+import { RemoteTracing } from "./remoteTracing.ts"
 import { Spawns } from "./spawns.ts"
 
 export type { Counters, Wire } from "./shared.ts"
@@ -67,11 +68,12 @@ export class DistributionEngine implements RemoteBridge {
     const shared = new Shared(local, wire, timers, log)
     this.shared = shared
     this.log = log
-    this.messages = new Messages(shared)
-    this.calls = new Calls(shared, this.messages)
+    const tracing = new RemoteTracing(context, local.name)
+    this.messages = new Messages(shared, tracing)
+    this.calls = new Calls(shared, this.messages, tracing)
     this.monitors = new Monitors(shared)
     this.links = new Links(shared)
-    this.spawns = new Spawns(shared, behaviours, this.links, this.monitors, context)
+    this.spawns = new Spawns(shared, behaviours, this.links, this.monitors, context, tracing)
     this.send = this.messages.send
     this.cast = this.messages.cast
     this.exit = this.messages.exit
@@ -89,7 +91,7 @@ export class DistributionEngine implements RemoteBridge {
   receive(frame: DistFrame, node: string): void {
     switch (frame._tag) {
       case "Send":
-        return this.messages.onSend(frame.to, frame.message, node)
+        return this.messages.onSend(frame.to, frame.message, node, frame.traceparent)
       case "Call":
         return this.calls.onCall(frame, node)
       case "Reply":

@@ -11,10 +11,12 @@ import { MailboxFull, type MessageTooLarge } from "../../Process/Errors.ts"
 import type * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalProcess, RemoteTarget } from "../../Process/internal/remote.ts"
 import type { Pid } from "../../Process/Pid.ts"
+import { Attr, destinationOf, systemName } from "../../Process/internal/tracing.ts"
 import type { DistFrame, WireTarget } from "../DistributionFrame.ts"
 import { type Inflow, Spend, Waited } from "./credit.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 import type { SendError } from "../../Transport/TransportError.ts"
+import type { RemoteTracing } from "./remoteTracing.ts"
 import type { Shared } from "./shared.ts"
 import {
   fromWirePid,
@@ -29,19 +31,32 @@ import {
 type MessageFrame = Extract<DistFrame, { _tag: "Send" | "Cast" }>
 
 export class Messages {
-  constructor(private readonly shared: Shared) {}
+  constructor(
+    private readonly shared: Shared,
+    private readonly tracing: RemoteTracing
+  ) {}
 
   // ---------------------------------------------------------------------------------------------
   // Outgoing
 
   /**
    * A send to an unreachable node is dropped (as in Erlang); one the peer would refuse for its size
-   * is logged and dropped.
+   * is logged and dropped. `span` (the sender's `send` span, or an unsampled parent) travels as
+   * the frame's `traceparent`.
    */
-  send = (_from: Pid | undefined, target: RemoteTarget, message: unknown): Effect.Effect<void, MailboxFull> =>
-    this.postUnderCredit(target, { _tag: "Send", to: toWireTarget(target), message }, (error) =>
-      Effect.sync(() => this.shared.log(`message to ${target} dropped: ${error.message}`))
+  send = (
+    _from: Pid | undefined,
+    target: RemoteTarget,
+    message: unknown,
+    span?: Tracer.AnySpan | undefined
+  ): Effect.Effect<void, MailboxFull> => {
+    const traceparent = traceparentOf(span)
+    return this.postUnderCredit(
+      target,
+      { _tag: "Send", to: toWireTarget(target), message, ...(traceparent === undefined ? {} : { traceparent }) },
+      (error) => Effect.sync(() => this.shared.log(`message to ${target} dropped: ${error.message}`))
     )
+  }
 
   cast = (
     target: RemoteTarget,
@@ -154,11 +169,29 @@ export class Messages {
     return this.shared.local.resolve("name" in target ? target.name : fromWirePid(target))
   }
 
-  onSend(to: WireTarget, message: unknown, node: string): void {
+  onSend(to: WireTarget, message: unknown, node: string, traceparent?: string): void {
     const inflow = this.shared.inflows.arrived(node, to)
     const process = this.resolve(to)
     if (process === undefined) return inflow.release()
-    this.deliver(process, message, inflow)
+    if (this.tracing.placement(traceparent) === undefined) return this.deliver(process, message, inflow)
+    // A `receive` CONSUMER span around the delivery, child of the sender's `send`.
+    const destination = "name" in to ? to.name : String(process.pid)
+    this.tracing.around(
+      () => this.deliver(process, message, inflow),
+      traceparent,
+      `receive ${destination}`,
+      "consumer",
+      {
+        "messaging.system": systemName,
+        "messaging.operation.name": "receive",
+        "messaging.operation.type": "receive",
+        "messaging.destination.name": destinationOf(destination),
+        ...("name" in to ? {} : { "messaging.destination.anonymous": true }),
+        [Attr.node]: this.tracing.node,
+        [Attr.pid]: String(process.pid),
+        [Attr.peer]: node
+      }
+    )
   }
 
   onCast(frame: Extract<DistFrame, { _tag: "Cast" }>, node: string): void {

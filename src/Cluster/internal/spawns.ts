@@ -8,11 +8,12 @@
  *
  * @internal
  */
-import { Context, Effect, Schema } from "effect"
+import { Context, Effect, Schema, type Tracer } from "effect"
 import { NameTaken, NodeDown, RemoteDecodeError } from "../../Process/Errors.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import { CallTimeout, InitFailed } from "../../Process/GenServer.ts"
 import type { LocalProcess } from "../../Process/internal/remote.ts"
+import { annotateFailure, Attr, systemName } from "../../Process/internal/tracing.ts"
 import * as Pid from "../../Process/Pid.ts"
 import type { MonitorRef } from "../../Process/Signal.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
@@ -21,8 +22,9 @@ import type { DistFrame } from "../DistributionFrame.ts"
 import type { Links } from "./links.ts"
 import type { Monitors } from "./monitors.ts"
 import { describe } from "./protocolCodec.ts"
+import type { RemoteTracing } from "./remoteTracing.ts"
 import { noop, type Shared, take } from "./shared.ts"
-import { fromWirePid, fromWireReason, toWirePid, toWireReason } from "./wireForms.ts"
+import { fromWirePid, fromWireReason, toWirePid, toWireReason, traceparentOf } from "./wireForms.ts"
 
 /** Why a remote spawn failed. */
 export type SpawnError = NodeDown | CallTimeout | InitFailed | NameTaken | UnknownBehaviour | RemoteDecodeError
@@ -34,6 +36,8 @@ export interface SpawnRequest {
   readonly monitorFrom?: { readonly watcher: LocalProcess; readonly ref: MonitorRef } | undefined
   /** Milliseconds to wait for the remote `init`. */
   readonly timeout: number
+  /** The requester's span (its `spawn` CLIENT span, or an unsampled parent): sent as `traceparent`. */
+  readonly span?: Tracer.AnySpan | undefined
 }
 
 interface PendingSpawn {
@@ -58,7 +62,8 @@ export class Spawns {
     private readonly links: Links,
     private readonly monitors: Monitors,
     /** The node's context: what remotely spawned processes run with. */
-    context: Context.Context<never>
+    context: Context.Context<never>,
+    private readonly tracing: RemoteTracing
   ) {
     const runNode = Effect.runForkWith(context)
     this.run = (effect, services) =>
@@ -115,8 +120,10 @@ export class Spawns {
           fail(new CallTimeout({ server: node, request: `spawn ${spec.name}`, timeoutMs: options.timeout }))
         }
       })
+      const traceparent = traceparentOf(options.span)
       const sent = shared.post(node, {
         _tag: "Spawn",
+        ...(traceparent === undefined ? {} : { traceparent }),
         ref,
         behaviour: spec.name,
         args: encoded,
@@ -163,7 +170,11 @@ export class Spawns {
     } catch (error) {
       return answer({ error: { kind: "bad_args", detail: describe(error) } })
     }
-    const start = local.start(spec.behaviour, args, { name: frame.name, timeout: frame.timeout })
+    const start = this.traced(
+      local.start(spec.behaviour, args, { name: frame.name, timeout: frame.timeout }),
+      frame,
+      node
+    )
     this.run(
       Effect.matchEffect(start, {
         onFailure: (error) =>
@@ -211,6 +222,33 @@ export class Spawns {
           })
       }),
       spec.services
+    )
+  }
+
+  /**
+   * The start of a behaviour asked for by `node`, inside a SERVER `spawn <behaviour>` span, child of
+   * the requester's CLIENT span (when there is a span to make, see `remoteTracing.ts`).
+   */
+  private traced<E>(
+    start: Effect.Effect<Pid.Pid, E>,
+    frame: Extract<DistFrame, { _tag: "Spawn" }>,
+    node: string
+  ): Effect.Effect<Pid.Pid, E> {
+    if (this.tracing.placement(frame.traceparent) === undefined) return start
+    const attributes: Record<string, unknown> = {
+      "rpc.system.name": systemName,
+      "rpc.method": "spawn",
+      [Attr.node]: this.tracing.node,
+      [Attr.behaviour]: frame.behaviour,
+      [Attr.peer]: node
+    }
+    if (frame.name !== undefined) attributes[Attr.name] = frame.name
+    return this.tracing.wrap(
+      annotateFailure(Effect.tap(start, (pid) => Effect.annotateCurrentSpan(Attr.pid, String(pid)))),
+      frame.traceparent,
+      `spawn ${frame.behaviour}`,
+      "server",
+      attributes
     )
   }
 

@@ -42,7 +42,13 @@ export interface RemoteBridge {
    * and while the target's credit is spent (its mailbox is full, policy `suspend`); fails with
    * `MailboxFull` while the target's node reports its mailbox full with policy `fail`.
    */
-  readonly send: (from: Pid | undefined, target: RemoteTarget, message: unknown) => Effect.Effect<void, MailboxFull>
+  readonly send: (
+    from: Pid | undefined,
+    target: RemoteTarget,
+    message: unknown,
+    /** The sender's span (its `send` span, or an unsampled parent): the frame's `traceparent`. */
+    span?: Tracer.AnySpan | undefined
+  ) => Effect.Effect<void, MailboxFull>
   /**
    * A GenServer call: encodes `request` with its protocol, waits for the reply at most `timeout`
    * milliseconds. Fails with the same errors as a local call, plus `NodeDown`, `RemoteDecodeError`
@@ -70,7 +76,9 @@ export interface RemoteBridge {
   readonly stop: (
     target: RemoteTarget,
     reason: ExitReason.ExitReason,
-    timeout: number | undefined
+    timeout: number | undefined,
+    /** The caller's span (its `GenServer.stop` span, or an unsampled parent): the frame's `traceparent`. */
+    span?: Tracer.AnySpan | undefined
   ) => Effect.Effect<void, NoProcess | CallTimeout | NodeDown>
   /** An exit signal from `from` to a remote process. */
   readonly exit: (from: Pid, target: RemoteTarget, reason: ExitReason.ExitReason, untrappable: boolean) => void
