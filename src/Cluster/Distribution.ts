@@ -352,8 +352,8 @@ export const make: Effect.Effect<
     {
       post: (node, frame) => transport.sendUnsafe(node, channel, frame),
       tryPost: (node, frame) => transport.trySend(node, channel, frame),
-      postWaiting: (node, frame) =>
-        transport.trySend(node, channel, frame) ? Effect.void : transport.send(node, channel, frame),
+      // Callers have tried `tryPost` first: a second `trySend` would encode a large frame again.
+      postWaiting: (node, frame) => transport.send(node, channel, frame),
       fork: (effect) => {
         const fiber = fork(effect)
         return () => fiber.interruptUnsafe()

@@ -187,7 +187,9 @@ export class Outflows {
     const table = this.nodes.get(target.node)
     const window = table?.get(name, name === undefined ? (target as PidLike) : undefined)
     if (window === undefined) return
-    window.credit++
+    // Never above the window: a frame refunded although it went out after all (a large call whose
+    // fragments kept going after the call timed out) is granted back by the receiver as well.
+    if (window.credit < creditWindow) window.credit++
     this.admit(window)
     this.tidy(table!, window)
   }

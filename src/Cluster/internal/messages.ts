@@ -104,23 +104,33 @@ export class Messages {
         return this.post(target, frame, tooLarge)
       case Spend.Full:
         return Effect.fail(this.full(target))
-      case Spend.Wait:
-        return Effect.flatMap(
-          Effect.callback<Waited>((resume) => {
-            let waiting = true
-            const withdraw = outflows.wait(target, (outcome) => {
-              waiting = false
-              resume(Effect.succeed(outcome))
-            })
-            return waiting ? Effect.sync(withdraw) : undefined
-          }),
-          (outcome): Effect.Effect<void, MailboxFull | E> =>
-            outcome === Waited.Granted
-              ? this.post(target, frame, tooLarge)
-              : outcome === Waited.Full
-                ? Effect.fail(this.full(target))
-                : Effect.void // the link went down: dropped, as a send to an unreachable node
+      case Spend.Wait: {
+        // A credit granted to this sender is its own until `post` takes it over: if the sender is
+        // interrupted in between, it goes back.
+        let granted = false
+        return Effect.onInterrupt(
+          Effect.flatMap(
+            Effect.callback<Waited>((resume) => {
+              let waiting = true
+              const withdraw = outflows.wait(target, (outcome) => {
+                waiting = false
+                granted = outcome === Waited.Granted
+                resume(Effect.succeed(outcome))
+              })
+              return waiting ? Effect.sync(withdraw) : undefined
+            }),
+            (outcome): Effect.Effect<void, MailboxFull | E> => {
+              granted = false
+              return outcome === Waited.Granted
+                ? this.post(target, frame, tooLarge)
+                : outcome === Waited.Full
+                  ? Effect.fail(this.full(target))
+                  : Effect.void // the link went down: dropped, as a send to an unreachable node
+            }
+          ),
+          () => Effect.sync(() => granted && outflows.refund(target))
         )
+      }
     }
   }
 
@@ -140,10 +150,21 @@ export class Messages {
       this.shared.outflows.refund(target)
       return Effect.void
     }
-    return Effect.catch(wire.postWaiting(node, frame), (error: SendError) => {
-      this.shared.outflows.refund(target)
-      return error._tag === "MessageTooLarge" ? tooLarge(error) : Effect.void
-    })
+    // Not sent (the link was not up, the frame did not encode or was too large, or the sender was
+    // interrupted while waiting for room): the credit comes back. (A sender interrupted while a
+    // large message's fragments go out refunds one the receiver grants back too: refunds never
+    // raise a window above its size.)
+    return Effect.onInterrupt(
+      Effect.catch(wire.postWaiting(node, frame), (error: SendError) => {
+        this.shared.outflows.refund(target)
+        if (error._tag === "MessageTooLarge") return tooLarge(error)
+        if (error._tag === "EncodeFailed") {
+          this.shared.log(`message to ${target} dropped: ${error.message}`)
+        }
+        return Effect.void
+      }),
+      () => Effect.sync(() => this.shared.outflows.refund(target))
+    )
   }
 
   private full(target: RemoteTarget): MailboxFull {

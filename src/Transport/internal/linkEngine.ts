@@ -26,7 +26,7 @@ import * as Timers from "../../internal/timers.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
 import type { Conn } from "./conn.ts"
 import { repeats } from "../../internal/logThrottle.ts"
-import { Refusals } from "./refusals.ts"
+import { hostOf, Refusals } from "./refusals.ts"
 import type { RefusalReason } from "./refusals.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
 import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
@@ -125,6 +125,13 @@ interface Connection {
   replacing: boolean
   /** The liveness probe running on this link (another incarnation of its peer is connecting). */
   probe: Probe | undefined
+  /**
+   * Data frames the accepting peer sent (it has already opened the link) while this dialing side
+   * was still deciding whether to admit it (probing an old incarnation): dispatched once it opens.
+   */
+  early: Array<Array<unknown>> | undefined
+  /** `conn.opened` was called: the connection accepts frames up to its full limit. */
+  connOpened: boolean
   /** Cancels the handshake timer while it runs. */
   cancelTimer: CancelTimer | undefined
   settle: ((exit: Exit.Exit<NodeIdentity, ConnectError>) => void) | undefined
@@ -254,6 +261,8 @@ export class LinkEngine {
       replacedBy: undefined,
       replacing: false,
       probe: undefined,
+      early: undefined,
+      connOpened: false,
       cancelTimer: undefined,
       settle: undefined,
       waiters: new Set(),
@@ -305,7 +314,7 @@ export class LinkEngine {
     const who = c.peer ? `node "${c.peer.name}" (${c.conn.remote})` : c.conn.remote
     // Not a refusal (the link stays up), but logged through the same throttle: an older peer that
     // keeps sending large messages writes one line now and then, with the count.
-    const skipped = this.refusals.throttle.admit(`${c.conn.remote}|message_too_large`)
+    const skipped = this.refusals.throttle.admit(`${hostOf(c.conn.remote)}|message_too_large`)
     if (skipped === undefined) return
     this.config.log(
       "Warn",
@@ -442,6 +451,10 @@ export class LinkEngine {
     if (Array.isArray(value) && (c.state === "open" || c.replacedBy !== undefined) && c.peer !== undefined) {
       return this.dispatch(c, value)
     }
+    if (Array.isArray(value) && c.early !== undefined) {
+      c.early.push(value)
+      return
+    }
     if (c.state === "closed") return
     const decoded = decodeControl(value)
     if (Exit.isFailure(decoded)) {
@@ -566,14 +579,19 @@ export class LinkEngine {
     const mismatch = identityMismatch(c.options, welcome.name)
     if (mismatch !== undefined) return fail("identity_mismatch", mismatch)
     const peer = { name: welcome.name, incarnation: welcome.incarnation }
+    // The accepting peer has opened the link and may send data frames (heartbeats, gossip, calls)
+    // while this side probes an old incarnation before admitting it: accept them at the full limit
+    // (the Welcome is authenticated) and keep them for when the link opens here.
+    this.markOpened(c, welcome.fragmentBytes)
+    c.early = []
     this.admitting(c, peer, (admission) => {
       if (admission === "admitted") return this.open(c, peer, welcome.address, welcome)
+      c.early = undefined
       if (admission.reason === "superseded") {
         // The same node is already linked over a connection that wins the tie-break: keep that one.
         // The peer may already send on this one until it learns the same: keep delivering those.
         c.peer = peer
         c.replacedBy = this.links.get(peer.name)
-        c.conn.opened({ peerFragmentBytes: undefined })
         this.settle(c, Exit.succeed(peer))
         this.finish(c, "connection_closed", "superseded")
         return c.conn.end()
@@ -705,7 +723,7 @@ export class LinkEngine {
     c.peer = peer
     c.peerAddress = address
     if (limits.maxFrameBytes !== undefined && limits.maxFrameBytes > 0) c.peerMaxFrameBytes = limits.maxFrameBytes
-    c.conn.opened({ peerFragmentBytes: limits.fragmentBytes })
+    this.markOpened(c, limits.fragmentBytes)
     c.cancelTimer?.()
     c.cancelTimer = undefined
     this.links.set(peer.name, c)
@@ -715,6 +733,16 @@ export class LinkEngine {
     if (!c.replacing) {
       this.publish({ _tag: "LinkUp", node: peer, address, direction: c.direction })
     }
+    const early = c.early
+    c.early = undefined
+    if (early !== undefined) for (const frame of early) this.dispatch(c, frame)
+  }
+
+  /** The handshake is over on `c`: full frame limit, reassembly, and fragments if the peer takes them. */
+  private markOpened(c: Connection, peerFragmentBytes: number | undefined): void {
+    if (c.connOpened) return
+    c.connOpened = true
+    c.conn.opened({ peerFragmentBytes })
   }
 
   // ---------------------------------------------------------------------------------------------

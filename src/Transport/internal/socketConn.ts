@@ -127,7 +127,8 @@ export class SocketConn implements Conn {
       }
     )
     if (link.peerFragmentBytes !== undefined && link.peerFragmentBytes > 0) {
-      this.fragments = new FragmentQueue(Math.min(this.fragmentBytes, link.peerFragmentBytes))
+      // Never below 4 KiB, whatever the peer announces: tiny fragments would multiply the frames.
+      this.fragments = new FragmentQueue(Math.max(4096, Math.min(this.fragmentBytes, link.peerFragmentBytes)))
     }
   }
 
