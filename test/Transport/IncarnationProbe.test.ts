@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import * as Channel from "../../src/Transport/Channel.ts"
 import { blackholeProxy } from "../support/blackholeProxy.ts"
 import type { LinkEvent } from "../../src/Transport/Transport.ts"
-import { isUp, linkEvents, tcpNode } from "../support/transportHarness.ts"
+import { collect, isUp, linkEvents, tcpNode } from "../support/transportHarness.ts"
 
 describe("another incarnation of a linked name", () => {
   it.live("is refused with duplicate_name while the linked node answers, and its link stays", () =>
@@ -59,5 +60,34 @@ describe("another incarnation of a linked name", () => {
       assert.isBelow(acceptedAfterMs, 1500, `accepted after ${acceptedAfterMs} ms`)
       yield* Effect.log(`a silent link was replaced ${acceptedAfterMs} ms after the new incarnation dialed`)
     })
+  )
+
+  it.live(
+    "when the surviving node dials the new incarnation, frames the new one sends while it is probed arrive once it is admitted",
+    () =>
+      Effect.gen(function* () {
+        const Hello = Channel.make("test.hello", Schema.String)
+        const a = yield* tcpNode("a")
+        const events = yield* linkEvents(a)
+        const proxy = yield* blackholeProxy(a.address)
+        const b1 = yield* tcpNode("b")
+        const b2 = yield* tcpNode("b")
+        yield* b1.connect({ host: "127.0.0.1", port: proxy.port })
+        yield* events(isUp("b"))
+        proxy.partition()
+        // b2 accepts a's connection and opens the link at once: it sends right away, while a is
+        // still probing its silent link to b1.
+        yield* b2.onLinkEvent((event) => {
+          if (event._tag === "LinkUp") b2.sendUnsafe("a", Hello, "sent during the probe")
+        })
+        const received = yield* collect(a, Hello, 1)
+        const peer = yield* a.connect(b2.address)
+        assert.deepStrictEqual(peer, b2.local)
+        assert.deepStrictEqual(yield* received, ["sent during the probe"])
+        assert.deepStrictEqual(
+          (yield* a.links).map((link) => link.node),
+          [b2.local]
+        )
+      })
   )
 })
