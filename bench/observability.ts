@@ -18,6 +18,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import {
+  AlwaysOffSampler,
   AlwaysOnSampler,
   ParentBasedSampler,
   type Sampler,
@@ -82,7 +83,10 @@ class Child {
 const ratio10: Sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) })
 const always: Sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() })
 
-type Mode = "none" | "sampled" | "full"
+const never: Sampler = new ParentBasedSampler({ root: new AlwaysOffSampler() })
+
+/** `dropped` (every root dropped, what an unsampled call costs) runs only when BENCH_MODES names it. */
+type Mode = "none" | "sampled" | "full" | "dropped"
 
 const tracingLayer = (endpoint: string, mode: Mode) =>
   mode === "none"
@@ -93,7 +97,7 @@ const tracingLayer = (endpoint: string, mode: Mode) =>
         serviceName: "bench",
         nodeName: "bench",
         roots: "all",
-        sampler: mode === "sampled" ? ratio10 : always
+        sampler: mode === "sampled" ? ratio10 : mode === "dropped" ? never : always
       })
 
 const localCalls = (endpoint: string, mode: Mode) =>
@@ -195,6 +199,7 @@ const main = Effect.gen(function* () {
     run && modes.includes(mode) ? effect(endpoint, mode) : Effect.succeed(0)
   const callsPerSecNoTracer = yield* measure(local, "none", localCalls)
   progress("callsPerSecNoTracer", callsPerSecNoTracer)
+  if (modes.includes("dropped")) progress("callsPerSecDropped", yield* measure(local, "dropped", localCalls))
   const callsPerSecSampled10 = yield* measure(local, "sampled", localCalls)
   progress("callsPerSecSampled10", callsPerSecSampled10)
   const afterSampled = yield* spansSoFar()

@@ -40,10 +40,13 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { BatchSpanProcessor, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base"
+// The SDK's own reading of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (not re-exported by its
+// index): the sampler that decides roots ahead of the SDK must be the one the SDK would build.
+import { buildSamplerFromEnv } from "@opentelemetry/sdk-trace-base/build/src/config.js"
 import { Config, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
 import { randomInt } from "node:crypto"
-import { type TraceRootPolicy, TraceRoots } from "../Process/internal/tracing.ts"
-import { makeTracer } from "./internal/tracingTracer.ts"
+import { type TraceRootPolicy, TraceRootSampler, TraceRoots } from "../Process/internal/tracing.ts"
+import { makeTracer, RootSampling } from "./internal/tracingTracer.ts"
 
 /**
  * Which operations start a trace of their own when they run outside any span (a `Context.Reference`;
@@ -248,17 +251,21 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
         ...(batch?.scheduledDelayMillis === undefined ? {} : { scheduledDelayMillis: batch.scheduledDelayMillis }),
         ...(batch?.exportTimeoutMillis === undefined ? {} : { exportTimeoutMillis: batch.exportTimeoutMillis })
       })
+      // Roots are sampled before any span is made, with the sampler the provider uses too.
+      const rootSampling = new RootSampling(options?.sampler ?? buildSamplerFromEnv())
       const provider = NodeSdk.layerTracerProvider(processor, {
-        ...(options?.sampler === undefined ? {} : { sampler: options.sampler }),
+        sampler: rootSampling,
+        idGenerator: rootSampling,
         shutdownTimeout: options?.shutdownTimeout ?? 3000
       })
       const propagate = options?.propagateOtelContext === true
       const tracer = Layer.effect(
         Tracer.Tracer,
-        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate))
+        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate, rootSampling))
       )
       const roots = Layer.succeed(TraceRoots, options?.roots ?? "remote")
-      return Layer.mergeAll(tracer, roots).pipe(
+      const sampler = Layer.succeed(TraceRootSampler, rootSampling)
+      return Layer.mergeAll(tracer, roots, sampler).pipe(
         Layer.provide(OtelTracer.layerTracer),
         Layer.provide(provider),
         Layer.provide(Resource.layerFromEnv(attributes))
