@@ -13,8 +13,9 @@
  * @internal
  */
 import * as Otel from "@opentelemetry/api"
-import { RandomIdGenerator, type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base"
+import { type IdGenerator, type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base"
 import { Context, Exit, Option, Tracer } from "effect"
+import { randomFillSync } from "node:crypto"
 import type { RootSample, RootSampler } from "../../Process/internal/tracing.ts"
 
 type SpanOptions = Parameters<Tracer.Tracer["span"]>[0]
@@ -23,6 +24,40 @@ const bigint0 = BigInt(0)
 const endedStatus: Tracer.SpanStatus = { _tag: "Ended", startTime: bigint0, endTime: bigint0, exit: Exit.void }
 const noAttributes: ReadonlyMap<string, unknown> = new Map()
 const noLinks: ReadonlyArray<Tracer.SpanLink> = []
+
+const POOL_BYTES = 4096
+const zeroTraceId = "0".repeat(32)
+const zeroSpanId = "0".repeat(16)
+
+/**
+ * Trace and span ids cut from a pool of random hex (4 KiB of `crypto` randomness turned into text at
+ * once): a slice of a string is far cheaper than the SDK's generator, which formats 8 or 16 fresh
+ * bytes per id (a dropped root pays for one trace id, every span for a span id).
+ */
+class IdPool implements IdGenerator {
+  private readonly bytes = Buffer.allocUnsafe(POOL_BYTES)
+  private hex = ""
+  private offset = 0
+
+  private next(chars: number, zero: string): string {
+    if (this.offset + chars > this.hex.length) {
+      randomFillSync(this.bytes)
+      this.hex = this.bytes.toString("hex")
+      this.offset = 0
+    }
+    const id = this.hex.substring(this.offset, (this.offset += chars))
+    // W3C trace context forbids an all-zero id.
+    return id === zero ? this.next(chars, zero) : id
+  }
+
+  generateTraceId(): string {
+    return this.next(32, zeroTraceId)
+  }
+
+  generateSpanId(): string {
+    return this.next(16, zeroSpanId)
+  }
+}
 
 /** A span of an unsampled trace: it records nothing and exports nothing. */
 class UnsampledSpan implements Tracer.Span {
@@ -41,7 +76,7 @@ class UnsampledSpan implements Tracer.Span {
     readonly traceId: string,
     /** The parent's id (a child of this placeholder is, for other nodes, a child of the last real span); `undefined` for a root: drawn when first read. */
     spanId: string | undefined,
-    private readonly ids: RandomIdGenerator
+    private readonly ids: IdGenerator
   ) {
     this.id = spanId
   }
@@ -66,7 +101,7 @@ class KeptRoot extends Context.Service<KeptRoot, { readonly traceId: string; rea
  * and decision to the SDK (as its id generator and sampler) when the span is made right after.
  */
 export class RootSampling implements Sampler, RootSampler {
-  readonly random = new RandomIdGenerator()
+  readonly random = new IdPool()
   private pendingTraceId: string | undefined = undefined
   private pendingResult: SamplingResult | undefined = undefined
 
