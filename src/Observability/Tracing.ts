@@ -24,7 +24,10 @@
  *
  * Sampling is decided once, at a trace's root, by the SDK's sampler (parent-based by default:
  * with `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`, one root
- * in ten is kept, with every span below it, on every node). Inside an unsampled trace effect-otp
+ * in ten is kept, with every span below it, on every node). A root is sampled before any span is
+ * made, with that same sampler (and the trace id it decided on is the one the SDK then uses), so
+ * that a dropped root costs a sampler call rather than a whole OpenTelemetry span; a dropped call
+ * or cast root makes no span at all. Inside an unsampled trace effect-otp
  * makes no span objects at all, and this tracer answers the application's own spans with one
  * placeholder that records nothing; the unsampled flag still travels to other nodes in the W3C
  * `traceparent` of the frames, so they make no spans either. Which operations start a trace when
@@ -134,7 +137,7 @@ export interface OtlpOptions {
   readonly url?: string | undefined
   /** Headers sent with every export, added to `OTEL_EXPORTER_OTLP_HEADERS`. */
   readonly headers?: Record<string, string> | undefined
-  /** A sampler instead of the one `OTEL_TRACES_SAMPLER` describes. */
+  /** A sampler instead of the one `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` describe (read as the SDK reads them). */
   readonly sampler?: Sampler | undefined
   /** The batch processor's settings (default: the SDK's, from `OTEL_BSP_*`). */
   readonly batch?:
