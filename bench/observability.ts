@@ -16,11 +16,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
+import * as OtelApi from "@opentelemetry/api"
 import * as Path from "node:path"
 import {
+  AlwaysOffSampler,
   AlwaysOnSampler,
   ParentBasedSampler,
   type Sampler,
+  SamplingDecision,
+  type SamplingResult,
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Metric } from "effect"
@@ -79,12 +83,41 @@ class Child {
   }
 }
 
-const ratio10: Sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) })
-const always: Sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() })
+/** Counts the roots its sampler keeps: the spans the receiver must get are 2 per kept root. */
+class CountingSampler implements Sampler {
+  kept = 0
+  constructor(readonly inner: Sampler) {}
+  shouldSample(...args: Parameters<Sampler["shouldSample"]>): SamplingResult {
+    const result = this.inner.shouldSample(...args)
+    if (
+      result.decision === SamplingDecision.RECORD_AND_SAMPLED &&
+      OtelApi.trace.getSpanContext(args[0]) === undefined
+    ) {
+      this.kept++
+    }
+    return result
+  }
+  toString(): string {
+    return this.inner.toString()
+  }
+}
 
-type Mode = "none" | "sampled" | "full"
+const samplerOf = (mode: Mode): CountingSampler =>
+  new CountingSampler(
+    new ParentBasedSampler({
+      root:
+        mode === "sampled"
+          ? new TraceIdRatioBasedSampler(0.1)
+          : mode === "dropped"
+            ? new AlwaysOffSampler()
+            : new AlwaysOnSampler()
+    })
+  )
 
-const tracingLayer = (endpoint: string, mode: Mode) =>
+/** `dropped` (every root dropped, what an unsampled call costs) runs only when BENCH_MODES names it. */
+type Mode = "none" | "sampled" | "full" | "dropped"
+
+const tracingLayer = (endpoint: string, mode: Mode, sampler: Sampler) =>
   mode === "none"
     ? Layer.empty
     : Tracing.layerOtlp({
@@ -93,10 +126,10 @@ const tracingLayer = (endpoint: string, mode: Mode) =>
         serviceName: "bench",
         nodeName: "bench",
         roots: "all",
-        sampler: mode === "sampled" ? ratio10 : always
+        sampler
       })
 
-const localCalls = (endpoint: string, mode: Mode) =>
+const localCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
   Effect.gen(function* () {
     let top = 0
     for (let round = 0; round < REPEATS; round++) {
@@ -113,14 +146,14 @@ const localCalls = (endpoint: string, mode: Mode) =>
           const rate = perSec(LOCAL_CALLS, performance.now() - start)
           yield* GenServer.stop(pid)
           return rate
-        }).pipe(Effect.provide(ProcessRuntime.layer()), Effect.provide(tracingLayer(endpoint, mode)))
+        }).pipe(Effect.provide(ProcessRuntime.layer()), Effect.provide(tracingLayer(endpoint, mode, sampler)))
       )
       top = Math.max(top, rate)
     }
     return top
   })
 
-const remoteCalls = (endpoint: string, mode: Mode) =>
+const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
   Effect.gen(function* () {
     const peer = new Child("observability/peer.js", {
       ...process.env,
@@ -153,7 +186,7 @@ const remoteCalls = (endpoint: string, mode: Mode) =>
             port: 0,
             secret,
             seeds: [`${peerNode}@127.0.0.1:${nodePort}`]
-          }).pipe(Layer.provideMerge(tracingLayer(endpoint, mode)))
+          }).pipe(Layer.provideMerge(tracingLayer(endpoint, mode, sampler)))
         )
       )
     )
@@ -179,6 +212,13 @@ const metricsScrape = Effect.gen(function* () {
 /** Progress on stderr (stdout's last line is the result). */
 const progress = (name: string, value: number) => console.error(`${new Date().toISOString()} ${name}: ${value}`)
 
+// The batch processor's size, through the standard variables the SDK reads (the peer inherits
+// them): large enough that full tracing drops no span here (the SDK's defaults, a queue of 2,048
+// and batches of 512 every 5 s, drop most of them at tens of thousands of spans per second).
+process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= "65536"
+process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE ??= "4096"
+process.env.OTEL_BSP_SCHEDULE_DELAY ??= "200"
+
 const main = Effect.gen(function* () {
   const receiver = new Child("observability/receiver.js", process.env)
   const { endpoint } = (yield* Effect.promise(() => receiver.next("endpoint"))) as { endpoint: string }
@@ -191,47 +231,74 @@ const main = Effect.gen(function* () {
   const local = part === undefined || part === "local"
   const remote = part === undefined || part === "remote"
   const modes = (process.env.BENCH_MODES ?? "none,sampled,full").split(",")
-  const measure = <E>(run: boolean, mode: Mode, effect: (endpoint: string, mode: Mode) => Effect.Effect<number, E>) =>
-    run && modes.includes(mode) ? effect(endpoint, mode) : Effect.succeed(0)
-  const callsPerSecNoTracer = yield* measure(local, "none", localCalls)
-  progress("callsPerSecNoTracer", callsPerSecNoTracer)
-  const callsPerSecSampled10 = yield* measure(local, "sampled", localCalls)
-  progress("callsPerSecSampled10", callsPerSecSampled10)
-  const afterSampled = yield* spansSoFar()
-  const callsPerSecFullTracing = yield* measure(local, "full", localCalls)
-  progress("callsPerSecFullTracing", callsPerSecFullTracing)
-  const afterFull = yield* spansSoFar()
-  const remoteCallsPerSecNoTracer = yield* measure(remote, "none", remoteCalls)
-  progress("remoteCallsPerSecNoTracer", remoteCallsPerSecNoTracer)
-  const remoteCallsPerSecSampled10 = yield* measure(remote, "sampled", remoteCalls)
-  progress("remoteCallsPerSecSampled10", remoteCallsPerSecSampled10)
-  const remoteCallsPerSecFullTracing = yield* measure(remote, "full", remoteCalls)
-  progress("remoteCallsPerSecFullTracing", remoteCallsPerSecFullTracing)
-  const afterRemote = yield* spansSoFar()
+  /** A rate, and the spans the receiver got during it against those expected (2 per kept root). */
+  const measure = <E>(
+    run: boolean,
+    mode: Mode,
+    effect: (endpoint: string, mode: Mode, sampler: Sampler) => Effect.Effect<number, E>
+  ) =>
+    Effect.gen(function* () {
+      if (!run || !modes.includes(mode)) return { rate: 0, spans: 0, expected: 0 }
+      const sampler = samplerOf(mode)
+      const before = yield* spansSoFar()
+      const rate = yield* effect(endpoint, mode, sampler)
+      const spans = (yield* spansSoFar()) - before
+      const expected = mode === "none" ? 0 : 2 * sampler.kept
+      progress(`${effect === localCalls ? "local" : "remote"} ${mode}`, rate)
+      if (spans !== expected) console.error(`  spans received ${spans}, expected ${expected}`)
+      return { rate, spans, expected }
+    })
+  const localNone = yield* measure(local, "none", localCalls)
+  if (modes.includes("dropped")) yield* measure(local, "dropped", localCalls)
+  const localSampled = yield* measure(local, "sampled", localCalls)
+  const localFull = yield* measure(local, "full", localCalls)
+  const remoteNone = yield* measure(remote, "none", remoteCalls)
+  const remoteSampled = yield* measure(remote, "sampled", remoteCalls)
+  const remoteFull = yield* measure(remote, "full", remoteCalls)
   const scrape = yield* metricsScrape
   yield* Effect.promise(() => receiver.stop())
-  const localTraced = REPEATS * (WARMUP + LOCAL_CALLS)
+  const ratio = (x: number, y: number) => Number((x / y).toFixed(2))
   const result = {
     benchmark: "observability",
     node: process.version,
-    callsPerSecNoTracer,
-    callsPerSecSampled10,
-    callsPerSecFullTracing,
-    sampledVsNoTracer: Number((callsPerSecSampled10 / callsPerSecNoTracer).toFixed(2)),
-    fullVsNoTracer: Number((callsPerSecFullTracing / callsPerSecNoTracer).toFixed(2)),
-    remoteCallsPerSecNoTracer,
-    remoteCallsPerSecSampled10,
-    remoteCallsPerSecFullTracing,
-    remoteSampledVsNoTracer: Number((remoteCallsPerSecSampled10 / remoteCallsPerSecNoTracer).toFixed(2)),
-    remoteFullVsNoTracer: Number((remoteCallsPerSecFullTracing / remoteCallsPerSecNoTracer).toFixed(2)),
+    callsPerSecNoTracer: localNone.rate,
+    callsPerSecSampled10: localSampled.rate,
+    callsPerSecFullTracing: localFull.rate,
+    sampledVsNoTracer: ratio(localSampled.rate, localNone.rate),
+    fullVsNoTracer: ratio(localFull.rate, localNone.rate),
+    remoteCallsPerSecNoTracer: remoteNone.rate,
+    remoteCallsPerSecSampled10: remoteSampled.rate,
+    remoteCallsPerSecFullTracing: remoteFull.rate,
+    remoteSampledVsNoTracer: ratio(remoteSampled.rate, remoteNone.rate),
+    remoteFullVsNoTracer: ratio(remoteFull.rate, remoteNone.rate),
     metricsScrapeMillis: scrape.millis,
     metricsScrapeLines: scrape.lines,
-    // Checks that the exporter really ran: spans per traced local call (3 when every trace is kept:
-    // root, client, server; about 0.3 at 10%). The batch processor drops spans when its queue is
-    // full (2,048 by default), so the full-tracing figure may be below 3.
-    spansPerLocalCallSampled10: Number((afterSampled / localTraced).toFixed(3)),
-    spansPerLocalCallFull: Number(((afterFull - afterSampled) / localTraced).toFixed(3)),
-    spansReceivedRemote: afterRemote - afterFull
+    // Spans the receiver decoded in each traced mode, against 2 per root the sampler kept (the
+    // CLIENT and SERVER span; the peer follows the caller's decision): fewer means the batch
+    // processor dropped spans (its queue was full) and the rate above is not the whole cost.
+    spansReceived: {
+      localSampled10: localSampled.spans,
+      localFull: localFull.spans,
+      remoteSampled10: remoteSampled.spans,
+      remoteFull: remoteFull.spans
+    },
+    spansExpected: {
+      localSampled10: localSampled.expected,
+      localFull: localFull.expected,
+      remoteSampled10: remoteSampled.expected,
+      remoteFull: remoteFull.expected
+    },
+    spansLost:
+      localSampled.expected +
+      localFull.expected +
+      remoteSampled.expected +
+      remoteFull.expected -
+      (localSampled.spans + localFull.spans + remoteSampled.spans + remoteFull.spans),
+    batch: {
+      maxQueueSize: Number(process.env.OTEL_BSP_MAX_QUEUE_SIZE),
+      maxExportBatchSize: Number(process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+      scheduledDelayMillis: Number(process.env.OTEL_BSP_SCHEDULE_DELAY)
+    }
   }
   mkdirSync("bench/results", { recursive: true })
   writeFileSync("bench/results/observability.json", JSON.stringify(result, null, 2))

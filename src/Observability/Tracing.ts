@@ -24,7 +24,10 @@
  *
  * Sampling is decided once, at a trace's root, by the SDK's sampler (parent-based by default:
  * with `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.1`, one root
- * in ten is kept, with every span below it, on every node). Inside an unsampled trace effect-otp
+ * in ten is kept, with every span below it, on every node). A root is sampled before any span is
+ * made, with that same sampler (and the trace id it decided on is the one the SDK then uses), so
+ * that a dropped root costs a sampler call rather than a whole OpenTelemetry span; a dropped call
+ * or cast root makes no span at all. Inside an unsampled trace effect-otp
  * makes no span objects at all, and this tracer answers the application's own spans with one
  * placeholder that records nothing; the unsampled flag still travels to other nodes in the W3C
  * `traceparent` of the frames, so they make no spans either. Which operations start a trace when
@@ -40,10 +43,13 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { BatchSpanProcessor, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base"
+// The SDK's own reading of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (not re-exported by its
+// index): the sampler that decides roots ahead of the SDK must be the one the SDK would build.
+import { buildSamplerFromEnv } from "@opentelemetry/sdk-trace-base/build/src/config.js"
 import { Config, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
 import { randomInt } from "node:crypto"
-import { type TraceRootPolicy, TraceRoots } from "../Process/internal/tracing.ts"
-import { makeTracer } from "./internal/tracingTracer.ts"
+import { type TraceRootPolicy, TraceRootSampler, TraceRoots } from "../Process/internal/tracing.ts"
+import { makeTracer, RootSampling } from "./internal/tracingTracer.ts"
 
 /**
  * Which operations start a trace of their own when they run outside any span (a `Context.Reference`;
@@ -131,7 +137,7 @@ export interface OtlpOptions {
   readonly url?: string | undefined
   /** Headers sent with every export, added to `OTEL_EXPORTER_OTLP_HEADERS`. */
   readonly headers?: Record<string, string> | undefined
-  /** A sampler instead of the one `OTEL_TRACES_SAMPLER` describes. */
+  /** A sampler instead of the one `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` describe (read as the SDK reads them). */
   readonly sampler?: Sampler | undefined
   /** The batch processor's settings (default: the SDK's, from `OTEL_BSP_*`). */
   readonly batch?:
@@ -248,17 +254,21 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
         ...(batch?.scheduledDelayMillis === undefined ? {} : { scheduledDelayMillis: batch.scheduledDelayMillis }),
         ...(batch?.exportTimeoutMillis === undefined ? {} : { exportTimeoutMillis: batch.exportTimeoutMillis })
       })
+      // Roots are sampled before any span is made, with the sampler the provider uses too.
+      const rootSampling = new RootSampling(options?.sampler ?? buildSamplerFromEnv())
       const provider = NodeSdk.layerTracerProvider(processor, {
-        ...(options?.sampler === undefined ? {} : { sampler: options.sampler }),
+        sampler: rootSampling,
+        idGenerator: rootSampling,
         shutdownTimeout: options?.shutdownTimeout ?? 3000
       })
       const propagate = options?.propagateOtelContext === true
       const tracer = Layer.effect(
         Tracer.Tracer,
-        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate))
+        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate, rootSampling))
       )
       const roots = Layer.succeed(TraceRoots, options?.roots ?? "remote")
-      return Layer.mergeAll(tracer, roots).pipe(
+      const sampler = Layer.succeed(TraceRootSampler, rootSampling)
+      return Layer.mergeAll(tracer, roots, sampler).pipe(
         Layer.provide(OtelTracer.layerTracer),
         Layer.provide(provider),
         Layer.provide(Resource.layerFromEnv(attributes))

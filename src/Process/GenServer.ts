@@ -30,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, Exit, type Fiber, Schema, type Tracer } from "effect"
+import { type Context, type Duration, Effect, Exit, type Fiber, Schema, type Tracer } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import * as CurrentProcessModule from "./CurrentProcess.ts"
 import type { CurrentProcess } from "./CurrentProcess.ts"
@@ -56,11 +56,12 @@ import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
 import {
   annotateFailure,
   clientAttributes,
-  decideFor,
+  decide,
   destinationOf,
   methodOf,
   parentSpanOf,
   producerAttributes,
+  sampleRoot,
   TracedCast
 } from "./internal/tracing.ts"
 import * as Pid from "./Pid.ts"
@@ -1384,15 +1385,21 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
       }
       start = (span) => startCall(cell, message, timeout, span)
     }
-    const decision = decideFor(fiber, remote !== undefined)
+    const parent = parentSpanOf(fiber)
+    const decision = decide(fiber.context as Context.Context<never>, parent, remote !== undefined)
     if (decision === "none") return start(undefined)
     // An unsampled trace: no span, but its context goes on (to another node: sampled flag unset).
-    if (decision === "propagate") return start(parentSpanOf(fiber))
+    if (decision === "propagate") return start(parent)
     const method = methodOf(message)
+    // A root is sampled first: a dropped one makes no span, only its unsampled context goes on.
+    const root =
+      parent === undefined ? sampleRoot(fiber.context as Context.Context<never>, method, "client") : undefined
+    if (root?._tag === "Dropped") return start(root.span)
     return Effect.withSpan(annotateFailure(Effect.withFiber((inner) => start(parentSpanOf(inner)))), method, {
       attributes: clientAttributes(method, runtime.node, target, remote?.node),
       captureStackTrace: false,
-      kind: "client"
+      kind: "client",
+      ...(root === undefined ? {} : { annotations: root.annotations })
     })
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
 
@@ -1425,18 +1432,32 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
   withRuntime((runtime, fiber) => {
     const message = request as Protocol.AnyCastRequest
     const remote = asRemote(runtime.node, target)
-    const decision = decideFor(fiber, remote !== undefined)
+    const context = fiber.context as Context.Context<never>
+    const parent = parentSpanOf(fiber)
+    const decision = decide(context, parent, remote !== undefined)
+    // A root is sampled first: a dropped one makes no span, only its unsampled context goes on.
+    const root =
+      decision === "span" && parent === undefined
+        ? sampleRoot(context, `send ${destinationOf(target)}`, "producer")
+        : undefined
+    const dropped = root?._tag === "Dropped" ? root.span : undefined
+    const annotations = root?._tag === "Kept" ? root.annotations : undefined
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.void
-      if (decision !== "span")
-        return bridge.cast(remote, message, decision === "none" ? undefined : parentSpanOf(fiber))
-      return tracedSend(message, runtime.node, target, remote.node, (span) => bridge.cast(remote, message, span))
+      if (decision !== "span") return bridge.cast(remote, message, decision === "none" ? undefined : parent)
+      if (dropped !== undefined) return bridge.cast(remote, message, dropped)
+      return tracedSend(message, runtime.node, target, remote.node, annotations, (span) =>
+        bridge.cast(remote, message, span)
+      )
     }
     const cell = runtime.resolve(target)
     if (cell === undefined) return noLocalProcess(target)
     if (decision !== "span") return deliverTo(cell, message)
-    return tracedSend(message, runtime.node, target, undefined, (span) =>
+    if (dropped !== undefined) {
+      return deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))
+    }
+    return tracedSend(message, runtime.node, target, undefined, annotations, (span) =>
       deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
     )
   })
@@ -1447,13 +1468,19 @@ const tracedSend = <E>(
   node: string,
   target: unknown,
   peer: string | undefined,
+  annotations: Context.Context<never> | undefined,
   send: (span: Tracer.AnySpan) => Effect.Effect<void, E>
 ): Effect.Effect<void, E> => {
   const method = methodOf(message)
   return Effect.withSpan(
     annotateFailure(Effect.withFiber((inner) => send(parentSpanOf(inner)!))),
     `send ${destinationOf(target)}`,
-    { attributes: producerAttributes(method, node, target, peer), captureStackTrace: false, kind: "producer" }
+    {
+      attributes: producerAttributes(method, node, target, peer),
+      captureStackTrace: false,
+      kind: "producer",
+      ...(annotations === undefined ? {} : { annotations })
+    }
   )
 }
 

@@ -1,9 +1,11 @@
 import * as Path from "node:path"
+import * as OtelApi from "@opentelemetry/api"
+import { ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
-import { GenServer, type ProcessRuntime, RemoteName, Tracing } from "../../src/index.ts"
+import { GenServer, ProcessRuntime, RemoteName, Tracing } from "../../src/index.ts"
 import { ChildProgram } from "../support/childNode.ts"
 import { fast } from "../support/clusterHarness.ts"
 import { type OtlpReceiver, type ReceivedSpan, SpanKind, startOtlpReceiver } from "../support/otlpReceiver.ts"
@@ -241,6 +243,59 @@ describe("Tracing.layerOtlp", () => {
         }
       }).pipe(Effect.scoped),
     120_000
+  )
+
+  it.live(
+    "roots sampled before any span is made: under a 50% ratio sampler, about half of 600 local calls and casts are traces, each complete, with the trace id the sampler decided on",
+    () =>
+      Effect.gen(function* () {
+        const otlp = yield* receiver
+        const CALLS = 600
+        const ratio = new TraceIdRatioBasedSampler(0.5)
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const pid = yield* GenServer.start(echo, undefined)
+            for (let i = 0; i < CALLS; i++) {
+              yield* GenServer.call(pid, Echo.Ping({ n: i }))
+              yield* GenServer.cast(pid, Echo.Note({ n: i }))
+            }
+            yield* GenServer.stop(pid)
+          }).pipe(
+            Effect.provide(ProcessRuntime.layer()),
+            Effect.provide(
+              Tracing.layerOtlp({
+                url: otlp.url,
+                protocol: "http/protobuf",
+                serviceName: "presampled",
+                roots: "all",
+                sampler: new ParentBasedSampler({ root: ratio })
+              })
+            )
+          )
+        )
+        const clients = otlp.spans.filter((span) => span.kind === SpanKind.client)
+        const producers = otlp.spans.filter((span) => span.kind === SpanKind.producer)
+        // Binomial(600, 0.5): mean 300, standard deviation 12.2; 300 ± 60 is a ±4.9σ band. Sampling
+        // twice (ahead, then again in the SDK) would keep about 150.
+        for (const [what, roots] of [
+          ["calls", clients],
+          ["casts", producers]
+        ] as const) {
+          assert.isTrue(roots.length >= 240 && roots.length <= 360, `${roots.length} of ${CALLS} ${what} kept`)
+          for (const root of roots) {
+            assert.isTrue(!root.parentSpanId, "a root")
+            // The SDK made the root with the trace id the sampler was asked about.
+            assert.strictEqual(
+              ratio.shouldSample(OtelApi.ROOT_CONTEXT, root.traceId).decision,
+              SamplingDecision.RECORD_AND_SAMPLED
+            )
+            const trace = otlp.spans.filter((span) => span.traceId === root.traceId)
+            assert.strictEqual(trace.length, 2, "the root and the server's span")
+          }
+        }
+        assert.strictEqual(otlp.spans.length, 2 * (clients.length + producers.length), "no span of a dropped root")
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live("with OTEL_SDK_DISABLED=true the layer installs no tracer: nothing is exported", () =>

@@ -95,6 +95,16 @@ export interface StartSignal {
 }
 
 /** One running server: its state and the handling of each kind of message. */
+/** The name and attributes of a server's spans for one kind and method (see `Server.spanShape`). */
+interface SpanShape {
+  readonly name: string
+  readonly attributes: Readonly<Record<string, unknown>>
+  /** The registered name they were made with (a server may register after it started). */
+  readonly registeredName: string | undefined
+}
+
+const MAX_SPAN_SHAPES = 256
+
 export class Server {
   state: unknown = undefined
   /** Calls received and not yet answered (including those kept with `noReply`). */
@@ -104,6 +114,11 @@ export class Server {
   private callMatch: MatchHandlers | undefined = undefined
   private handleMatch: MatchHandlers | undefined = undefined
   private tracer: boolean | undefined = undefined
+  private readonly spanShapes = {
+    server: new Map<string, SpanShape>(),
+    consumer: new Map<string, SpanShape>(),
+    internal: new Map<string, SpanShape>()
+  }
   /** The tag of the message being (or last) handled, for a crash report. */
   private lastTag: string | undefined = undefined
   /** This behaviour's count of handled messages (read by the metrics layer). */
@@ -225,6 +240,25 @@ export class Server {
   ): Effect.Effect<A, E, R> {
     if (!this.traced) return effect
     if (parent !== undefined ? !parent.sampled : !this.rootAllowed(fromNode)) return effect
+    const { name, attributes } = this.spanShape(kind, method)
+    return Effect.withSpan(kind === "internal" ? effect : annotateFailure(effect), name, {
+      attributes,
+      captureStackTrace: false,
+      kind,
+      // Without the caller's span this message starts a trace: not a child of whatever span the
+      // process was started in (a process inherits its spawner's context).
+      ...(parent === undefined ? { root: true } : { parent })
+    })
+  }
+
+  /**
+   * A span's name and attributes, made once per kind and method (and registered name) of this
+   * server rather than per message: the span only reads them.
+   */
+  private spanShape(kind: "server" | "consumer" | "internal", method: string): SpanShape {
+    const shapes = this.spanShapes[kind]
+    const cached = shapes.get(method)
+    if (cached !== undefined && cached.registeredName === this.cell.name) return cached
     const cell = this.cell
     const attributes: Record<string, unknown> = {
       [Attr.node]: cell.pid.node,
@@ -250,14 +284,10 @@ export class Server {
       name = `handleInfo ${method}`
       attributes["effect_otp.message"] = method
     }
-    return Effect.withSpan(kind === "internal" ? effect : annotateFailure(effect), name, {
-      attributes,
-      captureStackTrace: false,
-      kind,
-      // Without the caller's span this message starts a trace: not a child of whatever span the
-      // process was started in (a process inherits its spawner's context).
-      ...(parent === undefined ? { root: true } : { parent })
-    })
+    const shape: SpanShape = { name, attributes, registeredName: cell.name }
+    // A bound for servers whose info messages have ever new tags.
+    if (shapes.size < MAX_SPAN_SHAPES) shapes.set(method, shape)
+    return shape
   }
 
   private rootAllowed(fromNode: boolean): boolean {

@@ -170,3 +170,33 @@ export const errorTypeOf = (error: unknown): string => {
   }
   return "_OTHER"
 }
+
+/**
+ * A root's sampling decision taken before any span is made (installed by the tracing layer, which
+ * samples with the same sampler as its OpenTelemetry provider): a dropped root then costs one
+ * sampler call and a placeholder instead of a span, and the placeholder still carries the
+ * unsampled decision on (to the server, to other nodes).
+ */
+export interface RootSampler {
+  readonly sample: (name: string, kind: Tracer.SpanKind) => RootSample
+}
+
+/**
+ * `Dropped`: run without a span, with `span` (unsampled) as the parent to pass on; `Kept`: make the
+ * span with these `annotations` (they carry the decision, so that the tracer does not sample again).
+ */
+export type RootSample =
+  | { readonly _tag: "Dropped"; readonly span: Tracer.AnySpan }
+  | { readonly _tag: "Kept"; readonly annotations: Context.Context<never> }
+
+/** See {@link RootSampler}; without one, the tracer decides when the span is made. */
+export const TraceRootSampler = Context.Reference<RootSampler | undefined>("effect-otp/TraceRootSampler", {
+  defaultValue: () => undefined
+})
+
+/** Samples a root about to be made in `context`, if the tracing layer installed a {@link RootSampler}. */
+export const sampleRoot = (
+  context: Context.Context<never>,
+  name: string,
+  kind: Tracer.SpanKind
+): RootSample | undefined => Context.get(context, TraceRootSampler)?.sample(name, kind)
