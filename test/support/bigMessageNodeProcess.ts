@@ -7,15 +7,16 @@
  * with a small `Ping` every 20 ms once the peer is up, counts NodeDown events, and prints
  * `EVENT {"_tag":"Ready","port":..}` on stdout. Exits when its stdin closes.
  */
-import { Cause, Effect, Exit, Fiber, Logger, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
 import { bigServer, Probe } from "./bigMessages.ts"
+import { printEvent, runChildMain } from "./childMain.ts"
 
 const [name = "node", seed = "", peer = "", maxFrameBytes = "8388608"] = process.argv.slice(2)
 
-const print = (event: object) => process.stdout.write(`EVENT ${JSON.stringify({ ...event, at: Date.now() })}\n`)
+const print = printEvent
 
 const probe = new Probe()
 
@@ -50,19 +51,6 @@ const program = Effect.gen(function* () {
   yield* Effect.forkChild(probe.pingLoop(peer))
   print({ _tag: "Ready", port: cluster.transport.address.port })
   return yield* Effect.never
-}).pipe(
-  Effect.provide(node),
-  Effect.scoped,
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
-)
+}).pipe(Effect.provide(node))
 
-const fiber = Effect.runFork(program)
-process.stdin.on("end", () => Effect.runFork(Fiber.interrupt(fiber)))
-process.stdin.resume()
-fiber.addObserver((exit) => {
-  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-    process.stderr.write(`bigMessageNodeProcess ${name} failed: ${Cause.pretty(exit.cause)}\n`)
-    process.exit(1)
-  }
-  process.exit(0)
-})
+runChildMain(`bigMessageNodeProcess ${name}`, program)

@@ -8,15 +8,16 @@
  * `EVENT {"_tag":"Ready","port":..,"node":..,"incarnation":..,"server":{..}}`, then every cluster
  * event as an EVENT line. Log lines go to stderr. Exits when its stdin closes (the parent is gone).
  */
-import { Cause, Effect, Exit, Fiber, Logger } from "effect"
+import { Effect } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
 import { ClockProbe } from "./clockHarness.ts"
+import { printEvent, runChildMain } from "./childMain.ts"
 
 const [name = "node", port = "0", seeds = "", interval = "200"] = process.argv.slice(2)
 
-const print = (event: object) => process.stdout.write(`EVENT ${JSON.stringify({ ...event, at: Date.now() })}\n`)
+const print = printEvent
 
 const clock = GenServer.behaviour(ClockProbe)({
   init: () => Effect.succeed(0),
@@ -59,21 +60,6 @@ const program = Effect.gen(function* () {
     server: { node: server.node, id: server.id, incarnation: server.incarnation }
   })
   return yield* Effect.never
-}).pipe(
-  Effect.provide(node),
-  Effect.scoped,
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
-)
+}).pipe(Effect.provide(node))
 
-const fiber = Effect.runFork(program)
-const leave = () => Effect.runFork(Fiber.interrupt(fiber))
-process.on("SIGTERM", leave)
-process.stdin.on("end", leave)
-process.stdin.resume()
-fiber.addObserver((exit) => {
-  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-    process.stderr.write(`clockNodeProcess ${name} failed: ${Cause.pretty(exit.cause)}\n`)
-    process.exit(1)
-  }
-  process.exit(0)
-})
+runChildMain(`clockNodeProcess ${name}`, program)

@@ -8,15 +8,16 @@
  * prints `EVENT {"_tag":"Ready","port":..,"sink":{..}}` on stdout. Leaves the cluster on SIGTERM,
  * and exits when its stdin closes (the parent is gone).
  */
-import { Cause, Effect, Exit, Fiber, Logger } from "effect"
+import { Effect } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
 import { gatedSink, patient } from "./creditHarness.ts"
+import { printEvent, runChildMain } from "./childMain.ts"
 
 const [name = "node", seeds = ""] = process.argv.slice(2)
 
-const print = (event: object) => process.stdout.write(`EVENT ${JSON.stringify({ ...event, at: Date.now() })}\n`)
+const print = printEvent
 
 const node = Distribution.layer({
   nodeName: name,
@@ -39,21 +40,6 @@ const program = Effect.gen(function* () {
     sink: { node: sinkPid.node, id: sinkPid.id, incarnation: sinkPid.incarnation }
   })
   return yield* Effect.never
-}).pipe(
-  Effect.provide(node),
-  Effect.scoped,
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
-)
+}).pipe(Effect.provide(node))
 
-const fiber = Effect.runFork(program)
-const leave = () => Effect.runFork(Fiber.interrupt(fiber))
-process.on("SIGTERM", leave)
-process.stdin.on("end", leave)
-process.stdin.resume()
-fiber.addObserver((exit) => {
-  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-    process.stderr.write(`creditNodeProcess ${name} failed: ${Cause.pretty(exit.cause)}\n`)
-    process.exit(1)
-  }
-  process.exit(0)
-})
+runChildMain(`creditNodeProcess ${name}`, program)

@@ -9,16 +9,17 @@
  * Effect's log lines go to stderr. Leaves the cluster gracefully on SIGTERM, and exits when its
  * stdin closes (the parent is gone).
  */
-import { Cause, Effect, Exit, Fiber, Logger } from "effect"
+import { Effect } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer } from "../../src/index.ts"
 import { fast } from "./clusterHarness.ts"
 import { FailingSpec, kv, KvSpec, SlowSpec } from "./distHarness.ts"
+import { printEvent, runChildMain } from "./childMain.ts"
 
 const [name = "node", port = "0", seeds = ""] = process.argv.slice(2)
 
-const print = (event: object) => process.stdout.write(`EVENT ${JSON.stringify({ ...event, at: Date.now() })}\n`)
+const print = printEvent
 
 const node = Distribution.layer(
   {
@@ -44,22 +45,6 @@ const program = Effect.gen(function* () {
     store: { node: store.node, id: store.id, incarnation: store.incarnation }
   })
   return yield* Effect.never
-}).pipe(
-  Effect.provide(node),
-  Effect.scoped,
-  // Outermost, so that the node's construction logs to stderr too.
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
-)
+}).pipe(Effect.provide(node))
 
-const fiber = Effect.runFork(program)
-const leave = () => Effect.runFork(Fiber.interrupt(fiber))
-process.on("SIGTERM", leave)
-process.stdin.on("end", leave)
-process.stdin.resume()
-fiber.addObserver((exit) => {
-  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-    process.stderr.write(`distNodeProcess ${name} failed: ${Cause.pretty(exit.cause)}\n`)
-    process.exit(1)
-  }
-  process.exit(0)
-})
+runChildMain(`distNodeProcess ${name}`, program)

@@ -7,16 +7,17 @@
  * `echo` server registered as "echo", then prints `EVENT {"_tag":"Ready","port":..}`. Leaves on
  * SIGTERM or when its stdin closes: the layers close, which flushes the spans, then it exits.
  */
-import { Cause, Effect, Exit, Fiber, Layer, Logger } from "effect"
+import { Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer, Tracing } from "../../src/index.ts"
 import { fast } from "./clusterHarness.ts"
 import { echo, tracingSecret } from "./tracingHarness.ts"
+import { printEvent, runChildMain } from "./childMain.ts"
 
 const [name = "traced@127.0.0.1"] = process.argv.slice(2)
 
-const print = (event: object) => process.stdout.write(`EVENT ${JSON.stringify({ ...event, at: Date.now() })}\n`)
+const print = printEvent
 
 const node = Distribution.layer({ nodeName: name, host: "127.0.0.1", port: 0, secret: tracingSecret, ...fast }).pipe(
   Layer.provideMerge(Tracing.layerOtlp({ nodeName: name, serviceVersion: "9.9.9" }))
@@ -27,21 +28,6 @@ const program = Effect.gen(function* () {
   yield* GenServer.start(echo, undefined, { name: "echo" })
   print({ _tag: "Ready", port: cluster.transport.address.port, incarnation: cluster.local.incarnation })
   return yield* Effect.never
-}).pipe(
-  Effect.provide(node),
-  Effect.scoped,
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)]))
-)
+}).pipe(Effect.provide(node))
 
-const fiber = Effect.runFork(program)
-const leave = () => Effect.runFork(Fiber.interrupt(fiber))
-process.on("SIGTERM", leave)
-process.stdin.on("end", leave)
-process.stdin.resume()
-fiber.addObserver((exit) => {
-  if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-    process.stderr.write(`tracedNodeProcess ${name} failed: ${Cause.pretty(exit.cause)}\n`)
-    process.exit(1)
-  }
-  process.exit(0)
-})
+runChildMain(`tracedNodeProcess ${name}`, program)
