@@ -616,7 +616,7 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { Cluster, Health, HttpEndpoint, ProcessRuntime } from "effect-otp"
+ * import { Distribution, Health, HttpEndpoint } from "effect-otp"
  *
  * const seeds = ["a@10.0.0.1:4370"]
  * const Probed = Health.layer({
@@ -625,8 +625,7 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  *   checks: [Health.check("db", Effect.void, { timeout: "500 millis" })]
  * }).pipe(
  *   Layer.provideMerge(HttpEndpoint.layer({ host: "0.0.0.0", port: 9464 })),
- *   Layer.provideMerge(ProcessRuntime.layer({ node: "b" })),
- *   Layer.provideMerge(Cluster.layer({ nodeName: "b", port: 4370, secret: "s3cret", seeds }))
+ *   Layer.provideMerge(Distribution.layer({ nodeName: "b", port: 4370, secret: "s3cret", seeds }))
  * )
  * ```
  *
