@@ -136,3 +136,9 @@ export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
 
 /** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
 export * as Tracing from "./Observability/Tracing.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: alerts
+
+/** Alerts when a process or the node drifts from its own baseline (mailbox, latency, restarts, event loop). @since 0.1.0 */
+export * as AlertManager from "./Observability/AlertManager.ts"
