@@ -326,13 +326,13 @@ export interface AlertSample {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Layer } from "effect"
  * import { AlertManager, ProcessRuntime } from "effect-otp"
  *
  * const program = Effect.gen(function*() {
  *   const alerts = yield* AlertManager.activeAlerts
  *   yield* Effect.log(`${alerts.length} active alerts`)
- * }).pipe(Effect.provide(AlertManager.layer().pipe(Effect.provide(ProcessRuntime.layer()))))
+ * }).pipe(Effect.provide(AlertManager.layer().pipe(Layer.provide(ProcessRuntime.layer()))))
  * ```
  *
  * @category services
