@@ -8,7 +8,7 @@
  * | kind | subject | value |
  * |---|---|---|
  * | `mailbox_size` | each live process | messages waiting in its mailbox |
- * | `handler_latency` | a process | milliseconds a handler took (fed through {@link record}) |
+ * | `handler_latency` | each live process with timed handlers | moving average of its sampled handler durations, milliseconds (also fed through {@link record}) |
  * | `restart_rate` | each live supervisor | child restarts per minute over the last interval (needs `SupervisorEvents`) |
  * | `event_loop_delay` | the node | 99th percentile of the event-loop delay over the last interval, milliseconds |
  *
@@ -684,8 +684,9 @@ export const activeAlerts: Effect.Effect<ReadonlyArray<AlertTriggered>, never, A
 )
 
 /**
- * Feeds one sample to the subject's baseline, as the sampler does: for figures the sampler cannot
- * read itself (a handler's latency measured by the application, a queue it owns). A sample of a
+ * Feeds one sample to the subject's baseline, as the sampler does: for figures the sampler does not
+ * read (the latency of work a plain process does between receives, measured by the application).
+ * Samples of a kind the sampler also reads for that subject go into the same series. A sample of a
  * pid that is not a live process of this node, or of a disabled kind, is dropped. A process's
  * state is freed once it exits (at the next sweep).
  *

@@ -11,11 +11,13 @@ import {
   AlertManager,
   ChildSpec,
   ExitReason,
+  GenServer,
   Logging,
   Metrics,
   Pid,
   Process,
   ProcessRuntime,
+  Protocol,
   Supervisor,
   SupervisorEvents
 } from "../../src/index.ts"
@@ -211,7 +213,7 @@ const alertsLayer = (options?: AlertManager.AlertOptions) =>
   AlertManager.layer({ ...testOptions, ...options }).pipe(
     Layer.provideMerge(
       Layer.mergeAll(
-        ProcessRuntime.layer({ node }),
+        ProcessRuntime.layer({ node, busySampleEvery: 1 }),
         SupervisorEvents.layer(),
         Metrics.layerRegistry,
         Logging.layerJson,
@@ -291,6 +293,16 @@ const jsonLines = Effect.map(TestConsole.logLines, (lines) =>
       }
   )
 )
+
+const Sleepy = Protocol.make({ Sleep: Protocol.cast({ payload: { millis: Schema.Number } }) })
+
+/** A GenServer whose handler sleeps on the clock as long as it is told. */
+const sleeper = GenServer.behaviour(Sleepy)({
+  name: "sleeper",
+  init: () => Effect.succeed(0),
+  handleCall: {},
+  handleCast: { Sleep: ({ millis }, n) => Effect.as(Effect.sleep(millis), GenServer.noReply(n + 1)) }
+})
 
 describe("AlertManager", () => {
   it.effect(
@@ -552,6 +564,38 @@ describe("AlertManager", () => {
         assert.deepStrictEqual([...seen], [])
       })
     )
+  )
+
+  it.effect(
+    "a GenServer whose handlers slow down raises a handler_latency alert, read from the runtime's timings",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const seen = yield* recordEvents
+          const pid = yield* GenServer.start(sleeper, undefined)
+          // Each interval, one message whose handler sleeps 2 ms on the test clock (every message is
+          // timed: busySampleEvery 1).
+          for (let i = 0; i < 5; i++) {
+            yield* GenServer.cast(pid, Sleepy.Sleep({ millis: 2 }))
+            yield* sweeps(1)
+          }
+          const baseline = (yield* engine).baseline(String(pid), "handler_latency")
+          assert.strictEqual(baseline?.count, 5)
+          assert.strictEqual(baseline?.mean, 2)
+          // An interval with no timed message adds no sample.
+          yield* sweeps(1)
+          assert.strictEqual((yield* engine).baseline(String(pid), "handler_latency")?.count, 5)
+          // 50 ms: the moving average (weight 0.2) goes to 11.6 ms, above 2 + 3 * 2.
+          yield* GenServer.cast(pid, Sleepy.Sleep({ millis: 50 }))
+          yield* sweeps(1)
+          assert.deepStrictEqual(
+            seen.map((e) => [e._tag, e.kind, e.subject]),
+            [["AlertTriggered", "handler_latency", String(pid)]]
+          )
+          assert.closeTo(seen[0]!.value, 11.6, 1e-9)
+          yield* GenServer.stop(pid)
+        })
+      )
   )
 
   it.effect("handler latency fed through record alerts per process; a layer with invalid options fails", () =>

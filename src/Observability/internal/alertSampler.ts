@@ -12,13 +12,17 @@
  * - then every process subject whose process is no longer in the table is forgotten (its alerts
  *   resolve with reason `exited`).
  *
- * Handler latency has no source in the process table: it comes through `record`.
+ * - handler latency of every live process whose handlers were timed since the last sweep: the
+ *   moving average of the sampled handler durations the runtime keeps per process
+ *   (`mailbox.stats`, one message in `busySampleEvery` timed); processes with no new timed message
+ *   give no sample (an idle process does not repeat its last figure into its baseline);
  *
  * @internal
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks"
 import type * as Pid from "../../Process/Pid.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
+import type { ProcessStats } from "../../Process/internal/processStats.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
 import type { AlertEngine, Subject, Transition } from "./alertEngine.ts"
 
@@ -33,6 +37,8 @@ export const nodeSubject = (node: string): Subject => ({ key: `node:${node}`, no
 /** Samples one node's runtime into one engine. */
 export class AlertSampler {
   private readonly restarts = new Map<string, number>()
+  /** Timed handler samples already seen, per process (weak: freed with the process). */
+  private readonly latencySeen = new WeakMap<ProcessStats, number>()
   private readonly delay: IntervalHistogram
   private readonly node: Subject
   private lastSweep: number
@@ -69,15 +75,24 @@ export class AlertSampler {
       if (transition !== undefined) transitions.push(transition)
     }
     const mailboxes = engine.accepts("mailbox_size")
+    const latencies = engine.accepts("handler_latency")
     const restarts = engine.accepts("restart_rate")
-    if (mailboxes || restarts) {
+    if (mailboxes || latencies || restarts) {
       for (const cell of this.runtime.processes()) {
         if (!cell.alive) continue
-        if (mailboxes) push(engine.record("mailbox_size", processSubject(cell.pid), cell.mailbox.size, now, wall))
+        let subject: Subject | undefined
+        const subjectOf = () => (subject ??= processSubject(cell.pid))
+        if (mailboxes) push(engine.record("mailbox_size", subjectOf(), cell.mailbox.size, now, wall))
+        if (latencies) {
+          const stats = cell.mailbox.stats
+          if (stats.samples > (this.latencySeen.get(stats) ?? 0)) {
+            this.latencySeen.set(stats, stats.samples)
+            push(engine.record("handler_latency", subjectOf(), stats.latencyMs, now, wall))
+          }
+        }
         if (restarts && isSupervisor(cell)) {
-          const key = String(cell.pid)
-          const count = this.restarts.get(key) ?? 0
-          push(engine.record("restart_rate", processSubject(cell.pid), (count * 60_000) / elapsed, now, wall))
+          const count = this.restarts.get(subjectOf().key) ?? 0
+          push(engine.record("restart_rate", subjectOf(), (count * 60_000) / elapsed, now, wall))
         }
       }
     }
