@@ -142,3 +142,15 @@ export * as Tracing from "./Observability/Tracing.ts"
 
 /** Liveness (`/health`) and readiness (`/ready`) probes, custom checks, graceful stopping. @since 0.1.0 */
 export * as Health from "./Observability/Health.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: the Observer
+
+/** The node-local Observer: snapshots, top-N, one process in detail, lifecycle events. @since 0.1.0 */
+export * as Observer from "./Observability/Observer.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: alerts
+
+/** Alerts when a process or the node drifts from its own baseline (mailbox, latency, restarts, event loop). @since 0.1.0 */
+export * as AlertManager from "./Observability/AlertManager.ts"

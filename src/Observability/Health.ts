@@ -27,6 +27,7 @@ import { NodeStatus } from "../Cluster/ClusterEvent.ts"
 import * as Timers from "../internal/timers.ts"
 import { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 import * as Registry from "../Process/Registry.ts"
+import { AlertManager } from "./AlertManager.ts"
 import * as HttpEndpoint from "./HttpEndpoint.ts"
 import { type Outcome, type RunnableCheck, runCheck } from "./internal/healthChecks.ts"
 
@@ -55,7 +56,8 @@ export class HealthPeer extends Schema.Class<HealthPeer>("effect-otp/HealthPeer"
 }) {}
 
 /**
- * An active alert, as `/health` lists it (from the `alerts` option of {@link layer}).
+ * An active alert, as `/health` lists it (from the node's `AlertManager`, or the `alerts` option
+ * of {@link layer}).
  *
  * @example
  * ```ts
@@ -129,7 +131,7 @@ export class HealthReport extends Schema.Class<HealthReport>("effect-otp/HealthR
   connectedNodes: Schema.Array(HealthPeer),
   /** Live processes on this node. */
   processCount: Schema.Number,
-  /** Alerts active now (empty when no alert source is configured). */
+  /** Alerts active now (empty without an AlertManager or `alerts` source). */
   activeAlerts: Schema.Array(HealthAlert),
   /** Milliseconds since the node started (its cluster's uptime, else since Health started), monotonic. */
   uptimeMs: Schema.Number,
@@ -381,7 +383,11 @@ export interface HealthOptions<R = never> {
    * for a node that runs no cluster on purpose.
    */
   readonly requireCluster?: boolean | undefined
-  /** Where the active alerts of `/health` come from (e.g. the AlertManager's `activeAlerts`). Default: none. */
+  /**
+   * Where the active alerts of `/health` come from. Default: the `AlertManager`'s `activeAlerts`
+   * when the layers beneath provide one, else none. It should answer at once (it is read on
+   * every `/health`).
+   */
   readonly alerts?: Effect.Effect<ReadonlyArray<AlertInput>, never, R> | undefined
 }
 
@@ -438,7 +444,9 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
   const requireCluster = options?.requireCluster ?? true
   const seeds = options?.seeds ?? []
   const requirePeer = options?.requirePeer ?? seeds.some((seed) => namesAnotherNode(seed, node))
-  const alerts = options?.alerts === undefined ? undefined : Effect.provideContext(options.alerts, context)
+  const alertManager = Option.getOrUndefined(yield* Effect.serviceOption(AlertManager))
+  const alerts =
+    options?.alerts !== undefined ? Effect.provideContext(options.alerts, context) : alertManager?.activeAlerts
 
   let markedStopping = false
   const checks = new Set<{ readonly value: RunnableCheck }>()
@@ -607,7 +615,8 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * The health service, with `GET /health` and `GET /ready` mounted on the node's
  * {@link HttpEndpoint.HttpEndpoint} (see the module's summary for what each answers). It reads
  * the `Cluster` when the layers beneath provide one (peers, status, uptime), the `ProcessRuntime`
- * (process count, registered names), and the alert source given in `options.alerts`. Checks given
+ * (process count, registered names), and the `AlertManager` when the layers beneath provide one
+ * (or the source given in `options.alerts`). Checks given
  * in `options.checks` run with the services of the layer's context (`R`).
  *
  * Shutdown: call {@link markStopping} first (the node layer does, before it stops anything), so

@@ -4,10 +4,11 @@
  * Every `/ready` failure reason is shown with its body.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Health, MemoryNetwork, type Pid, Process, Registry } from "../../src/index.ts"
+import { AlertManager, Health, MemoryNetwork, type Pid, Process, Registry } from "../../src/index.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
+import { eventually } from "../support/transportHarness.ts"
 import { healthNode, memoryNode, probe, probed, standaloneNode } from "../support/healthNode.ts"
 
 class DbDown extends Schema.TaggedError<DbDown>()("DbDown", { host: Schema.String }) {
@@ -82,6 +83,30 @@ describe("Health", () => {
           ["cluster", true],
           ["peers", true]
         ]
+      )
+    })
+  )
+
+  it.live("/health lists the active alerts of the node's AlertManager", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const node = yield* memoryNode(network, { nodeName: "a" })
+      const alerting = yield* Layer.build(
+        AlertManager.layer({ minSamples: 5, kinds: ["event_loop_delay"], sampleInterval: "1 hour" }).pipe(
+          Layer.provideMerge(Layer.succeedContext(node))
+        )
+      )
+      const probes = yield* probed(alerting, undefined, yield* Effect.scope)
+      assert.deepStrictEqual(decodeHealth((yield* probe(`${probes.base}/health`)).body).activeAlerts, [])
+      for (let i = 0; i < 5; i++) yield* probes.run(AlertManager.record({ kind: "event_loop_delay", value: 1 }))
+      yield* probes.run(AlertManager.record({ kind: "event_loop_delay", value: 1e6 }))
+      const [active] = yield* eventually(probes.run(AlertManager.activeAlerts), (alerts) => alerts.length === 1)
+      const response = yield* probe(`${probes.base}/health`)
+      // Alerts do not make a node unhealthy: liveness is about the node running.
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(
+        decodeHealth(response.body).activeAlerts.map((alert) => ({ ...alert })),
+        [{ kind: "event_loop_delay", subject: "a", value: 1e6, threshold: active!.threshold, at: active!.at }]
       )
     })
   )
