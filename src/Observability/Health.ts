@@ -391,6 +391,31 @@ export interface HealthOptions<R = never> {
   readonly alerts?: Effect.Effect<ReadonlyArray<AlertInput>, never, R> | undefined
 }
 
+/**
+ * The services the checks and the alert source of some {@link HealthOptions} need: what
+ * {@link layer} requires beyond the endpoint and the runtime.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import { Health } from "effect-otp"
+ *
+ * class Db extends Context.Service<Db, { readonly ping: Effect.Effect<void> }>()("app/Db") {}
+ * const options = { checks: [Health.check("db", Effect.flatMap(Effect.service(Db), (db) => db.ping))] }
+ * export type Needed = Health.Services<typeof options> // Db
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export type Services<Options> =
+  | (Options extends { readonly checks?: ReadonlyArray<infer C> | undefined }
+      ? C extends Check<infer R>
+        ? R
+        : never
+      : never)
+  | (Options extends { readonly alerts?: Effect.Effect<infer _A, infer _E, infer R> | undefined } ? R : never)
+
 const memory = (): HealthMemory => {
   const usage = process.memoryUsage()
   return new HealthMemory({
@@ -641,13 +666,13 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * @category layers
  * @since 0.1.0
  */
-export const layer = <R = never>(
-  options?: HealthOptions<R>
-): Layer.Layer<Health, never, HttpEndpoint.HttpEndpoint | ProcessRuntime | R> =>
+export const layer = <Options extends HealthOptions<unknown> = HealthOptions>(
+  options?: Options
+): Layer.Layer<Health, never, HttpEndpoint.HttpEndpoint | ProcessRuntime | Services<Options>> =>
   Layer.effect(
     Health,
     Effect.gen(function* () {
-      const health = yield* make(options)
+      const health = yield* make(options as HealthOptions<Services<Options>> | undefined)
       // Loaded here, not at import: only a node that serves probes pays for the HTTP modules.
       const { HttpServerResponse } = yield* Effect.promise(() => import("effect/http"))
       const respond = (body: unknown, ok: boolean) =>
