@@ -7,7 +7,7 @@
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Schema, Scope } from "effect"
+import { Duration, Effect, Exit, Metric, Schema, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import { GenServer, Process, ProcessErrors, RemoteName } from "../../src/index.ts"
@@ -15,6 +15,7 @@ import * as Channel from "../../src/Transport/Channel.ts"
 import * as Codec from "../../src/Transport/Codec.ts"
 import { protocolVersion } from "../../src/Transport/Frame.ts"
 import { encodeFrames, FrameDecoder } from "../../src/Transport/Framing.ts"
+import { handshakesRefused } from "../../src/Transport/internal/refusals.ts"
 import { type Simulation, WireSimulation } from "../../src/Transport/internal/wireSimulation.ts"
 import type { LinkEvent } from "../../src/Transport/Transport.ts"
 import { HandshakeRejected } from "../../src/Transport/TransportError.ts"
@@ -29,7 +30,11 @@ type JoinFailed = Extract<ClusterEvent, { _tag: "JoinFailed" }>
 const node = (config: Partial<ClusterConfig> & { readonly nodeName: string }, simulation?: Simulation) =>
   Effect.gen(function* () {
     const logs = new LogCapture()
-    const built = distNode(config).pipe(Effect.provide(logs.layer))
+    const registry: Metric.MetricRegistry = new Map()
+    const built = distNode(config).pipe(
+      Effect.provide(logs.layer),
+      Effect.provideService(Metric.MetricRegistry, registry)
+    )
     const n = yield* simulation === undefined ? built : Effect.provideService(built, WireSimulation, simulation)
     const joinFailures: Array<JoinFailed> = []
     yield* n.cluster.onEvent((event) => {
@@ -37,7 +42,12 @@ const node = (config: Partial<ClusterConfig> & { readonly nodeName: string }, si
     })
     const linkEvents: Array<LinkEvent> = []
     yield* n.cluster.transport.onLinkEvent((event) => linkEvents.push(event))
-    return { ...n, logs, joinFailures, linkEvents }
+    /** Connections this node refused for `reason`. */
+    const refused = (reason: string) =>
+      Effect.map(Metric.value(Metric.withAttributes(handshakesRefused, { reason })), (state) => state.count).pipe(
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
+    return { ...n, logs, joinFailures, linkEvents, refused }
   })
 
 /** A node of the next release: it speaks protocol versions 2..3 and adds unknown fields to every frame. */
@@ -322,5 +332,31 @@ describe("symmetric seeds", () => {
         yield* awaitNodesUp(restarted.cluster, ["b", "c"], 5000)
         assert.deepStrictEqual(restarted.joinFailures, [])
       })
+  )
+
+  it.live("an address of its own it did not know (advertised under another name) is dialed once, then skipped", () =>
+    Effect.gen(function* () {
+      const ports = { solo: yield* freePort, peer: yield* freePort }
+      // It listens on 127.0.0.1 but advertises "localhost": the seed's address is not known as its own.
+      const solo = yield* node({
+        nodeName: "solo",
+        port: ports.solo,
+        advertiseHost: "localhost",
+        seeds: [`127.0.0.1:${ports.solo}`, `peer@127.0.0.1:${ports.peer}`]
+      })
+      // Several discovery rounds while the peer is not there yet.
+      yield* eventually(
+        Effect.sync(() => solo.joinFailures.length),
+        (failures) => failures >= 4
+      )
+      const peer = yield* node({ nodeName: "peer", port: ports.peer })
+      yield* awaitNodesUp(solo.cluster, ["peer"])
+      assert.strictEqual(yield* solo.refused("self"), 1)
+      assert.deepStrictEqual(
+        solo.joinFailures.filter((failure) => failure.target.includes(`:${ports.solo}`)),
+        []
+      )
+      assert.deepStrictEqual(yield* peer.refused("self"), 0)
+    })
   )
 })
