@@ -7,7 +7,7 @@
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Metric, Schema, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Metric, Schema, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import { GenServer, Process, ProcessErrors, RemoteName } from "../../src/index.ts"
@@ -206,7 +206,7 @@ describe("versions without a common one", () => {
 
 describe("frames this release does not know", () => {
   it.live(
-    "a request of an unknown kind is answered with Unsupported; positional frames with extra elements are understood",
+    "a request of an unknown kind is answered with Unsupported; positional frames with extra elements are understood; an unknown reply outcome fails only its call",
     () =>
       Effect.gen(function* () {
         const old = yield* node({ nodeName: "old" })
@@ -228,6 +228,26 @@ describe("frames this release does not know", () => {
           ["R", 42, "ok", 0, null, null, null]
         ])
         yield* old.logs.awaitLine(/kind "Reserve" from raw dropped: .*answered as unsupported/)
+        assert.isTrue(old.cluster.transport.isLinkedUnsafe("raw"))
+
+        // A reply with an outcome this release does not know fails that call only, at once.
+        received.length = 0
+        const call = yield* Effect.forkChild(
+          Effect.flip(
+            old.run(GenServer.call(RemoteName.make("svc", "raw"), BankV1.Touches(), { timeout: "30 seconds" }))
+          )
+        )
+        const [request] = yield* eventually(
+          Effect.sync(() => received),
+          (got) => got.length >= 1
+        )
+        assert.isTrue(Array.isArray(request) && request[0] === "C")
+        const ref = (request as ReadonlyArray<unknown>)[1]
+        assert.isTrue(raw.sendUnsafe("old", Dist, ["R", ref, "deferred", null, null, null, null, { retryIn: 5 }]))
+        const [elapsed, error] = yield* Effect.timed(Fiber.join(call))
+        assert.instanceOf(error, ProcessErrors.RemoteDecodeError)
+        assert.match(error.message, /outcome this node does not know \("deferred"/)
+        assert.isBelow(Duration.toMillis(elapsed), 2000)
         assert.isTrue(old.cluster.transport.isLinkedUnsafe("raw"))
       })
   )
