@@ -24,9 +24,19 @@ const CompactPid = Schema.Tuple([Schema.String, Schema.Number, Schema.Number])
 const CompactTarget = Schema.Union([Schema.String, CompactPid])
 const Trace = Schema.NullOr(Schema.String)
 
-/** A positional form: these elements, then any number this release ignores. */
-const Form = <const Elements extends ReadonlyArray<Schema.Top>>(elements: Elements) =>
-  Schema.TupleWithRest(Schema.Tuple(elements), [Schema.Unknown])
+/**
+ * A positional form: exactly these elements. A frame with more (a newer release's) is cut to them
+ * before it is decoded: a plain tuple decodes about 20% faster than one with a rest element, and a
+ * frame of this release's length is not copied.
+ */
+const Form = <S extends Schema.ConstraintDecoder<unknown> & { readonly elements: ReadonlyArray<unknown> }>(
+  schema: S
+) => {
+  const decode = compiled(schema)
+  const length = schema.elements.length
+  return (payload: ReadonlyArray<unknown>): S["Type"] =>
+    decode(payload.length > length ? payload.slice(0, length) : payload)
+}
 
 /**
  * The decoders of the four forms, built on first use: they refer to schemas of
@@ -36,12 +46,12 @@ const makeDecoders = () => ({
   /** The reply outcomes this release knows. */
   outcomes: new Set<string>(ReplyOutcome.literals),
   /** `["S", to, message]` */
-  send: compiled(Form([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
+  send: Form(Schema.Tuple([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
   /** `["C", ref, to, tag, payload, traceparent]` */
-  call: compiled(Form([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])),
+  call: Form(Schema.Tuple([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])),
   /** `["R", ref, outcome, value, reason, server, detail]` */
-  reply: compiled(
-    Form([
+  reply: Form(
+    Schema.Tuple([
       Schema.Literal("R"),
       Schema.Number,
       // Checked against the outcomes this release knows after decoding (see `decode`).
@@ -53,7 +63,7 @@ const makeDecoders = () => ({
     ])
   ),
   /** `["K", to, tag, payload, traceparent]` */
-  cast: compiled(Form([Schema.Literal("K"), CompactTarget, Schema.String, Schema.Unknown, Trace]))
+  cast: Form(Schema.Tuple([Schema.Literal("K"), CompactTarget, Schema.String, Schema.Unknown, Trace]))
 })
 
 /**
