@@ -30,6 +30,8 @@
  * - A control frame of an unknown kind on an open link is logged and ignored; a distribution frame
  *   of an unknown kind is logged and dropped, and if it carries a numeric `ref` (a request) it is
  *   answered with `Unsupported`, so its sender fails that request at once instead of waiting.
+ * - A `Reject` comes before any version is agreed, so a newer release may add reasons: one this
+ *   release does not know fails the dial (`ConnectFailed`, kind `protocol`) with the peer's message.
  *
  * @since 0.1.0
  */

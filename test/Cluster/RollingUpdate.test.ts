@@ -13,14 +13,16 @@ import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import { GenServer, Process, ProcessErrors, RemoteName } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as Codec from "../../src/Transport/Codec.ts"
-import { protocolVersion } from "../../src/Transport/Frame.ts"
+import { minProtocolVersion, protocolVersion } from "../../src/Transport/Frame.ts"
+import type { RejectReason } from "../../src/Transport/Frame.ts"
 import { encodeFrames, FrameDecoder } from "../../src/Transport/Framing.ts"
 import { handshakesRefused } from "../../src/Transport/internal/refusals.ts"
 import { type Simulation, WireSimulation } from "../../src/Transport/internal/wireSimulation.ts"
 import type { LinkEvent } from "../../src/Transport/Transport.ts"
-import { HandshakeRejected } from "../../src/Transport/TransportError.ts"
+import { ConnectFailed, HandshakeRejected } from "../../src/Transport/TransportError.ts"
 import { awaitNodesUp, clusterEvents, isNodeUp } from "../support/clusterHarness.ts"
 import { distNode } from "../support/distHarness.ts"
+import { fakePeer } from "../support/fakePeer.ts"
 import { BankV1, bankV1, BankV2, bankV2, NoAccount } from "../support/rollingProtocols.ts"
 import { eventually, LogCapture, tcpNode } from "../support/transportHarness.ts"
 
@@ -250,6 +252,25 @@ describe("frames this release does not know", () => {
         assert.isBelow(Duration.toMillis(elapsed), 2000)
         assert.isTrue(old.cluster.transport.isLinkedUnsafe("raw"))
       })
+  )
+
+  it.live("a refusal for a reason this release does not know fails the dial with the peer's message", () =>
+    Effect.gen(function* () {
+      const future = yield* fakePeer("dist-test", () => ({
+        _tag: "Reject",
+        reason: "maintenance" as RejectReason,
+        message: 'node "future" is being drained',
+        node: null
+      }))
+      const dialer = yield* tcpNode("dialer", { secret: "dist-test" })
+      const error = yield* Effect.flip(dialer.connect({ host: "127.0.0.1", port: future.port }))
+      assert.instanceOf(error, ConnectFailed)
+      assert.strictEqual(error.kind, "protocol")
+      assert.include(error.reason, `a reason this node does not know ("maintenance"): node "future" is being drained`)
+      // The Hello announced this release's range.
+      assert.strictEqual(future.hellos[0]!["version"], protocolVersion)
+      assert.strictEqual(future.hellos[0]!["minVersion"], minProtocolVersion)
+    })
   )
 
   it.live("an unknown control frame on an open link is logged and ignored; extra elements of a data frame too", () =>

@@ -173,6 +173,17 @@ const isUnknownControl = (value: unknown): value is { readonly _tag: string } =>
   typeof (value as { _tag?: unknown })._tag === "string" &&
   !controlTags.has((value as { _tag: string })._tag)
 
+/**
+ * A `Reject` whose reason this release does not know (a newer node's): what to tell, with the
+ * peer's own message; `undefined` for anything else.
+ */
+const unknownRefusal = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null || (value as { _tag?: unknown })._tag !== "Reject") return undefined
+  const { reason, message } = value as { reason?: unknown; message?: unknown }
+  if (typeof reason !== "string" || typeof message !== "string") return undefined
+  return `the peer refused the connection for a reason this node does not know ("${reason.slice(0, 64)}"): ${message.slice(0, 500)}`
+}
+
 /** What a simulated newer node appends to its data frames. */
 const extraElement = { fromTheFuture: true }
 
@@ -490,6 +501,8 @@ export class LinkEngine {
     const decoded = decodeControl(value)
     if (Exit.isFailure(decoded)) {
       if (c.state === "open" && isUnknownControl(value)) return this.unknownControl(c, value._tag)
+      const refusal = c.state === "handshake" && c.direction === "outbound" ? unknownRefusal(value) : undefined
+      if (refusal !== undefined) return this.protocolError(c, refusal)
       return this.protocolError(c, c.state === "open" ? "malformed frame" : "malformed handshake frame")
     }
     const frame = decoded.value
