@@ -11,8 +11,10 @@
  * the channel's Schema (`Channel`); distribution uses one such channel (`DistributionFrame`), and
  * membership two more (`Gossip`, the member list, and `Heartbeat`, liveness and load).
  *
- * These modules follow the cluster protocol version (`Frame.protocolVersion`): two nodes with
- * different versions refuse each other in the handshake.
+ * These modules follow the cluster protocol (versions `Frame.minProtocolVersion` to
+ * `Frame.protocolVersion`): two nodes link at the highest version both speak and refuse each
+ * other in the handshake when they have none in common; within a version frames only grow (see
+ * `Frame` for the rules a newer release keeps).
  *
  * @example
  * ```ts
@@ -25,7 +27,7 @@
  *   received.push(codec.decode(frame))
  * }, (error) => console.error(error))
  * decoder.push(Framing.encodeFrames([body], body.length))
- * console.log(received, Frame.protocolVersion) // [["otp.dist", { hello: "world" }]] 1
+ * console.log(received, Frame.protocolVersion) // [["otp.dist", { hello: "world" }]] 2
  * ```
  *
  * @since 0.1.0

@@ -5,6 +5,13 @@
  * schema carries them as opaque values and a payload that fails to decode fails only its own
  * call, never the link.
  *
+ * Rolling updates (see `Frame` for the version rules): fields a frame kind does not define, and
+ * elements after the last one of a positional form, are ignored; a frame of a kind this node does
+ * not know is logged and dropped, and answered with `Unsupported` if it carries a numeric `ref`
+ * (a request: its sender fails it at once with `RemoteDecodeError` instead of waiting for its
+ * timeout). A frame of a known kind whose defined fields do not match their schema is a broken
+ * peer: that connection is closed (the node reconnects).
+ *
  * @since 0.1.0
  */
 import { Schema } from "effect"
@@ -146,8 +153,9 @@ const Trace = Schema.optional(Schema.String)
 
 /**
  * Every distribution frame: `Send`, `Call`/`Reply`, `Cast`, `Exit`, `Stop`/`Stopped`,
- * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, `Credit`, and `Unknown` (what a frame of a
- * kind this node does not know decodes to: it is logged once and dropped, the link stays up).
+ * `Link`/`Unlink`, `Monitor`/`Demonitor`/`Down`, `Spawn`/`Spawned`, `Credit`, `Unsupported`, and
+ * `Unknown` (what a frame of a kind this node does not know decodes to: it is logged once and
+ * dropped, the link stays up; one with a numeric `ref` is answered with `Unsupported`).
  *
  * @example
  * ```ts
@@ -223,7 +231,13 @@ export const DistFrame = Schema.Union([
    * Never sent: what a frame of a kind this node does not know decodes to (one from a newer
    * version of this library). It is logged and dropped; the link stays up.
    */
-  Schema.TaggedStruct("Unknown", { kind: Schema.String }),
+  Schema.TaggedStruct("Unknown", { kind: Schema.String, ref: Schema.optional(Schema.Number) }),
+  /**
+   * The answer to a request (a frame with a `ref`) of a kind the receiving node does not know: the
+   * pending call, stop or spawn with that `ref` fails at once with `RemoteDecodeError`. Never
+   * answered itself.
+   */
+  Schema.TaggedStruct("Unsupported", { ref: Schema.Number, kind: Schema.String }),
   /**
    * Credit back to the sender of messages (sends, casts, calls) to `to`, a process of the node
    * that sends this frame, addressed as the sender addressed it: `grant` more messages may be on

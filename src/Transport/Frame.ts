@@ -1,29 +1,146 @@
 /**
  * The frames of the wire protocol and their Schemas.
  *
- * A frame body is one MessagePack value. Control frames (handshake, goodbye) are maps tagged with
- * `_tag`; data frames are two-element arrays `[channel, payload]` whose payload is encoded by the
- * channel's own Schema (see `Channel`).
+ * A frame body is one MessagePack value. Control frames (handshake, goodbye, liveness probe) are
+ * maps tagged with `_tag`; data frames are arrays `[channel, payload]` whose payload is encoded by
+ * the channel's own Schema (see `Channel`).
+ *
+ * ## Protocol versions
+ *
+ * Each node speaks a range of protocol versions ({@link minProtocolVersion}..{@link protocolVersion})
+ * and announces it in its `Hello`; the accepting node picks the highest version both speak and
+ * names it in its `Welcome` (the link's version, {@link negotiate}). Nodes with no common version
+ * refuse each other (`version_mismatch`, logged on both sides, `HandshakeRejected` on the dialer).
+ *
+ * - **1**: the pre-release wire (until session 4 of the project). `Hello.version` was the one
+ *   version a node spoke, and any other was refused. Never released.
+ * - **2**: the first released protocol. Adds the liveness probe (`Ping`/`Pong`), the message limits
+ *   of the handshake (`maxFrameBytes`, `fragmentBytes`) with fragmented large messages, per-process
+ *   credit (the `Credit` distribution frame), the positional forms of `Send`/`Call`/`Reply`/`Cast`,
+ *   and `Unsupported` answers. A node of version 1 dropped `Credit` frames, so a sender would stall
+ *   on it: version 1 is not spoken any more. `Hello` gains `minVersion`.
+ *
+ * ## Compatibility rules (what every version keeps, so that rolling updates work)
+ *
+ * - Within a version, frames only grow: a newer release may add fields to map frames and
+ *   elements at the end of positional frames and data frames; receivers ignore what they do not
+ *   know. A field is never removed, retyped or given another meaning within a version.
+ * - A new kind of control or distribution frame, or a changed meaning, needs a new version: a
+ *   node sends it only on links that negotiated that version.
+ * - A control frame of an unknown kind on an open link is logged and ignored; a distribution frame
+ *   of an unknown kind is logged and dropped, and if it carries a numeric `ref` (a request) it is
+ *   answered with `Unsupported`, so its sender fails that request at once instead of waiting.
+ * - A `Reject` comes before any version is agreed, so a newer release may add reasons: one this
+ *   release does not know fails the dial (`ConnectFailed`, kind `protocol`) with the peer's message.
  *
  * @since 0.1.0
  */
 import { Schema } from "effect"
 
 /**
- * The cluster protocol version sent in every handshake. Nodes with different versions refuse each
- * other (`version_mismatch`), and both sides log it.
+ * The highest cluster protocol version this node speaks (sent as `version` in its `Hello`). See
+ * the module's documentation for the history of versions.
  *
  * @example
  * ```ts
  * import { Frame } from "effect-otp/wire"
  *
- * Frame.protocolVersion // 1
+ * Frame.protocolVersion // 2
  * ```
  *
  * @category constants
  * @since 0.1.0
  */
-export const protocolVersion = 1
+export const protocolVersion = 2
+
+/**
+ * The lowest cluster protocol version this node speaks (sent as `minVersion` in its `Hello`). A
+ * peer whose range does not reach it is refused with `version_mismatch`.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Frame.minProtocolVersion // 2
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const minProtocolVersion = 2
+
+/**
+ * A range of protocol versions, both ends included.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * const speaks: Frame.VersionRange = { min: Frame.minProtocolVersion, max: Frame.protocolVersion }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VersionRange {
+  readonly min: number
+  readonly max: number
+}
+
+/**
+ * The version a link between two nodes speaks: the highest version in both ranges, or `undefined`
+ * if they have none in common (the handshake is then refused with `version_mismatch`).
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Frame.negotiate({ min: 2, max: 2 }, { min: 2, max: 3 }) // 2
+ * Frame.negotiate({ min: 2, max: 2 }, { min: 3, max: 3 }) // undefined
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const negotiate = (ours: VersionRange, theirs: VersionRange): number | undefined => {
+  const highest = Math.min(ours.max, theirs.max)
+  return highest >= Math.max(ours.min, theirs.min) ? highest : undefined
+}
+
+/**
+ * A range as the logs show it: `2`, or `2..3`.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Frame.formatRange({ min: 2, max: 3 }) // "2..3"
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const formatRange = (range: VersionRange): string =>
+  range.min === range.max ? `${range.max}` : `${range.min}..${range.max}`
+
+/**
+ * The range a `Hello` announces: `minVersion` (absent from a node of version 1: it spoke only
+ * `version`) to `version`.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "effect-otp/wire"
+ *
+ * Frame.helloRange({ version: 3, minVersion: 2 }) // { min: 2, max: 3 }
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const helloRange = (hello: { readonly version: number; readonly minVersion?: number }): VersionRange => ({
+  min: hello.minVersion !== undefined && hello.minVersion <= hello.version ? hello.minVersion : hello.version,
+  max: hello.version
+})
 
 /**
  * Where a node listens, as advertised to its peers (and gossiped to the rest of the cluster).
@@ -100,7 +217,8 @@ export const LinkLimits = {
 
 /**
  * First frame of a connection, sent by the dialing node once the TLS handshake (if any) is done,
- * with the dialer's {@link LinkLimits}.
+ * with the dialer's {@link LinkLimits} and the range of protocol versions it speaks: `version` is
+ * the highest, `minVersion` the lowest (absent: `version` only).
  *
  * @example
  * ```ts
@@ -111,6 +229,7 @@ export const LinkLimits = {
  *   name: "a",
  *   incarnation: 1,
  *   version: Frame.protocolVersion,
+ *   minVersion: Frame.minProtocolVersion,
  *   address: { host: "127.0.0.1", port: 4370 }
  * }
  * ```
@@ -122,13 +241,15 @@ export const Hello = Schema.TaggedStruct("Hello", {
   name: Schema.String,
   incarnation: Schema.Number,
   version: Schema.Int,
+  minVersion: Schema.optionalKey(Schema.Int),
   address: Schema.NullOr(Address),
   ...LinkLimits
 })
 
 /**
  * The accepting node's answer to a `Hello` it admits, with its {@link LinkLimits}; the link is up
- * once it is exchanged.
+ * once it is exchanged. `version` is the version of the link (see {@link negotiate}): the dialer
+ * refuses a Welcome whose version it does not speak.
  *
  * @example
  * ```ts
@@ -158,7 +279,7 @@ export const Welcome = Schema.TaggedStruct("Welcome", {
  * Why a handshake was refused.
  *
  * - `duplicate_name`: another live node with that name (a different incarnation) is connected.
- * - `version_mismatch`: the protocol versions differ.
+ * - `version_mismatch`: the two nodes speak no common protocol version.
  * - `self`: the node dialed itself.
  * - `identity_mismatch`: the name in `Hello` is not the authenticated TLS identity.
  * - `superseded`: the same node is already connected over another connection that wins the tie-break.
@@ -264,7 +385,9 @@ export const Ping = Schema.TaggedStruct("Ping", {})
 export const Pong = Schema.TaggedStruct("Pong", {})
 
 /**
- * Every control frame (the handshake, the goodbye, and the liveness probe).
+ * Every control frame (the handshake, the goodbye, and the liveness probe). Every one of them
+ * decodes with fields it does not know (from a newer release) ignored; a control frame of another
+ * kind on an open link is logged and ignored, during the handshake it closes the connection.
  *
  * @example
  * ```ts
@@ -287,7 +410,8 @@ export const ControlFrame = Schema.Union([Hello, Welcome, Reject, Goodbye, Ping,
 export type ControlFrame = typeof ControlFrame.Type
 
 /**
- * A data frame: the channel name and the payload as encoded by the channel's Schema.
+ * A data frame: the channel name and the payload as encoded by the channel's Schema. Elements
+ * after the payload (from a newer release) are ignored.
  *
  * The hot path checks this shape inline (an array whose first element is a string) instead of
  * running the Schema; the payload itself is always decoded with the channel's Schema.
@@ -303,7 +427,7 @@ export type ControlFrame = typeof ControlFrame.Type
  * @category schemas
  * @since 0.1.0
  */
-export const DataFrame = Schema.Tuple([Schema.String, Schema.Unknown])
+export const DataFrame = Schema.TupleWithRest(Schema.Tuple([Schema.String, Schema.Unknown]), [Schema.Unknown])
 
 /**
  * @category models

@@ -140,6 +140,8 @@ export interface LinkInfo {
   readonly framesOut: number
   /** Bytes of the frames sent (frame bodies) since the link came up. */
   readonly bytesOut: number
+  /** The protocol version the link speaks: the highest both nodes speak (see `Frame.negotiate`). */
+  readonly version: number
 }
 
 /**

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Metric, Queue, Schema, Scope, Stream } from "effect"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as Codec from "../../src/Transport/Codec.ts"
+import { protocolVersion } from "../../src/Transport/Frame.ts"
 import { encodeFrames, FrameDecoder } from "../../src/Transport/Framing.ts"
 import { handshakesRefused } from "../../src/Transport/internal/refusals.ts"
 import { derivePsk, pskCipher } from "../../src/Transport/Security.ts"
@@ -235,7 +236,7 @@ describe("TcpTransport", () => {
             () => {}
           )
           socket.on("data", (chunk: Buffer) => decoder.push(chunk))
-          socket.write(frame({ _tag: "Hello", name: "old", incarnation: 1, version: 1, address: null }))
+          socket.write(frame({ _tag: "Hello", name: "old", incarnation: 1, version: protocolVersion, address: null }))
         })
         assert.strictEqual(welcome._tag, "Welcome")
         assert.strictEqual(welcome.maxFrameBytes, 16 * 1024)

@@ -390,6 +390,23 @@ export class Calls {
     }
   }
 
+  /**
+   * The peer answered a `Call` or `Stop` of this node as unsupported (it does not know that kind):
+   * the call fails with `RemoteDecodeError`, the stop with a defect (every node of protocol 2 knows
+   * both kinds: only a broken peer answers so).
+   */
+  onUnsupported(frame: { readonly ref: number; readonly kind: string }, node: string, detail: string): void {
+    if (frame.kind === "Call") {
+      const pending = this.take(frame.ref)
+      if (pending === undefined) return
+      return pending.resume(
+        this.fail("decode", new RemoteDecodeError({ node, what: `request ${pending.tag}`, detail }))
+      )
+    }
+    const stop = take(this.stops, frame.ref)
+    stop?.resume(Effect.die(new Error(`GenServer.stop of ${String(stop.target)}: ${detail}`)))
+  }
+
   // ---------------------------------------------------------------------------------------------
   // A node went down
 

@@ -125,8 +125,20 @@ export class DistributionEngine implements RemoteBridge {
         const kind = frame.kind.slice(0, 64)
         if (this.unknownKinds.size < 32 && !this.unknownKinds.has(kind)) {
           this.unknownKinds.add(kind)
-          this.log(`distribution frames of kind "${kind}" from ${node} dropped: this node does not know it`)
+          this.log(
+            `distribution frames of kind "${kind}" from ${node} dropped: this node does not know it` +
+              (frame.ref === undefined ? "" : " (requests are answered as unsupported)")
+          )
         }
+        // A request: its sender fails it now rather than at its timeout.
+        if (frame.ref !== undefined) this.shared.post(node, { _tag: "Unsupported", ref: frame.ref, kind })
+        return
+      }
+      case "Unsupported": {
+        // Only for a request of that kind: a ref names a request of this node only with its kind.
+        const detail = `node ${node} does not support frames of kind "${frame.kind.slice(0, 64)}"`
+        if (frame.kind === "Call" || frame.kind === "Stop") return void this.calls.onUnsupported(frame, node, detail)
+        if (frame.kind === "Spawn") return void this.spawns.onUnsupported(frame.ref, node, detail)
         return
       }
     }

@@ -307,6 +307,14 @@ export class Spawns {
   // ---------------------------------------------------------------------------------------------
   // A node went down
 
+  /** The peer answered the `Spawn` `ref` as unsupported: that spawn fails with `RemoteDecodeError`. */
+  onUnsupported(ref: number, node: string, detail: string): void {
+    const pending = take(this.pending, ref)
+    if (pending === undefined) return
+    this.shared.counters.spawnsFailed++
+    pending.resume(Effect.fail(new RemoteDecodeError({ node, what: "spawn request", detail })))
+  }
+
   /** Fails every spawn pending on `node` with `NodeDown`, at once. */
   nodeDown(node: string, reason: string): void {
     for (const [ref, pending] of this.pending) {

@@ -30,8 +30,12 @@ const decodeFrame = (payload: unknown): DistFrame => {
   const tag = typeof payload === "object" && payload !== null ? (payload as { _tag?: unknown })._tag : undefined
   const decode = decoders.get(tag)
   if (decode !== undefined && tag !== "Unknown") return decode(payload)
-  // A kind from a newer node: dropped, not a broken link (rolling upgrades add kinds).
-  if (typeof tag === "string") return { _tag: "Unknown", kind: tag }
+  // A kind from a newer node: dropped, not a broken link (rolling upgrades add kinds); a request
+  // (it has a ref) is answered with Unsupported.
+  if (typeof tag === "string") {
+    const ref = (payload as { ref?: unknown }).ref
+    return typeof ref === "number" ? { _tag: "Unknown", kind: tag, ref } : { _tag: "Unknown", kind: tag }
+  }
   // Anything else is refused by the union's own decoder, with its message.
   return channel.decode(payload)
 }

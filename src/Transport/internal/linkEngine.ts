@@ -10,8 +10,8 @@ import { Clock, Effect, Exit, PubSub, Schema, Stream } from "effect"
 import type { Context } from "effect"
 import type { Channel } from "../Channel.ts"
 import * as Codec from "../Codec.ts"
-import { ControlFrame, protocolVersion } from "../Frame.ts"
-import type { Address, NodeIdentity, RejectReason } from "../Frame.ts"
+import { ControlFrame, formatRange, helloRange, minProtocolVersion, negotiate, protocolVersion } from "../Frame.ts"
+import type { Address, NodeIdentity, RejectReason, VersionRange } from "../Frame.ts"
 import type { LinkDownReason, LinkEvent, LinkInfo, Transport } from "../Transport.ts"
 import {
   ChannelInUse,
@@ -31,6 +31,7 @@ import type { RefusalReason } from "./refusals.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
 import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
 import { newIncarnation } from "./tuning.ts"
+import { type Simulation, WireSimulation, withExtraField } from "./wireSimulation.ts"
 
 /** Log sink used from callbacks. */
 export type Log = (level: "Debug" | "Info" | "Warn" | "Error", message: string) => void
@@ -58,6 +59,8 @@ export interface LinkEngineConfig {
   readonly wallClockMillis: () => number
   /** The services of the fiber that built the engine (its metric registry, for refusals). */
   readonly context: Context.Context<never>
+  /** Tests only: behave as a node of a newer release on the wire (see `wireSimulation.ts`). */
+  readonly simulation?: Simulation | undefined
 }
 
 /**
@@ -65,7 +68,7 @@ export interface LinkEngineConfig {
  * that builds it: the one construction every transport implementation shares.
  */
 export const makeLinkEngine = (
-  settings: Omit<LinkEngineConfig, "local" | "codec" | "timers" | "wallClockMillis" | "context"> & {
+  settings: Omit<LinkEngineConfig, "local" | "codec" | "timers" | "wallClockMillis" | "context" | "simulation"> & {
     readonly name: string
   }
 ): Effect.Effect<LinkEngine> =>
@@ -78,7 +81,8 @@ export const makeLinkEngine = (
         codec: Codec.make(),
         timers: Timers.ofFiber(fiber),
         wallClockMillis: () => clock.currentTimeMillisUnsafe(),
-        context: fiber.context
+        context: fiber.context,
+        simulation: fiber.getRef(WireSimulation)
       })
     )
   })
@@ -115,6 +119,8 @@ interface Connection {
   lastReceivedAt: number
   /** The largest message the peer accepts (its handshake says; an older peer: this node's limit). */
   peerMaxFrameBytes: number
+  /** The protocol version of the link (0 until the handshake agrees on one). */
+  version: number
   /** Frames and bytes (frame bodies) sent and received on this connection, for the metrics. */
   framesIn: number
   bytesIn: number
@@ -154,6 +160,32 @@ interface Registration {
 }
 
 const decodeControl = Schema.decodeUnknownExit(ControlFrame)
+
+const controlTags: ReadonlySet<unknown> = new Set(
+  ControlFrame.members.map((member) => member.fields._tag.schema.literal)
+)
+
+/** A map tagged with a kind that is not a control frame of this release. */
+const isUnknownControl = (value: unknown): value is { readonly _tag: string } =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  typeof (value as { _tag?: unknown })._tag === "string" &&
+  !controlTags.has((value as { _tag: string })._tag)
+
+/**
+ * A `Reject` whose reason this release does not know (a newer node's): what to tell, with the
+ * peer's own message; `undefined` for anything else.
+ */
+const unknownRefusal = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null || (value as { _tag?: unknown })._tag !== "Reject") return undefined
+  const { reason, message } = value as { reason?: unknown; message?: unknown }
+  if (typeof reason !== "string" || typeof message !== "string") return undefined
+  return `the peer refused the connection for a reason this node does not know ("${reason.slice(0, 64)}"): ${message.slice(0, 500)}`
+}
+
+/** What a simulated newer node appends to its data frames. */
+const extraElement = { fromTheFuture: true }
 
 const ignoreSent = (): void => {}
 
@@ -222,11 +254,19 @@ export class LinkEngine {
   private readonly now: () => number
   /** Refused connections: counted by reason, logged once per host and reason, then rarely. */
   readonly refusals: Refusals
+  /** The protocol versions this node speaks. */
+  readonly versions: VersionRange
+  /** Tests only: adds an unknown field to every frame sent (a simulated newer node). */
+  private readonly extraFields: boolean
+  /** Kinds of unknown control frames already logged (a bounded number: the peer chooses them). */
+  private readonly unknownControls = new Set<string>()
 
   constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
     this.now = config.timers.now
     this.refusals = new Refusals(config.log, config.timers.now, config.context)
+    this.versions = config.simulation?.versions ?? { min: minProtocolVersion, max: protocolVersion }
+    this.extraFields = config.simulation?.extraFields === true
   }
 
   /** Counts a connection from `remote` refused for `reason`, and logs `line` once per host and reason, then rarely. */
@@ -254,6 +294,7 @@ export class LinkEngine {
       peerAddress: null,
       lastReceivedAt: this.now(),
       peerMaxFrameBytes: this.config.maxFrameBytes,
+      version: 0,
       framesIn: 0,
       bytesIn: 0,
       framesOut: 0,
@@ -293,7 +334,8 @@ export class LinkEngine {
         _tag: "Hello",
         name: local.name,
         incarnation: local.incarnation,
-        version: protocolVersion,
+        version: this.versions.max,
+        minVersion: this.versions.min,
         address,
         ...this.limits()
       })
@@ -346,7 +388,7 @@ export class LinkEngine {
   }
 
   private writeControl(c: Connection, frame: ControlFrame): void {
-    emit(c, this.config.codec.encode(frame))
+    emit(c, this.config.codec.encode(this.extraFields ? withExtraField(frame) : frame))
   }
 
   private reject(
@@ -458,6 +500,9 @@ export class LinkEngine {
     if (c.state === "closed") return
     const decoded = decodeControl(value)
     if (Exit.isFailure(decoded)) {
+      if (c.state === "open" && isUnknownControl(value)) return this.unknownControl(c, value._tag)
+      const refusal = c.state === "handshake" && c.direction === "outbound" ? unknownRefusal(value) : undefined
+      if (refusal !== undefined) return this.protocolError(c, refusal)
       return this.protocolError(c, c.state === "open" ? "malformed frame" : "malformed handshake frame")
     }
     const frame = decoded.value
@@ -494,9 +539,25 @@ export class LinkEngine {
     return next !== undefined && this.links.get(next.peer!.name) === next
   }
 
+  /**
+   * A control frame of a kind this release does not know, on an open link (a newer peer's): logged
+   * once per kind, ignored; the link stays up.
+   */
+  private unknownControl(c: Connection, tag: string): void {
+    const kind = tag.slice(0, 64)
+    if (this.unknownControls.size >= 32 || this.unknownControls.has(kind)) return
+    this.unknownControls.add(kind)
+    this.config.log(
+      "Warn",
+      `ignored a control frame of kind "${kind}" from node "${c.peer?.name}": this node does not know it ` +
+        `(the link speaks protocol ${c.version}; a newer node should not send it); the link stays up`
+    )
+  }
+
   private dispatch(c: Connection, frame: Array<unknown>): void {
     const name = frame[0]
-    if (typeof name !== "string" || frame.length !== 2) return this.protocolError(c, "malformed data frame")
+    // Elements after the payload come from a newer release: ignored.
+    if (typeof name !== "string" || frame.length < 2) return this.protocolError(c, "malformed data frame")
     const registration = this.channels.get(name)
     if (registration === undefined) {
       return this.config.log("Debug", `frame on unknown channel "${name}" from ${c.peer?.name} dropped`)
@@ -518,11 +579,13 @@ export class LinkEngine {
     const { local } = this.config
     const claimed = hello.name
     if (this.closing) return this.reject(c, "shutting_down", `node "${local.name}" is shutting down`, null, claimed)
-    if (hello.version !== protocolVersion) {
+    const theirs = helloRange(hello)
+    const version = negotiate(this.versions, theirs)
+    if (version === undefined) {
       return this.reject(
         c,
         "version_mismatch",
-        `it speaks protocol ${hello.version}, node "${local.name}" speaks protocol ${protocolVersion}`,
+        `it speaks protocol ${formatRange(theirs)}, node "${local.name}" speaks protocol ${formatRange(this.versions)}`,
         null,
         claimed
       )
@@ -549,10 +612,11 @@ export class LinkEngine {
         _tag: "Welcome",
         name: local.name,
         incarnation: local.incarnation,
-        version: protocolVersion,
+        version,
         address: this.config.address,
         ...this.limits()
       })
+      c.version = version
       this.open(c, peer, hello.address, hello)
     })
   }
@@ -565,12 +629,15 @@ export class LinkEngine {
       this.finish(c, "connection_closed", detail)
       c.conn.destroy()
     }
-    if (welcome.version !== protocolVersion) {
-      return fail(
-        "version_mismatch",
-        `it speaks protocol ${welcome.version}, node "${this.config.local.name}" speaks protocol ${protocolVersion}`
-      )
+    // The accepting node chose the link's version from this node's range: one outside it is a
+    // node that does not negotiate (or a broken one).
+    if (welcome.version < this.versions.min || welcome.version > this.versions.max) {
+      const detail =
+        `it answered with protocol ${welcome.version}, node "${this.config.local.name}" speaks protocol ` +
+        formatRange(this.versions)
+      return fail("version_mismatch", detail)
     }
+    c.version = welcome.version
     const expected = c.options.expectedName
     if (expected !== undefined && expected !== welcome.name) {
       return fail("unexpected_peer", `expected node "${expected}", found "${welcome.name}"`)
@@ -760,7 +827,8 @@ export class LinkEngine {
       framesIn: c.framesIn,
       bytesIn: c.bytesIn,
       framesOut: c.framesOut,
-      bytesOut: c.bytesOut
+      bytesOut: c.bytesOut,
+      version: c.version
     }
   }
 
@@ -773,7 +841,11 @@ export class LinkEngine {
   ): Uint8Array | Segments | EncodeFailed | MessageTooLarge {
     let body: Uint8Array | Segments
     try {
-      body = encodeKeepingLargeBinaries([channel.name, channel.encode(message)], this.config.codec.encode)
+      const payload = channel.encode(message)
+      body = encodeKeepingLargeBinaries(
+        this.extraFields ? [channel.name, withExtraField(payload), extraElement] : [channel.name, payload],
+        this.config.codec.encode
+      )
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
