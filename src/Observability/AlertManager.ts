@@ -41,8 +41,8 @@ import { runtimeOf } from "../Process/internal/context.ts"
 import { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import * as SupervisorEvents from "../Supervisor/SupervisorEvents.ts"
-import { AlertEngine, attachInternals, kinds, type Settings, type Transition } from "./internal/alertEngine.ts"
-import { AlertSampler, nodeSubject, processSubject } from "./internal/alertSampler.ts"
+import { AlertEngine, attachInternals, kinds, NODE, type Settings, type Transition } from "./internal/alertEngine.ts"
+import { AlertSampler } from "./internal/alertSampler.ts"
 import { Collector } from "./internal/collector.ts"
 
 /**
@@ -420,13 +420,13 @@ const engineSettings = (settings: AlertSettings): Settings => ({
   minStddev: settings.minStddev
 })
 
-const toEvent = (transition: Transition): AlertEvent => {
-  const { subject } = transition
+const toEvent = (node: string, transition: Transition): AlertEvent => {
+  const pid = transition.pid
   const common = {
     kind: transition.kind,
-    subject: subject.key.startsWith("node:") ? subject.node : subject.key,
-    node: subject.node,
-    ...(subject.pid === undefined ? {} : { pid: subject.pid }),
+    subject: pid === undefined ? node : String(pid),
+    node: pid === undefined ? node : pid.node,
+    ...(pid === undefined ? {} : { pid }),
     value: transition.value,
     mean: transition.mean,
     stddev: transition.stddev,
@@ -496,7 +496,7 @@ const make = (options: AlertOptions | undefined) =>
             transitions,
             (transition) => {
               if (transition._tag === "Triggered") triggered[transition.kind]++
-              const event = toEvent(transition)
+              const event = toEvent(runtime.node, transition)
               return Effect.andThen(PubSub.publish(pubsub, event), logEvent(event))
             },
             { discard: true }
@@ -539,18 +539,21 @@ const make = (options: AlertOptions | undefined) =>
           const next = merge(current, patch)
           if (next instanceof InvalidAlertSettings) return Effect.fail(next)
           current = next
-          return publish(engine.configure(engineSettings(next), wall()))
+          const resolved = engine.configure(engineSettings(next), wall())
+          if (!engine.accepts("mailbox_size")) sampler.resetHistory()
+          return publish(resolved)
         }),
       settings: Effect.sync(() => current),
       subscribe: Effect.map(PubSub.subscribe(pubsub), (subscription) => Stream.fromSubscription(subscription)),
-      activeAlerts: Effect.sync(() => engine.activeAlerts().map((alert) => toEvent(alert) as AlertTriggered)),
+      activeAlerts: Effect.sync(() =>
+        engine.activeAlerts().map((alert) => toEvent(runtime.node, alert) as AlertTriggered)
+      ),
       record: (sample) =>
         Effect.suspend(() => {
           if (!engine.accepts(sample.kind)) return Effect.void
           const pid = sample.pid
           if (pid !== undefined && !sampler.isLive(pid)) return Effect.void
-          const subject = pid === undefined ? nodeSubject(runtime.node) : processSubject(pid)
-          const transition = engine.record(sample.kind, subject, sample.value, now(), wall())
+          const transition = engine.record(sample.kind, pid?.id ?? NODE, pid, sample.value, now(), wall())
           return transition === undefined ? Effect.void : publish([transition])
         }),
       sampleNow

@@ -25,8 +25,8 @@ import {
   AlertEngine,
   engineOf,
   internalsOf,
-  type Settings,
-  type Subject
+  NODE,
+  type Settings
 } from "../../src/Observability/internal/alertEngine.ts"
 import { Baseline } from "../../src/Observability/internal/alertBaseline.ts"
 import { sample as metricSample } from "../support/observedNode.ts"
@@ -46,15 +46,17 @@ const engineSettings: Settings = {
   minStddev: { mailbox_size: 1, handler_latency: 1, restart_rate: 1, event_loop_delay: 1 }
 }
 
-const subject = (id: number): Subject => {
-  const pid = Pid.make("engine", id, 1)
-  return { key: String(pid), node: "engine", pid }
-}
-
-/** Feeds `values` at times 0, 1, 2, ... ms from `start`; returns the transitions. */
-const feed = (engine: AlertEngine, who: Subject, values: ReadonlyArray<number>, start = 0) =>
+/** Feeds `values` of process `id` at times 0, 1, 2, ... ms from `start`; returns the transitions. */
+const feed = (engine: AlertEngine, id: number, values: ReadonlyArray<number>, start = 0) =>
   values.flatMap((value, i) => {
-    const transition = engine.record("mailbox_size", who, value, start + i, 1_000_000 + start + i)
+    const transition = engine.record(
+      "mailbox_size",
+      id,
+      Pid.make("engine", id, 1),
+      value,
+      start + i,
+      1_000_000 + start + i
+    )
     return transition === undefined ? [] : [transition]
   })
 
@@ -79,22 +81,23 @@ describe("AlertEngine", () => {
 
   it("below minSamples nothing triggers, however large the value", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     assert.deepStrictEqual(feed(engine, who, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1e9]), [])
     assert.deepStrictEqual(engine.activeAlerts(), [])
     // That sample fed the baseline: the tenth.
-    assert.strictEqual(engine.baseline(who.key, "mailbox_size")?.count, 10)
+    assert.strictEqual(engine.baseline(who, "mailbox_size")?.count, 10)
   })
 
   it("a spike above mean + k * stddev after minSamples triggers, with the baseline it was judged against", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     assert.deepStrictEqual(feed(engine, who, [...steady, 14]), [], "14 is not above 11 + 3 * 1")
     const [alert, ...rest] = feed(engine, who, [30], 100)
     assert.deepStrictEqual(rest, [])
     assert.strictEqual(alert?._tag, "Triggered")
     assert.strictEqual(alert?.kind, "mailbox_size")
-    assert.strictEqual(alert?.subject, who)
+    assert.strictEqual(alert?.id, who)
+    assert.strictEqual(alert?.pid?.id, who)
     assert.strictEqual(alert?.value, 30)
     // The baseline of the eleven samples before it (14 fed it, 30 did not).
     const fed = [...steady, 14]
@@ -108,14 +111,14 @@ describe("AlertEngine", () => {
     assert.strictEqual(engine.activeCount("mailbox_size"), 1)
     assert.strictEqual(engine.activeCount("handler_latency"), 0)
     // The anomaly did not feed the baseline, nor do samples while the alert is active.
-    const count = engine.baseline(who.key, "mailbox_size")!.count
+    const count = engine.baseline(who, "mailbox_size")!.count
     feed(engine, who, [50, 60, 70], 200)
-    assert.strictEqual(engine.baseline(who.key, "mailbox_size")!.count, count)
+    assert.strictEqual(engine.baseline(who, "mailbox_size")!.count, count)
   })
 
   it("hysteresis: values around the trigger threshold give one alert; it resolves after resolveSamples in a row below the lower threshold", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     feed(engine, who, steady)
     // Around the trigger threshold (14), never below the resolve threshold (11 + 1.5 = 12.5).
     const flapping = feed(engine, who, [20, 13, 15, 13, 16, 12.6, 14, 13, 15, 13], 100)
@@ -137,7 +140,7 @@ describe("AlertEngine", () => {
 
   it("cooldown: no second trigger within cooldownMs of the last one, a trigger again once it passed", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     feed(engine, who, steady)
     assert.strictEqual(feed(engine, who, [30], 100).length, 1)
     assert.strictEqual(feed(engine, who, [10, 10, 10], 200).length, 1, "resolved")
@@ -150,41 +153,41 @@ describe("AlertEngine", () => {
       ["Triggered"]
     )
     // Another subject, or another kind of the same one, has its own cooldown.
-    const other = subject(2)
+    const other = 2
     feed(engine, other, steady, 1100)
     assert.strictEqual(feed(engine, other, [30], 1200).length, 1)
   })
 
   it("forgetting a subject resolves its alerts (exited) and frees its state", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     feed(engine, who, [...steady, 30])
-    engine.record("handler_latency", who, 5, 0, 0)
+    engine.record("handler_latency", who, Pid.make("engine", who, 1), 5, 0, 0)
     assert.strictEqual(engine.subjectCount, 1)
-    const resolved = engine.forget(who.key, 42)
+    const resolved = engine.forget(who, 42)
     assert.deepStrictEqual(
       resolved.map((r) => [r.kind, r.reason, r.value, r.at]),
       [["mailbox_size", "exited", 30, 42]]
     )
     assert.strictEqual(engine.subjectCount, 0)
     assert.deepStrictEqual(engine.activeAlerts(), [])
-    assert.deepStrictEqual(engine.forget(who.key, 43), [])
+    assert.deepStrictEqual(engine.forget(who, 43), [])
   })
 
   it("disabling resolves active alerts (disabled) and drops baselines; a disabled kind takes no samples", () => {
     const engine = new AlertEngine(engineSettings)
-    const who = subject(1)
+    const who = 1
     feed(engine, who, [...steady, 30])
-    engine.record("handler_latency", who, 5, 0, 0)
+    engine.record("handler_latency", who, Pid.make("engine", who, 1), 5, 0, 0)
     const resolved = engine.configure({ ...engineSettings, kinds: ["handler_latency"] }, 7)
     assert.deepStrictEqual(
       resolved.map((r) => [r.kind, r.reason]),
       [["mailbox_size", "disabled"]]
     )
-    assert.isUndefined(engine.baseline(who.key, "mailbox_size"))
-    assert.strictEqual(engine.baseline(who.key, "handler_latency")?.count, 1)
-    assert.isUndefined(engine.record("mailbox_size", who, 1000, 1, 1))
-    assert.isUndefined(engine.baseline(who.key, "mailbox_size"))
+    assert.isUndefined(engine.baseline(who, "mailbox_size"))
+    assert.strictEqual(engine.baseline(who, "handler_latency")?.count, 1)
+    assert.isUndefined(engine.record("mailbox_size", who, Pid.make("engine", who, 1), 1000, 1, 1))
+    assert.isUndefined(engine.baseline(who, "mailbox_size"))
     engine.configure({ ...engineSettings, enabled: false }, 8)
     assert.strictEqual(engine.subjectCount, 0)
   })
@@ -315,7 +318,7 @@ describe("AlertManager", () => {
           yield* fill(1)
           yield* sweeps(5)
           assert.deepStrictEqual([...seen], [], "a steady mailbox of 1 message")
-          assert.strictEqual((yield* engine).baseline(String(pid), "mailbox_size")?.count, 5)
+          assert.strictEqual((yield* engine).baseline(pid.id, "mailbox_size")?.count, 5)
           yield* fill(20)
           yield* sweeps(1)
           assert.strictEqual(seen.length, 1)
@@ -394,6 +397,34 @@ describe("AlertManager", () => {
     )
   )
 
+  it.effect("processes whose mailbox stays empty keep no state, yet their empty sweeps count toward minSamples", () =>
+    run(
+      Effect.gen(function* () {
+        const seen = yield* recordEvents
+        const idle = yield* Effect.forEach(Array.from({ length: 200 }), () => sink)
+        yield* sweeps(5)
+        assert.strictEqual((yield* engine).processSubjectCount, 0)
+        // Five empty sweeps behind it: the first message burst is judged at once.
+        const { fill, pid } = idle[0]!
+        yield* fill(10)
+        yield* sweeps(1)
+        assert.deepStrictEqual(
+          seen.map((e) => [e._tag, e.subject, e.value, e.mean]),
+          [["AlertTriggered", String(pid), 10, 0]]
+        )
+        assert.strictEqual((yield* engine).baseline(pid.id, "mailbox_size")?.count, 5)
+        assert.strictEqual((yield* engine).processSubjectCount, 1)
+        // A process spawned later has lived through fewer sweeps.
+        const late = yield* sink
+        yield* sweeps(2)
+        yield* late.fill(10)
+        yield* sweeps(1)
+        assert.strictEqual(seen.length, 1, "two empty sweeps are not minSamples")
+        assert.strictEqual((yield* engine).baseline(late.pid.id, "mailbox_size")?.count, 3)
+      })
+    )
+  )
+
   it.effect("after a resolve, a new spike within the cooldown raises nothing; past the cooldown it does", () =>
     run(
       Effect.gen(function* () {
@@ -449,6 +480,8 @@ describe("AlertManager", () => {
       Effect.gen(function* () {
         const seen = yield* recordEvents
         const sinks = yield* Effect.all([sink, sink, sink])
+        // One message each: every sink has a mailbox series (an always-empty one would have none).
+        for (const { fill } of sinks) yield* fill(1)
         yield* sweeps(5)
         const alerting = sinks[0]!
         yield* alerting.fill(100)
@@ -465,7 +498,7 @@ describe("AlertManager", () => {
         assert.strictEqual(last.subject, String(alerting.pid))
         assert.deepStrictEqual(yield* AlertManager.activeAlerts, [])
         assert.strictEqual((yield* engine).processSubjectCount, 2)
-        assert.isUndefined((yield* engine).baseline(String(alerting.pid), "handler_latency"))
+        assert.isUndefined((yield* engine).baseline(alerting.pid.id, "handler_latency"))
         // Every process gone: nothing left.
         for (const { pid } of sinks.slice(1)) yield* Process.kill(pid)
         yield* sweeps(1)
@@ -489,7 +522,7 @@ describe("AlertManager", () => {
           children: [ChildSpec.worker({ id: "w", start: Process.spawn(() => Effect.never, { name: "w" }) })]
         })
         yield* sweeps(5)
-        assert.strictEqual((yield* engine).baseline(String(sup), "restart_rate")?.count, 5)
+        assert.strictEqual((yield* engine).baseline(sup.id, "restart_rate")?.count, 5)
         for (let i = 0; i < 3; i++) {
           yield* Process.exit("w", ExitReason.custom("boom"))
           yield* supervisorEvents.next(is.restarted("w"))
@@ -531,7 +564,7 @@ describe("AlertManager", () => {
           assert.strictEqual((yield* engine).subjectCount, 0, "no samples while disabled")
           yield* AlertManager.configure({ enabled: true, minSamples: 3 })
           yield* sweeps(3)
-          assert.strictEqual((yield* engine).baseline(String(pid), "mailbox_size")?.count, 3, "30 is the new normal")
+          assert.strictEqual((yield* engine).baseline(pid.id, "mailbox_size")?.count, 3, "30 is the new normal")
           assert.strictEqual(seen.length, 2)
           // Out-of-range settings fail and change nothing.
           const failed = yield* Effect.exit(AlertManager.configure({ sensitivityMultiplier: 0, minSamples: 9 }))
@@ -550,15 +583,16 @@ describe("AlertManager", () => {
       Effect.gen(function* () {
         const seen = yield* recordEvents
         const { fill, pid } = yield* sink
-        const count = () => Effect.map(engine, (e) => e.baseline(String(pid), "mailbox_size")?.count)
+        const count = () => Effect.map(engine, (e) => e.baseline(pid.id, "mailbox_size")?.count)
+        yield* fill(1)
         yield* sweeps(5)
         yield* AlertManager.configure({ sampleInterval: "10 seconds", sensitivityMultiplier: 10 })
         yield* TestClock.adjust("1 second") // the sweep that was waiting runs at t = 6 s
         assert.strictEqual(yield* count(), 6)
         yield* TestClock.adjust("9 seconds") // t = 15 s: no sweep, the next one is at t = 16 s
         assert.strictEqual(yield* count(), 6)
-        // 15 messages: above 0 + 3 * 2, below 0 + 10 * 2.
-        yield* fill(15)
+        // 15 messages: above 1 + 3 * 2, below 1 + 10 * 2.
+        yield* fill(14)
         yield* TestClock.adjust("1 second")
         assert.strictEqual(yield* count(), 7)
         assert.deepStrictEqual([...seen], [])
@@ -579,12 +613,12 @@ describe("AlertManager", () => {
             yield* GenServer.cast(pid, Sleepy.Sleep({ millis: 2 }))
             yield* sweeps(1)
           }
-          const baseline = (yield* engine).baseline(String(pid), "handler_latency")
+          const baseline = (yield* engine).baseline(pid.id, "handler_latency")
           assert.strictEqual(baseline?.count, 5)
           assert.strictEqual(baseline?.mean, 2)
           // An interval with no timed message adds no sample.
           yield* sweeps(1)
-          assert.strictEqual((yield* engine).baseline(String(pid), "handler_latency")?.count, 5)
+          assert.strictEqual((yield* engine).baseline(pid.id, "handler_latency")?.count, 5)
           // 50 ms: the moving average (weight 0.2) goes to 11.6 ms, above 2 + 3 * 2.
           yield* GenServer.cast(pid, Sleepy.Sleep({ millis: 50 }))
           yield* sweeps(1)
@@ -613,7 +647,7 @@ describe("AlertManager", () => {
           )
           // A disabled kind's samples are dropped.
           yield* AlertManager.record({ kind: "event_loop_delay", value: 1e6 })
-          assert.isUndefined((yield* engine).baseline(`node:${node}`, "event_loop_delay"))
+          assert.isUndefined((yield* engine).baseline(NODE, "event_loop_delay"))
         })
       )
       const failed = yield* Effect.flip(run(Effect.void, { baselineWindow: 0 }))
@@ -660,7 +694,7 @@ describe("AlertManager", () => {
         }
         yield* nextTimersPhase
         yield* AlertManager.sampleNow
-        const after = engineOf(manager).baseline(`node:${node}`, "event_loop_delay")
+        const after = engineOf(manager).baseline(NODE, "event_loop_delay")
         assert.strictEqual(after?.count, 1)
         assert.isAtLeast(after!.mean, 40, `p99 delay of the interval with the block: ${after!.mean} ms`)
       }),

@@ -15,6 +15,11 @@
  *   neither resolve it nor start a new one, so the alert does not flap;
  * - {@link AlertEngine.forget} frees a subject (its process exited), resolving its alerts.
  *
+ * Subjects are numbers: a local process's pid id, or {@link NODE} for the node itself. A series is
+ * one object (its baseline inline). A series can start with `priorZeros` samples of 0 already
+ * counted, so that the sampler keeps no state at all for a process whose figure was always 0 (most
+ * mailboxes): it creates the series when the first other value arrives.
+ *
  * @internal
  */
 import type * as Pid from "../../Process/Pid.ts"
@@ -26,12 +31,8 @@ export type Kind = "mailbox_size" | "handler_latency" | "restart_rate" | "event_
 /** Every kind, in a stable order. */
 export const kinds: ReadonlyArray<Kind> = ["mailbox_size", "handler_latency", "restart_rate", "event_loop_delay"]
 
-/** What a series is about: a process (by pid) or a node. `key` identifies it in the engine. */
-export interface Subject {
-  readonly key: string
-  readonly node: string
-  readonly pid: Pid.Pid | undefined
-}
+/** The subject id of the node itself (no process has id 0). */
+export const NODE = 0
 
 /** Why an alert resolved. */
 export type ResolveReason = "recovered" | "exited" | "disabled"
@@ -54,7 +55,9 @@ export interface Settings {
 export interface Triggered {
   readonly _tag: "Triggered"
   readonly kind: Kind
-  readonly subject: Subject
+  /** The subject: a pid id, or {@link NODE}. */
+  readonly id: number
+  readonly pid: Pid.Pid | undefined
   readonly value: number
   readonly mean: number
   readonly stddev: number
@@ -67,7 +70,8 @@ export interface Triggered {
 export interface Resolved {
   readonly _tag: "Resolved"
   readonly kind: Kind
-  readonly subject: Subject
+  readonly id: number
+  readonly pid: Pid.Pid | undefined
   readonly value: number
   readonly mean: number
   readonly stddev: number
@@ -82,24 +86,32 @@ export interface Resolved {
 /** A change of an alert's state. */
 export type Transition = Triggered | Resolved
 
-class Series {
-  readonly baseline = new Baseline()
+/** One (subject, kind) series: its baseline and its alert state. */
+class Series extends Baseline {
   alert: Triggered | undefined = undefined
   /** Consecutive samples below the resolve threshold while alerting. */
   below = 0
   /** Monotonic milliseconds of the last trigger. */
   lastTriggeredAt = Number.NEGATIVE_INFINITY
   lastValue = 0
-}
 
-interface SubjectState {
-  readonly subject: Subject
-  readonly series: Map<Kind, Series>
+  constructor(
+    readonly kind: Kind,
+    readonly id: number,
+    readonly pid: Pid.Pid | undefined
+  ) {
+    super()
+  }
 }
 
 /** The engine of one AlertManager. */
 export class AlertEngine {
-  private readonly subjects = new Map<string, SubjectState>()
+  private readonly series: Record<Kind, Map<number, Series>> = {
+    mailbox_size: new Map(),
+    handler_latency: new Map(),
+    restart_rate: new Map(),
+    event_loop_delay: new Map()
+  }
   private readonly active = new Map<Series, Triggered>()
   private enabledKinds: ReadonlySet<Kind>
 
@@ -111,24 +123,31 @@ export class AlertEngine {
     return this.current
   }
 
-  /** Subjects with state (for tests: nothing leaks). */
+  /** Subjects with state, the node included (for tests: nothing leaks). */
   get subjectCount(): number {
-    return this.subjects.size
+    const ids = new Set<number>()
+    for (const kind of kinds) for (const id of this.series[kind].keys()) ids.add(id)
+    return ids.size
   }
 
   /** Subjects with state that are processes. */
   get processSubjectCount(): number {
-    let n = 0
-    for (const state of this.subjects.values()) if (state.subject.pid !== undefined) n++
-    return n
+    const ids = new Set<number>()
+    for (const kind of kinds) for (const id of this.series[kind].keys()) if (id !== NODE) ids.add(id)
+    return ids.size
+  }
+
+  /** Whether a series has state. */
+  has(kind: Kind, id: number): boolean {
+    return this.series[kind].has(id)
   }
 
   /** The baseline of one series, if it has state. */
   baseline(
-    key: string,
+    id: number,
     kind: Kind
   ): { readonly count: number; readonly mean: number; readonly stddev: number } | undefined {
-    return this.subjects.get(key)?.series.get(kind)?.baseline
+    return this.series[kind].get(id)
   }
 
   /** Whether samples of `kind` are evaluated now. */
@@ -148,33 +167,40 @@ export class AlertEngine {
     return n
   }
 
-  /** The subjects that are processes (to free those whose process exited). */
-  *processSubjects(): IterableIterator<Subject> {
-    for (const state of this.subjects.values()) if (state.subject.pid !== undefined) yield state.subject
+  /** The processes that have state, with their pids (to free those that exited). */
+  *processSubjects(): IterableIterator<Pid.Pid> {
+    for (const kind of kinds) {
+      for (const series of this.series[kind].values()) if (series.pid !== undefined) yield series.pid
+    }
   }
 
   /**
-   * Feeds one sample. `now` is monotonic milliseconds (cooldown), `wall` wall-clock milliseconds
-   * (the timestamps of the alerts).
+   * Feeds one sample of subject `id` (`pid` for a process). `now` is monotonic milliseconds
+   * (cooldown), `wall` wall-clock milliseconds (the timestamps of the alerts). A series created by
+   * this sample first counts `priorZeros` samples of 0 (see the module's documentation).
    */
-  record(kind: Kind, subject: Subject, value: number, now: number, wall: number): Transition | undefined {
+  record(
+    kind: Kind,
+    id: number,
+    pid: Pid.Pid | undefined,
+    value: number,
+    now: number,
+    wall: number,
+    priorZeros = 0
+  ): Transition | undefined {
     if (!this.accepts(kind) || !Number.isFinite(value)) return undefined
-    let state = this.subjects.get(subject.key)
-    if (state === undefined) {
-      state = { subject, series: new Map() }
-      this.subjects.set(subject.key, state)
-    }
-    let series = state.series.get(kind)
+    const settings = this.current
+    const map = this.series[kind]
+    let series = map.get(id)
     if (series === undefined) {
-      series = new Series()
-      state.series.set(kind, series)
+      series = new Series(kind, id, pid)
+      series.count = Math.min(priorZeros, Math.max(settings.minSamples, settings.baselineWindow))
+      map.set(id, series)
     }
     series.lastValue = value
-    const settings = this.current
-    const baseline = series.baseline
-    const sigma = Math.max(baseline.stddev, settings.minStddev[kind])
+    const sigma = Math.max(series.stddev, settings.minStddev[kind])
     if (series.alert !== undefined) {
-      const lower = baseline.mean + this.resolveMultiplier() * sigma
+      const lower = series.mean + this.resolveMultiplier() * sigma
       if (value >= lower) {
         series.below = 0
         return undefined
@@ -183,18 +209,19 @@ export class AlertEngine {
       if (series.below < settings.resolveSamples) return undefined
       return this.resolve(series, series.alert, value, lower, wall, "recovered")
     }
-    const upper = baseline.mean + settings.sensitivityMultiplier * sigma
-    if (baseline.count >= settings.minSamples && value > upper) {
+    const upper = series.mean + settings.sensitivityMultiplier * sigma
+    if (series.count >= settings.minSamples && value > upper) {
       if (now - series.lastTriggeredAt < settings.cooldownMs) return undefined
       series.lastTriggeredAt = now
       series.below = 0
       const alert: Triggered = {
         _tag: "Triggered",
         kind,
-        subject: state.subject,
+        id,
+        pid: series.pid,
         value,
-        mean: baseline.mean,
-        stddev: baseline.stddev,
+        mean: series.mean,
+        stddev: series.stddev,
         threshold: upper,
         at: wall
       }
@@ -202,17 +229,18 @@ export class AlertEngine {
       this.active.set(series, alert)
       return alert
     }
-    baseline.add(value, settings.baselineWindow)
+    series.add(value, settings.baselineWindow)
     return undefined
   }
 
   /** Frees a subject's state; its active alerts resolve with `reason`. */
-  forget(key: string, wall: number, reason: ResolveReason = "exited"): Array<Resolved> {
-    const state = this.subjects.get(key)
-    if (state === undefined) return []
-    this.subjects.delete(key)
+  forget(id: number, wall: number, reason: ResolveReason = "exited"): Array<Resolved> {
     const resolved: Array<Resolved> = []
-    for (const series of state.series.values()) {
+    for (const kind of kinds) {
+      const map = this.series[kind]
+      const series = map.get(id)
+      if (series === undefined) continue
+      map.delete(id)
       if (series.alert !== undefined) resolved.push(this.resolveNow(series, wall, reason))
     }
     return resolved
@@ -226,13 +254,13 @@ export class AlertEngine {
     this.current = settings
     this.enabledKinds = new Set(settings.kinds)
     const resolved: Array<Resolved> = []
-    for (const [key, state] of this.subjects) {
-      for (const [kind, series] of state.series) {
-        if (this.accepts(kind)) continue
+    for (const kind of kinds) {
+      if (this.accepts(kind)) continue
+      const map = this.series[kind]
+      for (const series of map.values()) {
         if (series.alert !== undefined) resolved.push(this.resolveNow(series, wall, "disabled"))
-        state.series.delete(kind)
       }
-      if (state.series.size === 0) this.subjects.delete(key)
+      map.clear()
     }
     return resolved
   }
@@ -243,8 +271,8 @@ export class AlertEngine {
   }
 
   private resolveNow(series: Series, wall: number, reason: ResolveReason): Resolved {
-    const sigma = Math.max(series.baseline.stddev, this.current.minStddev[series.alert!.kind])
-    const lower = series.baseline.mean + this.resolveMultiplier() * sigma
+    const sigma = Math.max(series.stddev, this.current.minStddev[series.kind])
+    const lower = series.mean + this.resolveMultiplier() * sigma
     return this.resolve(series, series.alert!, series.lastValue, lower, wall, reason)
   }
 
@@ -262,10 +290,11 @@ export class AlertEngine {
     return {
       _tag: "Resolved",
       kind: alert.kind,
-      subject: alert.subject,
+      id: alert.id,
+      pid: alert.pid,
       value,
-      mean: series.baseline.mean,
-      stddev: series.baseline.stddev,
+      mean: series.mean,
+      stddev: series.stddev,
       threshold,
       at: wall,
       since: alert.at,

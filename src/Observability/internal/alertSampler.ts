@@ -1,7 +1,14 @@
 /**
  * The AlertManager's sampler: one sweep reads the node's figures and feeds them to the engine.
  *
- * - mailbox size of every live process (`cell.mailbox.size`);
+ * - mailbox size of every live process (`cell.mailbox.size`). A process whose mailbox was empty at
+ *   every sweep has no state: its series is created, with those empty samples counted, when a sweep
+ *   first finds a message waiting (how many sweeps it lived through is read from its pid id, since
+ *   ids grow: see {@link SweepHistory});
+ * - handler latency of every live process whose handlers were timed since the last sweep: the
+ *   moving average of the sampled handler durations the runtime keeps per process
+ *   (`mailbox.stats`, one message in `busySampleEvery` timed); processes with no new timed message
+ *   give no sample (an idle process does not repeat its last figure into its baseline);
  * - restarts per minute of every live supervisor, from the `ChildRestarted` events counted since
  *   the last sweep;
  * - the node's event-loop delay: the 99th percentile (milliseconds) of a `monitorEventLoopDelay`
@@ -9,38 +16,63 @@
  *   monitor measures each tick against the previous one, and the first tick after it is enabled or
  *   reset only sets that reference: a block of the loop right after a sweep is seen only if it
  *   lasts past that tick (10 ms);
- * - then every process subject whose process is no longer in the table is forgotten (its alerts
- *   resolve with reason `exited`).
+ * - then every process with state that is no longer in the table is forgotten (its alerts resolve
+ *   with reason `exited`).
  *
- * - handler latency of every live process whose handlers were timed since the last sweep: the
- *   moving average of the sampled handler durations the runtime keeps per process
- *   (`mailbox.stats`, one message in `busySampleEvery` timed); processes with no new timed message
- *   give no sample (an idle process does not repeat its last figure into its baseline);
+ * A sweep of 100,000 idle processes reads two fields of each and allocates nothing for them.
  *
  * @internal
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks"
-import type * as Pid from "../../Process/Pid.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import type { ProcessStats } from "../../Process/internal/processStats.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
-import type { AlertEngine, Subject, Transition } from "./alertEngine.ts"
+import type * as Pid from "../../Process/Pid.ts"
+import { type AlertEngine, NODE, type Transition } from "./alertEngine.ts"
 
 const supervisorBehaviours = new Set(["supervisor", "dynamic_supervisor"])
 
-/** The subject of a process. */
-export const processSubject = (pid: Pid.Pid): Subject => ({ key: String(pid), node: pid.node, pid })
+/**
+ * The highest pid id alive at each of the last sweeps (a running maximum, so non-decreasing).
+ * Pid ids only grow, so a process alive now with id `n` was alive at every recorded sweep whose
+ * maximum is at least `n`: {@link sweepsSince} counts them with a binary search.
+ */
+class SweepHistory {
+  private readonly maxIds: Array<number> = []
+  private highest = 0
 
-/** The subject of a node. */
-export const nodeSubject = (node: string): Subject => ({ key: `node:${node}`, node, pid: undefined })
+  /** Records a sweep that saw ids up to `maxId`, keeping the last `keep` sweeps. */
+  push(maxId: number, keep: number): void {
+    if (maxId > this.highest) this.highest = maxId
+    this.maxIds.push(this.highest)
+    if (this.maxIds.length > keep) this.maxIds.splice(0, this.maxIds.length - keep)
+  }
+
+  /** Recorded sweeps that the process with this id lived through. */
+  sweepsSince(id: number): number {
+    const ids = this.maxIds
+    let low = 0
+    let high = ids.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (ids[mid]! >= id) high = mid
+      else low = mid + 1
+    }
+    return ids.length - low
+  }
+
+  clear(): void {
+    this.maxIds.length = 0
+  }
+}
 
 /** Samples one node's runtime into one engine. */
 export class AlertSampler {
-  private readonly restarts = new Map<string, number>()
+  private readonly restarts = new Map<number, number>()
   /** Timed handler samples already seen, per process (weak: freed with the process). */
   private readonly latencySeen = new WeakMap<ProcessStats, number>()
+  private readonly history = new SweepHistory()
   private readonly delay: IntervalHistogram
-  private readonly node: Subject
   private lastSweep: number
 
   constructor(
@@ -48,21 +80,30 @@ export class AlertSampler {
     private readonly engine: AlertEngine,
     now: number
   ) {
-    this.node = nodeSubject(runtime.node)
     this.lastSweep = now
     this.delay = monitorEventLoopDelay({ resolution: 10 })
     this.delay.enable()
   }
 
+  /** The node's name (the subject of node alerts). */
+  get node(): string {
+    return this.runtime.node
+  }
+
   /** Counts a restart by the supervisor `supervisor` (from a `ChildRestarted` event). */
   countRestart(supervisor: Pid.Pid): void {
-    const key = String(supervisor)
-    this.restarts.set(key, (this.restarts.get(key) ?? 0) + 1)
+    if (!this.isLive(supervisor)) return
+    this.restarts.set(supervisor.id, (this.restarts.get(supervisor.id) ?? 0) + 1)
   }
 
   /** Whether a pid names a live process of this node (samples of anything else are dropped). */
   isLive(pid: Pid.Pid): boolean {
     return this.runtime.lookup(pid) !== undefined
+  }
+
+  /** Forgets the sweeps seen (the mailbox baselines were dropped: they start again). */
+  resetHistory(): void {
+    this.history.clear()
   }
 
   /** One sweep at monotonic `now` (ms), wall-clock `wall` (ms); returns the transitions it caused. */
@@ -77,42 +118,52 @@ export class AlertSampler {
     const mailboxes = engine.accepts("mailbox_size")
     const latencies = engine.accepts("handler_latency")
     const restarts = engine.accepts("restart_rate")
+    let maxId = 0
     if (mailboxes || latencies || restarts) {
+      const history = this.history
       for (const cell of this.runtime.processes()) {
         if (!cell.alive) continue
-        let subject: Subject | undefined
-        const subjectOf = () => (subject ??= processSubject(cell.pid))
-        if (mailboxes) push(engine.record("mailbox_size", subjectOf(), cell.mailbox.size, now, wall))
+        const pid = cell.pid
+        const id = pid.id
+        if (id > maxId) maxId = id
+        if (mailboxes) {
+          const size = cell.mailbox.size
+          if (size !== 0 || engine.has("mailbox_size", id)) {
+            push(engine.record("mailbox_size", id, pid, size, now, wall, history.sweepsSince(id)))
+          }
+        }
         if (latencies) {
           const stats = cell.mailbox.stats
-          if (stats.samples > (this.latencySeen.get(stats) ?? 0)) {
+          if (stats.samples > 0 && stats.samples > (this.latencySeen.get(stats) ?? 0)) {
             this.latencySeen.set(stats, stats.samples)
-            push(engine.record("handler_latency", subjectOf(), stats.latencyMs, now, wall))
+            push(engine.record("handler_latency", id, pid, stats.latencyMs, now, wall))
           }
         }
         if (restarts && isSupervisor(cell)) {
-          const count = this.restarts.get(subjectOf().key) ?? 0
-          push(engine.record("restart_rate", subjectOf(), (count * 60_000) / elapsed, now, wall))
+          const count = this.restarts.get(id) ?? 0
+          push(engine.record("restart_rate", id, pid, (count * 60_000) / elapsed, now, wall))
         }
       }
     }
     this.restarts.clear()
+    if (mailboxes) {
+      const settings = engine.settings
+      this.history.push(maxId, Math.max(settings.minSamples, settings.baselineWindow))
+    }
     const delay = this.delay
     if (engine.accepts("event_loop_delay") && delay.count > 0) {
-      push(engine.record("event_loop_delay", this.node, delay.percentile(99) / 1e6, now, wall))
+      push(engine.record("event_loop_delay", NODE, undefined, delay.percentile(99) / 1e6, now, wall))
     }
     delay.reset()
     transitions.push(...this.forgetExited(wall))
     return transitions
   }
 
-  /** Frees the state of every process subject whose process exited. */
+  /** Frees the state of every process whose process exited. */
   forgetExited(wall: number): Array<Transition> {
-    const gone: Array<string> = []
-    for (const subject of this.engine.processSubjects()) {
-      if (subject.pid !== undefined && this.runtime.lookup(subject.pid) === undefined) gone.push(subject.key)
-    }
-    return gone.flatMap((key) => this.engine.forget(key, wall, "exited"))
+    const gone = new Set<number>()
+    for (const pid of this.engine.processSubjects()) if (this.runtime.lookup(pid) === undefined) gone.add(pid.id)
+    return Array.from(gone).flatMap((id) => this.engine.forget(id, wall, "exited"))
   }
 
   /** Delay samples the event-loop monitor holds since the last sweep (tests wait on it). */
