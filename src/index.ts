@@ -136,3 +136,9 @@ export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
 
 /** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
 export * as Tracing from "./Observability/Tracing.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: the Observer
+
+/** The node-local Observer: snapshots, top-N, one process in detail, lifecycle events. @since 0.1.0 */
+export * as Observer from "./Observability/Observer.ts"
