@@ -95,7 +95,9 @@ export class Unreachable extends Schema.TaggedClass<Unreachable>()("Unreachable"
 }) {}
 
 /**
- * A node's snapshot in a {@link ClusterSnapshot}, with how long it took to arrive.
+ * A node's snapshot in a {@link ClusterSnapshot}, with how long it took to arrive. Its `processes`
+ * are the first `processLimit` of the node's processes in spawn order (see {@link SnapshotOptions});
+ * `omittedProcesses` counts the ones left out (`snapshot.node.processCount` counts them all).
  *
  * @example
  * ```ts
@@ -111,6 +113,7 @@ export class Unreachable extends Schema.TaggedClass<Unreachable>()("Unreachable"
 export class SnapshotAnswer extends Schema.TaggedClass<SnapshotAnswer>()("Answered", {
   node: Schema.String,
   elapsedMs: Schema.Number,
+  omittedProcesses: Schema.Number,
   snapshot: Observer.NodeSnapshot
 }) {}
 
@@ -268,6 +271,31 @@ export interface QueryOptions {
 }
 
 /**
+ * Options of {@link snapshot}.
+ *
+ * @example
+ * ```ts
+ * import { ObserverCluster } from "effect-otp"
+ *
+ * // Every process of every node: allow for the time it takes (about 1 s per 10,000 remote processes).
+ * const options: ObserverCluster.SnapshotOptions = { processLimit: Infinity, timeout: "10 seconds" }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface SnapshotOptions extends QueryOptions {
+  /**
+   * How many processes each node includes, the first in spawn order (its oldest: supervisors and
+   * long-lived servers). Default 1,000. A snapshot crosses the wire as one message, so it must
+   * stay under the receiving node's message limit (8 MiB by default, about 27,000 processes) and
+   * its encoding takes time (about 1 s per 10,000 processes on a 2-core machine); to find the
+   * processes that matter on a large node, ask {@link top} instead. `Infinity` includes them all.
+   */
+  readonly processLimit?: number | undefined
+}
+
+/**
  * Options of {@link top}.
  *
  * @example
@@ -311,7 +339,7 @@ export class ObserverCluster extends Context.Service<
   ObserverCluster,
   {
     /** See {@link snapshot}. */
-    readonly snapshot: (options?: QueryOptions) => Effect.Effect<ClusterSnapshot>
+    readonly snapshot: (options?: SnapshotOptions) => Effect.Effect<ClusterSnapshot>
     /** See {@link top}. */
     readonly top: (options: TopOptions) => Effect.Effect<ClusterTop>
     /** See {@link process}. */
@@ -344,6 +372,8 @@ export interface ObserverClusterOptions {
    */
   readonly forgetDownAfter?: Duration.Input | undefined
 }
+
+const DEFAULT_PROCESS_LIMIT = 1000
 
 const millis = (input: Duration.Input | undefined, otherwise: number): number =>
   input === undefined ? otherwise : Duration.toMillis(input)
@@ -398,10 +428,15 @@ export const layer = (
       return ObserverCluster.of({
         snapshot: (query) => {
           const timeoutMs = timeoutOf(query)
+          const limit = query?.processLimit ?? DEFAULT_PROCESS_LIMIT
+          // Infinity does not cross the wire as a number: no limit is "undefined".
+          const processLimit = limit === Infinity ? undefined : Math.max(0, Math.floor(limit))
           return Effect.gen(function* () {
             const takenAt = yield* Clock.currentTimeMillis
             const answers = yield* ask(timeoutMs, (node) =>
-              GenServer.call(Server.systemProcessOn(node), Server.ObserverProtocol.Snapshot(), { timeout: timeoutMs })
+              GenServer.call(Server.systemProcessOn(node), Server.ObserverProtocol.Snapshot({ processLimit }), {
+                timeout: timeoutMs
+              })
             )
             return new ClusterSnapshot({
               node: self,
@@ -409,7 +444,12 @@ export const layer = (
               timeoutMs,
               nodes: answers.map((asked) =>
                 Result.isSuccess(asked.result)
-                  ? new SnapshotAnswer({ node: asked.node, elapsedMs: asked.elapsedMs, snapshot: asked.result.success })
+                  ? new SnapshotAnswer({
+                      node: asked.node,
+                      elapsedMs: asked.elapsedMs,
+                      omittedProcesses: asked.result.success.omitted,
+                      snapshot: asked.result.success.snapshot
+                    })
                   : unreachableOf(asked, asked.result.failure)
               )
             })
@@ -481,7 +521,7 @@ export const layer = (
  * @category queries
  * @since 0.1.0
  */
-export const snapshot = (options?: QueryOptions): Effect.Effect<ClusterSnapshot, never, ObserverCluster> =>
+export const snapshot = (options?: SnapshotOptions): Effect.Effect<ClusterSnapshot, never, ObserverCluster> =>
   ObserverCluster.use((observer) => observer.snapshot(options))
 
 /**
