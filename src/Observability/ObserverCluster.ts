@@ -3,7 +3,9 @@
  * by every connected node (and this one) in parallel, each within a per-node timeout.
  *
  * Each node runs an Observer system process, a GenServer registered under the reserved name
- * `effect_otp_observer` (started by {@link layer}), which answers from that node's `Observer`.
+ * `effect_otp_observer` (started by {@link layer} under its own supervisor,
+ * `effect_otp_observer_sup`, which starts it again if it crashes or is killed), which answers from
+ * that node's `Observer`.
  * Questions travel through distribution with Schema-typed requests and replies, like any remote
  * call. A result names every node it knows of, with either its answer or why there is none:
  * - `timeout`: no answer within the per-node timeout (a node that is up but stalled or
@@ -20,6 +22,8 @@
 import { Clock, Context, Duration, Effect, Layer, Result, Schema } from "effect"
 import * as Cluster from "../Cluster/Cluster.ts"
 import * as GenServer from "../Process/GenServer.ts"
+import * as ChildSpec from "../Supervisor/ChildSpec.ts"
+import * as Supervisor from "../Supervisor/Supervisor.ts"
 import { NoProcess } from "../Process/Errors.ts"
 import type * as Pid from "../Process/Pid.ts"
 import type * as ProcessRuntime from "../Process/ProcessRuntime.ts"
@@ -412,10 +416,20 @@ export const layer = (
       const observer = yield* Observer.Observer
       const context = yield* Effect.context<ProcessRuntime.ProcessRuntime>()
       const members = yield* Members.track(cluster, millis(options?.forgetDownAfter, 5 * 60_000))
-      const server = yield* GenServer.start(Server.behaviour(observer), undefined, {
-        name: GenServer.name(Server.SYSTEM_NAME, Server.ObserverProtocol)
-      }).pipe(Effect.orDie)
-      yield* Effect.addFinalizer(() => Effect.ignore(GenServer.stop(server)))
+      // Supervised: a system process that crashes or is killed is started again under its name.
+      yield* Supervisor.startScoped(
+        {
+          strategy: "one_for_one",
+          maxRestarts: 10,
+          within: "10 seconds",
+          children: [
+            ChildSpec.genServer("observer", Server.behaviour(observer), undefined, {
+              name: GenServer.name(Server.SYSTEM_NAME, Server.ObserverProtocol)
+            })
+          ]
+        },
+        { name: `${Server.SYSTEM_NAME}_sup` }
+      ).pipe(Effect.orDie)
       const self = cluster.local.name
       const timeoutOf = (query: QueryOptions | undefined) => millis(query?.timeout, defaultTimeoutMs)
       const call = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) =>

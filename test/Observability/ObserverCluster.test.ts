@@ -203,6 +203,33 @@ describe("ObserverCluster", () => {
     })
   )
 
+  it.live("the system process is supervised: killed, it is started again and answers", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const first = yield* b.run(Registry.whereis(ObserverCluster.systemName))
+      assert.strictEqual(first._tag, "Some")
+      if (first._tag !== "Some") return
+      yield* b.run(Process.kill(first.value))
+      const second = yield* eventually(
+        b.run(Registry.whereis(ObserverCluster.systemName)),
+        (pid) => pid._tag === "Some" && !Pid.equals(pid.value, first.value),
+        5000
+      )
+      assert.strictEqual(second._tag, "Some")
+      const result = yield* a.run(ObserverCluster.snapshot())
+      assert.strictEqual(entryOf(result, "b")._tag, "Answered")
+      // Its supervisor is part of the node's supervision trees.
+      const onB = result.answered.find((answer) => answer.node === "b")!
+      assert.isTrue(
+        onB.snapshot.supervisors.some(
+          (tree) => tree.name === `${ObserverCluster.systemName}_sup` && tree.restarts === 1
+        )
+      )
+    })
+  )
+
   it.live(
     "one process is asked of its own node: its detail, NoProcess when it is dead, ProcessUnreachable when its node is not connected",
     () =>
