@@ -97,7 +97,7 @@ describe("ObserverCluster", () => {
         assert.strictEqual(entryOf(result, "b")._tag, "Answered")
         assert.strictEqual(result.timeoutMs, 300)
         assert.isAtLeast(elapsed, 290)
-        assert.isBelow(elapsed, 1300, "the query ends with the per-node timeout, not later")
+        assert.isBelow(elapsed, 2500, "the query ends with the per-node timeout, not when heartbeats give up (5 s)")
       }),
     30_000
   )
