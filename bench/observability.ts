@@ -261,7 +261,9 @@ const main = Effect.gen(function* () {
   const remoteSampled = yield* measure(remote, "sampled", remoteCalls)
   const remoteFull = yield* measure(remote, "full", remoteCalls)
   const scrape = yield* metricsScrape
-  const snapshot = observer ? yield* snapshotCost : { processes: 0, snapshotMillis: 0, encodeMillis: 0, topMillis: 0 }
+  const snapshot = observer
+    ? yield* snapshotCost
+    : { processes: 0, snapshotMillis: 0, snapshotCpuMillis: 0, encodeMillis: 0, topMillis: 0 }
   if (observer) progress("observer snapshot of 100k (ms)", snapshot.snapshotMillis)
   const sampling = observer ? yield* samplingCost : undefined
   yield* Effect.promise(() => receiver.stop())
@@ -282,10 +284,12 @@ const main = Effect.gen(function* () {
     metricsScrapeMillis: scrape.millis,
     metricsScrapeLines: scrape.lines,
     observerSnapshotMillis100k: snapshot.snapshotMillis,
+    observerSnapshotCpuMillis100k: snapshot.snapshotCpuMillis,
     observerSnapshotEncodeMillis100k: snapshot.encodeMillis,
     observerTopMillis100k: snapshot.topMillis,
     busySamplingCostRatio: sampling?.busySamplingCostRatio ?? 0,
     busySamplingEvery1CostRatio: sampling?.busySamplingEvery1CostRatio ?? 0,
+    busySamplingCpuCostRatio: sampling?.busySamplingCpuCostRatio ?? 0,
     callsPerSecSamplingOff: sampling?.callsPerSecSamplingOff ?? 0,
     callsPerSecSampling16: sampling?.callsPerSecSampling16 ?? 0,
     callsPerSecSampling1: sampling?.callsPerSecSampling1 ?? 0,

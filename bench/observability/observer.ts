@@ -3,14 +3,19 @@
  * what the busy sampling costs bench:local's call loop.
  *
  * - `observerSnapshotMillis100k`: `Observer.snapshot` on a runtime with 100,000 idle GenServers
- *   (median of 7 after 2 warm-ups); `observerSnapshotEncodeMillis100k`: encoding it to JSON-ready
+ *   (median of 7 after 2 warm-ups), wall-clock; `observerSnapshotCpuMillis100k`: the CPU time it
+ *   used (user + system, `process.cpuUsage`: on a loaded machine, the wall-clock figure includes
+ *   the time other processes had the cores); `observerSnapshotEncodeMillis100k`: encoding it to JSON-ready
  *   values with its Schema (what an `/observer` route adds); `observerTopMillis100k`: a top-10 by
  *   mailbox over the same table.
  * - `busySamplingCostRatio`: bench:local's sequential call loop (200k calls after 20k of warm-up)
  *   in a runtime with the default sampling (one message in 16 timed) against one with sampling
  *   off, in ONE run, alternating (off, on, off, on ...): the median of the per-pair ratios (on /
- *   off), so that the load of the machine drifting between pairs cancels out.
- *   `busySamplingEvery1CostRatio` times every message (the worst case, for reference).
+ *   off), so that the load of the machine drifting between pairs cancels out. Each round runs the
+ *   three runtimes in a rotated order (a runtime measured after another pays for its garbage).
+ *   `busySamplingEvery1CostRatio` times every message (the worst case, for reference);
+ *   `busySamplingCpuCostRatio` is the same median ratio as `busySamplingCostRatio` in calls per
+ *   CPU-second (`process.cpuUsage`), less disturbed by other processes on a loaded machine.
  */
 import { cpus, loadavg } from "node:os"
 import { Effect, Schema } from "effect"
@@ -20,7 +25,7 @@ import { server, Bench } from "./protocol.ts"
 const PROCESSES = 100_000
 const ROUND_TRIPS = 200_000
 const WARMUP = 20_000
-const PAIRS = 7
+const ROUNDS = 9
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((x, y) => x - y)
@@ -38,12 +43,15 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 export const snapshotCost = Effect.gen(function* () {
   for (let i = 0; i < PROCESSES; i++) yield* GenServer.start(server, undefined)
   const snapshots: Array<number> = []
+  const cpu: Array<number> = []
   const encodes: Array<number> = []
   const tops: Array<number> = []
   const encode = Schema.encodeSync(Observer.NodeSnapshot)
   let count = 0
   for (let round = 0; round < 9; round++) {
+    const cpuBefore = process.cpuUsage()
     const { value: snapshot, millis } = yield* timed(Observer.snapshot)
+    const cpuUsed = process.cpuUsage(cpuBefore)
     count = snapshot.processes.length
     const start = performance.now()
     encode(snapshot)
@@ -51,6 +59,7 @@ export const snapshotCost = Effect.gen(function* () {
     const top = yield* timed(Observer.top({ by: "mailbox", limit: 10 }))
     if (round >= 2) {
       snapshots.push(millis)
+      cpu.push((cpuUsed.user + cpuUsed.system) / 1000)
       encodes.push(encodeMillis)
       tops.push(top.millis)
     }
@@ -58,6 +67,7 @@ export const snapshotCost = Effect.gen(function* () {
   return {
     processes: count,
     snapshotMillis: Number(median(snapshots).toFixed(1)),
+    snapshotCpuMillis: Number(median(cpu).toFixed(1)),
     encodeMillis: Number(median(encodes).toFixed(1)),
     topMillis: Number(median(tops).toFixed(2))
   }
@@ -72,9 +82,14 @@ const callRate = (busySampleEvery: number) =>
         for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
       })
     yield* loop(WARMUP)
+    const cpuBefore = process.cpuUsage()
     const { millis } = yield* timed(loop(ROUND_TRIPS))
+    const cpu = process.cpuUsage(cpuBefore)
     yield* GenServer.stop(pid)
-    return Math.round((ROUND_TRIPS / millis) * 1000)
+    return {
+      perSec: Math.round((ROUND_TRIPS / millis) * 1000),
+      perCpuSec: Math.round((ROUND_TRIPS / (cpu.user + cpu.system)) * 1e6)
+    }
   }).pipe(Effect.provide(ProcessRuntime.layer({ busySampleEvery })))
 
 export const samplingCost = Effect.gen(function* () {
@@ -83,10 +98,19 @@ export const samplingCost = Effect.gen(function* () {
   const every1: Array<number> = []
   const ratios: Array<number> = []
   const ratios1: Array<number> = []
-  for (let pair = 0; pair < PAIRS; pair++) {
-    const a = yield* callRate(0)
-    const b = yield* callRate(16)
-    const c = yield* callRate(1)
+  const cpuRatios: Array<number> = []
+  const orders = [
+    [0, 16, 1],
+    [16, 1, 0],
+    [1, 0, 16]
+  ] as const
+  for (let round = 0; round < ROUNDS; round++) {
+    const rates = new Map<number, { readonly perSec: number; readonly perCpuSec: number }>()
+    for (const every of orders[round % 3]!) rates.set(every, yield* callRate(every))
+    const a = rates.get(0)!.perSec
+    const b = rates.get(16)!.perSec
+    const c = rates.get(1)!.perSec
+    cpuRatios.push(rates.get(16)!.perCpuSec / rates.get(0)!.perCpuSec)
     off.push(a)
     on.push(b)
     every1.push(c)
@@ -100,6 +124,7 @@ export const samplingCost = Effect.gen(function* () {
     callsPerSecSampling1: median(every1),
     busySamplingCostRatio: Number(median(ratios).toFixed(3)),
     busySamplingEvery1CostRatio: Number(median(ratios1).toFixed(3)),
+    busySamplingCpuCostRatio: Number(median(cpuRatios).toFixed(3)),
     ratios: ratios.map((ratio) => Number(ratio.toFixed(3)))
   }
 })

@@ -176,6 +176,8 @@ export class NodeInfo extends Schema.Class<NodeInfo>("effect-otp/Observer/NodeIn
 export const ProcessStatus = Schema.Literals(["running", "waiting", "exiting"])
 
 /**
+ * What a process is doing (see the {@link ProcessStatus} schema).
+ *
  * @category snapshots
  * @since 0.1.0
  */
@@ -450,6 +452,8 @@ export class ProcessRestarted extends Schema.TaggedClass<ProcessRestarted>()("Pr
 export const ObserverEvent = Schema.Union([ProcessStarted, ProcessExited, ProcessRestarted])
 
 /**
+ * An event of {@link events}: `ProcessStarted`, `ProcessExited` or `ProcessRestarted`.
+ *
  * @category events
  * @since 0.1.0
  */
