@@ -164,9 +164,14 @@ export const selectTop = <T>(
   score: (item: T) => number,
   limit: number
 ): Array<{ readonly item: T; readonly score: number }> => {
-  const heap: Array<{ readonly item: T; readonly score: number }> = []
+  /** `seq` orders ties: of two equal scores, the later item ranks lower. */
+  const heap: Array<{ readonly item: T; readonly score: number; readonly seq: number }> = []
   if (limit <= 0) return heap
-  const less = (i: number, j: number) => heap[i]!.score < heap[j]!.score
+  const less = (i: number, j: number) => {
+    const a = heap[i]!
+    const b = heap[j]!
+    return a.score < b.score || (a.score === b.score && a.seq > b.seq)
+  }
   const swap = (i: number, j: number) => {
     const t = heap[i]!
     heap[i] = heap[j]!
@@ -185,11 +190,13 @@ export const selectTop = <T>(
       i = m
     }
   }
+  let seq = 0
   for (const item of items) {
     const value = score(item)
+    seq++
     if (Number.isNaN(value)) continue
     if (heap.length < limit) {
-      heap.push({ item, score: value })
+      heap.push({ item, score: value, seq })
       let i = heap.length - 1
       while (i > 0) {
         const p = (i - 1) >> 1
@@ -198,12 +205,11 @@ export const selectTop = <T>(
         i = p
       }
     } else if (value > heap[0]!.score) {
-      heap[0] = { item, score: value }
+      heap[0] = { item, score: value, seq }
       down(0)
     }
   }
-  // Highest first; among equal scores, the earlier item first (a stable sort of the selection).
-  return heap.sort((a, b) => b.score - a.score)
+  return heap.sort((a, b) => b.score - a.score || a.seq - b.seq)
 }
 
 /**
