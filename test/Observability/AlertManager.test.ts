@@ -401,11 +401,15 @@ describe("AlertManager", () => {
     run(
       Effect.gen(function* () {
         const seen = yield* recordEvents
-        const idle = yield* Effect.forEach(Array.from({ length: 200 }), () => sink)
+        // More processes than a sweep reads in one step (4096): the sink is in the second step.
+        yield* Effect.repeat(
+          Process.spawn(() => Effect.never),
+          { times: 4999 }
+        )
+        const { fill, pid } = yield* sink
         yield* sweeps(5)
         assert.strictEqual((yield* engine).processSubjectCount, 0)
         // Five empty sweeps behind it: the first message burst is judged at once.
-        const { fill, pid } = idle[0]!
         yield* fill(10)
         yield* sweeps(1)
         assert.deepStrictEqual(
