@@ -761,7 +761,53 @@ export const record = (sample: AlertSample): Effect.Effect<void, never, AlertMan
 export const sampleNow: Effect.Effect<void, never, AlertManager> = AlertManager.use((manager) => manager.sampleNow)
 
 /**
- * Options from the environment, every variable optional: `ALERTS_ENABLED` (boolean),
+ * The environment variables {@link config} reads (name, default, meaning), in the shape of
+ * `ClusterConfig.variables`, for a node's table of variables.
+ *
+ * @example
+ * ```ts
+ * import { AlertManager } from "effect-otp"
+ *
+ * const names = AlertManager.variables.map((variable) => variable.name) // ["ALERTS_ENABLED", ...]
+ * ```
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const variables: ReadonlyArray<{
+  readonly name: string
+  readonly default: string | undefined
+  readonly meaning: string
+}> = [
+  {
+    name: "ALERTS_ENABLED",
+    default: String(defaults.enabled),
+    meaning: "Whether the AlertManager samples and alerts."
+  },
+  {
+    name: "ALERTS_SENSITIVITY_MULTIPLIER",
+    default: String(defaults.sensitivityMultiplier),
+    meaning: "k: an alert fires when a sample exceeds mean + k x stddev of its own baseline."
+  },
+  {
+    name: "ALERTS_MIN_SAMPLES",
+    default: String(defaults.minSamples),
+    meaning: "Samples a baseline needs before it can alert."
+  },
+  {
+    name: "ALERTS_COOLDOWN_MS",
+    default: String(defaults.cooldownMs),
+    meaning: "At most one alert per process (or node) and kind within this many milliseconds."
+  },
+  {
+    name: "ALERTS_SAMPLE_INTERVAL_MS",
+    default: String(Duration.toMillis(defaults.sampleInterval)),
+    meaning: "How often the AlertManager samples mailboxes, handler latency, restarts and the event loop."
+  }
+]
+
+/**
+ * Options from the environment, every variable optional ({@link variables}): `ALERTS_ENABLED` (boolean),
  * `ALERTS_SENSITIVITY_MULTIPLIER`, `ALERTS_MIN_SAMPLES`, `ALERTS_COOLDOWN_MS`,
  * `ALERTS_SAMPLE_INTERVAL_MS`.
  *
