@@ -5,7 +5,7 @@
  * a supervisor, configuration at run time, metrics and log lines.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Layer, Queue, Schema, type Scope, Stream } from "effect"
+import { ConfigProvider, Deferred, Duration, Effect, Exit, Layer, Queue, Schema, type Scope, Stream } from "effect"
 import { TestClock, TestConsole } from "effect/testing"
 import {
   AlertManager,
@@ -401,11 +401,15 @@ describe("AlertManager", () => {
     run(
       Effect.gen(function* () {
         const seen = yield* recordEvents
-        const idle = yield* Effect.forEach(Array.from({ length: 200 }), () => sink)
+        // More processes than a sweep reads in one step (4096): the sink is in the second step.
+        yield* Effect.repeat(
+          Process.spawn(() => Effect.never),
+          { times: 4999 }
+        )
+        const { fill, pid } = yield* sink
         yield* sweeps(5)
         assert.strictEqual((yield* engine).processSubjectCount, 0)
         // Five empty sweeps behind it: the first message burst is judged at once.
-        const { fill, pid } = idle[0]!
         yield* fill(10)
         yield* sweeps(1)
         assert.deepStrictEqual(
@@ -700,5 +704,49 @@ describe("AlertManager", () => {
       }),
       { kinds: ["event_loop_delay"], minStddev: { event_loop_delay: 1 } }
     )
+  )
+
+  it.effect("options from the environment: every variable of the table is read, unset ones keep the defaults", () =>
+    Effect.gen(function* () {
+      const fromEnv = (env: Record<string, string>) =>
+        Effect.provide(AlertManager.config, ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+      const options = yield* fromEnv({
+        ALERTS_ENABLED: "false",
+        ALERTS_SENSITIVITY_MULTIPLIER: "4.5",
+        ALERTS_MIN_SAMPLES: "30",
+        ALERTS_COOLDOWN_MS: "120000",
+        ALERTS_SAMPLE_INTERVAL_MS: "2000"
+      })
+      assert.deepStrictEqual(options, {
+        enabled: false,
+        sensitivityMultiplier: 4.5,
+        minSamples: 30,
+        cooldownMs: 120_000,
+        sampleInterval: 2000
+      })
+      assert.deepStrictEqual(
+        AlertManager.variables.map((variable) => variable.name),
+        [
+          "ALERTS_ENABLED",
+          "ALERTS_SENSITIVITY_MULTIPLIER",
+          "ALERTS_MIN_SAMPLES",
+          "ALERTS_COOLDOWN_MS",
+          "ALERTS_SAMPLE_INTERVAL_MS"
+        ]
+      )
+      const unset = yield* fromEnv({})
+      assert.isTrue(Object.values(unset).every((value) => value === undefined))
+      const bad = yield* Effect.flip(fromEnv({ ALERTS_MIN_SAMPLES: "many" }))
+      assert.include(String(bad), "ALERTS_MIN_SAMPLES")
+      // The layer takes them: a 2 s interval from the environment.
+      yield* run(
+        Effect.gen(function* () {
+          const settings = yield* AlertManager.settings
+          assert.strictEqual(Duration.toMillis(settings.sampleInterval), 2000)
+          assert.strictEqual(settings.minSamples, 30)
+        }),
+        options
+      )
+    })
   )
 })

@@ -19,7 +19,8 @@
  * - then every process with state that is no longer in the table is forgotten (its alerts resolve
  *   with reason `exited`).
  *
- * A sweep of 100,000 idle processes reads two fields of each and allocates nothing for them.
+ * A sweep of 100,000 idle processes reads two fields of each and allocates nothing for them; the
+ * layer runs a sweep in steps of a few thousand processes, yielding between them.
  *
  * @internal
  */
@@ -106,10 +107,14 @@ export class AlertSampler {
     this.history.clear()
   }
 
-  /** One sweep at monotonic `now` (ms), wall-clock `wall` (ms); returns the transitions it caused. */
-  sweep(now: number, wall: number): Array<Transition> {
+  /**
+   * One sweep in steps of at most `chunk` processes: each step yields the transitions it caused, so
+   * that the caller can let other fibers run between steps. Processes spawned or exited meanwhile
+   * are seen or skipped as the process table's iterator finds them.
+   */
+  *sweepSteps(now: number, wall: number, chunk: number): Generator<Array<Transition>, void> {
     const engine = this.engine
-    const transitions: Array<Transition> = []
+    let transitions: Array<Transition> = []
     const elapsed = Math.max(1, now - this.lastSweep)
     this.lastSweep = now
     const push = (transition: Transition | undefined) => {
@@ -121,7 +126,13 @@ export class AlertSampler {
     let maxId = 0
     if (mailboxes || latencies || restarts) {
       const history = this.history
+      let visited = 0
       for (const cell of this.runtime.processes()) {
+        if (++visited > chunk) {
+          yield transitions
+          transitions = []
+          visited = 1
+        }
         if (!cell.alive) continue
         const pid = cell.pid
         const id = pid.id
@@ -146,7 +157,7 @@ export class AlertSampler {
       }
     }
     this.restarts.clear()
-    if (mailboxes) {
+    if (engine.accepts("mailbox_size")) {
       const settings = engine.settings
       this.history.push(maxId, Math.max(settings.minSamples, settings.baselineWindow))
     }
@@ -156,7 +167,7 @@ export class AlertSampler {
     }
     delay.reset()
     transitions.push(...this.forgetExited(wall))
-    return transitions
+    yield transitions
   }
 
   /** Frees the state of every process whose process exited. */
