@@ -1,7 +1,7 @@
 /**
  * A whole node from the environment: {@link layer} composes the process runtime, the cluster and
- * distribution, logs, metrics, traces, the HTTP endpoint with `/health`, `/ready` and `/metrics`,
- * and the application's own layers, configured by `NodeConfig` (environment variables). And
+ * distribution, logs, metrics, traces, the Observer and the AlertManager, the HTTP endpoint with
+ * `/health`, `/ready`, `/metrics` and `/observer`, and the application's own layers, configured by `NodeConfig` (environment variables). And
  * {@link runMain} runs it as the main program of an OS process, with a graceful shutdown in
  * ordered phases on SIGTERM or SIGINT.
  *
@@ -35,13 +35,18 @@ import { Config, Context, Duration, Effect, Exit, Layer, Option, References, Sco
 import type * as BehaviourRegistry from "../Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../Cluster/Cluster.ts"
 import * as Distribution from "../Cluster/Distribution.ts"
+import * as AlertManager from "../Observability/AlertManager.ts"
 import * as Health from "../Observability/Health.ts"
 import * as HttpEndpoint from "../Observability/HttpEndpoint.ts"
 import * as Logging from "../Observability/Logging.ts"
 import * as Metrics from "../Observability/Metrics.ts"
+import * as Observer from "../Observability/Observer.ts"
+import * as ObserverCluster from "../Observability/ObserverCluster.ts"
+import * as ObserverHttp from "../Observability/ObserverHttp.ts"
 import * as RuntimeMetrics from "../Observability/RuntimeMetrics.ts"
 import * as Tracing from "../Observability/Tracing.ts"
 import type * as ProcessRuntime from "../Process/ProcessRuntime.ts"
+import * as SupervisorEvents from "../Supervisor/SupervisorEvents.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
 import type { HttpServerError } from "effect/http"
@@ -63,6 +68,10 @@ export type Services =
   | Distribution.Distribution
   | HttpEndpoint.HttpEndpoint
   | Health.Health
+  | SupervisorEvents.SupervisorEvents
+  | Observer.Observer
+  | ObserverCluster.ObserverCluster
+  | AlertManager.AlertManager
 
 /**
  * Why a node could not start: its cluster configuration is refused, its cluster port or its HTTP
@@ -71,7 +80,8 @@ export type Services =
  * @category errors
  * @since 0.1.0
  */
-export type StartError = InvalidClusterConfig | ListenFailed | HttpServerError.ServeError
+export type StartError =
+  InvalidClusterConfig | ListenFailed | HttpServerError.ServeError | AlertManager.InvalidAlertSettings
 
 /**
  * The bounds of the shutdown phases other than the drain (whose bound is `SHUTDOWN_DRAIN_MS`).
@@ -156,7 +166,8 @@ export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBe
   readonly serviceVersion?: string | undefined
   /**
    * Layers built on the node's services, below the application, released after it (in phase
-   * `leave-cluster`): the slot for the Observer, the AlertManager and their HTTP routes.
+   * `leave-cluster`): more routes on the endpoint, exporters, samplers. (The Observer, its
+   * system process and routes, and the AlertManager are part of every node already.)
    */
   readonly observability?: ReadonlyArray<Layer.Layer<never, never, Services>> | undefined
   /** Bounds of the shutdown phases (see {@link ShutdownTimeouts}). */
@@ -212,15 +223,29 @@ const coreOf = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviour
       ? distribution
       : Layer.provide(distribution, options.behaviourServices as Layer.Layer<BehaviourRegistry.Services<Specs[number]>>)
   const endpoint = HttpEndpoint.layer(config.health)
+  // What the node knows of itself: the Observer (and its system process for cluster-wide
+  // queries) and the AlertManager, beneath the routes and the health report that read them.
+  const insight = Layer.mergeAll(
+    ObserverCluster.layer().pipe(Layer.provideMerge(Observer.layer)),
+    AlertManager.layer(config.alerts)
+  )
+  const killToken = config.observerKillToken
   const served = Layer.mergeAll(
     Health.layer({ ...options?.health, seeds: config.cluster.seeds }),
+    ObserverHttp.layer(killToken === undefined ? undefined : { kill: { token: killToken } }),
     Metrics.layer(),
     Metrics.layerHttp,
     RuntimeMetrics.layer(),
     config.cluster.insecure === true ? Layer.effectDiscard(warnInsecure) : Layer.empty
   )
   const observability = Layer.mergeAll(Layer.empty, ...(options?.observability ?? []))
-  return observability.pipe(Layer.provideMerge(served), Layer.provideMerge(endpoint), Layer.provideMerge(node))
+  return observability.pipe(
+    Layer.provideMerge(served),
+    Layer.provideMerge(insight),
+    Layer.provideMerge(endpoint),
+    Layer.provideMerge(node),
+    Layer.provideMerge(SupervisorEvents.layer())
+  )
 }
 
 /**
@@ -266,7 +291,8 @@ export const layerWith = <
  * The whole node from the environment (`NodeConfig.load`): the process runtime, the cluster and
  * distribution (`NODE_NAME`, `CLUSTER_*`, ...), logs (`LOG_LEVEL`, `LOG_FORMAT`), metrics,
  * traces (`OTEL_*`, exported only when an OTLP endpoint is configured), the HTTP endpoint on
- * `HEALTH_HOST:HEALTH_PORT` with `/health`, `/ready` and `/metrics`, and `app` on top. An insecure
+ * `HEALTH_HOST:HEALTH_PORT` with `/health`, `/ready`, `/metrics` and `/observer` (the Observer, its
+ * cluster-wide system process, and the AlertManager from `ALERTS_*`), and `app` on top. An insecure
  * node (`CLUSTER_INSECURE=true`) logs a warning at start and every minute.
  *
  * Fails with `InvalidNodeConfig` naming every bad variable, or with what the cluster (the port is
@@ -373,7 +399,7 @@ const runNode = <ROut, E, R, const Specs extends ReadonlyArray<BehaviourRegistry
       const address = cluster.transport.address
       yield* Effect.logInfo(
         `node ${name} running: cluster port ${address.host}:${address.port}, ` +
-          `HTTP endpoint http://${endpoint.host}:${endpoint.port} (/health, /ready, /metrics)`
+          `HTTP endpoint http://${endpoint.host}:${endpoint.port} (/health, /ready, /metrics, /observer)`
       )
       const services = Context.merge(telemetry, core)
       // `services` holds every service `R` may name (R extends Services).

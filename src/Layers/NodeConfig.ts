@@ -10,10 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Duration, Effect, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Redacted, Schema } from "effect"
 import * as ClusterConfig from "../Cluster/ClusterConfig.ts"
 import * as clusterEnv from "../Cluster/internal/clusterEnv.ts"
 import * as Env from "../internal/envConfig.ts"
+import * as AlertManager from "../Observability/AlertManager.ts"
 import * as Logging from "../Observability/Logging.ts"
 
 /**
@@ -89,6 +90,13 @@ const nodeVariables: ReadonlyArray<Variable> = [
     meaning:
       "On SIGTERM, how long calls from other nodes already being served may take to finish before the supervision trees stop."
   },
+  ...AlertManager.variables,
+  {
+    name: "OBSERVER_KILL_TOKEN",
+    default: "(no kill route)",
+    meaning:
+      "A bearer token that enables `POST /observer/process/<pid>/kill` on the HTTP endpoint (from a Secret; never logged). Unset: the Observer's routes are read-only."
+  },
   {
     name: "OTEL_*",
     default: "(tracing off)",
@@ -142,6 +150,10 @@ export interface NodeConfig {
   readonly logging: Logging.Settings
   /** `SHUTDOWN_DRAIN_MS`: the bound of the drain of in-flight remote calls at shutdown. */
   readonly shutdownDrain: Duration.Duration
+  /** `ALERTS_*`: the AlertManager's settings (unset fields take `AlertManager.defaults`). */
+  readonly alerts?: AlertManager.AlertOptions | undefined
+  /** `OBSERVER_KILL_TOKEN`: enables the Observer's kill route, guarded by this bearer token. */
+  readonly observerKillToken?: Redacted.Redacted<string> | undefined
 }
 
 /**
@@ -218,7 +230,32 @@ const logging = <A>(name: string, config: Config.Config<A>, blank: boolean): Eff
     )
   )
 
-const nodeTexts = Env.texts(["HEALTH_HOST", "HEALTH_PORT", "SHUTDOWN_DRAIN_MS", "LOG_LEVEL", "LOG_FORMAT"])
+const nodeTexts = Env.texts([
+  "HEALTH_HOST",
+  "HEALTH_PORT",
+  "SHUTDOWN_DRAIN_MS",
+  "LOG_LEVEL",
+  "LOG_FORMAT",
+  "ALERTS_ENABLED",
+  "ALERTS_SENSITIVITY_MULTIPLIER",
+  "ALERTS_MIN_SAMPLES",
+  "ALERTS_COOLDOWN_MS",
+  "ALERTS_SAMPLE_INTERVAL_MS",
+  "OBSERVER_KILL_TOKEN"
+])
+
+/** A number greater than 0. */
+const positiveNumber =
+  (name: string) =>
+  (value: string): Env.Checked<number> => {
+    const n = Number(value)
+    return value.trim() !== "" && Number.isFinite(n) && n > 0
+      ? Env.ok(n)
+      : Env.bad(name, `"${value}" is not a number > 0`)
+  }
+
+/** Unset variables are left undefined: the AlertManager's defaults apply. */
+const unset = Env.ok(undefined)
 
 /**
  * Reads and checks every variable of {@link variables} from the current `ConfigProvider` (the
@@ -260,6 +297,31 @@ export const load: Effect.Effect<NodeConfig, InvalidNodeConfig> = Effect.gen(fun
       "SHUTDOWN_DRAIN_MS",
       Env.integer("SHUTDOWN_DRAIN_MS", 0, 3_600_000, "a number of milliseconds from 0 to 3600000"),
       Env.ok(defaultShutdownDrainMs)
+    ),
+    alertsEnabled: Env.read(env, "ALERTS_ENABLED", Env.boolean("ALERTS_ENABLED"), unset),
+    alertsSensitivity: Env.read(
+      env,
+      "ALERTS_SENSITIVITY_MULTIPLIER",
+      positiveNumber("ALERTS_SENSITIVITY_MULTIPLIER"),
+      unset
+    ),
+    alertsMinSamples: Env.read(
+      env,
+      "ALERTS_MIN_SAMPLES",
+      Env.integer("ALERTS_MIN_SAMPLES", 1, 1_000_000, "an integer from 1 to 1000000"),
+      unset
+    ),
+    alertsCooldown: Env.read(
+      env,
+      "ALERTS_COOLDOWN_MS",
+      Env.integer("ALERTS_COOLDOWN_MS", 0, 86_400_000, "a number of milliseconds from 0 to 86400000"),
+      unset
+    ),
+    alertsInterval: Env.read(
+      env,
+      "ALERTS_SAMPLE_INTERVAL_MS",
+      Env.integer("ALERTS_SAMPLE_INTERVAL_MS", 10, 3_600_000, "a number of milliseconds from 10 to 3600000"),
+      unset
     )
   })
   if (!checked.ok) {
@@ -270,6 +332,14 @@ export const load: Effect.Effect<NodeConfig, InvalidNodeConfig> = Effect.gen(fun
     cluster: c.cluster,
     health: { host: c.healthHost, port: c.healthPort },
     logging: { level: c.level, format: c.format },
-    shutdownDrain: Duration.millis(c.drain)
+    shutdownDrain: Duration.millis(c.drain),
+    alerts: {
+      enabled: c.alertsEnabled,
+      sensitivityMultiplier: c.alertsSensitivity,
+      minSamples: c.alertsMinSamples,
+      cooldownMs: c.alertsCooldown,
+      sampleInterval: c.alertsInterval === undefined ? undefined : Duration.millis(c.alertsInterval)
+    },
+    observerKillToken: env["OBSERVER_KILL_TOKEN"] === undefined ? undefined : Redacted.make(env["OBSERVER_KILL_TOKEN"])
   }
 })

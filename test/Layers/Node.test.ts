@@ -42,6 +42,26 @@ describe("Node.layer", () => {
     })
   )
 
+  it.live("explains itself: /observer and /observer/cluster answer, /health lists the AlertManager's alerts", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(Node.layerWith(config(false)))
+      const endpoint = Context.get(context, HttpEndpoint.HttpEndpoint)
+      const observer = yield* get(endpoint.port, "/observer")
+      assert.strictEqual(observer.status, 200, observer.body)
+      assert.strictEqual((JSON.parse(observer.body) as { node: { name: string } }).node.name, "a")
+      const cluster = yield* get(endpoint.port, "/observer/cluster")
+      assert.strictEqual(cluster.status, 200, cluster.body)
+      assert.include(cluster.body, '"a"')
+      const health = JSON.parse((yield* get(endpoint.port, "/health")).body) as { activeAlerts: ReadonlyArray<unknown> }
+      assert.deepStrictEqual(health.activeAlerts, [])
+      // The kill route exists only with OBSERVER_KILL_TOKEN.
+      const kill = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${endpoint.port}/observer/process/a.1.1/kill`, { method: "POST" })
+      )
+      assert.strictEqual(kill.status, 404)
+    })
+  )
+
   it.live("the application's layer is built on the node's services", () =>
     Effect.gen(function* () {
       const App = Layer.effectDiscard(

@@ -223,6 +223,31 @@ describe("an invalid configuration is refused with a message naming the variable
       "a drain that is not a number",
       { ...valid, SHUTDOWN_DRAIN_MS: "forever" },
       'SHUTDOWN_DRAIN_MS: "forever" is not a number of milliseconds from 0 to 3600000'
+    ],
+    [
+      "alerts enabled that is not a boolean",
+      { ...valid, ALERTS_ENABLED: "sometimes" },
+      'ALERTS_ENABLED: "sometimes" is not a boolean (true or false)'
+    ],
+    [
+      "a sensitivity of zero",
+      { ...valid, ALERTS_SENSITIVITY_MULTIPLIER: "0" },
+      'ALERTS_SENSITIVITY_MULTIPLIER: "0" is not a number > 0'
+    ],
+    [
+      "a minimum of zero samples",
+      { ...valid, ALERTS_MIN_SAMPLES: "0" },
+      'ALERTS_MIN_SAMPLES: "0" is not an integer from 1 to 1000000'
+    ],
+    [
+      "a negative cooldown",
+      { ...valid, ALERTS_COOLDOWN_MS: "-5" },
+      'ALERTS_COOLDOWN_MS: "-5" is not a number of milliseconds from 0 to 86400000'
+    ],
+    [
+      "a sample interval too short",
+      { ...valid, ALERTS_SAMPLE_INTERVAL_MS: "1" },
+      'ALERTS_SAMPLE_INTERVAL_MS: "1" is not a number of milliseconds from 10 to 3600000'
     ]
   ]
   for (const [what, env, expected] of cases) {
@@ -281,6 +306,27 @@ describe("an invalid configuration is refused with a message naming the variable
     Effect.gen(function* () {
       const message = yield* refusal({ ...valid, CLUSTER_SECRET: "hunter2-very-secret", CLUSTER_INSECURE: "true" })
       assert.notInclude(message, "hunter2")
+    })
+  )
+})
+
+describe("the Observer and the AlertManager from the environment", () => {
+  it.effect("ALERTS_* set the AlertManager's settings; unset ones are left to its defaults", () =>
+    Effect.gen(function* () {
+      const config = yield* load({ ...valid, ALERTS_SENSITIVITY_MULTIPLIER: "2.5", ALERTS_COOLDOWN_MS: "1000" })
+      assert.strictEqual(config.alerts?.sensitivityMultiplier, 2.5)
+      assert.strictEqual(config.alerts?.cooldownMs, 1000)
+      assert.strictEqual(config.alerts?.minSamples, undefined)
+      assert.strictEqual(config.observerKillToken, undefined)
+    })
+  )
+
+  it.effect("OBSERVER_KILL_TOKEN is read as a redacted value", () =>
+    Effect.gen(function* () {
+      const config = yield* load({ ...valid, OBSERVER_KILL_TOKEN: "t0ken" })
+      assert.isDefined(config.observerKillToken)
+      assert.strictEqual(Redacted.value(config.observerKillToken!), "t0ken")
+      assert.notInclude(String(config.observerKillToken), "t0ken")
     })
   )
 })
