@@ -136,3 +136,9 @@ export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
 
 /** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
 export * as Tracing from "./Observability/Tracing.ts"
+
+// ---------------------------------------------------------------------------------------------
+// A whole node from the environment
+
+/** A node's configuration from environment variables: the one table of variables, every error at once. @since 0.1.0 */
+export * as NodeConfig from "./Layers/NodeConfig.ts"
