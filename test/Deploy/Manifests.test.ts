@@ -36,7 +36,8 @@ describe("Kubernetes manifests", () => {
         assert.isAbove(objects.length, 0, `${dir} rendered nothing (${kubectlVersion()})`)
         const errors: Array<string> = []
         for (const object of objects) {
-          for (const error of await schemaErrors(object)) errors.push(`${object.kind} ${object.metadata.name}: ${error}`)
+          for (const error of await schemaErrors(object))
+            errors.push(`${object.kind} ${object.metadata.name}: ${error}`)
         }
         assert.deepStrictEqual(errors, [])
       })

@@ -78,7 +78,9 @@ export const render = (dir: string): Rendered => {
 
 /** The one object of a kind (and name, if given) in a rendering; throws if there is not exactly one. */
 export const only = <T = KubeObject>(objects: ReadonlyArray<KubeObject>, kind: string, name?: string): T => {
-  const found = objects.filter((object) => object.kind === kind && (name === undefined || object.metadata.name === name))
+  const found = objects.filter(
+    (object) => object.kind === kind && (name === undefined || object.metadata.name === name)
+  )
   if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ""}, found ${found.length}`)
   return found[0] as T
 }

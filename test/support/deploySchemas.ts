@@ -72,7 +72,9 @@ export const typeErrors = (objects: ReadonlyArray<{ readonly label: string; read
   const host = ts.createCompilerHost(options)
   const getSourceFile = host.getSourceFile.bind(host)
   host.getSourceFile = (name, languageVersion, ...rest) =>
-    name === fileName ? ts.createSourceFile(name, source, languageVersion) : getSourceFile(name, languageVersion, ...rest)
+    name === fileName
+      ? ts.createSourceFile(name, source, languageVersion)
+      : getSourceFile(name, languageVersion, ...rest)
   const fileExists = host.fileExists.bind(host)
   host.fileExists = (name) => name === fileName || fileExists(name)
   const readFile = host.readFile.bind(host)
