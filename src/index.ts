@@ -136,3 +136,9 @@ export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
 
 /** OpenTelemetry traces over OTLP/HTTP: the `layerOtlp` layer, and which operations start a trace. @since 0.1.0 */
 export * as Tracing from "./Observability/Tracing.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: health and readiness
+
+/** Liveness (`/health`) and readiness (`/ready`) probes, custom checks, graceful stopping. @since 0.1.0 */
+export * as Health from "./Observability/Health.ts"
