@@ -7,11 +7,12 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Effect, Redacted, Schema } from "effect"
+import { Config, type Duration, Effect, type Redacted, Schema } from "effect"
+import { toConfigError } from "../internal/envConfig.ts"
 import * as Security from "../Transport/Security.ts"
 import type { CertificateOptions } from "../Transport/Security.ts"
-import { defaultBusyPollWindow } from "../Transport/TransportOptions.ts"
 import type { TransportTuning } from "../Transport/TransportOptions.ts"
+import * as clusterEnv from "./internal/clusterEnv.ts"
 
 /**
  * Everything a node needs to join a cluster. Exactly one of `secret`, `tls` and `insecure: true`
@@ -135,12 +136,39 @@ export const security = (config: ClusterConfig): Effect.Effect<Security.Security
 }
 
 /**
- * Reads a `ClusterConfig` from configuration (environment variables by default):
- * `OTP_NODE_NAME`, `OTP_HOST`, `OTP_PORT`, `OTP_ADVERTISE_HOST`, `OTP_SEEDS` (comma-separated),
- * `OTP_CLUSTER_SECRET` (read with `Config.Redacted`: it stays redacted), `OTP_INSECURE`,
- * `OTP_HEARTBEAT_INTERVAL_MS`, `OTP_HEARTBEAT_MISS_THRESHOLD`, `OTP_RECONNECT_BASE_DELAY_MS`,
- * `OTP_RECONNECT_MAX_DELAY_MS` (milliseconds), `OTP_BUSY_POLL_MICROS` (microseconds, see
- * `TransportTuning.busyPollWindow`; 0 turns busy polling off).
+ * The cluster's environment variables (name, default, meaning), as in the README's table of
+ * "Running a node"; `NodeConfig.variables` adds the node's own (health port, logs, shutdown).
+ *
+ * @example
+ * ```ts
+ * import { ClusterConfig } from "effect-otp"
+ *
+ * const names = ClusterConfig.variables.map((variable) => variable.name) // ["NODE_NAME", "CLUSTER_HOST", ...]
+ * ```
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const variables: ReadonlyArray<{
+  readonly name: string
+  readonly default: string | undefined
+  readonly meaning: string
+}> = clusterEnv.variables
+
+/**
+ * Reads a `ClusterConfig` from configuration (environment variables by default), with the names
+ * of {@link variables}: `NODE_NAME` (required), `CLUSTER_HOST` (default `0.0.0.0`), `CLUSTER_PORT`
+ * (4370), `CLUSTER_ADVERTISE_HOST` (default `CLUSTER_HOST`, or the host name when that is a
+ * wildcard), `CLUSTER_SEEDS` (comma-separated), `CLUSTER_DNS_SERVERS`, `CLUSTER_SECRET` or
+ * `CLUSTER_SECRET_FILE` (kept in a `Redacted`), `CLUSTER_INSECURE`, `HEARTBEAT_INTERVAL_MS`,
+ * `HEARTBEAT_MISS_THRESHOLD`, `RECONNECT_BASE_DELAY_MS`, `RECONNECT_MAX_DELAY_MS` (milliseconds),
+ * `BUSY_POLL_MICROS` (microseconds, see `TransportTuning.busyPollWindow`; 0 turns busy polling off).
+ * A blank variable counts as unset.
+ *
+ * Every variable is checked before any error is reported: the `ConfigError` names every bad
+ * variable and why (`NODE_NAME: is not set; CLUSTER_PORT: "x" is not a port number ...`). A
+ * configuration with neither a secret nor `CLUSTER_INSECURE=true` is refused, and so is one with
+ * both; the secret never appears in the message.
  *
  * @example
  * ```ts
@@ -156,37 +184,9 @@ export const security = (config: ClusterConfig): Effect.Effect<Security.Security
  * @category constructors
  * @since 0.1.0
  */
-export const fromEnv: Config.Config<ClusterConfig> = Config.all({
-  nodeName: Config.String("OTP_NODE_NAME"),
-  host: Config.String("OTP_HOST").pipe(Config.withDefault("0.0.0.0")),
-  port: Config.Int("OTP_PORT").pipe(Config.withDefault(4370)),
-  advertiseHost: Config.option(Config.String("OTP_ADVERTISE_HOST")),
-  seeds: Config.String("OTP_SEEDS").pipe(Config.withDefault("")),
-  secret: Config.option(Config.Redacted("OTP_CLUSTER_SECRET")),
-  insecure: Config.Boolean("OTP_INSECURE").pipe(Config.withDefault(false)),
-  heartbeatIntervalMs: Config.Int("OTP_HEARTBEAT_INTERVAL_MS").pipe(Config.withDefault(5000)),
-  heartbeatMissThreshold: Config.Int("OTP_HEARTBEAT_MISS_THRESHOLD").pipe(Config.withDefault(3)),
-  reconnectBaseDelayMs: Config.Int("OTP_RECONNECT_BASE_DELAY_MS").pipe(Config.withDefault(1000)),
-  reconnectMaxDelayMs: Config.Int("OTP_RECONNECT_MAX_DELAY_MS").pipe(Config.withDefault(30000)),
-  busyPollMicros: Config.Int("OTP_BUSY_POLL_MICROS").pipe(
-    Config.withDefault(Duration.toMillis(defaultBusyPollWindow) * 1000)
-  )
-}).pipe(
-  Config.map((c): ClusterConfig => ({
-    nodeName: c.nodeName,
-    host: c.host,
-    port: c.port,
-    advertiseHost: c.advertiseHost._tag === "Some" ? c.advertiseHost.value : undefined,
-    seeds: c.seeds
-      .split(",")
-      .map((seed) => seed.trim())
-      .filter((seed) => seed.length > 0),
-    secret: c.secret._tag === "Some" ? c.secret.value : undefined,
-    insecure: c.insecure,
-    heartbeatInterval: c.heartbeatIntervalMs,
-    heartbeatMissThreshold: c.heartbeatMissThreshold,
-    reconnectBaseDelay: c.reconnectBaseDelayMs,
-    reconnectMaxDelay: c.reconnectMaxDelayMs,
-    transport: { busyPollWindow: Duration.micros(BigInt(c.busyPollMicros)) }
-  }))
+export const fromEnv: Config.Config<ClusterConfig> = clusterEnv.texts.pipe(
+  Config.mapEffect((env) => {
+    const checked = clusterEnv.check(env)
+    return checked.ok ? Effect.succeed(checked.value) : Effect.fail(toConfigError(checked.problems))
+  })
 )

@@ -84,7 +84,7 @@ describe("a node that cannot join is told why", () => {
         // OpenSSL names the alert by its own version: "sslv3 alert" (Node 20), "ssl/tls alert" (Node 22).
         assert.match(
           joining[0]!,
-          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(authentication_failed: TLS handshake failed \((?:sslv3|ssl\/tls) alert bad record mac\)\): the node there most likely has a different cluster secret: check that every node uses the same secret \(OTP_CLUSTER_SECRET\)\. Retrying with backoff$/
+          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(authentication_failed: TLS handshake failed \((?:sslv3|ssl\/tls) alert bad record mac\)\): the node there most likely has a different cluster secret: check that every node uses the same secret \(CLUSTER_SECRET\)\. Retrying with backoff$/
         )
         assert.isAtLeast(yield* b.failureCount("authentication_failed"), 4)
         assert.isTrue(b.failures.every((failure) => failure.retrying && failure.target === seed))
@@ -120,7 +120,7 @@ describe("a node that cannot join is told why", () => {
         assert.lengthOf(lines, 1)
         assert.match(
           lines[0]!,
-          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(duplicate_name: node "b" is already connected \(incarnation \d+\); refusing a second live node with that name \(incarnation \d+\)\): this node's name "b" is already taken by a live node of the cluster \(its link answered; a previous incarnation of this node whose link is silent would have been replaced\)\. This node tries that address again only after 60000 ms: give every node a unique name \(OTP_NODE_NAME\)$/
+          /^Error: cannot join the cluster through node "a" at 127\.0\.0\.1:\d+ \(duplicate_name: node "b" is already connected \(incarnation \d+\); refusing a second live node with that name \(incarnation \d+\)\): this node's name "b" is already taken by a live node of the cluster \(its link answered; a previous incarnation of this node whose link is silent would have been replaced\)\. This node tries that address again only after 60000 ms: give every node a unique name \(NODE_NAME\)$/
         )
         assert.strictEqual(yield* newcomer.failureCount("duplicate_name"), 1)
         const refused = matching(a.logs, /refused node "b"/)

@@ -33,7 +33,7 @@ describe("the cluster secret", () => {
   it.live("never appears in logs, errors, or the printed config, layer and transport", () => {
     const logs = capture()
     return Effect.gen(function* () {
-      const env = { OTP_NODE_NAME: "a", OTP_HOST: "127.0.0.1", OTP_PORT: "0", OTP_CLUSTER_SECRET: secret }
+      const env = { NODE_NAME: "a", CLUSTER_HOST: "127.0.0.1", CLUSTER_PORT: "0", CLUSTER_SECRET: secret }
       const config = yield* ClusterConfig.fromEnv.parse(ConfigProvider.fromEnv({ env }))
       assert.isTrue(Redacted.isRedacted(config.secret))
       assert.include(JSON.stringify(config), '"secret":"<redacted>"')

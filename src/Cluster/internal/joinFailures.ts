@@ -47,7 +47,7 @@ export const classify = (
           advice:
             `this node's name "${localName}" is already taken by a live node of the cluster (its link answered; ` +
             `a previous incarnation of this node whose link is silent would have been replaced). This node ` +
-            `tries that address again only after ${refusalHoldMs} ms: give every node a unique name (OTP_NODE_NAME)`
+            `tries that address again only after ${refusalHoldMs} ms: give every node a unique name (NODE_NAME)`
         }
       case "version_mismatch":
         return {
@@ -94,7 +94,7 @@ export const classify = (
         advice:
           security === "secret"
             ? "the node there most likely has a different cluster secret: check that every node uses the " +
-              "same secret (OTP_CLUSTER_SECRET). Retrying with backoff"
+              "same secret (CLUSTER_SECRET). Retrying with backoff"
             : "the nodes do not accept each other's certificates: check that every certificate is signed by " +
               "the cluster's CA. Retrying with backoff"
       }
