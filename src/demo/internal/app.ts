@@ -65,11 +65,7 @@ export const layer: Layer.Layer<
     if (role === "worker") return membership
     const tree = Supervisor.layer({
       strategy: "one_for_one",
-      children: [
-        ChildSpec.genServer("jobs", jobs, undefined, { name: "jobs" }),
-        producer(demo),
-        placement(demo)
-      ]
+      children: [ChildSpec.genServer("jobs", jobs, undefined, { name: "jobs" }), producer(demo), placement(demo)]
     })
     return Layer.merge(membership, tree)
   })

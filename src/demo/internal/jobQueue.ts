@@ -107,7 +107,8 @@ export const jobs = GenServer.behaviour(Jobs)({
   },
   handleCast: {
     Submit: ({ input }, state) => {
-      if (state.queue.length >= MAX_QUEUED) return Effect.succeed(GenServer.noReply({ ...state, dropped: state.dropped + 1 }))
+      if (state.queue.length >= MAX_QUEUED)
+        return Effect.succeed(GenServer.noReply({ ...state, dropped: state.dropped + 1 }))
       const job = new Job({ id: state.nextId, input, attempt: 0 })
       return Effect.map(match({ ...state, nextId: state.nextId + 1, queue: [...state.queue, job] }), GenServer.noReply)
     },
