@@ -138,6 +138,12 @@ export * as HttpEndpoint from "./Observability/HttpEndpoint.ts"
 export * as Tracing from "./Observability/Tracing.ts"
 
 // ---------------------------------------------------------------------------------------------
+// Observability: health and readiness
+
+/** Liveness (`/health`) and readiness (`/ready`) probes, custom checks, graceful stopping. @since 0.1.0 */
+export * as Health from "./Observability/Health.ts"
+
+// ---------------------------------------------------------------------------------------------
 // A whole node from the environment
 
 /** A node's configuration from environment variables: the one table of variables, every error at once. @since 0.1.0 */
