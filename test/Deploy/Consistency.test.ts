@@ -43,8 +43,12 @@ import {
 
 const table = new Map(NodeConfig.variables.map((variable) => [variable.name, variable]))
 
-/** Whether the node reads `name` (the table, where `OTEL_*` stands for every OpenTelemetry variable). */
-const known = (name: string): boolean => table.has(name) || (name.startsWith("OTEL_") && table.has("OTEL_*"))
+/**
+ * Whether the node reads `name`: the table (where `OTEL_*` stands for every OpenTelemetry
+ * variable), or the demo application's own `DEMO_*` settings (src/demo/internal/app.ts).
+ */
+const known = (name: string): boolean =>
+  table.has(name) || (name.startsWith("OTEL_") && table.has("OTEL_*")) || name.startsWith("DEMO_")
 
 /** The table's default of a variable, as text. */
 const defaultOf = (name: string): string => {
