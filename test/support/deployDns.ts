@@ -34,7 +34,7 @@ export const startHeadlessDns = async (name: string, addresses: Iterable<string>
         response.header.rcode = Packet.RCODE.NXDOMAIN
       } else if (question.type === Packet.TYPE.A) {
         for (const address of served) {
-          response.answers.push({ name: question.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 5, address })
+          response.answers.push(Packet.createResourceFromQuestion(question, { ttl: 5, address }))
         }
       }
       send(response)
