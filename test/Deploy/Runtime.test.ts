@@ -13,6 +13,9 @@
  * - compose: service names in host positions (`CLUSTER_ADVERTISE_HOST`, the seeds' hosts, the OTLP
  *   endpoint) become the services' addresses, as compose's DNS would resolve them; the mounted
  *   secret `/run/secrets/cluster_secret` is a temporary file holding a generated secret;
+ * - the processes run as the Dockerfile's USER (1000) when the test runs as root, so the
+ *   root-owned copy of /app is read-only to them as in the image; either way the test checks that
+ *   nothing under it was written (the image runs with a read-only root filesystem);
  * - pods: the downward API fills in the pod's name, namespace and IP; the Secret is a generated
  *   secret; the headless Service's DNS name is answered by a DNS server on loopback (dns2) listing
  *   the pods, and the node is pointed at it with CLUSTER_DNS_SERVERS, the one variable added (in a
@@ -20,8 +23,9 @@
  */
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
+import { afterAll, afterEach, assert, beforeAll, beforeEach, describe, it } from "@effect/vitest"
 import type { Container, StatefulSet } from "../support/deployFiles.ts"
 import {
   containerPort,
@@ -42,12 +46,21 @@ import {
 import { startHeadlessDns } from "../support/deployDns.ts"
 import type { HeadlessDns } from "../support/deployDns.ts"
 import type { ImageLayout } from "../support/deployImage.ts"
-import { buildImageLayout, ContainerProcess, probeUntil, runToEnd } from "../support/deployImage.ts"
+import {
+  buildImageLayout,
+  changes,
+  containerUser,
+  ContainerProcess,
+  probeUntil,
+  runToEnd,
+  snapshot
+} from "../support/deployImage.ts"
 
 const dockerfile = loadDockerfile()
 const runtime = dockerfile.stages[dockerfile.stages.length - 1]!
 const imageEnv = stageEnv(runtime)
 const imageCommand = execForm(instructions(runtime, "CMD")[0]!)
+const user = containerUser(instructions(runtime, "USER")[0])
 
 /** Variables whose values name hosts (compose's service names are mapped in them). */
 const hostVariables = new Set([
@@ -102,6 +115,7 @@ const awaitPeers = async (url: string, peers: ReadonlyArray<string>, ms: number,
 }
 
 let layout: ImageLayout | undefined
+let layoutBefore = new Map<string, string>()
 let running: Array<ContainerProcess> = []
 let cleanups: Array<() => Promise<void> | void> = []
 
@@ -109,18 +123,23 @@ beforeAll(async () => {
   layout = await buildImageLayout()
 }, 300_000)
 
+beforeEach(() => {
+  layoutBefore = snapshot(layout!.dir)
+})
+
 afterEach(async () => {
   for (const container of running) container.kill()
   await Promise.all(running.map((container) => container.exited))
   running = []
   for (const cleanup of cleanups.reverse()) await cleanup()
   cleanups = []
+  assert.deepStrictEqual(changes(layoutBefore, snapshot(layout!.dir)), [], "the containers wrote nothing into /app")
 })
 
 afterAll(() => layout?.remove())
 
 const start = (name: string, command: ReadonlyArray<string>, env: Record<string, string>): ContainerProcess => {
-  const container = new ContainerProcess(name, layout!, command, env)
+  const container = new ContainerProcess(name, layout!, command, env, user)
   running.push(container)
   return container
 }
@@ -130,9 +149,12 @@ describe("docker-compose.yml, run as processes", () => {
     const compose = loadCompose()
     const services = defaultServices(compose)
     const addresses = new Map(services.map(([name], index) => [name, `127.77.0.${index + 1}`]))
-    const secretFile = Path.join(layout!.dir, "cluster_secret")
-    Fs.writeFileSync(secretFile, randomBytes(32).toString("base64"))
-    cleanups.push(() => Fs.rmSync(secretFile, { force: true }))
+    // The mounted secret: a file outside /app, readable by the container's user (compose mounts it 0444).
+    const secrets = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-otp-secrets-"))
+    Fs.chmodSync(secrets, 0o755)
+    cleanups.push(() => Fs.rmSync(secrets, { recursive: true, force: true }))
+    const secretFile = Path.join(secrets, "cluster_secret")
+    Fs.writeFileSync(secretFile, randomBytes(32).toString("base64"), { mode: 0o444 })
     const files = new Map([["/run/secrets/cluster_secret", secretFile]])
 
     const nodes = services.map(([name, service]) => {
@@ -158,7 +180,7 @@ describe("docker-compose.yml, run as processes", () => {
     // The image's HEALTHCHECK, run as Docker runs it inside the seed's container.
     const { command } = healthcheck(runtime)
     const inSeed = command.map((arg) => arg.replaceAll("127.0.0.1", nodes[0]!.env["HEALTH_HOST"]!))
-    const healthy = await runToEnd(inSeed, nodes[0]!.env, layout!.dir, 10_000)
+    const healthy = await runToEnd(inSeed, nodes[0]!.env, layout!.dir, 10_000, user)
     assert.strictEqual(healthy.code, 0, healthy.output)
 
     const stopping = nodes.map(async (node) => {
@@ -168,7 +190,7 @@ describe("docker-compose.yml, run as processes", () => {
       return { node, exit, ms: exit.at - sent }
     })
     const stopped = await Promise.all(stopping)
-    const unhealthy = await runToEnd(inSeed, nodes[0]!.env, layout!.dir, 10_000)
+    const unhealthy = await runToEnd(inSeed, nodes[0]!.env, layout!.dir, 10_000, user)
     assert.strictEqual(unhealthy.code, 1, "the HEALTHCHECK fails once the node is gone")
     for (const { exit, ms, node } of stopped) {
       assert.isBelow(ms, node.grace * 1000, `${node.name} stops within its stop_grace_period`)

@@ -51,6 +51,8 @@ export const productionPackages = (): Array<string> => {
 /** Builds the image layout in a temporary directory (about 20-30 s: the TypeScript build). */
 export const buildImageLayout = async (): Promise<ImageLayout> => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-otp-image-"))
+  // Readable by the image's unprivileged user, writable by its owner only (as root owns /app).
+  Fs.chmodSync(dir, 0o755)
   const remove = () => Fs.rmSync(dir, { recursive: true, force: true })
   try {
     const tsc = Path.join(root, "node_modules/typescript/bin/tsc")
@@ -77,6 +79,39 @@ export const buildImageLayout = async (): Promise<ImageLayout> => {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Every file and directory under the layout with its size and modification time: two snapshots
+ * differ when a process wrote anything there (the image's root filesystem is read-only).
+ */
+export const snapshot = (dir: string): Map<string, string> => {
+  const entries = new Map<string, string>()
+  const walk = (path: string) => {
+    for (const entry of Fs.readdirSync(path, { withFileTypes: true })) {
+      const child = Path.join(path, entry.name)
+      const stat = Fs.lstatSync(child)
+      entries.set(Path.relative(dir, child), `${stat.size}:${stat.mtimeMs}`)
+      if (entry.isDirectory()) walk(child)
+    }
+  }
+  walk(dir)
+  return entries
+}
+
+/** The paths two snapshots disagree on. */
+export const changes = (before: Map<string, string>, after: Map<string, string>): Array<string> =>
+  [...new Set([...before.keys(), ...after.keys()])].filter((path) => before.get(path) !== after.get(path)).sort()
+
+/**
+ * The user a container runs as: the Dockerfile's numeric `USER` when this test runs as root (it
+ * can then start processes as that user, which cannot write the root-owned layout), else the
+ * test's own user (then only the snapshot check shows what was written).
+ */
+export const containerUser = (user: string | undefined): { uid: number; gid: number } | undefined => {
+  if (user === undefined || process.getuid?.() !== 0) return undefined
+  const [uid, gid] = user.split(":").map(Number)
+  return { uid: uid!, gid: gid ?? uid! }
+}
+
 /** One container: the image's command in the image layout, with exactly `env`. */
 export class ContainerProcess {
   readonly process: ChildProcess
@@ -88,12 +123,18 @@ export class ContainerProcess {
     readonly name: string,
     layout: ImageLayout,
     command: ReadonlyArray<string>,
-    readonly env: Readonly<Record<string, string>>
+    readonly env: Readonly<Record<string, string>>,
+    user?: { readonly uid: number; readonly gid: number }
   ) {
     const [program, ...args] = command
     // The image's `node` is this test's node binary (PATH is not part of the declared environment).
     const executable = program === "node" ? process.execPath : program!
-    this.process = spawn(executable, args, { cwd: layout.dir, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    this.process = spawn(executable, args, {
+      cwd: layout.dir,
+      env: { ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(user === undefined ? {} : { uid: user.uid, gid: user.gid })
+    })
     this.exited = new Promise((resolve) =>
       this.process.once("exit", (code, signal) => resolve({ code, signal, at: performance.now() }))
     )
@@ -191,14 +232,15 @@ export const runToEnd = (
   command: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
   cwd: string,
-  ms: number
+  ms: number,
+  user?: { readonly uid: number; readonly gid: number }
 ): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve, reject) => {
     const [program, ...args] = command
     execFile(
       program === "node" ? process.execPath : program!,
       args,
-      { cwd, env: { ...env }, timeout: ms },
+      { cwd, env: { ...env }, timeout: ms, ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }) },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== "number") return reject(error)
         resolve({ code: error === null ? 0 : (error.code as number), output: stdout + stderr })
