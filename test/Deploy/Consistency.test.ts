@@ -5,6 +5,7 @@
  * and HPA, and `NodeConfig.variables` (the node's one table of variables); and every node
  * environment they declare is one `NodeConfig.load` accepts.
  */
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -296,6 +297,18 @@ describe("the compose file", () => {
     )
   })
 })
+
+const promtool = spawnSync("promtool", ["--version"], { encoding: "utf8" }).status === 0
+
+it.skipIf(!promtool)(
+  `promtool accepts the compose profile's Prometheus configuration${promtool ? "" : " (skipped: promtool is not installed)"}`,
+  () => {
+    const result = spawnSync("promtool", ["check", "config", Path.join(deployDir, "observability/prometheus.yml")], {
+      encoding: "utf8"
+    })
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+  }
+)
 
 describe.skipIf(kubectl === undefined)(
   `the Kubernetes overlays${kubectl === undefined ? " (skipped: kubectl is not installed)" : ""}`,
