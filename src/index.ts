@@ -148,3 +148,6 @@ export * as Health from "./Observability/Health.ts"
 
 /** A node's configuration from environment variables: the one table of variables, every error at once. @since 0.1.0 */
 export * as NodeConfig from "./Layers/NodeConfig.ts"
+
+/** A whole node from the environment (`Node.layer`) and its main with a graceful shutdown in phases (`Node.runMain`). @since 0.1.0 */
+export * as Node from "./Layers/Node.ts"

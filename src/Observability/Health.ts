@@ -8,7 +8,9 @@
  *   holds: the cluster is `running`; at least one peer is connected if seeds naming other nodes
  *   are configured; every name the application declared as required is registered on this node;
  *   every custom {@link check} passes within its timeout. Otherwise `503`, with `failures` naming
- *   each failing condition and why. Once stopping, `503` with status `stopping` (no check runs).
+ *   each failing condition and why. Once stopping, `503` with status `stopping` and no check run:
+ *   failure `stopping` ("node is shutting down") after {@link markStopping}, or `cluster`
+ *   ("cluster is stopping" / "cluster is stopped") when the cluster is leaving or has left.
  *
  * Both answer JSON (`application/json`, `cache-control: no-store`) and are unauthenticated, as
  * probes must be. Custom checks run in parallel, each in a fiber of its own, on every `/ready`
@@ -450,9 +452,17 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
   }
   for (const name of options?.requiredNames ?? []) requiredNames.add({ value: name })
 
-  const stopping = Effect.map(cluster === undefined ? Effect.succeed(undefined) : cluster.status, (status) => {
-    return markedStopping || status === "stopping" || status === "stopped"
-  })
+  /** Why the node is stopping (the failure `/ready` reports then), or undefined while it runs. */
+  const stoppingReason: Effect.Effect<Outcome | undefined> = Effect.map(
+    cluster === undefined ? Effect.succeed(undefined) : cluster.status,
+    (status) =>
+      markedStopping
+        ? failed("stopping", "node is shutting down")
+        : status === "stopping" || status === "stopped"
+          ? failed("cluster", `cluster is ${status}`)
+          : undefined
+  )
+  const stopping = Effect.map(stoppingReason, (reason) => reason !== undefined)
   const checkedAt = Effect.map(
     Effect.clockWith((clock) => clock.currentTimeMillis),
     (millis) => new Date(millis).toISOString()
@@ -516,13 +526,15 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
   })
 
   const readiness = Effect.gen(function* () {
-    if (yield* stopping) {
+    const stopped = yield* stoppingReason
+    if (stopped !== undefined) {
+      const reason = stopped.reason ?? "stopping"
       return new ReadyReport({
         status: "stopping",
         node,
-        message: "not ready: stopping: node is shutting down",
-        failures: [new ReadyFailure({ check: "stopping", reason: "node is shutting down" })],
-        checks: [toResult(failed("stopping", "node is shutting down"))],
+        message: `not ready: ${stopped.name}: ${reason}`,
+        failures: [new ReadyFailure({ check: stopped.name, reason })],
+        checks: [toResult(stopped)],
         checkedAt: yield* checkedAt
       })
     }
