@@ -282,6 +282,18 @@ describe.skipIf(kubectl === undefined)(
       for (const pod of [pod0, pod1]) {
         await pod.container.waitForLog(new RegExp(`node down: ${pod2.name} \\(graceful_shutdown\\)`), 10_000)
       }
+      // Every phase of the graceful shutdown ended within its own bound.
+      const phases = [
+        ...pod2.container.logs.matchAll(/shutdown phase (\d+)\/(\d+) ([a-z-]+): ([a-z ]+?) (?:after|in) ([\d.]+) ms/g)
+      ]
+      assert.isAbove(phases.length, 0, `pod 2 logged its shutdown phases\n${pod2.container.tail()}`)
+      assert.deepStrictEqual(
+        phases.filter((phase) => phase[4] !== "done").map((phase) => phase[0]),
+        [],
+        "no shutdown phase timed out or failed"
+      )
+      assert.strictEqual(phases.length, Number(phases[0]![2]), "every phase ended")
+      console.info(`pod 2's shutdown: ${phases.map((phase) => `${phase[3]} ${phase[5]} ms`).join(", ")}`)
       assert.strictEqual(exit!.code, 0, `pod 2 exits 0 on SIGTERM\n${pod2.container.tail()}`)
       for (const pod of [pod0, pod1]) {
         await probeUntil(probeUrl(pod, container.readinessProbe!.httpGet!), 200, 10_000, pod.container)
