@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer } from "effect"
+import { Cause, Config, Effect, Exit, Layer, Runtime } from "effect"
 import * as Distribution from "../Cluster/Distribution.ts"
 import * as NodeConfig from "../Layers/NodeConfig.ts"
 import * as Health from "../Observability/Health.ts"
@@ -42,4 +42,8 @@ const main = Effect.gen(function* () {
   return yield* Layer.launch(app.pipe(Layer.provide(tracing)))
 }).pipe(Effect.provide(Logging.layer))
 
-NodeRuntime.runMain(main)
+// A stop by SIGTERM or SIGINT is a graceful end: exit 0 (runMain's default is 130).
+const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+
+NodeRuntime.runMain(main, { teardown })
