@@ -179,8 +179,62 @@ export class Distribution extends Context.Service<
     ) => Effect.Effect<Spawned<P>, SpawnError | NotAProcess>
     /** Pushes the counters into Effect metrics now (they are also pushed every second). */
     readonly syncMetrics: Effect.Effect<void>
+    /** See {@link refuseNewWork}. */
+    readonly refuseNewWork: Effect.Effect<void>
+    /** See {@link awaitServedCalls}. */
+    readonly awaitServedCalls: Effect.Effect<void>
+    /** Calls from other nodes accepted here and not yet answered. */
+    readonly servingCalls: Effect.Effect<number>
   }
 >()("effect-otp/Distribution") {}
+
+/**
+ * The first step of a graceful shutdown: from now on this node refuses the calls and spawns other
+ * nodes send it. Their callers fail at once with `NodeDown` whose reason is `stopping` (a caller
+ * that handles node loss, by retrying elsewhere, handles this too), instead of waiting for a node
+ * that is about to leave. Calls already accepted are still served and answered (see
+ * {@link awaitServedCalls}); sends, casts, monitors and links are not affected. It cannot be undone:
+ * the node is leaving. `Node.runMain` calls it on SIGTERM.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const drain = Effect.gen(function*() {
+ *   yield* Distribution.refuseNewWork
+ *   yield* Distribution.awaitServedCalls.pipe(Effect.timeout("10 seconds"))
+ * })
+ * ```
+ *
+ * @category shutdown
+ * @since 0.1.0
+ */
+export const refuseNewWork: Effect.Effect<void, never, Distribution> = Distribution.use(
+  (distribution) => distribution.refuseNewWork
+)
+
+/**
+ * Waits until no call from another node is being served here: every call accepted so far has been
+ * answered (by a reply, a failure, or the server's exit). Succeeds at once when there is none. It
+ * has no timeout of its own: bound it (`Effect.timeout`), as the shutdown's drain phase does, since a
+ * server that never replies keeps its call pending. After {@link refuseNewWork} no new call is
+ * accepted, so the count only goes down.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Distribution } from "effect-otp"
+ *
+ * const drained = Distribution.awaitServedCalls.pipe(Effect.timeoutOption("5 seconds"))
+ * ```
+ *
+ * @category shutdown
+ * @since 0.1.0
+ */
+export const awaitServedCalls: Effect.Effect<void, never, Distribution> = Distribution.use(
+  (distribution) => distribution.awaitServedCalls
+)
 
 /**
  * Starts, on `node`, a behaviour registered there (with `BehaviourRegistry`), with start arguments
@@ -390,6 +444,12 @@ export const make: Effect.Effect<
   return Distribution.of({
     stats: Effect.sync(() => statsOf(engine)),
     syncMetrics,
+    refuseNewWork: Effect.sync(() => engine.refuseNewWork()),
+    awaitServedCalls: Effect.callback<void>((resume) => {
+      const cancel = engine.whenIdle(() => resume(Effect.void))
+      return Effect.sync(cancel)
+    }),
+    servingCalls: Effect.sync(() => engine.servingCalls),
     spawn: <Args, P, R>(
       node: string,
       spec: BehaviourRegistry.BehaviourSpec<Args, P, R>,

@@ -129,7 +129,9 @@ export const ReplyOutcome = Schema.Literals([
   /** The server could not encode its reply; `detail` says why. */
   "badreply",
   /** The handler died with a defect that is not an exit; `detail` has it. */
-  "defect"
+  "defect",
+  /** The node is shutting down and refuses new calls (the caller fails with `NodeDown`, reason `stopping`). */
+  "stopping"
 ])
 /**
  * @category models
@@ -236,7 +238,7 @@ export const DistFrame = Schema.Union([
     pid: Schema.optional(WirePid),
     error: Schema.optional(
       Schema.Struct({
-        kind: Schema.Literals(["unknown_behaviour", "bad_args", "init_failed", "name_taken"]),
+        kind: Schema.Literals(["unknown_behaviour", "bad_args", "init_failed", "name_taken", "node_stopping"]),
         detail: Schema.String,
         reason: Schema.optional(WireReason)
       })

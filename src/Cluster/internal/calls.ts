@@ -246,6 +246,10 @@ export class Calls {
     const local = shared.local
     const reply = (outcome: Extract<DistFrame, { _tag: "Reply" }>): boolean => shared.post(node, outcome)
     const inflow = shared.inflows.arrived(node, frame.to)
+    if (shared.stopping) {
+      inflow.release()
+      return void reply({ _tag: "Reply", ref: frame.ref, outcome: "stopping" })
+    }
     const process = this.messages.resolve(frame.to)
     if (process === undefined || !local.isAlive(process)) {
       inflow.release()
@@ -271,11 +275,14 @@ export class Calls {
     }
     const parent = parseTraceparent(frame.traceparent)
     const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
+    // Counted until answered, for the drain of a graceful shutdown.
+    shared.serving++
     const parked = local.deliverCall(
       process,
       request,
       span,
       (exit) => {
+        shared.endServing()
         // A reply too large for a frame (or unencodable) still answers the call.
         if (!reply(replyFrame(frame.ref, exit, codecs))) {
           reply({ _tag: "Reply", ref: frame.ref, outcome: "badreply", detail: "the reply could not be sent" })
@@ -328,6 +335,8 @@ export class Calls {
         return pending.resume(decodeFailure(`request ${pending.tag}`, frame.detail))
       case "badreply":
         return pending.resume(decodeFailure(`reply to ${pending.tag}`, frame.detail))
+      case "stopping":
+        return pending.resume(this.fail("stopping", new NodeDown({ node, reason: "stopping" })))
       case "defect":
         return pending.resume(
           this.fail(

@@ -144,6 +144,24 @@ export class DistributionEngine implements RemoteBridge {
     this.shared.inflows.nodeDown(node)
   }
 
+  /**
+   * From now on, calls and spawns from other nodes are refused (their callers fail with
+   * `NodeDown`, reason `stopping`); calls already accepted are still answered.
+   */
+  refuseNewWork(): void {
+    this.shared.stopping = true
+  }
+
+  /** Calls from other nodes accepted and not yet answered. */
+  get servingCalls(): number {
+    return this.shared.serving
+  }
+
+  /** Calls `wake` once no call from another node is being served; returns a canceller. */
+  whenIdle(wake: () => void): () => void {
+    return this.shared.whenIdle(wake)
+  }
+
   /** Grants back the credit of messages taken in since the last batch (run every second). */
   flushCredit(): void {
     this.shared.inflows.flush()

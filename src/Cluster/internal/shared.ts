@@ -59,6 +59,37 @@ export class Shared {
   /** Credit this node owes other nodes for messages to its processes. */
   readonly inflows: Inflows
 
+  /**
+   * Set when the node shuts down: calls and spawns from other nodes are refused from then on (the
+   * callers fail with `NodeDown`, reason `stopping`).
+   */
+  stopping = false
+  /** Calls from other nodes being served here (accepted, not yet answered). */
+  serving = 0
+  private idleWaiters: Array<() => void> = []
+
+  /** One served call has been answered. */
+  endServing(): void {
+    this.serving--
+    if (this.serving === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const wake of waiters) wake()
+    }
+  }
+
+  /** Calls `wake` once no call from another node is being served (at once if none is); returns a canceller. */
+  whenIdle(wake: () => void): () => void {
+    if (this.serving === 0) {
+      wake()
+      return () => {}
+    }
+    this.idleWaiters.push(wake)
+    return () => {
+      this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== wake)
+    }
+  }
+
   constructor(
     readonly local: LocalNode,
     readonly wire: Wire,

@@ -155,6 +155,9 @@ export class Spawns {
     const answer = (result: Omit<Extract<DistFrame, { _tag: "Spawned" }>, "_tag" | "ref">): void => {
       shared.post(node, { _tag: "Spawned", ref: frame.ref, ...result })
     }
+    if (shared.stopping) {
+      return answer({ error: { kind: "node_stopping", detail: `${local.name} is shutting down` } })
+    }
     const spec = this.behaviours.get(frame.behaviour) as RegisteredBehaviour | undefined
     if (spec === undefined) {
       return answer({
@@ -292,6 +295,8 @@ export class Spawns {
         )
       case "name_taken":
         return pending.resume(Effect.fail(new NameTaken({ name: pending.name ?? "", owner: error.detail })))
+      case "node_stopping":
+        return pending.resume(Effect.fail(new NodeDown({ node, reason: "stopping" })))
       case "init_failed":
         return pending.resume(
           Effect.fail(
