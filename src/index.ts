@@ -148,3 +148,9 @@ export * as Health from "./Observability/Health.ts"
 
 /** A node's configuration from environment variables: the one table of variables, every error at once. @since 0.1.0 */
 export * as NodeConfig from "./Layers/NodeConfig.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: the Observer
+
+/** The node-local Observer: snapshots, top-N, one process in detail, lifecycle events. @since 0.1.0 */
+export * as Observer from "./Observability/Observer.ts"
