@@ -163,3 +163,6 @@ export * as ObserverCluster from "./Observability/ObserverCluster.ts"
 
 /** `/observer`, `/observer/cluster`, `/observer/process/<pid>` and the opt-in kill route. @since 0.1.0 */
 export * as ObserverHttp from "./Observability/ObserverHttp.ts"
+
+/** A whole node from the environment (`Node.layer`) and its main with a graceful shutdown in phases (`Node.runMain`). @since 0.1.0 */
+export * as Node from "./Layers/Node.ts"

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Effect, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Schema } from "effect"
 import * as ClusterConfig from "../Cluster/ClusterConfig.ts"
 import * as clusterEnv from "../Cluster/internal/clusterEnv.ts"
 import * as Env from "../internal/envConfig.ts"
@@ -192,9 +192,18 @@ export class InvalidNodeConfig extends Schema.TaggedError<InvalidNodeConfig>()("
   }
 }
 
-/** A `LOG_*` value from `Logging`'s own config, or its problem without the `SourceError: LOG_X: ` prefix. */
-const logging = <A>(name: string, config: Config.Config<A>): Effect.Effect<Env.Checked<A>> =>
-  config.pipe(
+/**
+ * A `LOG_*` value from `Logging`'s own config, or its problem without the `SourceError: LOG_X: `
+ * prefix. Blank counts as unset, as for every other variable: the config then reads an environment
+ * without it.
+ */
+const logging = <A>(name: string, config: Config.Config<A>, blank: boolean): Effect.Effect<Env.Checked<A>> =>
+  (blank
+    ? Effect.flatMap(Config.String("NODE_ENV").pipe(Config.withDefault("")), (nodeEnv) =>
+        config.parse(ConfigProvider.fromEnv({ env: { NODE_ENV: nodeEnv } }))
+      )
+    : config
+  ).pipe(
     Effect.map(Env.ok),
     Effect.catch((error: Config.ConfigError) =>
       Effect.succeed(
@@ -209,7 +218,7 @@ const logging = <A>(name: string, config: Config.Config<A>): Effect.Effect<Env.C
     )
   )
 
-const nodeTexts = Env.texts(["HEALTH_HOST", "HEALTH_PORT", "SHUTDOWN_DRAIN_MS"])
+const nodeTexts = Env.texts(["HEALTH_HOST", "HEALTH_PORT", "SHUTDOWN_DRAIN_MS", "LOG_LEVEL", "LOG_FORMAT"])
 
 /**
  * Reads and checks every variable of {@link variables} from the current `ConfigProvider` (the
@@ -238,8 +247,8 @@ export const load: Effect.Effect<NodeConfig, InvalidNodeConfig> = Effect.gen(fun
     new InvalidNodeConfig({ problems: [new ConfigProblem({ variable: "(configuration)", reason: error.message })] })
   const cluster = clusterEnv.check(yield* Effect.mapError(clusterEnv.texts, source))
   const env = yield* Effect.mapError(nodeTexts, source)
-  const level = yield* logging("LOG_LEVEL", Logging.logLevel)
-  const format = yield* logging("LOG_FORMAT", Logging.logFormat)
+  const level = yield* logging("LOG_LEVEL", Logging.logLevel, env["LOG_LEVEL"] === undefined)
+  const format = yield* logging("LOG_FORMAT", Logging.logFormat, env["LOG_FORMAT"] === undefined)
   const checked = Env.all({
     cluster,
     healthHost: Env.read(env, "HEALTH_HOST", (host) => Env.ok(host), Env.ok("0.0.0.0")),
