@@ -151,3 +151,18 @@ export * as NodeConfig from "./Layers/NodeConfig.ts"
 
 /** A whole node from the environment (`Node.layer`) and its main with a graceful shutdown in phases (`Node.runMain`). @since 0.1.0 */
 export * as Node from "./Layers/Node.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: the Observer
+
+/** The node-local Observer: snapshots, top-N, one process in detail, lifecycle events. @since 0.1.0 */
+export * as Observer from "./Observability/Observer.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Observability: the Observer across the cluster and over HTTP
+
+/** The Observer's snapshot, top-N and process queries for every node, with a per-node timeout. @since 0.1.0 */
+export * as ObserverCluster from "./Observability/ObserverCluster.ts"
+
+/** `/observer`, `/observer/cluster`, `/observer/process/<pid>` and the opt-in kill route. @since 0.1.0 */
+export * as ObserverHttp from "./Observability/ObserverHttp.ts"

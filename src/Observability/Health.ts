@@ -14,12 +14,13 @@
  *
  * Both answer JSON (`application/json`, `cache-control: no-store`) and are unauthenticated, as
  * probes must be. Custom checks run in parallel, each in a fiber of its own, on every `/ready`
- * request; a check that fails, dies or outlives its timeout (measured on Effect's `Clock`) makes
- * the node not ready, with the reason (`failed: <error>`, `died: <defect>`, `timed out after N ms`).
+ * request (requests that arrive while an evaluation runs share its answer); a check that fails,
+ * dies or outlives its timeout (measured on Effect's `Clock`) makes the node not ready, with the
+ * reason (`failed: <error>`, `died: <defect>`, `timed out after N ms`).
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import * as Cluster from "../Cluster/Cluster.ts"
 import { NodeStatus } from "../Cluster/ClusterEvent.ts"
@@ -501,7 +502,8 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
   const builtIn = Effect.gen(function* () {
     const outcomes: Array<Outcome> = []
     if (cluster === undefined) {
-      if (requireCluster) outcomes.push(failed("cluster", "no cluster on this node"))
+      if (requireCluster)
+        outcomes.push(failed("cluster", "no cluster on this node (none provided beneath Health.layer)"))
     } else {
       const status = yield* cluster.status
       outcomes.push(status === "running" ? passed("cluster") : failed("cluster", `cluster is ${status}, not running`))
@@ -525,9 +527,8 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
     return outcomes
   })
 
-  const readiness = Effect.gen(function* () {
-    const stopped = yield* stoppingReason
-    if (stopped !== undefined) {
+  const stoppingReport = (stopped: Outcome) =>
+    Effect.map(checkedAt, (at) => {
       const reason = stopped.reason ?? "stopping"
       return new ReadyReport({
         status: "stopping",
@@ -535,9 +536,11 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
         message: `not ready: ${stopped.name}: ${reason}`,
         failures: [new ReadyFailure({ check: stopped.name, reason })],
         checks: [toResult(stopped)],
-        checkedAt: yield* checkedAt
+        checkedAt: at
       })
-    }
+    })
+
+  const evaluate = Effect.gen(function* () {
     const [own, custom] = yield* Effect.all(
       [
         builtIn,
@@ -565,6 +568,25 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
       checkedAt: yield* checkedAt
     })
   })
+
+  // One evaluation at a time: requests that arrive while one runs share its answer, so a flood of
+  // (unauthenticated) probes cannot multiply the load the checks put on their dependencies. It
+  // runs detached from the request that started it, so a client that hangs up stops nobody's answer.
+  let inFlight: Fiber.Fiber<ReadyReport> | undefined
+  const shared: Effect.Effect<ReadyReport> = Effect.suspend(() => {
+    if (inFlight !== undefined) return Fiber.join(inFlight)
+    return Effect.flatMap(Effect.forkDetach(evaluate), (fiber) => {
+      inFlight = fiber
+      fiber.addObserver(() => {
+        if (inFlight === fiber) inFlight = undefined
+      })
+      return Fiber.join(fiber)
+    })
+  })
+  // Stopping is decided first, so that no request answers from an evaluation begun before it.
+  const readiness = Effect.flatMap(stoppingReason, (stopped) =>
+    stopped === undefined ? shared : stoppingReport(stopped)
+  )
 
   return Health.of({
     report,
@@ -594,7 +616,7 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { Cluster, Health, HttpEndpoint, ProcessRuntime } from "effect-otp"
+ * import { Distribution, Health, HttpEndpoint } from "effect-otp"
  *
  * const seeds = ["a@10.0.0.1:4370"]
  * const Probed = Health.layer({
@@ -603,8 +625,7 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  *   checks: [Health.check("db", Effect.void, { timeout: "500 millis" })]
  * }).pipe(
  *   Layer.provideMerge(HttpEndpoint.layer({ host: "0.0.0.0", port: 9464 })),
- *   Layer.provideMerge(ProcessRuntime.layer({ node: "b" })),
- *   Layer.provideMerge(Cluster.layer({ nodeName: "b", port: 4370, secret: "s3cret", seeds }))
+ *   Layer.provideMerge(Distribution.layer({ nodeName: "b", port: 4370, secret: "s3cret", seeds }))
  * )
  * ```
  *

@@ -8,7 +8,7 @@
  */
 import { createServer } from "node:http"
 import { Context, Effect, Layer } from "effect"
-import type { HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
+import type { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 
 /**
  * Where the endpoint listens.
@@ -31,12 +31,18 @@ export interface HttpEndpointOptions {
 }
 
 /**
- * A route handler: the response to a request. It runs in the endpoint's server; a handler that
- * needs services captures them when its layer is built.
+ * A route handler: the response to a request. It runs in the endpoint's server, with the request,
+ * its parsed query string (`HttpServerRequest.ParsedSearchParams`) and the matched route's path
+ * parameters (`HttpRouter.RouteContext`, e.g. `HttpRouter.params`); a handler that needs other
+ * services captures them when its layer is built.
  *
  * @since 0.1.0
  */
-export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>
+export type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | HttpRouter.RouteContext
+>
 
 /**
  * The running endpoint: where it listens, and how other layers add routes to it.

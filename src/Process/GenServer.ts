@@ -771,6 +771,14 @@ export interface Behaviour<P, Args, S, R = never> {
    * Default `"gen_server"`.
    */
   readonly name?: string
+  /**
+   * What observers are shown of the state (OTP's `format_status`): `Observer.process` renders the
+   * value this returns instead of the state itself, so that secrets can be redacted. It runs
+   * outside the server process, on the observer's fiber, and must be a pure function of the state;
+   * if it throws, the detail says so instead of showing the state. Without it, the state is shown
+   * as it is (rendered to bounded text).
+   */
+  readonly formatStatus?: (state: S) => unknown
 }
 
 /**

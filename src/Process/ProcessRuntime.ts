@@ -12,6 +12,7 @@ import { randomInt } from "node:crypto"
 import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import * as Timers from "../internal/timers.ts"
 import type { OverflowPolicy } from "./internal/mailbox.ts"
+import { BUSY_SAMPLE_EVERY } from "./internal/processStats.ts"
 import { Runtime } from "./internal/runtime.ts"
 
 /**
@@ -56,6 +57,12 @@ export interface ProcessRuntimeOptions {
    * timeout, before this applies.
    */
   readonly shutdownTimeout?: Duration.Input | undefined
+  /**
+   * One message in how many has its handler time measured, for the busy share and handler latency
+   * the Observer reports (a power of two; 0 turns the measurement off, and the Observer then shows a
+   * busy share of 0). Each timed message reads the monotonic clock twice. Default 16.
+   */
+  readonly busySampleEvery?: number | undefined
 }
 
 /**
@@ -142,7 +149,8 @@ export const make = (options?: ProcessRuntimeOptions): Effect.Effect<ProcessRunt
             overflow: options?.overflow ?? "suspend",
             maxHandoverDepth: options?.maxHandoverDepth ?? 32,
             shutdownTimeoutMs:
-              options?.shutdownTimeout === undefined ? 10_000 : Timers.toMillis(options.shutdownTimeout)
+              options?.shutdownTimeout === undefined ? 10_000 : Timers.toMillis(options.shutdownTimeout),
+            busySampleEvery: options?.busySampleEvery ?? BUSY_SAMPLE_EVERY
           },
           Timers.ofFiber(fiber)
         )

@@ -312,4 +312,19 @@ describe("NodeConfig.variables", () => {
     }
     for (const variable of NodeConfig.variables) assert.isAbove(variable.meaning.length, 10)
   })
+
+  it('is the table of the README\'s "Running a node", row by row', () => {
+    const readme = Fs.readFileSync(Path.join(import.meta.dirname, "..", "..", "README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("## Running a node"))
+    const rows = section
+      .slice(0, section.indexOf("\n## ", 5))
+      .split("\n")
+      .filter((line) => line.startsWith("| `"))
+      .map((line) => line.split(/(?<!\\) \| /).map((cell) => cell.replace(/^\| |\s*\|$/g, "").replace(/\\\|/g, "|")))
+    const variables = rows.filter(([name]) => !/^`\d/.test(name!))
+    assert.deepStrictEqual(
+      variables,
+      NodeConfig.variables.map((v) => [`\`${v.name}\``, v.default ?? "—", v.meaning])
+    )
+  })
 })

@@ -176,6 +176,16 @@ describe("Node.runMain", () => {
         assert.isTrue(
           child.messages.some((message) => message.startsWith("received SIGTERM: shutting down gracefully"))
         )
+        // The supervision tree stops in phase 4, its children in reverse start order.
+        const messages = child.messages
+        const phase4 = messages.findIndex((m) => m.startsWith("shutdown phase 4/6 stop-applications: started"))
+        const phase4Done = messages.findIndex((m) => m.startsWith("shutdown phase 4/6 stop-applications: done"))
+        const terminated = messages.flatMap((m, i) => (m.startsWith("terminated ") ? [[m, i] as const] : []))
+        assert.deepStrictEqual(
+          terminated.map(([m]) => m),
+          ["terminated store", "terminated opener", "terminated gate"]
+        )
+        for (const [, i] of terminated) assert.isTrue(i > phase4 && i < phase4Done, messages.join("\n"))
       }),
     60_000
   )
@@ -219,11 +229,11 @@ describe("Node.runMain", () => {
           child.messages.some((m) => /^shutdown phase 3\/6 drain: timed out after [\d.]+ ms; going on/.test(m)),
           child.lines.join("\n")
         )
-        // The call that never got its answer fails when its server is stopped (phase leave-cluster
-        // stops the processes left), not at its timeout.
+        // The call that never got its answer fails when its server is stopped: its supervisor kills
+        // it after its shutdown timeout (1 s) in phase 4. Not at the call's timeout.
         const error = yield* Fiber.join(stuck)
         assert.strictEqual(error._tag, "ServerExited")
-        assert.strictEqual(error._tag === "ServerExited" ? error.reason._tag : "", "Shutdown")
+        assert.strictEqual(error._tag === "ServerExited" ? error.reason._tag : "", "Killed")
         yield* events((event) => event._tag === "NodeDown" && event.reason === "graceful_shutdown", 10_000)
       }),
     60_000

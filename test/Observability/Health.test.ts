@@ -228,7 +228,9 @@ describe("Health", () => {
       const missing = yield* standaloneNode()
       const response = yield* probe(`${missing.base}/ready`)
       assert.strictEqual(response.status, 503)
-      assert.deepStrictEqual(failuresOf(response.body), ["cluster: no cluster on this node"])
+      assert.deepStrictEqual(failuresOf(response.body), [
+        "cluster: no cluster on this node (none provided beneath Health.layer)"
+      ])
       const health = decodeHealth((yield* probe(`${missing.base}/health`)).body)
       assert.strictEqual(health.clusterStatus, null)
       assert.strictEqual(health.node, "solo")
@@ -311,6 +313,32 @@ describe("Health", () => {
       assert.deepStrictEqual(failuresOf(failing.body), ["queue: failed: queue holds 250 jobs"])
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual((yield* probe(`${node.base}/ready`)).status, 200)
+    })
+  )
+  it.live("requests that arrive while an evaluation runs share its answer; the next one evaluates afresh", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const entered = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const counted = Effect.gen(function* () {
+        runs++
+        yield* Deferred.succeed(entered, undefined)
+        yield* Deferred.await(gate)
+      })
+      const node = yield* standaloneNode({ requireCluster: false, checks: [Health.check("counted", counted)] })
+      const first = yield* Effect.forkChild(node.health.readiness)
+      yield* Deferred.await(entered)
+      const second = yield* Effect.forkChild(node.health.readiness)
+      // The second request reaches the shared evaluation (a forked fiber runs before its parent resumes).
+      yield* Effect.yieldNow
+      assert.isUndefined(second.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      const [a, b] = [yield* Fiber.join(first), yield* Fiber.join(second)]
+      assert.strictEqual(runs, 1)
+      assert.strictEqual(a, b)
+      assert.strictEqual(a.status, "ready")
+      assert.strictEqual((yield* probe(`${node.base}/ready`)).status, 200)
+      assert.strictEqual(runs, 2)
     })
   )
 })

@@ -3,16 +3,17 @@
  * tests of test/Layers/NodeMain.test.ts.
  *
  * Usage: nodeMainProcess.ts <mode>
- * - `serve`: an application layer with three servers: `gate` (its `Pass` call is answered only
- *   once `opener` gets the `Open` cast; `EVENT {"_tag":"Entered"}` when a call enters it), `opener`,
- *   and `store` (the distribution tests' kv server). Runs until a signal.
+ * - `serve`: an application layer, a supervision tree of three servers started in this order:
+ *   `gate` (its `Pass` call is answered only once `opener` gets the `Open` cast;
+ *   `EVENT {"_tag":"Entered"}` when a call enters it), `opener`, and `store` (the distribution
+ *   tests' kv server). Each logs `terminated <name>` when stopped. Runs until a signal.
  * - `defect`: an application effect that dies with a defect once the node runs.
  * Prints `EVENT {"_tag":"Ready","clusterPort":..,"healthPort":..}` once the application started.
  * Logs go to standard output (LOG_FORMAT of the environment); EVENT lines are told apart by prefix.
  */
 import { Deferred, Effect, Layer } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
-import { GenServer } from "../../src/index.ts"
+import { ChildSpec, GenServer, Supervisor } from "../../src/index.ts"
 import * as HttpEndpoint from "../../src/Observability/HttpEndpoint.ts"
 import * as Node from "../../src/Layers/Node.ts"
 import { kv } from "./distHarness.ts"
@@ -27,35 +28,41 @@ const ready = Effect.gen(function* () {
   printEvent({ _tag: "Ready", clusterPort: cluster.transport.address.port, healthPort: endpoint.port })
 })
 
-const servers = Effect.gen(function* () {
-  const open = yield* Deferred.make<void>()
-  yield* GenServer.start(
-    GenServer.behaviour(Gate)({
-      init: () => Effect.succeed(0),
-      handleCall: {
-        Pass: (_, n) =>
-          Effect.sync(() => printEvent({ _tag: "Entered" })).pipe(
-            Effect.andThen(Deferred.await(open)),
-            Effect.as(GenServer.reply("passed", n + 1))
-          )
-      }
-    }),
-    undefined,
-    { name: "gate" }
-  )
-  yield* GenServer.start(
-    GenServer.behaviour(Opener)({
-      init: () => Effect.succeed(0),
-      handleCall: {},
-      handleCast: { Open: (_, n) => Effect.as(Deferred.succeed(open, undefined), GenServer.noReply(n)) }
-    }),
-    undefined,
-    { name: "opener" }
-  )
-  yield* GenServer.start(kv, 10, { name: "store" })
-  yield* Effect.logInfo("application started")
-  yield* ready
+/** Answers the gate's waiting calls once completed (one node per process: module state is fine here). */
+const open = Deferred.makeUnsafe<void>()
+
+/** Logs `terminated <name>` when the supervisor stops the server (it traps exits, so terminate runs). */
+const terminate = (name: string) => () => Effect.logInfo(`terminated ${name}`)
+
+const gate = GenServer.behaviour(Gate)({
+  init: () => Effect.succeed(0),
+  handleCall: {
+    Pass: (_, n) =>
+      Effect.sync(() => printEvent({ _tag: "Entered" })).pipe(
+        Effect.andThen(Deferred.await(open)),
+        Effect.as(GenServer.reply("passed", n + 1))
+      )
+  },
+  terminate: terminate("gate")
 })
+
+const opener = GenServer.behaviour(Opener)({
+  init: () => Effect.succeed(0),
+  handleCall: {},
+  handleCast: { Open: (_, n) => Effect.as(Deferred.succeed(open, undefined), GenServer.noReply(n)) },
+  terminate: terminate("opener")
+})
+
+/** The application: one supervision tree, started gate, opener, store (stopped in reverse). */
+const Tree = Supervisor.layer({
+  children: [
+    ChildSpec.genServer("gate", gate, undefined, { name: "gate", trapExit: true, shutdown: "1 second" }),
+    ChildSpec.genServer("opener", opener, undefined, { name: "opener", trapExit: true }),
+    ChildSpec.genServer("store", { ...kv, terminate: terminate("store") }, 10, { name: "store", trapExit: true })
+  ]
+})
+
+const App = Layer.effectDiscard(Effect.andThen(Effect.logInfo("application started"), ready)).pipe(Layer.provide(Tree))
 
 if (mode === "defect") {
   Node.runMain(
@@ -65,5 +72,5 @@ if (mode === "defect") {
     })
   )
 } else {
-  Node.runMain(Layer.effectDiscard(servers))
+  Node.runMain(App)
 }

@@ -44,6 +44,12 @@ export class Cell {
         readonly protocol: unknown
         readonly name: string
         readonly crashInfo: () => CrashInfo
+        /** The state as shown to observers (the behaviour's `formatStatus`, else the state itself). */
+        readonly status: () => unknown
+        /** Whether the behaviour has a `formatStatus`. */
+        readonly formatsStatus: boolean
+        /** The behaviour's state itself (supervisors are observed through theirs). */
+        readonly state: unknown
       }
     | undefined = undefined
 
@@ -138,6 +144,7 @@ export class Cell {
     this.finished = true
     this.exitReason = reason
     const runtime = this.runtime
+    if (runtime.lifecycle !== undefined) runtime.lifecycle.exited(this, reason)
     runtime.forget(this)
     runtime.stats.exits.add(reasonLabel(reason))
     if (this.behaviour !== undefined) this.behaviour.processExited(reason)

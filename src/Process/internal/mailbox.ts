@@ -10,6 +10,7 @@
  */
 import { Effect, Exit } from "effect"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import type { ProcessStats } from "./processStats.ts"
 
 /** What becomes of a send to a full mailbox. */
 export type OverflowPolicy = "suspend" | "fail"
@@ -94,11 +95,14 @@ export class Mailbox {
   constructor(
     readonly capacity: number,
     readonly overflow: OverflowPolicy,
-    private readonly trampoline: Trampoline
+    private readonly trampoline: Trampoline,
+    /** The owner's bookkeeping: messages given to it, sampled handler time (see `ProcessStats`). */
+    readonly stats: ProcessStats
   ) {
     this.buffer = new Array(INITIAL_SLOTS)
     const cancelWait = Effect.sync(() => this.clearWaiter())
     this.take = Effect.callback<unknown>((resume) => {
+      if (stats.sampleAt !== 0) stats.end()
       if (this.size > 0) {
         resume(Exit.succeed(this.shift()))
         return
@@ -114,6 +118,7 @@ export class Mailbox {
    */
   takeWithin(millis: number, timers: Timers): Effect.Effect<unknown> {
     return Effect.callback<unknown>((resume) => {
+      if (this.stats.sampleAt !== 0) this.stats.end()
       if (this.size > 0) {
         resume(Exit.succeed(this.shift()))
         return
@@ -135,6 +140,11 @@ export class Mailbox {
   /** Whether a value returned by {@link takeWithin} means the wait timed out. */
   static isTimeout(u: unknown): u is typeof TIMED_OUT {
     return u === TIMED_OUT
+  }
+
+  /** Whether the receiver is suspended waiting for a message (in `receive`). */
+  get receiving(): boolean {
+    return this.waiter !== undefined
   }
 
   /** Offers a message within capacity; never blocks. */
@@ -226,6 +236,8 @@ export class Mailbox {
       return
     }
     const resume = this.takeWaiter()!
+    const stats = this.stats
+    if ((++stats.handled & stats.mask) === 0) stats.begin()
     this.trampoline.depth++
     try {
       resume(Exit.succeed(message))
@@ -266,7 +278,10 @@ export class Mailbox {
     this.size++
   }
 
+  /** Takes the next message for the receiver (counted, maybe timed). */
   private shift(): unknown {
+    const stats = this.stats
+    if ((++stats.handled & stats.mask) === 0) stats.begin()
     const message = this.shiftRaw()
     if (this.blocked !== undefined) this.admitBlocked()
     return message

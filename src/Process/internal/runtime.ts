@@ -13,7 +13,9 @@ import * as Pid from "../Pid.ts"
 import { RemoteName } from "../RemoteName.ts"
 import type * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
+import { Lifecycle, type LifecycleListener } from "./lifecycle.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
+import { ProcessStats, samplingOf } from "./processStats.ts"
 import type { RemoteBridge, RemoteTarget } from "./remote.ts"
 import { makeDown, makeRef, unresolvedNamePid } from "./signals.ts"
 import { RuntimeStats } from "./stats.ts"
@@ -40,6 +42,8 @@ export interface RuntimeConfig {
   readonly maxHandoverDepth: number
   /** How long `shutdown` waits for processes to finish before killing the rest. */
   readonly shutdownTimeoutMs: number
+  /** One handled message in how many has its handler time measured (a power of two; 0: none). */
+  readonly busySampleEvery: number
 }
 
 interface PendingTimer {
@@ -56,6 +60,12 @@ export class Runtime {
   /** The pid used as the sender of signals that come from outside any process. */
   readonly systemPid: Pid.Pid
   readonly startedAt = Date.now()
+  /** When the runtime was built, on {@link timers} (for its uptime). */
+  readonly startedAtMonotonic: number
+  /** Observers of process starts, exits and restarts; undefined while nobody listens. */
+  lifecycle: Lifecycle | undefined = undefined
+  private readonly sampleMask: number
+  private readonly sampleScale: number
   readonly trampoline: Trampoline
   /** Counters read by the metrics layer when it renders (updating one is an increment). */
   readonly stats = new RuntimeStats()
@@ -82,6 +92,20 @@ export class Runtime {
     this.incarnation = config.incarnation
     this.systemPid = Pid.make(config.node, 0, config.incarnation)
     this.trampoline = new Trampoline(config.maxHandoverDepth)
+    this.startedAtMonotonic = timers.now()
+    const sampling = samplingOf(config.busySampleEvery)
+    this.sampleMask = sampling.mask
+    this.sampleScale = sampling.scale
+  }
+
+  /** Starts telling `listener` of process starts, exits and restarts; returns how to stop. */
+  listen(listener: LifecycleListener): () => void {
+    const lifecycle = (this.lifecycle ??= new Lifecycle())
+    lifecycle.listeners.add(listener)
+    return () => {
+      lifecycle.listeners.delete(listener)
+      if (lifecycle.listeners.size === 0 && this.lifecycle === lifecycle) this.lifecycle = undefined
+    }
   }
 
   /** Number of live processes. */
@@ -115,7 +139,8 @@ export class Runtime {
     const mailbox = new Mailbox(
       options?.mailboxCapacity ?? config.mailboxCapacity,
       options?.overflow ?? config.overflow,
-      this.trampoline
+      this.trampoline,
+      new ProcessStats(this.sampleMask, this.sampleScale, this.timers.now, Date.now())
     )
     const parent = options?.linkTo
     const cell = new Cell(
@@ -135,6 +160,7 @@ export class Runtime {
       else cell.exitReason = parent.exitReason ?? ExitReason.noproc
     }
     options?.beforeStart?.(cell)
+    if (this.lifecycle !== undefined) this.lifecycle.started(cell)
     const run = Effect.withFiber((fiber) => {
       // Killed before it ran (possible when the start was deferred): nothing to run or register.
       if (cell.exitReason !== undefined) return Effect.interrupt

@@ -187,6 +187,22 @@ export class Server {
     for (const envelope of pending) envelope.serverExited(reason)
   }
 
+  /** The state as observers see it: the behaviour's `formatStatus` of it, or the state itself. */
+  status(): unknown {
+    const format = this.behaviour.formatStatus
+    return format === undefined ? this.state : format(this.state)
+  }
+
+  /** Whether the behaviour shows observers its own view of the state. */
+  get formatsStatus(): boolean {
+    return this.behaviour.formatStatus !== undefined
+  }
+
+  /** The tag of the message being (or last) handled. */
+  get lastMessage(): string | undefined {
+    return this.lastTag
+  }
+
   /** The behaviour's name and the tag of the last message handled, for a crash report. */
   crashInfo(): CrashInfo {
     return { behaviour: this.name, lastMessage: this.lastTag }

@@ -15,6 +15,7 @@ import { ChildNotFound, ChildStartFailed, InvalidChildSpec, MaxChildren } from "
 import { adopt, runStart, withCallerServices } from "./child.ts"
 import { shouldRestart, SupervisorCore } from "./core.ts"
 import { type ChildCounts, type ChildInfo, DynamicProtocol, RetryRestart } from "./protocol.ts"
+import type { SupervisorView } from "./observe.ts"
 import { Reporter } from "./reporter.ts"
 import { shutdownChild, shutdownGroup, type Stopping } from "./shutdown.ts"
 import { type Resolved, resolve, type SpecLike } from "./spec.ts"
@@ -30,6 +31,8 @@ export interface DynamicFlags {
 class DynamicChild implements Stopping {
   pid: Pid.Pid = undefined!
   restarting = false
+  /** How many times the supervisor started this child again after an exit. */
+  restarts = 0
   constructor(
     readonly key: number,
     readonly spec: Resolved
@@ -55,6 +58,10 @@ export class DynamicState extends SupervisorCore<DynamicFlags> {
         child.restarting = false
         this.byPid.set(pid.id, child)
         adopt(this.runtime, this.cell, pid)
+        if (restart) {
+          child.restarts++
+          this.runtime.lifecycle?.restarted(this.pid, undefined, pid, child.restarts)
+        }
         return Effect.as(restart ? this.reporter.restarted(undefined, pid) : this.reporter.started(undefined, pid), pid)
       },
       onFailure: (reason) => Effect.andThen(this.reporter.startError(undefined, reason), Effect.fail(reason))
@@ -146,6 +153,25 @@ export class DynamicState extends SupervisorCore<DynamicFlags> {
     })
   }
 
+  /** What an observer is shown: the flags and each child with its pid and restart count. */
+  observe(): SupervisorView {
+    return {
+      kind: "dynamic_supervisor",
+      strategy: "one_for_one",
+      maxRestarts: this.flags.maxRestarts,
+      withinMs: this.flags.withinMs,
+      maxChildren: this.flags.maxChildren,
+      children: Array.from(this.children.values(), (child) => ({
+        id: undefined,
+        pid: child.restarting ? undefined : child.pid,
+        status: child.restarting ? "restarting" : "running",
+        type: child.spec.type,
+        restart: child.spec.restart,
+        restarts: child.restarts
+      }))
+    }
+  }
+
   countChildren(): ChildCounts {
     let active = 0
     let supervisors = 0
@@ -193,5 +219,6 @@ export const dynamicBehaviour = GenServer.behaviour(DynamicProtocol)({
     )
   },
   terminate: (reason, state) => state.terminate(reason),
+  formatStatus: (state) => state.observe(),
   tracing: false
 })

@@ -28,6 +28,7 @@ import {
 import { adopt, runStart, withCallerServices } from "./child.ts"
 import { shouldRestart, SupervisorCore } from "./core.ts"
 import { type ChildCounts, type ChildInfo, RetryRestart, SupervisorProtocol } from "./protocol.ts"
+import type { SupervisorView } from "./observe.ts"
 import { Reporter } from "./reporter.ts"
 import { shutdownChild } from "./shutdown.ts"
 import { type Resolved, resolveChild } from "./spec.ts"
@@ -60,6 +61,8 @@ class Child {
   pid: Pid.Pid | undefined = undefined
   /** A restart failed and will be retried. */
   restarting = false
+  /** How many times the supervisor started this child again after an exit. */
+  restarts = 0
   constructor(readonly spec: StaticSpec) {}
   get id(): string {
     return this.spec.id
@@ -105,6 +108,10 @@ export class SupervisorState extends SupervisorCore<Flags> {
         child.restarting = false
         this.byPid.set(pid.id, child)
         adopt(this.runtime, this.cell, pid)
+        if (restart) {
+          child.restarts++
+          this.runtime.lifecycle?.restarted(this.pid, child.id, pid, child.restarts)
+        }
         const report = restart ? this.reporter.restarted(child.id, pid) : this.reporter.started(child.id, pid)
         return Effect.as(report, pid)
       },
@@ -311,6 +318,24 @@ export class SupervisorState extends SupervisorCore<Flags> {
     })
   }
 
+  /** What an observer is shown: the flags and each child with its pid and restart count. */
+  observe(): SupervisorView {
+    return {
+      kind: "supervisor",
+      strategy: this.flags.strategy,
+      maxRestarts: this.flags.maxRestarts,
+      withinMs: this.flags.withinMs,
+      children: this.children.map((child) => ({
+        id: child.id,
+        pid: child.pid,
+        status: child.pid !== undefined ? "running" : child.restarting ? "restarting" : "stopped",
+        type: child.spec.type,
+        restart: child.spec.restart,
+        restarts: child.restarts
+      }))
+    }
+  }
+
   countChildren(): ChildCounts {
     let active = 0
     let supervisors = 0
@@ -371,5 +396,6 @@ export const supervisorBehaviour = GenServer.behaviour(SupervisorProtocol)({
     )
   },
   terminate: (reason, state) => state.terminate(reason),
+  formatStatus: (state) => state.observe(),
   tracing: false
 })

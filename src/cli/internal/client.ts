@@ -68,6 +68,17 @@ const reasonOf = (error: unknown): string => {
   return innermost
 }
 
+/** The words of an error body: the `message` of a JSON error (`{ error, message }`), else the text. */
+const errorText = (text: string): string => {
+  try {
+    const json = JSON.parse(text) as { readonly message?: unknown }
+    if (typeof json.message === "string") return json.message
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return text.trim().slice(0, 300) || "(no body)"
+}
+
 /** The options of every request. */
 export interface RequestOptions {
   readonly timeout: Duration.Input
@@ -107,7 +118,7 @@ export const getJson = <S extends Schema.Top & { readonly DecodingServices: neve
     )
     const text = yield* Effect.orElseSucceed(response.text, () => "")
     if (response.status !== 200 && !(options.accept ?? []).includes(response.status)) {
-      return yield* new BadResponse({ url, status: response.status, detail: text.trim().slice(0, 300) || "(no body)" })
+      return yield* new BadResponse({ url, status: response.status, detail: errorText(text) })
     }
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,

@@ -1,0 +1,177 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
+import { GenServer, ObserverCluster, Pid, Process, ProcessErrors, Registry } from "../../src/index.ts"
+import { clusterEvents, awaitNodesUp } from "../support/clusterHarness.ts"
+import { kv } from "../support/distHarness.ts"
+import { observedChildNode, observedNode } from "../support/observerHarness.ts"
+
+const isNodeDown = (id: string) => (event: ClusterEvent) => event._tag === "NodeDown" && event.id === id
+
+const entryOf = (snapshot: ObserverCluster.ClusterSnapshot | ObserverCluster.ClusterTop, node: string) => {
+  const entry = snapshot.nodes.find((candidate) => candidate.node === node)
+  assert.isDefined(entry, `${node} is named in the result`)
+  return entry!
+}
+
+describe("ObserverCluster", () => {
+  it.live(
+    "a snapshot of three nodes names every node; after one is killed (kill -9 of its OS process) it is named as down",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* observedNode({ nodeName: "a" })
+        const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+        const c = yield* observedChildNode("c", [a.seed], 100)
+        yield* awaitNodesUp(a.cluster, ["b", "c"], 10_000)
+        yield* awaitNodesUp(b.cluster, ["a", "c"], 10_000)
+
+        const before = yield* a.run(ObserverCluster.snapshot({ timeout: 2000 }))
+        assert.deepStrictEqual(
+          before.nodes.map((entry) => [entry.node, entry._tag]),
+          [
+            ["a", "Answered"],
+            ["b", "Answered"],
+            ["c", "Answered"]
+          ]
+        )
+        assert.strictEqual(before.node, "a")
+        for (const answer of before.answered) assert.strictEqual(answer.snapshot.node.name, answer.node)
+
+        // The system process of each node is a process like the others, registered under its reserved name.
+        const system = yield* a.run(Registry.whereis(ObserverCluster.systemName))
+        assert.strictEqual(system._tag, "Some")
+
+        const downs = yield* clusterEvents(a.cluster)
+        c.child.signal("SIGKILL")
+        yield* downs(isNodeDown("c"), 5000)
+
+        const after = yield* a.run(ObserverCluster.snapshot({ timeout: 2000 }))
+        assert.deepStrictEqual(
+          after.nodes.map((entry) => [entry.node, entry._tag]),
+          [
+            ["a", "Answered"],
+            ["b", "Answered"],
+            ["c", "Unreachable"]
+          ]
+        )
+        const gone = entryOf(after, "c")
+        assert.strictEqual(gone._tag, "Unreachable")
+        if (gone._tag === "Unreachable") {
+          assert.strictEqual(gone.reason, "node_down")
+          assert.include(gone.message, "connection_closed")
+        }
+        assert.deepStrictEqual(
+          after.unreachable.map((entry) => entry.node),
+          ["c"]
+        )
+      }),
+    30_000
+  )
+
+  it.live(
+    "a node that is up but does not answer (its OS process stopped) is named with timeout, and the query ends after the per-node timeout",
+    () =>
+      Effect.gen(function* () {
+        // Slow heartbeats (5 s of silence before a node is down), so that the stopped node stays up.
+        const slow = { heartbeatInterval: 1000, heartbeatMissThreshold: 5 }
+        const a = yield* observedNode({ nodeName: "a", ...slow })
+        yield* observedNode({ nodeName: "b", seeds: [a.seed], ...slow })
+        const c = yield* observedChildNode("c", [a.seed], 1000)
+        yield* awaitNodesUp(a.cluster, ["b", "c"], 10_000)
+        c.child.signal("SIGSTOP")
+
+        const started = performance.now()
+        const result = yield* a.run(ObserverCluster.snapshot({ timeout: 300 }))
+        const elapsed = performance.now() - started
+        c.child.signal("SIGCONT")
+
+        const stalled = entryOf(result, "c")
+        assert.strictEqual(stalled._tag, "Unreachable")
+        if (stalled._tag === "Unreachable") {
+          assert.strictEqual(stalled.reason, "timeout")
+          assert.include(stalled.message, "300 ms")
+          assert.isAtLeast(stalled.elapsedMs, 290)
+        }
+        assert.strictEqual(entryOf(result, "a")._tag, "Answered")
+        assert.strictEqual(entryOf(result, "b")._tag, "Answered")
+        assert.strictEqual(result.timeoutMs, 300)
+        assert.isAtLeast(elapsed, 290)
+        assert.isBelow(elapsed, 1300, "the query ends with the per-node timeout, not later")
+      }),
+    30_000
+  )
+
+  it.live("a connected node without the Observer system process is named with no_observer", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      yield* observedNode({ nodeName: "bare", seeds: [a.seed] }, { observerCluster: false })
+      yield* awaitNodesUp(a.cluster, ["bare"])
+      const result = yield* a.run(ObserverCluster.snapshot())
+      const bare = entryOf(result, "bare")
+      assert.strictEqual(bare._tag, "Unreachable")
+      if (bare._tag === "Unreachable") assert.strictEqual(bare.reason, "no_observer")
+      assert.strictEqual(entryOf(result, "a")._tag, "Answered")
+    })
+  )
+
+  it.live("top asks every node for its own table and merges them into the cluster's top N", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      // Processes that never receive: their mailboxes hold what they are sent.
+      const stuffed = (node: typeof a, messages: number) =>
+        node.run(
+          Effect.gen(function* () {
+            const pid = yield* Process.spawn(() => Effect.never)
+            for (let i = 0; i < messages; i++) yield* Process.send(pid, i)
+            return pid
+          })
+        )
+      const onA = yield* stuffed(a, 7)
+      const onB = yield* stuffed(b, 5)
+      yield* stuffed(b, 1)
+      const top = yield* a.run(ObserverCluster.top({ by: "mailbox", limit: 2 }))
+      assert.deepStrictEqual(
+        top.nodes.map((entry) => [entry.node, entry._tag]),
+        [
+          ["a", "Answered"],
+          ["b", "Answered"]
+        ]
+      )
+      assert.strictEqual(top.by, "mailbox")
+      for (const answer of top.answered) {
+        assert.isAtMost(answer.processes.length, 2)
+        for (const info of answer.processes) assert.strictEqual(info.pid.node, answer.node)
+      }
+      assert.deepStrictEqual(
+        top.processes.map((info) => [String(info.pid), info.mailboxSize]),
+        [
+          [String(onA), 7],
+          [String(onB), 5]
+        ]
+      )
+    })
+  )
+
+  it.live(
+    "one process is asked of its own node: its detail, NoProcess when it is dead, ProcessUnreachable when its node is not connected",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* observedNode({ nodeName: "a" })
+        const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+        yield* awaitNodesUp(a.cluster, ["b"])
+        const server = yield* b.run(GenServer.start(kv, 10))
+        const detail = yield* a.run(ObserverCluster.process(server))
+        assert.isTrue(Pid.equals(detail.info.pid, server))
+
+        yield* b.run(GenServer.stop(server))
+        const dead = yield* Effect.flip(a.run(ObserverCluster.process(server)))
+        assert.instanceOf(dead, ProcessErrors.NoProcess)
+
+        const elsewhere = yield* Effect.flip(a.run(ObserverCluster.process(Pid.make("ghost", 1, 1))))
+        assert.instanceOf(elsewhere, ObserverCluster.ProcessUnreachable)
+        if (elsewhere instanceof ObserverCluster.ProcessUnreachable) assert.strictEqual(elsewhere.reason, "node_down")
+      })
+  )
+})
