@@ -286,7 +286,11 @@ describe.skipIf(kubectl === undefined)(
       const phases = [
         ...pod2.container.logs.matchAll(/shutdown phase (\d+)\/(\d+) ([a-z-]+): ([a-z ]+?) (?:after|in) ([\d.]+) ms/g)
       ]
-      assert.isAbove(phases.length, 0, `pod 2 logged its shutdown phases\n${pod2.container.tail()}`)
+      assert.isAbove(
+        phases.length,
+        0,
+        `pod 2 logged the shutdown phases of Node.runMain (src/demo/node.ts must run on it)\n${pod2.container.tail()}`
+      )
       assert.deepStrictEqual(
         phases.filter((phase) => phase[4] !== "done").map((phase) => phase[0]),
         [],
