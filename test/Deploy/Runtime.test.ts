@@ -202,7 +202,7 @@ describe("docker-compose.yml, run as processes", () => {
 describe.skipIf(kubectl === undefined)(
   `the production overlay's StatefulSet, run as processes${kubectl === undefined ? " (skipped: kubectl is not installed)" : ""}`,
   () => {
-    it("pods 0, 1 and 2 mesh through the headless Service's DNS name, answer the manifest's probes, and pod 2 drains on SIGTERM", async () => {
+    it("pods 0, 1 and 2 mesh through the headless Service's DNS name, answer the manifest's probes and scrape annotations, and pod 2 drains on SIGTERM", async () => {
       const objects = render("overlays/production").objects
       const statefulSet = only<StatefulSet>(objects, "StatefulSet")
       const container: Container = statefulSet.spec.template.spec.containers[0]!
@@ -261,6 +261,18 @@ describe.skipIf(kubectl === undefined)(
         dns.queries.some((query) => query.startsWith(serviceName)),
         `the seeds were resolved through DNS: ${dns.queries.join(", ")}`
       )
+      // Prometheus scrapes where the pod template's annotations say; the Observer is on the same port.
+      const annotations = statefulSet.spec.template.metadata.annotations ?? {}
+      for (const pod of started) {
+        const metrics = await probeUntil(
+          `http://${pod.ip}:${annotations["prometheus.io/port"]}${annotations["prometheus.io/path"]}`,
+          200,
+          5_000,
+          pod.container
+        )
+        assert.match(metrics, /^effect_otp_/m, `${pod.name} serves Prometheus text`)
+        await probeUntil(`http://${pod.ip}:${containerPort(container, "http")}/observer`, 200, 5_000, pod.container)
+      }
 
       // Pod 2 is deleted: it leaves the Service's records and gets SIGTERM.
       const [pod0, pod1, pod2] = started as [(typeof started)[0], (typeof started)[0], (typeof started)[0]]
