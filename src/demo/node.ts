@@ -14,21 +14,8 @@
  *
  * @since 0.1.0
  */
-import { Layer } from "effect"
 import * as Node from "../Layers/Node.ts"
-import * as Observer from "../Observability/Observer.ts"
-import * as ObserverCluster from "../Observability/ObserverCluster.ts"
-import * as ObserverHttp from "../Observability/ObserverHttp.ts"
 import * as DemoApp from "./internal/app.ts"
 
-/** The Observer, its system process for cluster-wide queries, and its HTTP routes (read-only). */
-const observer = ObserverHttp.layer().pipe(
-  Layer.provideMerge(ObserverCluster.layer()),
-  Layer.provideMerge(Observer.layer)
-)
-
-Node.runMain(DemoApp.layer, {
-  behaviours: DemoApp.behaviours,
-  serviceName: "effect-otp-demo",
-  observability: [observer]
-})
+// The node serves the Observer (and its cluster-wide system process) and the AlertManager itself.
+Node.runMain(DemoApp.layer, { behaviours: DemoApp.behaviours, serviceName: "effect-otp-demo" })
