@@ -339,7 +339,7 @@ const story = Effect.gen(function* () {
       `  ${spec.name}  cluster ${host}:${spec.clusterPort}  ${base}/health  ${base}/ready  ${base}/metrics  ${base}/observer`
     )
   }
-  console.log(`  try: npx tsx src/cli/main.ts status ${host}:${specs[0]!.healthPort}\n`)
+  console.log(`  try: npm run cli -- status ${host}:${specs[0]!.healthPort}\n`)
 
   if (!once) {
     yield* say("the cluster keeps running; Ctrl-C stops the three nodes gracefully")
