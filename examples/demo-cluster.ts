@@ -222,6 +222,8 @@ const story = Effect.gen(function* () {
     LOG_LEVEL: "info"
   })
   const nodes = new Map<string, NodeProcess>()
+  // Should the launcher die without running its finalizers, its nodes (in their own process groups) go too.
+  process.once("exit", () => nodes.forEach((node) => node.signal("SIGKILL")))
   const start = (spec: NodeSpec) => Effect.sync(() => nodes.set(spec.name, new NodeProcess(spec, envOf(spec), records)))
   // However the launcher ends (Ctrl-C, a failure), the nodes are stopped.
   yield* Effect.addFinalizer(() =>
