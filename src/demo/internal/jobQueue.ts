@@ -194,39 +194,47 @@ const describe = (error: { readonly _tag: string; readonly message?: string }): 
 
 /**
  * The driver of the worker on `node`: spawns the worker there, then takes jobs from the queue and
- * calls the worker with each, logging the latency of the remote call. A failed call (the node is
- * down, the worker is gone, no answer in time) puts the job back in the queue, and the driver
- * stops: a new one starts when the node is up again.
+ * calls the worker with each, logging the latency of the remote call. A failed call puts the job
+ * back at the head of the queue. Then: the node is down (`NodeDown`): the driver stops, and a new
+ * one starts when the node is up again; the worker is gone (`NoProcess`, `ServerExited`): a new
+ * worker is spawned; the call timed out: the same worker gets the next job.
  */
 const driver = (node: string, settings: Settings) =>
   Effect.gen(function* () {
-    const spawned = yield* Effect.result(Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs }))
-    if (spawned._tag === "Failure") {
-      return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
-        event("worker_failed", { worker: node })
-      )
-    }
-    const pid = spawned.success.pid
-    yield* Effect.logInfo(`worker ${pid} started on ${node} (remote spawn)`).pipe(
-      event("worker_started", { worker: node, workerPid: String(pid) })
-    )
     while (true) {
-      const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node }), { timeout: Infinity })
-      const started = yield* Clock.currentTimeNanos
-      const result = yield* Effect.result(
-        GenServer.call(pid, Worker.Work({ job }), { timeout: settings.callTimeoutMs })
-      )
-      const latencyMs = Math.round(Number((yield* Clock.currentTimeNanos) - started) / 10_000) / 100
-      if (result._tag === "Failure") {
-        yield* GenServer.cast(jobsName, Jobs.Requeue({ job }))
-        return yield* Effect.logWarning(
-          `job ${job.id} moved back to the queue: its call to ${node} failed (${describe(result.failure)})`
-        ).pipe(event("job_moved", { job: job.id, worker: node, error: result.failure._tag }))
+      const spawned = yield* Effect.result(Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs }))
+      if (spawned._tag === "Failure") {
+        return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
+          event("worker_failed", { worker: node })
+        )
       }
-      yield* GenServer.cast(jobsName, Jobs.Complete({ id: job.id, worker: node }))
-      yield* Effect.logInfo(
-        `job ${job.id} done on ${result.success.node} in ${latencyMs} ms: ${result.success.primes} primes below ${job.input}`
-      ).pipe(event("job_done", { job: job.id, worker: node, latencyMs, attempt: job.attempt }))
+      const pid = spawned.success.pid
+      yield* Effect.logInfo(`worker ${pid} started on ${node} (remote spawn)`).pipe(
+        event("worker_started", { worker: node, workerPid: String(pid) })
+      )
+      let failed: string | undefined = undefined
+      while (failed === undefined || failed === "CallTimeout") {
+        const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node }), { timeout: Infinity })
+        const started = yield* Clock.monotonicTimeNanos
+        const result = yield* Effect.result(
+          GenServer.call(pid, Worker.Work({ job }), { timeout: settings.callTimeoutMs })
+        )
+        const latencyMs = Math.round(Number((yield* Clock.monotonicTimeNanos) - started) / 10_000) / 100
+        if (result._tag === "Failure") {
+          failed = result.failure._tag
+          yield* GenServer.cast(jobsName, Jobs.Requeue({ job }))
+          yield* Effect.logWarning(
+            `job ${job.id} moved back to the queue: its call to ${node} failed (${describe(result.failure)})`
+          ).pipe(event("job_moved", { job: job.id, worker: node, error: failed }))
+          continue
+        }
+        failed = undefined
+        yield* GenServer.cast(jobsName, Jobs.Complete({ id: job.id, worker: node }))
+        yield* Effect.logInfo(
+          `job ${job.id} done on ${result.success.node} in ${latencyMs} ms: ${result.success.primes} primes below ${job.input}`
+        ).pipe(event("job_done", { job: job.id, worker: node, latencyMs, attempt: job.attempt }))
+      }
+      if (failed === "NodeDown") return
     }
   })
 
