@@ -13,7 +13,10 @@
  *   security modes a configuration chooses), `TransportOptions` (link tuning: frame limit,
  *   high-water mark, handshake and shutdown timeouts, busy polling), `TransportError`;
  * - the cluster: `Cluster`, `ClusterConfig`, `ClusterEvent`, `Distribution`, `BehaviourRegistry`;
- * - observability: `Logging` (JSON or readable log records, crash reports).
+ * - observability: `Logging` (JSON or readable log records, crash reports), `Metrics`,
+ *   `RuntimeMetrics`, `HttpEndpoint`, `Tracing`, `Health`;
+ * - a whole node from the environment: `NodeConfig` (the variables, every error at once) and
+ *   `Node` (`Node.layer`, `Node.runMain` with its graceful shutdown).
  *
  * Left out on purpose:
  * - the wire (`Frame`, `Framing`, `Codec`, `Channel`, `DistributionFrame`): frame schemas, framing

@@ -276,7 +276,7 @@ export const layerWith = <
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { Node, Supervisor } from "effect-otp"
+ * import { Node } from "effect-otp"
  *
  * const App = Layer.effectDiscard(Effect.log("the application starts here"))
  * const NodeLive = Node.layer(App)

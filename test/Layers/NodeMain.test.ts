@@ -11,6 +11,7 @@ import { ChildProgram } from "../support/childNode.ts"
 import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
 import { distNode, Kv } from "../support/distHarness.ts"
 import { Gate, Opener } from "../support/nodeMainProtocol.ts"
+import { startOtlpReceiver } from "../support/otlpReceiver.ts"
 
 const script = Path.join(import.meta.dirname, "..", "support", "nodeMainProcess.ts")
 
@@ -87,7 +88,9 @@ const cleared = Object.fromEntries(
     "LOG_LEVEL",
     "SHUTDOWN_DRAIN_MS",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER"
   ].map((name) => [name, ""])
 )
 
@@ -186,6 +189,31 @@ describe("Node.runMain", () => {
           ["terminated store", "terminated opener", "terminated gate"]
         )
         for (const [, i] of terminated) assert.isTrue(i > phase4 && i < phase4Done, messages.join("\n"))
+      }),
+    60_000
+  )
+
+  it.live(
+    "the spans still batched at SIGTERM are exported before the exit (phase flush-telemetry)",
+    () =>
+      Effect.gen(function* () {
+        const receiver = yield* Effect.acquireRelease(
+          Effect.promise(() => startOtlpReceiver()),
+          (receiver) => Effect.promise(() => receiver.close())
+        )
+        // Batches are held for a minute: only the shutdown's flush can send this one in time.
+        const child = yield* start(
+          "serve",
+          nodeEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "60000" })
+        )
+        yield* child.awaitEvent((event) => event._tag === "Ready", 20_000)
+        assert.strictEqual(receiver.spans.length, 0)
+        child.signal("SIGTERM")
+        assert.deepStrictEqual(yield* child.exit, { code: 0, signal: null })
+        const span = receiver.spans.find((s) => s.name === "application started")
+        assert.isDefined(span, JSON.stringify(receiver.spans.map((s) => s.name)))
+        assert.match(String(span!.resource["service.instance.id"]), /^a#\d+$/)
+        assert.include(child.messages, "shutdown phase 6/6 flush-telemetry: started (timeout 5s)")
       }),
     60_000
   )

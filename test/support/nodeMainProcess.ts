@@ -62,7 +62,10 @@ const Tree = Supervisor.layer({
   ]
 })
 
-const App = Layer.effectDiscard(Effect.andThen(Effect.logInfo("application started"), ready)).pipe(Layer.provide(Tree))
+/** Its start is a span ("application started"), exported when tracing is configured. */
+const App = Layer.effectDiscard(
+  Effect.andThen(Effect.logInfo("application started"), ready).pipe(Effect.withSpan("application started"))
+).pipe(Layer.provide(Tree))
 
 if (mode === "defect") {
   Node.runMain(
