@@ -153,6 +153,7 @@ export * as Health from "./Observability/Health.ts"
 export * as NodeConfig from "./Layers/NodeConfig.ts"
 
 // ---------------------------------------------------------------------------------------------
+
 // Observability: the Observer
 
 /** The node-local Observer: snapshots, top-N, one process in detail, lifecycle events. @since 0.1.0 */
@@ -169,3 +170,8 @@ export * as ObserverHttp from "./Observability/ObserverHttp.ts"
 
 /** A whole node from the environment (`Node.layer`) and its main with a graceful shutdown in phases (`Node.runMain`). @since 0.1.0 */
 export * as Node from "./Layers/Node.ts"
+
+// Observability: alerts
+
+/** Alerts when a process or the node drifts from its own baseline (mailbox, latency, restarts, event loop). @since 0.1.0 */
+export * as AlertManager from "./Observability/AlertManager.ts"

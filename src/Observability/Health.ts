@@ -27,6 +27,7 @@ import { NodeStatus } from "../Cluster/ClusterEvent.ts"
 import * as Timers from "../internal/timers.ts"
 import { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 import * as Registry from "../Process/Registry.ts"
+import { AlertManager } from "./AlertManager.ts"
 import * as HttpEndpoint from "./HttpEndpoint.ts"
 import { type Outcome, type RunnableCheck, runCheck } from "./internal/healthChecks.ts"
 
@@ -55,7 +56,8 @@ export class HealthPeer extends Schema.Class<HealthPeer>("effect-otp/HealthPeer"
 }) {}
 
 /**
- * An active alert, as `/health` lists it (from the `alerts` option of {@link layer}).
+ * An active alert, as `/health` lists it (from the node's `AlertManager`, or the `alerts` option
+ * of {@link layer}).
  *
  * @example
  * ```ts
@@ -129,7 +131,7 @@ export class HealthReport extends Schema.Class<HealthReport>("effect-otp/HealthR
   connectedNodes: Schema.Array(HealthPeer),
   /** Live processes on this node. */
   processCount: Schema.Number,
-  /** Alerts active now (empty when no alert source is configured). */
+  /** Alerts active now (empty without an AlertManager or `alerts` source). */
   activeAlerts: Schema.Array(HealthAlert),
   /** Milliseconds since the node started (its cluster's uptime, else since Health started), monotonic. */
   uptimeMs: Schema.Number,
@@ -381,9 +383,38 @@ export interface HealthOptions<R = never> {
    * for a node that runs no cluster on purpose.
    */
   readonly requireCluster?: boolean | undefined
-  /** Where the active alerts of `/health` come from (e.g. the AlertManager's `activeAlerts`). Default: none. */
+  /**
+   * Where the active alerts of `/health` come from. Default: the `AlertManager`'s `activeAlerts`
+   * when the layers beneath provide one, else none. It should answer at once (it is read on
+   * every `/health`).
+   */
   readonly alerts?: Effect.Effect<ReadonlyArray<AlertInput>, never, R> | undefined
 }
+
+/**
+ * The services the checks and the alert source of some {@link HealthOptions} need: what
+ * {@link layer} requires beyond the endpoint and the runtime.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect } from "effect"
+ * import { Health } from "effect-otp"
+ *
+ * class Db extends Context.Service<Db, { readonly ping: Effect.Effect<void> }>()("app/Db") {}
+ * const options = { checks: [Health.check("db", Effect.flatMap(Effect.service(Db), (db) => db.ping))] }
+ * export type Needed = Health.Services<typeof options> // Db
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export type Services<Options> =
+  | (Options extends { readonly checks?: ReadonlyArray<infer C> | undefined }
+      ? C extends Check<infer R>
+        ? R
+        : never
+      : never)
+  | (Options extends { readonly alerts?: Effect.Effect<infer _A, infer _E, infer R> | undefined } ? R : never)
 
 const memory = (): HealthMemory => {
   const usage = process.memoryUsage()
@@ -438,7 +469,9 @@ const make = Effect.fnUntraced(function* <R>(options: HealthOptions<R> | undefin
   const requireCluster = options?.requireCluster ?? true
   const seeds = options?.seeds ?? []
   const requirePeer = options?.requirePeer ?? seeds.some((seed) => namesAnotherNode(seed, node))
-  const alerts = options?.alerts === undefined ? undefined : Effect.provideContext(options.alerts, context)
+  const alertManager = Option.getOrUndefined(yield* Effect.serviceOption(AlertManager))
+  const alerts =
+    options?.alerts !== undefined ? Effect.provideContext(options.alerts, context) : alertManager?.activeAlerts
 
   let markedStopping = false
   const checks = new Set<{ readonly value: RunnableCheck }>()
@@ -607,7 +640,8 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * The health service, with `GET /health` and `GET /ready` mounted on the node's
  * {@link HttpEndpoint.HttpEndpoint} (see the module's summary for what each answers). It reads
  * the `Cluster` when the layers beneath provide one (peers, status, uptime), the `ProcessRuntime`
- * (process count, registered names), and the alert source given in `options.alerts`. Checks given
+ * (process count, registered names), and the `AlertManager` when the layers beneath provide one
+ * (or the source given in `options.alerts`). Checks given
  * in `options.checks` run with the services of the layer's context (`R`).
  *
  * Shutdown: call {@link markStopping} first (the node layer does, before it stops anything), so
@@ -632,13 +666,13 @@ const encodeReady = Schema.encodeSync(ReadyReport)
  * @category layers
  * @since 0.1.0
  */
-export const layer = <R = never>(
-  options?: HealthOptions<R>
-): Layer.Layer<Health, never, HttpEndpoint.HttpEndpoint | ProcessRuntime | R> =>
+export const layer = <Options extends HealthOptions<unknown> = HealthOptions>(
+  options?: Options
+): Layer.Layer<Health, never, HttpEndpoint.HttpEndpoint | ProcessRuntime | Services<Options>> =>
   Layer.effect(
     Health,
     Effect.gen(function* () {
-      const health = yield* make(options)
+      const health = yield* make(options as HealthOptions<Services<Options>> | undefined)
       // Loaded here, not at import: only a node that serves probes pays for the HTTP modules.
       const { HttpServerResponse } = yield* Effect.promise(() => import("effect/http"))
       const respond = (body: unknown, ok: boolean) =>

@@ -4,10 +4,21 @@
  * Every `/ready` failure reason is shown with its body.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Health, MemoryNetwork, type Pid, Process, Registry } from "../../src/index.ts"
+import type { HttpServerError } from "effect/http"
+import {
+  AlertManager,
+  Health,
+  HttpEndpoint,
+  MemoryNetwork,
+  type Pid,
+  Process,
+  ProcessRuntime,
+  Registry
+} from "../../src/index.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
+import { eventually } from "../support/transportHarness.ts"
 import { healthNode, memoryNode, probe, probed, standaloneNode } from "../support/healthNode.ts"
 
 class DbDown extends Schema.TaggedError<DbDown>()("DbDown", { host: Schema.String }) {
@@ -17,6 +28,7 @@ class DbDown extends Schema.TaggedError<DbDown>()("DbDown", { host: Schema.Strin
 }
 
 class QueueDepth extends Context.Service<QueueDepth, number>()("test/QueueDepth") {}
+class Primary extends Context.Service<Primary, { readonly ping: Effect.Effect<void> }>()("test/Primary") {}
 
 const decodeHealth = Schema.decodeUnknownSync(Health.HealthReport)
 const decodeReady = Schema.decodeUnknownSync(Health.ReadyReport)
@@ -82,6 +94,30 @@ describe("Health", () => {
           ["cluster", true],
           ["peers", true]
         ]
+      )
+    })
+  )
+
+  it.live("/health lists the active alerts of the node's AlertManager", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const node = yield* memoryNode(network, { nodeName: "a" })
+      const alerting = yield* Layer.build(
+        AlertManager.layer({ minSamples: 5, kinds: ["event_loop_delay"], sampleInterval: "1 hour" }).pipe(
+          Layer.provideMerge(Layer.succeedContext(node))
+        )
+      )
+      const probes = yield* probed(alerting, undefined, yield* Effect.scope)
+      assert.deepStrictEqual(decodeHealth((yield* probe(`${probes.base}/health`)).body).activeAlerts, [])
+      for (let i = 0; i < 5; i++) yield* probes.run(AlertManager.record({ kind: "event_loop_delay", value: 1 }))
+      yield* probes.run(AlertManager.record({ kind: "event_loop_delay", value: 1e6 }))
+      const [active] = yield* eventually(probes.run(AlertManager.activeAlerts), (alerts) => alerts.length === 1)
+      const response = yield* probe(`${probes.base}/health`)
+      // Alerts do not make a node unhealthy: liveness is about the node running.
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(
+        decodeHealth(response.body).activeAlerts.map((alert) => ({ ...alert })),
+        [{ kind: "event_loop_delay", subject: "a", value: 1e6, threshold: active!.threshold, at: active!.at }]
       )
     })
   )
@@ -292,6 +328,42 @@ describe("Health", () => {
       assert.deepStrictEqual(failuresOf(ready.body), ["stopping: node is shutting down"])
       assert.strictEqual(runs, 1)
       assert.isTrue(yield* node.health.stopping)
+    })
+  )
+
+  it.live("checks given to the layer take their services from the layers beneath; the layer's type names them", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const node = yield* memoryNode(network, { nodeName: "a" })
+      const probes: Layer.Layer<
+        Health.Health | HttpEndpoint.HttpEndpoint,
+        HttpServerError.ServeError,
+        QueueDepth | Primary | ProcessRuntime.ProcessRuntime
+      > = Health.layer({
+        checks: [
+          Health.check(
+            "queue",
+            Effect.flatMap(Effect.service(QueueDepth), (depth) => Effect.fail(`${depth} jobs`))
+          ),
+          Health.check(
+            "primary",
+            Effect.flatMap(Effect.service(Primary), (primary) => primary.ping)
+          ),
+          Health.check("plain", Effect.void)
+        ]
+      }).pipe(Layer.provideMerge(HttpEndpoint.layer()))
+      const context = yield* Layer.build(
+        probes.pipe(
+          Layer.provide(Layer.succeed(QueueDepth, 7)),
+          Layer.provide(Layer.succeed(Primary, { ping: Effect.die("primary lost") })),
+          Layer.provide(Layer.succeedContext(node))
+        )
+      )
+      const base = `http://127.0.0.1:${Context.get(context, HttpEndpoint.HttpEndpoint).port}`
+      assert.deepStrictEqual(failuresOf((yield* probe(`${base}/ready`)).body), [
+        "queue: failed: 7 jobs",
+        "primary: died: primary lost"
+      ])
     })
   )
 
