@@ -10,6 +10,8 @@
  *   (the peer exports too, following the caller's sampling decision).
  * - `metricsScrapeMillis`: one `PrometheusMetrics.format()` render with 1,000 distinct series
  *   (median of 20).
+ * - `observerSnapshotMillis100k`, `busySamplingCostRatio` and the other Observer figures: see
+ *   bench/observability/observer.ts.
  *
  * Run with `npm run bench:observability` (compiled JavaScript, like bench:local). Prints one JSON
  * object on its last stdout line and writes it to bench/results/observability.json.
@@ -32,6 +34,7 @@ import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../src/Cluster/Cluster.ts"
 import * as Distribution from "../src/Cluster/Distribution.ts"
 import { GenServer, ProcessRuntime, RemoteName, Tracing } from "../src/index.ts"
+import { load, samplingCost, snapshotCost } from "./observability/observer.ts"
 import { Bench, peerNode, secret, server } from "./observability/protocol.ts"
 
 const LOCAL_CALLS = 100_000
@@ -226,10 +229,12 @@ const main = Effect.gen(function* () {
     receiver.process.stdin!.write("count\n")
     return Effect.promise(() => receiver.next("spans")).pipe(Effect.map((line) => line.spans as number))
   }
-  // BENCH_PART=local | remote runs only that part (for profiling); the other figures are then 0.
+  // BENCH_PART=local | remote | observer runs only that part (for profiling); the other figures are then 0.
   const part = process.env.BENCH_PART
   const local = part === undefined || part === "local"
   const remote = part === undefined || part === "remote"
+  const observer = part === undefined || part === "observer"
+  const loadBefore = load()
   const modes = (process.env.BENCH_MODES ?? "none,sampled,full").split(",")
   /** A rate, and the spans the receiver got during it against those expected (2 per kept root). */
   const measure = <E>(
@@ -256,6 +261,11 @@ const main = Effect.gen(function* () {
   const remoteSampled = yield* measure(remote, "sampled", remoteCalls)
   const remoteFull = yield* measure(remote, "full", remoteCalls)
   const scrape = yield* metricsScrape
+  const snapshot = observer
+    ? yield* snapshotCost
+    : { processes: 0, snapshotMillis: 0, snapshotCpuMillis: 0, encodeMillis: 0, topMillis: 0 }
+  if (observer) progress("observer snapshot of 100k (ms)", snapshot.snapshotMillis)
+  const sampling = observer ? yield* samplingCost : undefined
   yield* Effect.promise(() => receiver.stop())
   const ratio = (x: number, y: number) => Number((x / y).toFixed(2))
   const result = {
@@ -273,6 +283,18 @@ const main = Effect.gen(function* () {
     remoteFullVsNoTracer: ratio(remoteFull.rate, remoteNone.rate),
     metricsScrapeMillis: scrape.millis,
     metricsScrapeLines: scrape.lines,
+    observerSnapshotMillis100k: snapshot.snapshotMillis,
+    observerSnapshotCpuMillis100k: snapshot.snapshotCpuMillis,
+    observerSnapshotEncodeMillis100k: snapshot.encodeMillis,
+    observerTopMillis100k: snapshot.topMillis,
+    busySamplingCostRatio: sampling?.busySamplingCostRatio ?? 0,
+    busySamplingEvery1CostRatio: sampling?.busySamplingEvery1CostRatio ?? 0,
+    busySamplingCpuCostRatio: sampling?.busySamplingCpuCostRatio ?? 0,
+    callsPerSecSamplingOff: sampling?.callsPerSecSamplingOff ?? 0,
+    callsPerSecSampling16: sampling?.callsPerSecSampling16 ?? 0,
+    callsPerSecSampling1: sampling?.callsPerSecSampling1 ?? 0,
+    busySamplingPairRatios: sampling?.ratios ?? [],
+    load: { before: loadBefore, after: load() },
     // Spans the receiver decoded in each traced mode, against 2 per root the sampler kept (the
     // CLIENT and SERVER span; the peer follows the caller's decision): fewer means the batch
     // processor dropped spans (its queue was full) and the rate above is not the whole cost.

@@ -43,6 +43,7 @@ import * as ExitReason from "../Process/ExitReason.ts"
 import { NoProcess } from "../Process/Errors.ts"
 import type { Cell } from "../Process/internal/cell.ts"
 import { runtimeOf } from "../Process/internal/context.ts"
+import { trusted } from "../Process/internal/trusted.ts"
 import type { Runtime } from "../Process/internal/runtime.ts"
 import { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
@@ -50,14 +51,16 @@ import { renderStatus } from "./internal/observerFormat.ts"
 import { LoopMonitor, readMemory, readVersions, type VersionFields } from "./internal/observerNode.ts"
 import {
   childIndex,
-  processFields,
+  instanceMaker,
+  writeProcessFields,
   selectTop,
   supervisorOf,
   supervisors,
   type Supervised
 } from "./internal/observerTable.ts"
 
-const trusted = { disableChecks: true } as const
+/** For the few objects made per snapshot or event: built from fields the runtime produced. */
+const unchecked = { disableChecks: true } as const
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots
@@ -173,6 +176,8 @@ export class NodeInfo extends Schema.Class<NodeInfo>("effect-otp/Observer/NodeIn
 export const ProcessStatus = Schema.Literals(["running", "waiting", "exiting"])
 
 /**
+ * What a process is doing (see the {@link ProcessStatus} schema).
+ *
  * @category snapshots
  * @since 0.1.0
  */
@@ -447,6 +452,8 @@ export class ProcessRestarted extends Schema.TaggedClass<ProcessRestarted>()("Pr
 export const ObserverEvent = Schema.Union([ProcessStarted, ProcessExited, ProcessRestarted])
 
 /**
+ * An event of {@link events}: `ProcessStarted`, `ProcessExited` or `ProcessRestarted`.
+ *
  * @category events
  * @since 0.1.0
  */
@@ -524,56 +531,50 @@ export class Observer extends Context.Service<
 const restartsOf = (index: ReturnType<typeof childIndex>, cell: Cell): number =>
   index.get(cell.pid.id)?.child.restarts ?? 0
 
+const newProcessInfo = instanceMaker(ProcessInfo.prototype)
+
+/** An info made from the runtime's own figures: the prototype and own fields validated construction gives. */
 const processInfo = (cell: Cell, now: number, restarts: number): ProcessInfo =>
-  new ProcessInfo(processFields(cell, now, restarts), trusted)
+  writeProcessFields(newProcessInfo(), cell, now, restarts)
 
 const supervisorTree = ({ cell, view }: Supervised, index: ReturnType<typeof childIndex>): SupervisorTree => {
   let restarts = 0
   const children = view.children.map((child) => {
     restarts += child.restarts
-    return new SupervisorChild(
-      {
-        ...(child.id === undefined ? {} : { id: child.id }),
-        ...(child.pid === undefined ? {} : { pid: child.pid }),
-        status: child.status,
-        type: child.type,
-        restart: child.restart,
-        restarts: child.restarts
-      },
-      trusted
-    )
+    return trusted(SupervisorChild, {
+      ...(child.id === undefined ? {} : { id: child.id }),
+      ...(child.pid === undefined ? {} : { pid: child.pid }),
+      status: child.status,
+      type: child.type,
+      restart: child.restart,
+      restarts: child.restarts
+    })
   })
   const parent = index.get(cell.pid.id)?.supervisor
-  return new SupervisorTree(
-    {
-      pid: cell.pid,
-      ...(cell.name === undefined ? {} : { name: cell.name }),
-      kind: view.kind,
-      strategy: view.strategy,
-      maxRestarts: view.maxRestarts,
-      withinMs: view.withinMs,
-      ...(view.maxChildren === undefined ? {} : { maxChildren: view.maxChildren }),
-      ...(parent === undefined ? {} : { supervisor: parent.pid }),
-      restarts,
-      children
-    },
-    trusted
-  )
+  return trusted(SupervisorTree, {
+    pid: cell.pid,
+    ...(cell.name === undefined ? {} : { name: cell.name }),
+    kind: view.kind,
+    strategy: view.strategy,
+    maxRestarts: view.maxRestarts,
+    withinMs: view.withinMs,
+    ...(view.maxChildren === undefined ? {} : { maxChildren: view.maxChildren }),
+    ...(parent === undefined ? {} : { supervisor: parent.pid }),
+    restarts,
+    children
+  })
 }
 
 const nodeInfo = (runtime: Runtime, versions: VersionFields, loop: LoopMonitor, now: number): NodeInfo =>
-  new NodeInfo(
-    {
-      name: runtime.node,
-      incarnation: runtime.incarnation,
-      uptimeMs: Math.max(0, Math.round(now - runtime.startedAtMonotonic)),
-      versions: new Versions(versions, trusted),
-      memory: new Memory(readMemory(), trusted),
-      eventLoop: new EventLoop(loop.read(), trusted),
-      processCount: runtime.processCount
-    },
-    trusted
-  )
+  trusted(NodeInfo, {
+    name: runtime.node,
+    incarnation: runtime.incarnation,
+    uptimeMs: Math.max(0, Math.round(now - runtime.startedAtMonotonic)),
+    versions: trusted(Versions, versions),
+    memory: trusted(Memory, readMemory()),
+    eventLoop: trusted(EventLoop, loop.read()),
+    processCount: runtime.processCount
+  })
 
 const takeSnapshot = (runtime: Runtime, versions: VersionFields, loop: LoopMonitor): NodeSnapshot => {
   const now = runtime.timers.now()
@@ -581,15 +582,12 @@ const takeSnapshot = (runtime: Runtime, versions: VersionFields, loop: LoopMonit
   const index = childIndex(runtime, found)
   const processes: Array<ProcessInfo> = []
   for (const cell of runtime.processes()) processes.push(processInfo(cell, now, restartsOf(index, cell)))
-  return new NodeSnapshot(
-    {
-      node: nodeInfo(runtime, versions, loop, now),
-      processes,
-      supervisors: found.map((supervised) => supervisorTree(supervised, index)),
-      takenAt: Date.now()
-    },
-    trusted
-  )
+  return trusted(NodeSnapshot, {
+    node: nodeInfo(runtime, versions, loop, now),
+    processes,
+    supervisors: found.map((supervised) => supervisorTree(supervised, index)),
+    takenAt: Date.now()
+  })
 }
 
 /** The processes with the highest `score`, as infos (only those are built). */
@@ -663,7 +661,7 @@ const processDetail = (runtime: Runtime, pid: Pid): Effect.Effect<ProcessDetail,
       fields.state = rendered.text
       fields.stateSource = rendered.failed ? "formatStatusFailed" : behaviour.formatsStatus ? "formatStatus" : "state"
     }
-    return Effect.succeed(new ProcessDetail(fields, trusted))
+    return Effect.succeed(trusted(ProcessDetail, fields))
   })
 
 interface RawEvent {
@@ -687,11 +685,11 @@ const toEvent = (raw: RawEvent): ObserverEvent => {
       const parent = raw.cell?.parent
       return new ProcessStarted(
         { pid: raw.pid, ...named, ...behaviour, ...(parent === undefined ? {} : { parent }), at: raw.at },
-        trusted
+        unchecked
       )
     }
     case "exited":
-      return new ProcessExited({ pid: raw.pid, ...named, ...behaviour, reason: raw.reason!, at: raw.at }, trusted)
+      return new ProcessExited({ pid: raw.pid, ...named, ...behaviour, reason: raw.reason!, at: raw.at }, unchecked)
     case "restarted":
       return new ProcessRestarted(
         {
@@ -701,7 +699,7 @@ const toEvent = (raw: RawEvent): ObserverEvent => {
           restarts: raw.restarts!,
           at: raw.at
         },
-        trusted
+        unchecked
       )
   }
 }

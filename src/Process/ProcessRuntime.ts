@@ -59,8 +59,9 @@ export interface ProcessRuntimeOptions {
   readonly shutdownTimeout?: Duration.Input | undefined
   /**
    * One message in how many has its handler time measured, for the busy share and handler latency
-   * the Observer reports (a power of two; 0 turns the measurement off, and the Observer then shows a
-   * busy share of 0). Each timed message reads the monotonic clock twice. Default 16.
+   * the Observer reports (rounded down to a power of two; 0 turns the measurement off, and the
+   * Observer then shows a busy share of 0). Each timed message reads the monotonic clock twice.
+   * Default 16.
    */
   readonly busySampleEvery?: number | undefined
 }

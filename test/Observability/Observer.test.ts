@@ -19,7 +19,9 @@ import {
   Protocol,
   Supervisor
 } from "../../src/index.ts"
+import * as fc from "fast-check"
 import { runtimeOf } from "../../src/Process/internal/context.ts"
+import { selectTop } from "../../src/Observability/internal/observerTable.ts"
 import { within } from "../Supervisor/helpers.ts"
 
 const Work = Protocol.make({
@@ -264,6 +266,20 @@ describe("Observer", () => {
       })
     )
   )
+
+  it("the bounded top-N selection picks what a full sort would, highest first, earlier items first on ties", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), fc.nat(30), (scores, limit) => {
+        const items = scores.map((score, index) => ({ score, index }))
+        const selected = selectTop(items, (item) => item.score, limit).map(({ item }) => item.index)
+        const sorted = [...items]
+          .sort((a, b) => b.score - a.score || a.index - b.index)
+          .slice(0, limit)
+          .map((item) => item.index)
+        assert.deepStrictEqual(selected, sorted)
+      })
+    )
+  })
 
   it.effect("a process in detail: links, monitors, and the state through formatStatus", () =>
     run(

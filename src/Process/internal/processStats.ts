@@ -93,37 +93,56 @@ export class ProcessStats {
   }
 
   /**
-   * The share (0 to 1) of the last window (between one and two {@link BUSY_WINDOW_MS}, or since the
-   * start of a younger process) spent in handlers, at monotonic time `now`. A process that went idle
-   * sees its share decay towards 0 as time passes.
+   * The last window at monotonic time `now` (between one and two {@link BUSY_WINDOW_MS}, or since
+   * the start of a younger process): its length, and the messages handled and time spent in
+   * handlers in it (a handler still running counts up to `now`). A process that went idle sees
+   * its shares decay towards 0 as time passes.
    */
-  busyShare(now: number): number {
-    const recent = this.recent(now)
-    if (recent.span <= 0) return 0
-    return Math.min(1, (recent.busy + this.inFlight(now)) / recent.span)
-  }
-
-  /** Messages per second over the same window as {@link busyShare}. */
-  rate(now: number): number {
-    const recent = this.recent(now)
-    return recent.span <= 0 ? 0 : (recent.handled * 1000) / recent.span
-  }
-
-  private recent(now: number): { readonly span: number; readonly busy: number; readonly handled: number } {
+  recent(now: number): Recent {
     if (now - this.windowStart >= BUSY_WINDOW_MS || Number.isNaN(this.prevStart)) {
-      return { span: now - this.windowStart, busy: this.windowBusy, handled: this.handled - this.windowHandled }
+      return {
+        span: now - this.windowStart,
+        busy: this.windowBusy + this.inFlight(now),
+        handled: this.handled - this.windowHandled
+      }
     }
     return {
       span: now - this.prevStart,
-      busy: this.prevBusy + this.windowBusy,
+      busy: this.prevBusy + this.windowBusy + this.inFlight(now),
       handled: this.handled - this.prevHandled
     }
   }
+
+  /** The share (0 to 1) of the last window ({@link recent}) spent in handlers. */
+  busyShare(now: number): number {
+    return busyShareOf(this.recent(now))
+  }
+
+  /** Messages per second over the last window ({@link recent}). */
+  rate(now: number): number {
+    return rateOf(this.recent(now))
+  }
 }
 
-/** The mask and scale of a sample rate (`every`: a power of two, or 0 for no sampling). */
+/** A window of a process's activity. */
+export interface Recent {
+  readonly span: number
+  readonly busy: number
+  readonly handled: number
+}
+
+/** The share of `recent` spent in handlers, 0 to 1. */
+export const busyShareOf = (recent: Recent): number => (recent.span <= 0 ? 0 : Math.min(1, recent.busy / recent.span))
+
+/** Messages per second in `recent`. */
+export const rateOf = (recent: Recent): number => (recent.span <= 0 ? 0 : (recent.handled * 1000) / recent.span)
+
+/**
+ * The mask and scale of a sample rate: `every` rounded down to a power of two (at most 2^30); 0,
+ * a negative number or NaN for no sampling.
+ */
 export const samplingOf = (every: number): { readonly mask: number; readonly scale: number } => {
-  if (every <= 0) return { mask: -1, scale: 0 }
-  if ((every & (every - 1)) !== 0) throw new Error(`busySampleEvery must be a power of two or 0, got ${every}`)
-  return { mask: every - 1, scale: every }
+  if (!(every >= 1)) return { mask: -1, scale: 0 }
+  const power = 2 ** Math.min(30, Math.floor(Math.log2(every)))
+  return { mask: power - 1, scale: power }
 }
