@@ -3,7 +3,9 @@
  * by every connected node (and this one) in parallel, each within a per-node timeout.
  *
  * Each node runs an Observer system process, a GenServer registered under the reserved name
- * `effect_otp_observer` (started by {@link layer}), which answers from that node's `Observer`.
+ * `effect_otp_observer` (started by {@link layer} under its own supervisor,
+ * `effect_otp_observer_sup`, which starts it again if it crashes or is killed), which answers from
+ * that node's `Observer`.
  * Questions travel through distribution with Schema-typed requests and replies, like any remote
  * call. A result names every node it knows of, with either its answer or why there is none:
  * - `timeout`: no answer within the per-node timeout (a node that is up but stalled or
@@ -20,6 +22,8 @@
 import { Clock, Context, Duration, Effect, Layer, Result, Schema } from "effect"
 import * as Cluster from "../Cluster/Cluster.ts"
 import * as GenServer from "../Process/GenServer.ts"
+import * as ChildSpec from "../Supervisor/ChildSpec.ts"
+import * as Supervisor from "../Supervisor/Supervisor.ts"
 import { NoProcess } from "../Process/Errors.ts"
 import type * as Pid from "../Process/Pid.ts"
 import type * as ProcessRuntime from "../Process/ProcessRuntime.ts"
@@ -95,7 +99,9 @@ export class Unreachable extends Schema.TaggedClass<Unreachable>()("Unreachable"
 }) {}
 
 /**
- * A node's snapshot in a {@link ClusterSnapshot}, with how long it took to arrive.
+ * A node's snapshot in a {@link ClusterSnapshot}, with how long it took to arrive. Its `processes`
+ * are the first `processLimit` of the node's processes in spawn order (see {@link SnapshotOptions});
+ * `omittedProcesses` counts the ones left out (`snapshot.node.processCount` counts them all).
  *
  * @example
  * ```ts
@@ -111,6 +117,7 @@ export class Unreachable extends Schema.TaggedClass<Unreachable>()("Unreachable"
 export class SnapshotAnswer extends Schema.TaggedClass<SnapshotAnswer>()("Answered", {
   node: Schema.String,
   elapsedMs: Schema.Number,
+  omittedProcesses: Schema.Number,
   snapshot: Observer.NodeSnapshot
 }) {}
 
@@ -268,6 +275,31 @@ export interface QueryOptions {
 }
 
 /**
+ * Options of {@link snapshot}.
+ *
+ * @example
+ * ```ts
+ * import { ObserverCluster } from "effect-otp"
+ *
+ * // Every process of every node: allow for the time it takes (about 1 s per 10,000 remote processes).
+ * const options: ObserverCluster.SnapshotOptions = { processLimit: Infinity, timeout: "10 seconds" }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface SnapshotOptions extends QueryOptions {
+  /**
+   * How many processes each node includes, the first in spawn order (its oldest: supervisors and
+   * long-lived servers). Default 1,000. A snapshot crosses the wire as one message, so it must
+   * stay under the receiving node's message limit (8 MiB by default, about 27,000 processes) and
+   * its encoding takes time (about 1 s per 10,000 processes on a 2-core machine); to find the
+   * processes that matter on a large node, ask {@link top} instead. `Infinity` includes them all.
+   */
+  readonly processLimit?: number | undefined
+}
+
+/**
  * Options of {@link top}.
  *
  * @example
@@ -311,7 +343,7 @@ export class ObserverCluster extends Context.Service<
   ObserverCluster,
   {
     /** See {@link snapshot}. */
-    readonly snapshot: (options?: QueryOptions) => Effect.Effect<ClusterSnapshot>
+    readonly snapshot: (options?: SnapshotOptions) => Effect.Effect<ClusterSnapshot>
     /** See {@link top}. */
     readonly top: (options: TopOptions) => Effect.Effect<ClusterTop>
     /** See {@link process}. */
@@ -344,6 +376,8 @@ export interface ObserverClusterOptions {
    */
   readonly forgetDownAfter?: Duration.Input | undefined
 }
+
+const DEFAULT_PROCESS_LIMIT = 1000
 
 const millis = (input: Duration.Input | undefined, otherwise: number): number =>
   input === undefined ? otherwise : Duration.toMillis(input)
@@ -382,10 +416,20 @@ export const layer = (
       const observer = yield* Observer.Observer
       const context = yield* Effect.context<ProcessRuntime.ProcessRuntime>()
       const members = yield* Members.track(cluster, millis(options?.forgetDownAfter, 5 * 60_000))
-      const server = yield* GenServer.start(Server.behaviour(observer), undefined, {
-        name: GenServer.name(Server.SYSTEM_NAME, Server.ObserverProtocol)
-      }).pipe(Effect.orDie)
-      yield* Effect.addFinalizer(() => Effect.ignore(GenServer.stop(server)))
+      // Supervised: a system process that crashes or is killed is started again under its name.
+      yield* Supervisor.startScoped(
+        {
+          strategy: "one_for_one",
+          maxRestarts: 10,
+          within: "10 seconds",
+          children: [
+            ChildSpec.genServer("observer", Server.behaviour(observer), undefined, {
+              name: GenServer.name(Server.SYSTEM_NAME, Server.ObserverProtocol)
+            })
+          ]
+        },
+        { name: `${Server.SYSTEM_NAME}_sup` }
+      ).pipe(Effect.orDie)
       const self = cluster.local.name
       const timeoutOf = (query: QueryOptions | undefined) => millis(query?.timeout, defaultTimeoutMs)
       const call = <A, E>(effect: Effect.Effect<A, E, ProcessRuntime.ProcessRuntime>) =>
@@ -398,10 +442,15 @@ export const layer = (
       return ObserverCluster.of({
         snapshot: (query) => {
           const timeoutMs = timeoutOf(query)
+          const limit = query?.processLimit ?? DEFAULT_PROCESS_LIMIT
+          // Infinity does not cross the wire as a number: no limit is "undefined".
+          const processLimit = limit === Infinity ? undefined : Math.max(0, Math.floor(limit))
           return Effect.gen(function* () {
             const takenAt = yield* Clock.currentTimeMillis
             const answers = yield* ask(timeoutMs, (node) =>
-              GenServer.call(Server.systemProcessOn(node), Server.ObserverProtocol.Snapshot(), { timeout: timeoutMs })
+              GenServer.call(Server.systemProcessOn(node), Server.ObserverProtocol.Snapshot({ processLimit }), {
+                timeout: timeoutMs
+              })
             )
             return new ClusterSnapshot({
               node: self,
@@ -409,7 +458,12 @@ export const layer = (
               timeoutMs,
               nodes: answers.map((asked) =>
                 Result.isSuccess(asked.result)
-                  ? new SnapshotAnswer({ node: asked.node, elapsedMs: asked.elapsedMs, snapshot: asked.result.success })
+                  ? new SnapshotAnswer({
+                      node: asked.node,
+                      elapsedMs: asked.elapsedMs,
+                      omittedProcesses: asked.result.success.omitted,
+                      snapshot: asked.result.success.snapshot
+                    })
                   : unreachableOf(asked, asked.result.failure)
               )
             })
@@ -481,7 +535,7 @@ export const layer = (
  * @category queries
  * @since 0.1.0
  */
-export const snapshot = (options?: QueryOptions): Effect.Effect<ClusterSnapshot, never, ObserverCluster> =>
+export const snapshot = (options?: SnapshotOptions): Effect.Effect<ClusterSnapshot, never, ObserverCluster> =>
   ObserverCluster.use((observer) => observer.snapshot(options))
 
 /**

@@ -4,7 +4,8 @@
  * - `GET /observer`: this node's snapshot as JSON; with `?top=N&sort=mailbox|busy|rate` its top-N
  *   table instead (default sort `mailbox`);
  * - `GET /observer/cluster`: the snapshot of every node (`ObserverCluster.snapshot`), or with
- *   `?top=N&sort=...` the cluster's top-N table; `?timeout=<ms>` sets the per-node timeout. Always
+ *   `?top=N&sort=...` the cluster's top-N table; `?timeout=<ms>` sets the per-node timeout and
+ *   `?processes=N|all` how many processes each node's snapshot includes (default 1,000). Always
  *   200 once the question is asked: nodes that did not answer are entries with their reason;
  * - `GET /observer/process/<pid>`: one process in detail, the pid in its printed form
  *   `<node.id.incarnation>` (angle brackets optional, percent-encoded or not). A pid of another
@@ -149,7 +150,8 @@ export const layer = (
           if (query.top !== undefined) {
             return yield* encoded(ObserverCluster.ClusterTop, yield* cluster.top({ ...query.top, timeout }))
           }
-          return yield* encoded(ObserverCluster.ClusterSnapshot, yield* cluster.snapshot({ timeout }))
+          const processLimit = query.processLimit
+          return yield* encoded(ObserverCluster.ClusterSnapshot, yield* cluster.snapshot({ timeout, processLimit }))
         })
       )
 

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
-import { GenServer, ObserverCluster, Pid, Process, ProcessErrors, Registry } from "../../src/index.ts"
+import { GenServer, Observer, ObserverCluster, Pid, Process, ProcessErrors, Registry } from "../../src/index.ts"
 import { clusterEvents, awaitNodesUp } from "../support/clusterHarness.ts"
 import { kv } from "../support/distHarness.ts"
 import { observedChildNode, observedNode } from "../support/observerHarness.ts"
+import { eventually } from "../support/transportHarness.ts"
 
 const isNodeDown = (id: string) => (event: ClusterEvent) => event._tag === "NodeDown" && event.id === id
 
@@ -96,7 +97,7 @@ describe("ObserverCluster", () => {
         assert.strictEqual(entryOf(result, "b")._tag, "Answered")
         assert.strictEqual(result.timeoutMs, 300)
         assert.isAtLeast(elapsed, 290)
-        assert.isBelow(elapsed, 1300, "the query ends with the per-node timeout, not later")
+        assert.isBelow(elapsed, 2500, "the query ends with the per-node timeout, not when heartbeats give up (5 s)")
       }),
     30_000
   )
@@ -150,6 +151,81 @@ describe("ObserverCluster", () => {
           [String(onA), 7],
           [String(onB), 5]
         ]
+      )
+    })
+  )
+
+  it.live("each node includes at most processLimit processes in a cluster snapshot and counts the ones left out", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      yield* b.run(Effect.forEach(Array.from({ length: 20 }), () => Process.spawn(() => Effect.never)))
+      const total = (yield* b.run(Observer.snapshot)).processes.length
+      assert.isAtLeast(total, 20)
+
+      const limited = yield* a.run(ObserverCluster.snapshot({ processLimit: 5 }))
+      const onB = limited.answered.find((answer) => answer.node === "b")!
+      assert.strictEqual(onB.snapshot.processes.length, 5)
+      assert.strictEqual(onB.omittedProcesses, total - 5)
+      assert.strictEqual(onB.snapshot.node.processCount, total)
+
+      const all = yield* a.run(ObserverCluster.snapshot({ processLimit: Infinity }))
+      const whole = all.answered.find((answer) => answer.node === "b")!
+      assert.strictEqual(whole.snapshot.processes.length, total)
+      assert.strictEqual(whole.omittedProcesses, 0)
+    })
+  )
+
+  it.live("a node that left is named as down until forgetDownAfter has passed, then no longer", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" }, { cluster: { forgetDownAfter: 300 } })
+      const scope = yield* Scope.make()
+      yield* observedNode({ nodeName: "b", seeds: [a.seed] }).pipe(Scope.provide(scope))
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const downs = yield* clusterEvents(a.cluster)
+      yield* Scope.close(scope, Exit.void)
+      yield* downs(isNodeDown("b"))
+
+      const after = yield* a.run(ObserverCluster.snapshot())
+      const left = entryOf(after, "b")
+      assert.strictEqual(left._tag, "Unreachable")
+      if (left._tag === "Unreachable") {
+        assert.strictEqual(left.reason, "node_down")
+        assert.include(left.message, "graceful_shutdown")
+        assert.strictEqual(left.elapsedMs, 0, "a node known to be down is not asked")
+      }
+      const later = yield* eventually(a.run(ObserverCluster.snapshot()), (result) => result.nodes.length === 1, 5000)
+      assert.deepStrictEqual(
+        later.nodes.map((entry) => entry.node),
+        ["a"]
+      )
+    })
+  )
+
+  it.live("the system process is supervised: killed, it is started again and answers", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const first = yield* b.run(Registry.whereis(ObserverCluster.systemName))
+      assert.strictEqual(first._tag, "Some")
+      if (first._tag !== "Some") return
+      yield* b.run(Process.kill(first.value))
+      const second = yield* eventually(
+        b.run(Registry.whereis(ObserverCluster.systemName)),
+        (pid) => pid._tag === "Some" && !Pid.equals(pid.value, first.value),
+        5000
+      )
+      assert.strictEqual(second._tag, "Some")
+      const result = yield* a.run(ObserverCluster.snapshot())
+      assert.strictEqual(entryOf(result, "b")._tag, "Answered")
+      // Its supervisor is part of the node's supervision trees.
+      const onB = result.answered.find((answer) => answer.node === "b")!
+      assert.isTrue(
+        onB.snapshot.supervisors.some(
+          (tree) => tree.name === `${ObserverCluster.systemName}_sup` && tree.restarts === 1
+        )
       )
     })
   )

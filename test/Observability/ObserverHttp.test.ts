@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Redacted } from "effect"
+import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
 import { GenServer, Pid, Process } from "../../src/index.ts"
-import { awaitNodesUp } from "../support/clusterHarness.ts"
+import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
 import { kv } from "../support/distHarness.ts"
 import { observedNode } from "../support/observerHarness.ts"
 
@@ -87,7 +87,39 @@ describe("ObserverHttp", () => {
         topBody.nodes.map((entry) => entry.node),
         ["a", "b"]
       )
-      assert.strictEqual((yield* request(`${a.url}/observer/cluster?timeout=0`)).status, 400)
+      const limited = yield* request(`${a.url}/observer/cluster?processes=1`)
+      const limitedBody = limited.body as { nodes: Array<{ snapshot: { processes: Array<unknown> } }> }
+      for (const entry of limitedBody.nodes) assert.strictEqual(entry.snapshot.processes.length, 1)
+      assert.strictEqual((yield* request(`${a.url}/observer/cluster?processes=all`)).status, 200)
+      for (const query of ["timeout=0", "timeout=soon", "processes=-1", "processes=many", "top=3&sort=up"]) {
+        const bad = yield* request(`${a.url}/observer/cluster?${query}`)
+        assert.strictEqual(bad.status, 400, query)
+      }
+      assert.strictEqual((yield* request(`${a.url}/observer?processes=1`)).status, 400)
+    })
+  )
+
+  it.live("GET /observer/cluster names a node that went down, with its reason, in the JSON", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" }, { http: {} })
+      const scope = yield* Scope.make()
+      yield* observedNode({ nodeName: "b", seeds: [a.seed] }).pipe(Scope.provide(scope))
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const downs = yield* clusterEvents(a.cluster)
+      yield* Scope.close(scope, Exit.void)
+      yield* downs((event) => event._tag === "NodeDown" && event.id === "b")
+      const answer = yield* request(`${a.url}/observer/cluster`)
+      assert.strictEqual(answer.status, 200)
+      const nodes = (answer.body as { nodes: Array<{ _tag: string; node: string; reason?: string; message?: string }> })
+        .nodes
+      assert.deepStrictEqual(
+        nodes.map((entry) => [entry.node, entry._tag, entry.reason]),
+        [
+          ["a", "Answered", undefined],
+          ["b", "Unreachable", "node_down"]
+        ]
+      )
+      assert.include(nodes[1]!.message, "graceful_shutdown")
     })
   )
 
@@ -145,7 +177,8 @@ describe("ObserverHttp", () => {
     "with a token, the kill route needs it (401 without it or with another one) and kills a live local process",
     () =>
       Effect.gen(function* () {
-        const a = yield* observedNode({ nodeName: "a" }, { http: { kill: { token: Redacted.make(TOKEN) } } })
+        const logLines: Array<string> = []
+        const a = yield* observedNode({ nodeName: "a" }, { http: { kill: { token: Redacted.make(TOKEN) } }, logLines })
         const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
         yield* awaitNodesUp(a.cluster, ["b"])
         const server = yield* a.run(GenServer.start(kv, 10))
@@ -185,6 +218,11 @@ describe("ObserverHttp", () => {
         const reason = yield* Fiber.join(monitor).pipe(Effect.timeout(5000))
         assert.strictEqual(reason._tag, "Killed")
         assert.strictEqual((yield* kill(path(server), `bearer   ${TOKEN}`)).status, 404, "dead by then")
+        // The kill is logged, with the pid; the token never is.
+        assert.isTrue(
+          logLines.some((line) => line.includes("process killed over HTTP") && line.includes(String(server)))
+        )
+        for (const line of logLines) assert.notInclude(line, TOKEN)
       })
   )
 })

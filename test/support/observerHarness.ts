@@ -5,7 +5,7 @@
  * (`observerNodeProcess.ts`).
  */
 import * as Path from "node:path"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Logger } from "effect"
 import * as Cluster from "../../src/Cluster/Cluster.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
@@ -19,6 +19,10 @@ export const SECRET = "observer-test"
 export interface ObservedNodeOptions {
   /** Run the Observer system process (default true). */
   readonly observerCluster?: boolean
+  /** Options of `ObserverCluster.layer`. */
+  readonly cluster?: ObserverCluster.ObserverClusterOptions
+  /** Every log line of the node (JSON, with its annotations) is pushed here. */
+  readonly logLines?: Array<string>
   /** Serve the Observer's HTTP routes with these options (default: no HTTP endpoint). */
   readonly http?: ObserverHttp.ObserverHttpOptions
 }
@@ -37,8 +41,10 @@ const baseLayer = (config: Partial<ClusterConfig> & { readonly nodeName: string 
     )
   )
 
-const withObserverCluster = (config: Partial<ClusterConfig> & { readonly nodeName: string }) =>
-  ObserverCluster.layer().pipe(Layer.provideMerge(baseLayer(config)))
+const withObserverCluster = (
+  config: Partial<ClusterConfig> & { readonly nodeName: string },
+  options?: ObserverCluster.ObserverClusterOptions
+) => ObserverCluster.layer(options).pipe(Layer.provideMerge(baseLayer(config)))
 
 /** A node on loopback in the current scope. */
 export const observedNode = (
@@ -50,7 +56,7 @@ export const observedNode = (
     // A node without the system process has no ObserverCluster service: only tests that do not
     // query it (or serve HTTP) build one.
     const withCluster = (
-      options?.observerCluster === false ? base : ObserverCluster.layer().pipe(Layer.provideMerge(base))
+      options?.observerCluster === false ? base : withObserverCluster(config, options?.cluster)
     ) as ReturnType<typeof withObserverCluster>
     const layer =
       options?.http === undefined
@@ -59,7 +65,13 @@ export const observedNode = (
             Layer.provideMerge(HttpEndpoint.layer()),
             Layer.provideMerge(withCluster)
           )
-    const context = (yield* Layer.build(layer)) as Context.Context<Services | HttpEndpoint.HttpEndpoint>
+    const logged =
+      options?.logLines === undefined
+        ? layer
+        : layer.pipe(
+            Layer.provide(Logger.layer([Logger.map(Logger.formatJson, (line) => void options.logLines!.push(line))]))
+          )
+    const context = (yield* Layer.build(logged)) as Context.Context<Services | HttpEndpoint.HttpEndpoint>
     const cluster = Context.get(context, Cluster.Cluster)
     const port = options?.http === undefined ? 0 : Context.get(context, HttpEndpoint.HttpEndpoint).port
     return {

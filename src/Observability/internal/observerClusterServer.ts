@@ -28,7 +28,10 @@ export class NotAlive extends Schema.TaggedError<NotAlive>()("NotAlive", { pid: 
 /** The queries the system process answers. */
 export const ObserverProtocol = Protocol.make(
   {
-    Snapshot: Protocol.call({ success: Observer.NodeSnapshot }),
+    Snapshot: Protocol.call({
+      payload: { processLimit: Schema.UndefinedOr(Schema.Number) },
+      success: Schema.Struct({ snapshot: Observer.NodeSnapshot, omitted: Schema.Number })
+    }),
     Top: Protocol.call({
       payload: { by: TopBy, limit: Schema.Number, windowMs: Schema.UndefinedOr(Schema.Number) },
       success: Schema.Array(Observer.ProcessInfo)
@@ -42,14 +45,21 @@ export const ObserverProtocol = Protocol.make(
 export const systemProcessOn = (node: string): RemoteName.RemoteServerName<typeof ObserverProtocol> =>
   RemoteName.make(SYSTEM_NAME, node, ObserverProtocol)
 
+/** `snapshot` with its first `limit` processes (all without a limit), and how many were left out. */
+const limited = (snapshot: Observer.NodeSnapshot, limit: number | undefined) => {
+  if (limit === undefined || snapshot.processes.length <= limit) return { snapshot, omitted: 0 }
+  const kept = new Observer.NodeSnapshot({ ...snapshot, processes: snapshot.processes.slice(0, limit) })
+  return { snapshot: kept, omitted: snapshot.processes.length - limit }
+}
+
 /** The behaviour of the system process, answering from `observer` (the local Observer). */
 export const behaviour = (observer: Observer.Observer["Service"]) =>
   GenServer.behaviour(ObserverProtocol)({
     name: "observer",
     init: () => Effect.succeed(undefined),
     handleCall: {
-      Snapshot: (_, state: undefined) =>
-        Effect.map(Observer.snapshot, (snapshot) => GenServer.reply(snapshot, state)).pipe(
+      Snapshot: ({ processLimit }, state: undefined) =>
+        Effect.map(Observer.snapshot, (snapshot) => GenServer.reply(limited(snapshot, processLimit), state)).pipe(
           Effect.provideService(Observer.Observer, observer)
         ),
       Top: ({ by, limit, windowMs }, state: undefined) =>

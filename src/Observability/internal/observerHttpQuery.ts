@@ -1,6 +1,6 @@
 /**
  * The query strings of the `/observer` routes: `top=N`, `sort=mailbox|busy|rate` and (on
- * `/observer/cluster`) `timeout=<ms>`, checked into values or into a sentence for a 400 answer.
+ * `/observer/cluster`) `timeout=<ms>` and `processes=N|all`, checked into values or into a sentence for a 400 answer.
  *
  * @internal
  */
@@ -11,12 +11,16 @@ export interface ObserverQuery {
   readonly top: { readonly limit: number; readonly by: "mailbox" | "busy" | "rate" } | undefined
   /** The per-node timeout in milliseconds, when given. */
   readonly timeoutMs: number | undefined
+  /** How many processes each node's snapshot includes, when given (`Infinity` for `all`). */
+  readonly processLimit: number | undefined
 }
 
 /** The largest `top` asked for. */
 export const MAX_TOP = 10_000
 /** The longest per-node timeout `timeout` may ask for. */
 export const MAX_TIMEOUT_MS = 60_000
+/** The largest number `processes` may ask for (besides `all`). */
+export const MAX_PROCESSES = 1_000_000
 
 const single = (params: Readonly<Record<string, string | ReadonlyArray<string>>>, key: string) => {
   const value = params[key]
@@ -37,6 +41,7 @@ export const parseQuery = (
   const topText = single(params, "top")
   const sortText = single(params, "sort")
   const timeoutText = single(params, "timeout")
+  const processesText = single(params, "processes")
   const limit = topText === undefined ? undefined : integer(topText, 1, MAX_TOP)
   if (topText !== undefined && limit === undefined) {
     return { malformed: `top must be an integer from 1 to ${MAX_TOP}, not ${JSON.stringify(topText)}` }
@@ -46,9 +51,23 @@ export const parseQuery = (
   }
   if (sortText !== undefined && limit === undefined) return { malformed: "sort needs top=N" }
   if (timeoutText !== undefined && !allowTimeout) return { malformed: "timeout applies to /observer/cluster only" }
+  if (processesText !== undefined && !allowTimeout) {
+    return { malformed: "processes applies to /observer/cluster only (this node's snapshot has them all)" }
+  }
+  const processLimit =
+    processesText === undefined
+      ? undefined
+      : processesText === "all"
+        ? Infinity
+        : integer(processesText, 0, MAX_PROCESSES)
+  if (processesText !== undefined && processLimit === undefined) {
+    return {
+      malformed: `processes must be all or an integer from 0 to ${MAX_PROCESSES}, not ${JSON.stringify(processesText)}`
+    }
+  }
   const timeoutMs = timeoutText === undefined ? undefined : integer(timeoutText, 1, MAX_TIMEOUT_MS)
   if (timeoutText !== undefined && timeoutMs === undefined) {
     return { malformed: `timeout must be milliseconds from 1 to ${MAX_TIMEOUT_MS}, not ${JSON.stringify(timeoutText)}` }
   }
-  return { top: limit === undefined ? undefined : { limit, by: sortText ?? "mailbox" }, timeoutMs }
+  return { top: limit === undefined ? undefined : { limit, by: sortText ?? "mailbox" }, timeoutMs, processLimit }
 }
