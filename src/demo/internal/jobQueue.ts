@@ -15,9 +15,12 @@ import { Clock, Effect, Schema, Stream } from "effect"
 import * as BehaviourRegistry from "../../Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../../Cluster/Cluster.ts"
 import * as Distribution from "../../Cluster/Distribution.ts"
+import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
+import * as Pid from "../../Process/Pid.ts"
 import * as Process from "../../Process/Process.ts"
 import * as Protocol from "../../Process/Protocol.ts"
+import * as Signal from "../../Process/Signal.ts"
 import * as ChildSpec from "../../Supervisor/ChildSpec.ts"
 
 /**
@@ -156,24 +159,35 @@ const countPrimes = (n: number): number => {
 }
 
 /**
- * A worker: computes jobs, each taking `workMs` more (on Effect's clock) to stand for I/O.
+ * A worker: computes jobs, each taking `workMs` more (on Effect's clock) to stand for I/O. It
+ * monitors its driver and stops when the driver is gone (the dispatcher stopped, restarted or was
+ * lost: `noconnection`), so that no worker is left behind.
  */
 export const worker = GenServer.behaviour(Worker)({
   name: "demo_worker",
-  init: (args: { readonly workMs: number }, self) => Effect.succeed({ workMs: args.workMs, node: self.node }),
+  init: (args: { readonly workMs: number; readonly driver: Pid.Pid }, self) =>
+    Effect.as(Effect.orDie(Process.monitor(args.driver)), { workMs: args.workMs, node: self.node }),
   handleCall: {
     Work: ({ job }, state) =>
       Effect.as(
         Effect.sleep(state.workMs),
         GenServer.reply(new WorkResult({ id: job.id, primes: countPrimes(job.input), node: state.node }), state)
       )
-  }
+  },
+  handleInfo: (message, state) =>
+    Effect.succeed(
+      message instanceof Signal.Down ? GenServer.stopWith(ExitReason.normal, state) : GenServer.noReply(state)
+    )
 })
 
 /**
  * The worker behaviour as other nodes may spawn it (every demo node registers it).
  */
-export const WorkerSpec = BehaviourRegistry.define("demo_worker", Schema.Struct({ workMs: Schema.Number }), worker)
+export const WorkerSpec = BehaviourRegistry.define(
+  "demo_worker",
+  Schema.Struct({ workMs: Schema.Number, driver: Pid.Pid }),
+  worker
+)
 
 // --- The dispatcher's processes ----------------------------------------------------------------
 
@@ -199,10 +213,12 @@ const describe = (error: { readonly _tag: string; readonly message?: string }): 
  * one starts when the node is up again; the worker is gone (`NoProcess`, `ServerExited`): a new
  * worker is spawned; the call timed out: the same worker gets the next job.
  */
-const driver = (node: string, settings: Settings) =>
+const driver = (node: string, settings: Settings, self: Pid.Pid) =>
   Effect.gen(function* () {
     while (true) {
-      const spawned = yield* Effect.result(Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs }))
+      const spawned = yield* Effect.result(
+        Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs, driver: self })
+      )
       if (spawned._tag === "Failure") {
         return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
           event("worker_failed", { worker: node })
@@ -264,7 +280,13 @@ export const placement = (settings: Settings) =>
     start: Process.spawnLink(() =>
       Cluster.membership.pipe(
         Stream.runForEach((member) =>
-          member._tag === "NodeUp" ? Effect.asVoid(Process.spawnLink(() => driver(member.id, settings))) : Effect.void
+          member._tag === "NodeUp"
+            ? Effect.asVoid(
+                Process.spawnLink((driverProcess: Process.ProcessContext<never>) =>
+                  driver(member.id, settings, driverProcess.pid)
+                )
+              )
+            : Effect.void
         )
       )
     )
