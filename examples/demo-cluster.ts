@@ -222,6 +222,8 @@ const story = Effect.gen(function* () {
     LOG_LEVEL: "info"
   })
   const nodes = new Map<string, NodeProcess>()
+  // Should the launcher die without running its finalizers, its nodes (in their own process groups) go too.
+  process.once("exit", () => nodes.forEach((node) => node.signal("SIGKILL")))
   const start = (spec: NodeSpec) => Effect.sync(() => nodes.set(spec.name, new NodeProcess(spec, envOf(spec), records)))
   // However the launcher ends (Ctrl-C, a failure), the nodes are stopped.
   yield* Effect.addFinalizer(() =>
@@ -339,7 +341,7 @@ const story = Effect.gen(function* () {
       `  ${spec.name}  cluster ${host}:${spec.clusterPort}  ${base}/health  ${base}/ready  ${base}/metrics  ${base}/observer`
     )
   }
-  console.log(`  try: npx tsx src/cli/main.ts status ${host}:${specs[0]!.healthPort}\n`)
+  console.log(`  try: npm run cli -- status ${host}:${specs[0]!.healthPort}\n`)
 
   if (!once) {
     yield* say("the cluster keeps running; Ctrl-C stops the three nodes gracefully")

@@ -15,9 +15,12 @@ import { Clock, Effect, Schema, Stream } from "effect"
 import * as BehaviourRegistry from "../../Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../../Cluster/Cluster.ts"
 import * as Distribution from "../../Cluster/Distribution.ts"
+import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
+import * as Pid from "../../Process/Pid.ts"
 import * as Process from "../../Process/Process.ts"
 import * as Protocol from "../../Process/Protocol.ts"
+import * as Signal from "../../Process/Signal.ts"
 import * as ChildSpec from "../../Supervisor/ChildSpec.ts"
 
 /**
@@ -156,24 +159,35 @@ const countPrimes = (n: number): number => {
 }
 
 /**
- * A worker: computes jobs, each taking `workMs` more (on Effect's clock) to stand for I/O.
+ * A worker: computes jobs, each taking `workMs` more (on Effect's clock) to stand for I/O. It
+ * monitors its driver and stops when the driver is gone (the dispatcher stopped, restarted or was
+ * lost: `noconnection`), so that no worker is left behind.
  */
 export const worker = GenServer.behaviour(Worker)({
   name: "demo_worker",
-  init: (args: { readonly workMs: number }, self) => Effect.succeed({ workMs: args.workMs, node: self.node }),
+  init: (args: { readonly workMs: number; readonly driver: Pid.Pid }, self) =>
+    Effect.as(Effect.orDie(Process.monitor(args.driver)), { workMs: args.workMs, node: self.node }),
   handleCall: {
     Work: ({ job }, state) =>
       Effect.as(
         Effect.sleep(state.workMs),
         GenServer.reply(new WorkResult({ id: job.id, primes: countPrimes(job.input), node: state.node }), state)
       )
-  }
+  },
+  handleInfo: (message, state) =>
+    Effect.succeed(
+      message instanceof Signal.Down ? GenServer.stopWith(ExitReason.normal, state) : GenServer.noReply(state)
+    )
 })
 
 /**
  * The worker behaviour as other nodes may spawn it (every demo node registers it).
  */
-export const WorkerSpec = BehaviourRegistry.define("demo_worker", Schema.Struct({ workMs: Schema.Number }), worker)
+export const WorkerSpec = BehaviourRegistry.define(
+  "demo_worker",
+  Schema.Struct({ workMs: Schema.Number, driver: Pid.Pid }),
+  worker
+)
 
 // --- The dispatcher's processes ----------------------------------------------------------------
 
@@ -194,39 +208,49 @@ const describe = (error: { readonly _tag: string; readonly message?: string }): 
 
 /**
  * The driver of the worker on `node`: spawns the worker there, then takes jobs from the queue and
- * calls the worker with each, logging the latency of the remote call. A failed call (the node is
- * down, the worker is gone, no answer in time) puts the job back in the queue, and the driver
- * stops: a new one starts when the node is up again.
+ * calls the worker with each, logging the latency of the remote call. A failed call puts the job
+ * back at the head of the queue. Then: the node is down (`NodeDown`): the driver stops, and a new
+ * one starts when the node is up again; the worker is gone (`NoProcess`, `ServerExited`): a new
+ * worker is spawned; the call timed out: the same worker gets the next job.
  */
-const driver = (node: string, settings: Settings) =>
+const driver = (node: string, settings: Settings, self: Pid.Pid) =>
   Effect.gen(function* () {
-    const spawned = yield* Effect.result(Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs }))
-    if (spawned._tag === "Failure") {
-      return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
-        event("worker_failed", { worker: node })
-      )
-    }
-    const pid = spawned.success.pid
-    yield* Effect.logInfo(`worker ${pid} started on ${node} (remote spawn)`).pipe(
-      event("worker_started", { worker: node, workerPid: String(pid) })
-    )
     while (true) {
-      const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node }), { timeout: Infinity })
-      const started = yield* Clock.currentTimeNanos
-      const result = yield* Effect.result(
-        GenServer.call(pid, Worker.Work({ job }), { timeout: settings.callTimeoutMs })
+      const spawned = yield* Effect.result(
+        Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs, driver: self })
       )
-      const latencyMs = Math.round(Number((yield* Clock.currentTimeNanos) - started) / 10_000) / 100
-      if (result._tag === "Failure") {
-        yield* GenServer.cast(jobsName, Jobs.Requeue({ job }))
-        return yield* Effect.logWarning(
-          `job ${job.id} moved back to the queue: its call to ${node} failed (${describe(result.failure)})`
-        ).pipe(event("job_moved", { job: job.id, worker: node, error: result.failure._tag }))
+      if (spawned._tag === "Failure") {
+        return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
+          event("worker_failed", { worker: node })
+        )
       }
-      yield* GenServer.cast(jobsName, Jobs.Complete({ id: job.id, worker: node }))
-      yield* Effect.logInfo(
-        `job ${job.id} done on ${result.success.node} in ${latencyMs} ms: ${result.success.primes} primes below ${job.input}`
-      ).pipe(event("job_done", { job: job.id, worker: node, latencyMs, attempt: job.attempt }))
+      const pid = spawned.success.pid
+      yield* Effect.logInfo(`worker ${pid} started on ${node} (remote spawn)`).pipe(
+        event("worker_started", { worker: node, workerPid: String(pid) })
+      )
+      let failed: string | undefined = undefined
+      while (failed === undefined || failed === "CallTimeout") {
+        const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node }), { timeout: Infinity })
+        const started = yield* Clock.monotonicTimeNanos
+        const result = yield* Effect.result(
+          GenServer.call(pid, Worker.Work({ job }), { timeout: settings.callTimeoutMs })
+        )
+        const latencyMs = Math.round(Number((yield* Clock.monotonicTimeNanos) - started) / 10_000) / 100
+        if (result._tag === "Failure") {
+          failed = result.failure._tag
+          yield* GenServer.cast(jobsName, Jobs.Requeue({ job }))
+          yield* Effect.logWarning(
+            `job ${job.id} moved back to the queue: its call to ${node} failed (${describe(result.failure)})`
+          ).pipe(event("job_moved", { job: job.id, worker: node, error: failed }))
+          continue
+        }
+        failed = undefined
+        yield* GenServer.cast(jobsName, Jobs.Complete({ id: job.id, worker: node }))
+        yield* Effect.logInfo(
+          `job ${job.id} done on ${result.success.node} in ${latencyMs} ms: ${result.success.primes} primes below ${job.input}`
+        ).pipe(event("job_done", { job: job.id, worker: node, latencyMs, attempt: job.attempt }))
+      }
+      if (failed === "NodeDown") return
     }
   })
 
@@ -256,7 +280,13 @@ export const placement = (settings: Settings) =>
     start: Process.spawnLink(() =>
       Cluster.membership.pipe(
         Stream.runForEach((member) =>
-          member._tag === "NodeUp" ? Effect.asVoid(Process.spawnLink(() => driver(member.id, settings))) : Effect.void
+          member._tag === "NodeUp"
+            ? Effect.asVoid(
+                Process.spawnLink((driverProcess: Process.ProcessContext<never>) =>
+                  driver(member.id, settings, driverProcess.pid)
+                )
+              )
+            : Effect.void
         )
       )
     )
