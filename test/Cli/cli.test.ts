@@ -120,12 +120,13 @@ describe("effect-otp (the CLI)", () => {
     () =>
       Effect.gen(function* () {
         const node = yield* twoNodes
-        const [nodes, processes, detail, json] = yield* Effect.all(
+        const [nodes, processes, detail, json, nodesJson] = yield* Effect.all(
           [
             cli("nodes", node.url),
             cli("processes", node.url, "--sort", "rate", "--top", "50"),
             cli("process", node.url, node.pid),
-            cli("processes", node.url, "--json", "--top", "3")
+            cli("processes", node.url, "--json", "--top", "3"),
+            cli("nodes", node.url, "--json")
           ],
           { concurrency: "unbounded" }
         )
@@ -150,6 +151,17 @@ describe("effect-otp (the CLI)", () => {
         const list = JSON.parse(json.stdout) as Array<{ mailboxSize: number }>
         assert.isAtMost(list.length, 3)
         assert.isAbove(list.length, 0)
+
+        // nodes prints one row per node: it asks for no process list (processes=0), only the counts.
+        assert.strictEqual(nodesJson.code, 0, nodesJson.stderr)
+        const cluster = JSON.parse(nodesJson.stdout) as {
+          nodes: Array<{ node: string; omittedProcesses: number; snapshot: { processes: Array<unknown> } }>
+        }
+        assert.strictEqual(cluster.nodes.length, 2)
+        for (const entry of cluster.nodes) {
+          assert.strictEqual(entry.snapshot.processes.length, 0, entry.node)
+          assert.isAbove(entry.omittedProcesses, 0, entry.node)
+        }
       }).pipe(Effect.scoped),
     120_000
   )
@@ -160,12 +172,14 @@ describe("effect-otp (the CLI)", () => {
       Effect.gen(function* () {
         const node = yield* twoNodes
         const port = yield* closedPort
-        const [down, unknown, malformed, badTop] = yield* Effect.all(
+        const [down, unknown, malformed, badTop, badTimeout, zeroTimeout] = yield* Effect.all(
           [
             cli("status", `127.0.0.1:${port}`),
             cli("process", node.url, "<cli-a.999999.1>"),
             cli("process", node.url, "not-a-pid"),
-            cli("processes", node.url, "--top", "0")
+            cli("processes", node.url, "--top", "0"),
+            cli("nodes", node.url, "--timeout", "60001"),
+            cli("status", node.url, "--timeout", "0")
           ],
           { concurrency: "unbounded" }
         )
@@ -184,6 +198,18 @@ describe("effect-otp (the CLI)", () => {
 
         assert.notStrictEqual(badTop.code, 0)
         assert.match(badTop.stderr, /--top must be from 1 to 1000, not 0/)
+
+        // --timeout is checked before anything is asked, against what a node accepts.
+        assert.notStrictEqual(badTimeout.code, 0)
+        assert.match(
+          badTimeout.stderr,
+          /--timeout must be milliseconds from 1 to 60000 \(what a node accepts\), not 60001/
+        )
+        assert.notStrictEqual(zeroTimeout.code, 0)
+        assert.match(
+          zeroTimeout.stderr,
+          /--timeout must be milliseconds from 1 to 60000 \(what a node accepts\), not 0/
+        )
       }).pipe(Effect.scoped),
     120_000
   )

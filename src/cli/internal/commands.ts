@@ -10,6 +10,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { HealthReport, ReadyReport } from "../../Observability/Health.ts"
 import { ProcessDetail, ProcessInfo } from "../../Observability/Observer.ts"
 import { ClusterSnapshot } from "../../Observability/ObserverCluster.ts"
+import { MAX_TIMEOUT_MS } from "../../Observability/internal/observerHttpQuery.ts"
 import { baseUrl, getJson } from "./client.ts"
 import { bytes, duration, fields, percent, table } from "./render.ts"
 
@@ -23,7 +24,11 @@ const json = Flag.Boolean("json").pipe(
 )
 
 const timeout = Flag.Int("timeout").pipe(
-  Flag.withDescription("Milliseconds to wait for the node's answer"),
+  Flag.withDescription(`Milliseconds to wait for the node's answer (1 to ${MAX_TIMEOUT_MS})`),
+  Flag.filter(
+    (ms) => ms >= 1 && ms <= MAX_TIMEOUT_MS,
+    (ms) => `--timeout must be milliseconds from 1 to ${MAX_TIMEOUT_MS} (what a node accepts), not ${ms}`
+  ),
   Flag.withDefault(5000)
 )
 
@@ -89,7 +94,7 @@ const nodeColumns = [
 const nodes = Command.make("nodes", { url, json, timeout }, (input) =>
   Effect.gen(function* () {
     const base = baseUrl(input.url)
-    const cluster = yield* getJson(base, `/observer/cluster?timeout=${input.timeout}`, ClusterSnapshot, {
+    const cluster = yield* getJson(base, `/observer/cluster?timeout=${input.timeout}&processes=0`, ClusterSnapshot, {
       timeout: input.timeout + 1000,
       accept: [404]
     }).pipe(
