@@ -325,11 +325,14 @@ export class NodeSnapshot extends Schema.Class<NodeSnapshot>("effect-otp/Observe
  * of the message it is handling or handled last (GenServers); and its state as text.
  *
  * `state` is what the behaviour's `formatStatus` returns for the state (so that secrets can be
- * redacted, as with OTP's `format_status`), or the state itself without one, rendered like
- * `util.inspect` does (cycles shown as `[Circular]`, depth 4, at most 50 items per collection,
- * strings cut at 1,024 characters, the whole cut at 8,192 characters; never throws). `stateSource`
- * says which: `formatStatus`, `state`, or `formatStatusFailed` (it threw, and the state is not
- * shown). Both are absent for a plain process, which has no state the runtime knows.
+ * redacted, as with OTP's `format_status`), rendered like `util.inspect` does (cycles shown as
+ * `[Circular]`, depth 4, at most 50 items per collection, strings cut at 1,024 characters, the
+ * whole cut at 8,192 characters; never throws). A behaviour without `formatStatus` has its state
+ * hidden (it may hold secrets, and the detail is served to whoever reaches the node's HTTP port):
+ * `state` then says so, unless the Observer was built with `showState: true` ({@link layerWith}),
+ * which shows the raw state. `stateSource` says which: `formatStatus`, `state` (raw, shown by
+ * `showState`), `hidden`, or `formatStatusFailed` (it threw, and the state is not shown). Both are
+ * absent for a plain process, which has no state the runtime knows.
  *
  * @example
  * ```ts
@@ -355,7 +358,7 @@ export class ProcessDetail extends Schema.Class<ProcessDetail>("effect-otp/Obser
   childId: Schema.optional(Schema.String),
   lastMessage: Schema.optional(Schema.String),
   state: Schema.optional(Schema.String),
-  stateSource: Schema.optional(Schema.Literals(["formatStatus", "state", "formatStatusFailed"]))
+  stateSource: Schema.optional(Schema.Literals(["formatStatus", "state", "hidden", "formatStatusFailed"]))
 }) {}
 
 // ---------------------------------------------------------------------------------------------
@@ -494,6 +497,68 @@ export interface TopOptions {
 }
 
 /**
+ * Options of {@link snapshotLimited}: `processLimit`, how many processes the snapshot includes,
+ * the first in spawn order (its oldest: supervisors and long-lived servers); `Infinity` or absent
+ * for all of them.
+ *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const options: Observer.SnapshotOptions = { processLimit: 1000 }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface SnapshotOptions {
+  readonly processLimit?: number | undefined
+}
+
+/**
+ * A snapshot whose process list was cut at a limit, and how many processes were left out
+ * (`snapshot.node.processCount` counts them all).
+ *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const complete = (limited: Observer.LimitedSnapshot) => limited.omittedProcesses === 0
+ * ```
+ *
+ * @category snapshots
+ * @since 0.1.0
+ */
+export interface LimitedSnapshot {
+  readonly snapshot: NodeSnapshot
+  readonly omittedProcesses: number
+}
+
+/**
+ * Options of {@link layerWith}: `showState` shows the raw state of a behaviour that defines no
+ * `formatStatus` in {@link process} (hidden by default: states may hold secrets, and the Observer's
+ * HTTP routes serve them to whoever reaches the port). A behaviour's own `formatStatus` is always
+ * shown.
+ *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const options: Observer.ObserverOptions = { showState: true }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface ObserverOptions {
+  readonly showState?: boolean | undefined
+}
+
+/** What {@link ProcessDetail.state} says for a state the Observer does not show. */
+const HIDDEN_STATE =
+  "<hidden: this behaviour defines no formatStatus; define one, or build the Observer with Observer.layerWith({ showState: true }) to show raw states>"
+
+/**
  * The Observer of this node (see the module documentation). Provided by {@link layer}.
  *
  * @example
@@ -517,6 +582,8 @@ export class Observer extends Context.Service<
   {
     /** A snapshot of the node, its processes and supervisors (see {@link snapshot}). */
     readonly snapshot: Effect.Effect<NodeSnapshot>
+    /** A snapshot with at most `processLimit` processes (see {@link snapshotLimited}). */
+    readonly snapshotLimited: (options: SnapshotOptions) => Effect.Effect<LimitedSnapshot>
     /** The top processes by mailbox, rate or busy share (see {@link top}). */
     readonly top: (options: TopOptions) => Effect.Effect<ReadonlyArray<ProcessInfo>>
     /** One local process in detail; fails with `NoProcess` (see {@link process}). */
@@ -576,18 +643,29 @@ const nodeInfo = (runtime: Runtime, versions: VersionFields, loop: LoopMonitor, 
     processCount: runtime.processCount
   })
 
-const takeSnapshot = (runtime: Runtime, versions: VersionFields, loop: LoopMonitor): NodeSnapshot => {
+/** A snapshot with the first `limit` processes (only those infos are built), and how many were left out. */
+const takeSnapshot = (runtime: Runtime, versions: VersionFields, loop: LoopMonitor, limit: number): LimitedSnapshot => {
   const now = runtime.timers.now()
   const found = supervisors(runtime)
   const index = childIndex(runtime, found)
   const processes: Array<ProcessInfo> = []
-  for (const cell of runtime.processes()) processes.push(processInfo(cell, now, restartsOf(index, cell)))
-  return trusted(NodeSnapshot, {
+  let omittedProcesses = 0
+  for (const cell of runtime.processes()) {
+    if (processes.length < limit) processes.push(processInfo(cell, now, restartsOf(index, cell)))
+    else omittedProcesses++
+  }
+  const snapshot = trusted(NodeSnapshot, {
     node: nodeInfo(runtime, versions, loop, now),
     processes,
     supervisors: found.map((supervised) => supervisorTree(supervised, index)),
     takenAt: Date.now()
   })
+  return { snapshot, omittedProcesses }
+}
+
+const limitOf = (options: SnapshotOptions): number => {
+  const limit = options.processLimit
+  return limit === undefined || Number.isNaN(limit) ? Infinity : Math.max(0, Math.floor(limit))
 }
 
 /** The processes with the highest `score`, as infos (only those are built). */
@@ -635,7 +713,7 @@ const runTop = (runtime: Runtime, options: TopOptions): Effect.Effect<ReadonlyAr
   })
 }
 
-const processDetail = (runtime: Runtime, pid: Pid): Effect.Effect<ProcessDetail, NoProcess> =>
+const processDetail = (runtime: Runtime, pid: Pid, showState: boolean): Effect.Effect<ProcessDetail, NoProcess> =>
   Effect.suspend(() => {
     const cell = runtime.lookup(pid)
     if (cell === undefined) return Effect.fail(new NoProcess({ target: String(pid) }))
@@ -657,9 +735,14 @@ const processDetail = (runtime: Runtime, pid: Pid): Effect.Effect<ProcessDetail,
     if (behaviour !== undefined) {
       const last = behaviour.crashInfo().lastMessage
       if (last !== undefined) fields.lastMessage = last
-      const rendered = renderStatus(() => behaviour.status())
-      fields.state = rendered.text
-      fields.stateSource = rendered.failed ? "formatStatusFailed" : behaviour.formatsStatus ? "formatStatus" : "state"
+      if (behaviour.formatsStatus || showState) {
+        const rendered = renderStatus(() => behaviour.status())
+        fields.state = rendered.text
+        fields.stateSource = rendered.failed ? "formatStatusFailed" : behaviour.formatsStatus ? "formatStatus" : "state"
+      } else {
+        fields.state = HIDDEN_STATE
+        fields.stateSource = "hidden"
+      }
     }
     return Effect.succeed(trusted(ProcessDetail, fields))
   })
@@ -737,8 +820,49 @@ const eventsOf = (runtime: Runtime): Stream.Stream<ObserverEvent> =>
   )
 
 /**
- * Builds the Observer of the node's process runtime; it watches the event loop until the scope
- * closes. Prefer {@link layer}.
+ * Builds the Observer of the node's process runtime with `options` (see {@link ObserverOptions});
+ * it watches the event loop until the scope closes. Prefer {@link layerWith}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Observer } from "effect-otp"
+ *
+ * const ObserverLive = Layer.effect(Observer.Observer, Observer.makeWith({ showState: true }))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeWith = (
+  options?: ObserverOptions
+): Effect.Effect<Observer["Service"], never, ProcessRuntime.ProcessRuntime | Scope.Scope> =>
+  Effect.gen(function* () {
+    const showState = options?.showState === true
+    const runtime = runtimeOf(yield* ProcessRuntime.ProcessRuntime)
+    const versions = readVersions()
+    const loop = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const monitor = new LoopMonitor(runtime.timers.now)
+        monitor.start()
+        return monitor
+      }),
+      (monitor) => Effect.sync(() => monitor.stop())
+    )
+    const snapshot = Effect.sync(() => takeSnapshot(runtime, versions, loop, Infinity).snapshot)
+    return Observer.of({
+      snapshot,
+      snapshotLimited: (limited) => Effect.sync(() => takeSnapshot(runtime, versions, loop, limitOf(limited))),
+      top: (top) => runTop(runtime, top),
+      process: (pid) => processDetail(runtime, pid, showState),
+      stream: (interval) => Stream.mapEffect(Stream.tick(interval), () => snapshot),
+      events: eventsOf(runtime)
+    })
+  })
+
+/**
+ * Builds the Observer of the node's process runtime (states without `formatStatus` hidden); it
+ * watches the event loop until the scope closes. Prefer {@link layer}.
  *
  * @example
  * ```ts
@@ -751,28 +875,7 @@ const eventsOf = (runtime: Runtime): Stream.Stream<ObserverEvent> =>
  * @category constructors
  * @since 0.1.0
  */
-export const make: Effect.Effect<Observer["Service"], never, ProcessRuntime.ProcessRuntime | Scope.Scope> = Effect.gen(
-  function* () {
-    const runtime = runtimeOf(yield* ProcessRuntime.ProcessRuntime)
-    const versions = readVersions()
-    const loop = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const monitor = new LoopMonitor(runtime.timers.now)
-        monitor.start()
-        return monitor
-      }),
-      (monitor) => Effect.sync(() => monitor.stop())
-    )
-    const snapshot = Effect.sync(() => takeSnapshot(runtime, versions, loop))
-    return Observer.of({
-      snapshot,
-      top: (options) => runTop(runtime, options),
-      process: (pid) => processDetail(runtime, pid),
-      stream: (interval) => Stream.mapEffect(Stream.tick(interval), () => snapshot),
-      events: eventsOf(runtime)
-    })
-  }
-)
+export const make: Effect.Effect<Observer["Service"], never, ProcessRuntime.ProcessRuntime | Scope.Scope> = makeWith()
 
 /**
  * The Observer of the node's process runtime. It watches the event loop (a
@@ -791,6 +894,24 @@ export const make: Effect.Effect<Observer["Service"], never, ProcessRuntime.Proc
  * @since 0.1.0
  */
 export const layer: Layer.Layer<Observer, never, ProcessRuntime.ProcessRuntime> = Layer.effect(Observer, make)
+
+/**
+ * {@link layer} with options: `showState: true` shows the raw state of behaviours that define no
+ * `formatStatus` in {@link process} (and so over the Observer's HTTP routes and to other nodes):
+ * only where whoever can reach the node may see every state.
+ *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const DebugObserver = Observer.layerWith({ showState: true })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerWith = (options?: ObserverOptions): Layer.Layer<Observer, never, ProcessRuntime.ProcessRuntime> =>
+  Layer.effect(Observer, makeWith(options))
 
 // ---------------------------------------------------------------------------------------------
 // Accessors
@@ -815,6 +936,28 @@ export const layer: Layer.Layer<Observer, never, ProcessRuntime.ProcessRuntime> 
  * @since 0.1.0
  */
 export const snapshot: Effect.Effect<NodeSnapshot, never, Observer> = Observer.use((observer) => observer.snapshot)
+
+/**
+ * A snapshot of the node with at most `processLimit` processes, the first in spawn order: only
+ * those are built (the rest are counted in `omittedProcesses`), so a large node answers a small
+ * question cheaply. The node info and every supervisor are always included.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Observer } from "effect-otp"
+ *
+ * const program = Effect.gen(function* () {
+ *   const { snapshot, omittedProcesses } = yield* Observer.snapshotLimited({ processLimit: 100 })
+ *   yield* Effect.log(`${snapshot.processes.length} shown, ${omittedProcesses} left out`)
+ * })
+ * ```
+ *
+ * @category queries
+ * @since 0.1.0
+ */
+export const snapshotLimited = (options: SnapshotOptions): Effect.Effect<LimitedSnapshot, never, Observer> =>
+  Observer.use((observer) => observer.snapshotLimited(options))
 
 /**
  * The `limit` (default 10) processes with the largest mailboxes, the highest message rates or the

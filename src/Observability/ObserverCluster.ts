@@ -416,6 +416,7 @@ export const layer = (
       const observer = yield* Observer.Observer
       const context = yield* Effect.context<ProcessRuntime.ProcessRuntime>()
       const members = yield* Members.track(cluster, millis(options?.forgetDownAfter, 5 * 60_000))
+      const workers = yield* Server.makeWorkers(yield* Effect.scope)
       // Supervised: a system process that crashes or is killed is started again under its name.
       yield* Supervisor.startScoped(
         {
@@ -423,7 +424,7 @@ export const layer = (
           maxRestarts: 10,
           within: "10 seconds",
           children: [
-            ChildSpec.genServer("observer", Server.behaviour(observer), undefined, {
+            ChildSpec.genServer("observer", Server.behaviour(observer, workers), undefined, {
               name: GenServer.name(Server.SYSTEM_NAME, Server.ObserverProtocol)
             })
           ]
@@ -497,6 +498,8 @@ export const layer = (
           })
         },
         process: (pid, query) => {
+          // A pid of this node: the local Observer answers at once, with no system process between.
+          if (pid.node === self) return observer.process(pid)
           const timeoutMs = timeoutOf(query)
           return call(
             GenServer.call(Server.systemProcessOn(pid.node), Server.ObserverProtocol.Process({ pid }), {
@@ -558,7 +561,8 @@ export const top = (options: TopOptions): Effect.Effect<ClusterTop, never, Obser
   ObserverCluster.use((observer) => observer.top(options))
 
 /**
- * One process in detail, asked of the node its pid names (this node or another). Fails with
+ * One process in detail: a pid of this node from the local Observer directly, a pid of another
+ * node asked of that node's system process. Fails with
  * `NoProcess` when that node answers that the process is not alive, and with
  * {@link ProcessUnreachable} when the node does not answer within the timeout, is down, or runs no
  * Observer system process.

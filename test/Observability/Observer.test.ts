@@ -64,10 +64,13 @@ const account = (formatStatus?: (state: AccountState) => unknown) =>
   })
 
 /** A runtime (on the test's clock) timing every message, its Observer, and no log lines. */
-const run = <A, E>(effect: Effect.Effect<A, E, Observer.Observer | ProcessRuntime.ProcessRuntime | Scope.Scope>) =>
+const run = <A, E>(
+  effect: Effect.Effect<A, E, Observer.Observer | ProcessRuntime.ProcessRuntime | Scope.Scope>,
+  observer = Observer.layer
+) =>
   effect.pipe(
     Effect.scoped,
-    Effect.provide(Observer.layer),
+    Effect.provide(observer),
     Effect.provide(
       Layer.mergeAll(
         ProcessRuntime.layer({ node: "obs@127.0.0.1", busySampleEvery: 1 }),
@@ -309,10 +312,18 @@ describe("Observer", () => {
         assert.deepStrictEqual(detail.links.map(String), [String(watcher)])
         assert.strictEqual(detail.info.links, 1)
 
-        const shown = yield* Observer.process(plain)
+        // Without formatStatus the state is hidden by default (it may hold secrets), and says how to show it.
+        const kept = yield* Observer.process(plain)
+        assert.strictEqual(kept.stateSource, "hidden")
+        assert.notInclude(kept.state, "hunter2")
+        assert.include(kept.state, "showState: true")
+        assert.strictEqual(kept.info.monitoredBy, 1)
+        // An Observer built with showState shows it.
+        const showing = yield* Observer.makeWith({ showState: true })
+        const shown = yield* showing.process(plain)
         assert.strictEqual(shown.stateSource, "state")
         assert.include(shown.state, "hunter2")
-        assert.strictEqual(shown.info.monitoredBy, 1)
+        assert.strictEqual((yield* showing.process(redacted)).stateSource, "formatStatus")
 
         const broken = yield* Observer.process(failing)
         assert.strictEqual(broken.stateSource, "formatStatusFailed")
@@ -352,7 +363,9 @@ describe("Observer", () => {
         assert.include(big.state, "more items")
         const hidden = yield* Observer.process(yield* GenServer.start(holding(secret), undefined))
         assert.notInclude(hidden.state, "s3cr3t")
-      })
+        assert.include(hidden.state, "token: <redacted>")
+      }),
+      Observer.layerWith({ showState: true })
     )
   )
 

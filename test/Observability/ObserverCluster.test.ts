@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
 import { GenServer, Observer, ObserverCluster, Pid, Process, ProcessErrors, Registry } from "../../src/index.ts"
 import { clusterEvents, awaitNodesUp } from "../support/clusterHarness.ts"
@@ -174,6 +174,53 @@ describe("ObserverCluster", () => {
       const whole = all.answered.find((answer) => answer.node === "b")!
       assert.strictEqual(whole.snapshot.processes.length, total)
       assert.strictEqual(whole.omittedProcesses, 0)
+    })
+  )
+
+  it.live("a slow query (top over a window) does not hold up the other queries a node's system process answers", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const b = yield* observedNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const system = yield* b.run(Registry.whereis(ObserverCluster.systemName))
+      assert.strictEqual(system._tag, "Some")
+      if (system._tag !== "Some") return
+      // Its figures, from b's local Observer (not through the system process itself).
+      const handled = b.run(Effect.map(Observer.process(system.value), (detail) => detail.info.messagesHandled))
+      const before = yield* handled
+      // A top over a 4 s window: b's system process answers it 4 s from now.
+      const slow = yield* Effect.forkChild(
+        a.run(ObserverCluster.top({ by: "rate", limit: 3, windowMs: 4000, timeout: 15_000 }))
+      )
+      // Once b has taken that question from its mailbox, a snapshot still gets its answer at once.
+      yield* eventually(handled, (count) => count > before)
+      const quick = yield* a.run(ObserverCluster.snapshot({ timeout: 1000, processLimit: 0 }))
+      assert.strictEqual(entryOf(quick, "b")._tag, "Answered", JSON.stringify(entryOf(quick, "b")))
+      const detail = yield* a.run(ObserverCluster.process(system.value, { timeout: 1000 }))
+      assert.strictEqual(String(detail.info.pid), String(system.value))
+      assert.isUndefined(slow.pollUnsafe(), "the slow top is still measuring")
+      const top = yield* Fiber.join(slow)
+      assert.strictEqual(entryOf(top, "b")._tag, "Answered")
+    })
+  )
+
+  it.live("a pid of this node is answered by the local Observer, even with no system process running", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" })
+      const system = yield* a.run(Registry.whereis(ObserverCluster.systemName))
+      assert.strictEqual(system._tag, "Some")
+      if (system._tag !== "Some") return
+      const server = yield* a.run(Registry.whereis(`${ObserverCluster.systemName}_sup`))
+      assert.strictEqual(server._tag, "Some")
+      if (server._tag !== "Some") return
+      const own = yield* a.run(Process.spawn(() => Effect.never))
+      // Without the system process (its supervisor gone, so nobody restarts it) a local pid is still served.
+      yield* a.run(Process.kill(server.value))
+      yield* eventually(a.run(Registry.whereis(ObserverCluster.systemName)), (pid) => pid._tag === "None", 5000)
+      const detail = yield* a.run(ObserverCluster.process(own, { timeout: 1000 }))
+      assert.strictEqual(String(detail.info.pid), String(own))
+      const dead = yield* Effect.flip(a.run(ObserverCluster.process(Pid.make("a", 999_999, own.incarnation))))
+      assert.strictEqual(dead._tag, "NoProcess")
     })
   )
 

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Effect, Schema } from "effect"
+import { Effect, Schema, type Scope, Semaphore } from "effect"
 import * as GenServer from "../../Process/GenServer.ts"
 import * as Pid from "../../Process/Pid.ts"
 import * as Protocol from "../../Process/Protocol.ts"
@@ -45,32 +45,57 @@ export const ObserverProtocol = Protocol.make(
 export const systemProcessOn = (node: string): RemoteName.RemoteServerName<typeof ObserverProtocol> =>
   RemoteName.make(SYSTEM_NAME, node, ObserverProtocol)
 
-/** `snapshot` with its first `limit` processes (all without a limit), and how many were left out. */
-const limited = (snapshot: Observer.NodeSnapshot, limit: number | undefined) => {
-  if (limit === undefined || snapshot.processes.length <= limit) return { snapshot, omitted: 0 }
-  const kept = new Observer.NodeSnapshot({ ...snapshot, processes: snapshot.processes.slice(0, limit) })
-  return { snapshot: kept, omitted: snapshot.processes.length - limit }
+/** How many queries a system process works on at once; more wait for a turn (within their callers' timeouts). */
+export const MAX_CONCURRENT_QUERIES = 4
+
+/** What the system process needs besides the local Observer: where its work runs, and its bound. */
+export interface Workers {
+  /** The scope the queries' fibers run in (the layer's: closing it interrupts them). */
+  readonly scope: Scope.Scope
+  /** At most {@link MAX_CONCURRENT_QUERIES} queries at once. */
+  readonly permits: Semaphore.Semaphore
 }
 
-/** The behaviour of the system process, answering from `observer` (the local Observer). */
-export const behaviour = (observer: Observer.Observer["Service"]) =>
-  GenServer.behaviour(ObserverProtocol)({
+/** The workers of a system process, for as long as `scope` lives. */
+export const makeWorkers = (scope: Scope.Scope): Effect.Effect<Workers> =>
+  Effect.map(Semaphore.make(MAX_CONCURRENT_QUERIES), (permits) => ({ scope, permits }))
+
+/**
+ * The behaviour of the system process, answering from `observer` (the local Observer). Every
+ * query is answered later, from a fiber of its own (at most {@link MAX_CONCURRENT_QUERIES} at
+ * once): a slow one (a top over a window, a large snapshot) does not hold up the others, and the
+ * server's mailbox keeps moving.
+ */
+export const behaviour = (observer: Observer.Observer["Service"], workers: Workers) => {
+  const answer = <A, E>(from: GenServer.From<A, E>, work: Effect.Effect<A, E, Observer.Observer>) =>
+    work.pipe(
+      Effect.provideService(Observer.Observer, observer),
+      Effect.matchEffect({
+        onFailure: (error) => GenServer.replyToFailure(from, error),
+        onSuccess: (value) => GenServer.replyTo(from, value)
+      }),
+      workers.permits.withPermits(1),
+      Effect.forkIn(workers.scope),
+      Effect.as(GenServer.noReply(undefined))
+    )
+  return GenServer.behaviour(ObserverProtocol)({
     name: "observer",
     init: () => Effect.succeed(undefined),
     handleCall: {
-      Snapshot: ({ processLimit }, state: undefined) =>
-        Effect.map(Observer.snapshot, (snapshot) => GenServer.reply(limited(snapshot, processLimit), state)).pipe(
-          Effect.provideService(Observer.Observer, observer)
+      Snapshot: ({ processLimit }, _state: undefined, from) =>
+        answer(
+          from,
+          Effect.map(Observer.snapshotLimited({ processLimit }), ({ snapshot, omittedProcesses }) => ({
+            snapshot,
+            omitted: omittedProcesses
+          }))
         ),
-      Top: ({ by, limit, windowMs }, state: undefined) =>
-        Effect.map(Observer.top({ by, limit, windowMs }), (processes) => GenServer.reply(processes, state)).pipe(
-          Effect.provideService(Observer.Observer, observer)
-        ),
-      Process: ({ pid }, state: undefined) =>
-        Observer.process(pid).pipe(
-          Effect.map((detail) => GenServer.reply(detail, state)),
-          Effect.catchTag("NoProcess", () => Effect.fail(new NotAlive({ pid }))),
-          Effect.provideService(Observer.Observer, observer)
+      Top: ({ by, limit, windowMs }, _state: undefined, from) => answer(from, Observer.top({ by, limit, windowMs })),
+      Process: ({ pid }, _state: undefined, from) =>
+        answer(
+          from,
+          Effect.catchTag(Observer.process(pid), "NoProcess", () => Effect.fail(new NotAlive({ pid })))
         )
     }
   })
+}
