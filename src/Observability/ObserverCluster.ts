@@ -50,6 +50,21 @@ import * as Observer from "./Observer.ts"
 export const systemName: string = Server.SYSTEM_NAME
 
 /**
+ * The most processes a node includes in a cluster snapshot (see {@link SnapshotOptions}).
+ *
+ * @example
+ * ```ts
+ * import { ObserverCluster } from "effect-otp"
+ *
+ * const options: ObserverCluster.SnapshotOptions = { processLimit: ObserverCluster.maxSnapshotProcesses }
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxSnapshotProcesses: number = Server.MAX_SNAPSHOT_PROCESSES
+
+/**
  * Why a node has no answer in a cluster-wide result: `timeout`, `node_down`, `no_observer` or
  * `failed` (see the module documentation).
  *
@@ -291,10 +306,11 @@ export interface QueryOptions {
 export interface SnapshotOptions extends QueryOptions {
   /**
    * How many processes each node includes, the first in spawn order (its oldest: supervisors and
-   * long-lived servers). Default 1,000. A snapshot crosses the wire as one message, so it must
-   * stay under the receiving node's message limit (8 MiB by default, about 27,000 processes) and
-   * its encoding takes time (about 1 s per 10,000 processes on a 2-core machine); to find the
-   * processes that matter on a large node, ask {@link top} instead. `Infinity` includes them all.
+   * long-lived servers; only those are built). Default 1,000, at most 20,000 (`Infinity` means
+   * that many): a snapshot crosses the wire as one message, which must stay under the receiving
+   * node's message limit (8 MiB by default), and its encoding takes time (about 1 s per 10,000
+   * processes on a 2-core machine). The rest are counted in `omittedProcesses`; to find the
+   * processes that matter on a large node, ask {@link top} instead.
    */
   readonly processLimit?: number | undefined
 }
@@ -444,8 +460,7 @@ export const layer = (
         snapshot: (query) => {
           const timeoutMs = timeoutOf(query)
           const limit = query?.processLimit ?? DEFAULT_PROCESS_LIMIT
-          // Infinity does not cross the wire as a number: no limit is "undefined".
-          const processLimit = limit === Infinity ? undefined : Math.max(0, Math.floor(limit))
+          const processLimit = Math.min(Server.MAX_SNAPSHOT_PROCESSES, Math.max(0, Math.floor(limit)))
           return Effect.gen(function* () {
             const takenAt = yield* Clock.currentTimeMillis
             const answers = yield* ask(timeoutMs, (node) =>

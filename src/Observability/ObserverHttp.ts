@@ -1,12 +1,15 @@
 /**
  * The Observer over HTTP, on the node's endpoint (`HttpEndpoint`):
  *
- * - `GET /observer`: this node's snapshot as JSON; with `?top=N&sort=mailbox|busy|rate` its top-N
- *   table instead (default sort `mailbox`);
+ * - `GET /observer`: this node's snapshot as JSON, with its first 1,000 processes in spawn order
+ *   and `omittedProcesses` counting the others (`?processes=N|all` to include more, up to all);
+ *   with `?top=N&sort=mailbox|busy|rate` its top-N table instead (default sort `mailbox`);
  * - `GET /observer/cluster`: the snapshot of every node (`ObserverCluster.snapshot`), or with
  *   `?top=N&sort=...` the cluster's top-N table; `?timeout=<ms>` sets the per-node timeout and
- *   `?processes=N|all` how many processes each node's snapshot includes (default 1,000). Always
- *   200 once the question is asked: nodes that did not answer are entries with their reason;
+ *   `?processes=N` how many processes each node's snapshot includes (default 1,000, at most
+ *   20,000, what fits in one message between nodes: more, or `all`, is a 400 before anything is
+ *   asked). Always 200 once the question is asked: nodes that did not answer are entries with
+ *   their reason;
  * - `GET /observer/process/<pid>`: one process in detail, the pid in its printed form
  *   `<node.id.incarnation>` (angle brackets optional, percent-encoded or not). A pid of another
  *   node is asked of that node. 400 for a malformed pid, 404 when the process is not alive, 503
@@ -19,6 +22,13 @@
  *   (404).
  *
  * Everything else is read-only. Errors are JSON `{ "error": <tag>, "message": <sentence> }`.
+ * The routes are not authenticated: serve them on an interface only operators reach. Process
+ * states are shown only through a behaviour's `formatStatus`, unless the node's Observer is built
+ * with `Observer.layerWith({ showState: true })`.
+ *
+ * Large answers are encoded in slices of 500 processes with a yield between them, so that a
+ * snapshot of a large node does not hold the event loop for long (only taking it does: about
+ * 1 ms per 1,000 processes, at one instant).
  *
  * @since 0.1.0
  */
@@ -31,6 +41,7 @@ import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import * as HttpEndpoint from "./HttpEndpoint.ts"
 import { bearerGuard } from "./internal/observerHttpAuth.ts"
 import { parsePid } from "./internal/observerHttpPid.ts"
+import { clusterSnapshotText, clusterTopText, infosText, snapshotText } from "./internal/observerHttpEncode.ts"
 import { parseQuery } from "./internal/observerHttpQuery.ts"
 import * as Observer from "./Observer.ts"
 import * as ObserverCluster from "./ObserverCluster.ts"
@@ -51,7 +62,8 @@ import * as ObserverCluster from "./ObserverCluster.ts"
  */
 export interface ObserverHttpOptions {
   /**
-   * Enables `POST /observer/process/<pid>/kill`, guarded by this bearer token (not empty). Without
+   * Enables `POST /observer/process/<pid>/kill`, guarded by this bearer token (at least 16
+   * characters: a shorter one makes the layer fail to build, a defect). Without
    * it the node's Observer is read-only. Prefer a `Redacted` value (e.g. from
    * `Config.Redacted`), so that it cannot end up in a log.
    */
@@ -72,6 +84,16 @@ const encoded = <A>(schema: Schema.Codec<A, unknown>, value: A): Effect.Effect<R
     onFailure: (error) => problem(500, "EncodeError", error.message),
     onSuccess: (body) => json(200, body)
   })
+
+/** A JSON response from text already encoded. */
+const jsonText = (text: string): Response.HttpServerResponse =>
+  HttpServerResponse.text(text, { status: 200, contentType: "application/json" })
+
+/** How many processes `GET /observer` includes unless `?processes=` says otherwise. */
+const DEFAULT_PROCESSES = 1000
+
+/** The shortest kill token accepted. */
+const MIN_TOKEN_LENGTH = 16
 
 const searchParams = Effect.service(HttpServerRequest.ParsedSearchParams)
 
@@ -133,10 +155,11 @@ export const layer = (
         Effect.gen(function* () {
           const query = parseQuery(yield* searchParams, false)
           if ("malformed" in query) return problem(400, "MalformedQuery", query.malformed)
-          if (query.top !== undefined) {
-            return yield* encoded(Schema.Array(Observer.ProcessInfo), yield* local(Observer.top(query.top)))
-          }
-          return yield* encoded(Observer.NodeSnapshot, yield* local(Observer.snapshot))
+          if (query.top !== undefined) return jsonText(yield* infosText(yield* local(Observer.top(query.top))))
+          const processLimit = query.processLimit ?? DEFAULT_PROCESSES
+          const { snapshot, omittedProcesses } = yield* local(Observer.snapshotLimited({ processLimit }))
+          const text = yield* snapshotText(snapshot)
+          return jsonText(`${text.slice(0, -1)},"omittedProcesses":${omittedProcesses}}`)
         })
       )
 
@@ -147,11 +170,18 @@ export const layer = (
           const query = parseQuery(yield* searchParams, true)
           if ("malformed" in query) return problem(400, "MalformedQuery", query.malformed)
           const timeout = query.timeoutMs
-          if (query.top !== undefined) {
-            return yield* encoded(ObserverCluster.ClusterTop, yield* cluster.top({ ...query.top, timeout }))
-          }
+          if (query.top !== undefined)
+            return jsonText(yield* clusterTopText(yield* cluster.top({ ...query.top, timeout })))
           const processLimit = query.processLimit
-          return yield* encoded(ObserverCluster.ClusterSnapshot, yield* cluster.snapshot({ timeout, processLimit }))
+          if (processLimit !== undefined && processLimit > ObserverCluster.maxSnapshotProcesses) {
+            const max = ObserverCluster.maxSnapshotProcesses
+            return problem(
+              400,
+              "MalformedQuery",
+              `processes must be at most ${max} on /observer/cluster (a node's snapshot crosses the wire as one message), not ${query.processesText}; ask top=N for the processes that matter, or /observer on the node itself`
+            )
+          }
+          return jsonText(yield* clusterSnapshotText(yield* cluster.snapshot({ timeout, processLimit })))
         })
       )
 
@@ -171,7 +201,13 @@ export const layer = (
       const token = options?.kill?.token
       if (token === undefined) return undefined
       const secret = typeof token === "string" ? token : Redacted.value(token)
-      if (secret.length === 0) return yield* Effect.die(new Error("ObserverHttp: the kill token is empty"))
+      if (secret.length < MIN_TOKEN_LENGTH) {
+        return yield* Effect.die(
+          new Error(
+            `ObserverHttp: the kill token must be at least ${MIN_TOKEN_LENGTH} characters (it has ${secret.length}); use a long random one, e.g. openssl rand -hex 32`
+          )
+        )
+      }
       const guard = bearerGuard(secret)
       yield* endpoint.addRoute(
         "POST",

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
-import { GenServer, Pid, Process } from "../../src/index.ts"
+import { Effect, Exit, Fiber, Redacted, Schema, Scope } from "effect"
+import { GenServer, Observer, Pid, Process } from "../../src/index.ts"
 import { awaitNodesUp, clusterEvents } from "../support/clusterHarness.ts"
 import { kv } from "../support/distHarness.ts"
 import { observedNode } from "../support/observerHarness.ts"
@@ -53,6 +53,61 @@ describe("ObserverHttp", () => {
       })
   )
 
+  it.live("GET /observer includes 1,000 processes by default and counts the others; ?processes= asks for more", () =>
+    Effect.gen(function* () {
+      const a = yield* observedNode({ nodeName: "a" }, { http: {} })
+      yield* a.run(Effect.forEach(Array.from({ length: 1200 }), () => Process.spawn(() => Effect.never)))
+      type Body = { processes: Array<unknown>; omittedProcesses: number; node: { processCount: number } }
+      const capped = yield* request(`${a.url}/observer`)
+      assert.strictEqual(capped.status, 200)
+      const body = capped.body as Body
+      assert.strictEqual(body.processes.length, 1000)
+      assert.isAtLeast(body.omittedProcesses, 200)
+      assert.strictEqual(body.processes.length + body.omittedProcesses, body.node.processCount)
+      // The text is the Schema encoding of a NodeSnapshot (encoded in slices): it decodes back.
+      const decoded = Schema.decodeUnknownSync(Observer.NodeSnapshot)(capped.body)
+      assert.strictEqual(decoded.processes.length, 1000)
+      assert.strictEqual(decoded.node.name, "a")
+
+      const all = (yield* request(`${a.url}/observer?processes=all`)).body as Body
+      assert.strictEqual(all.omittedProcesses, 0)
+      assert.strictEqual(all.processes.length, all.node.processCount)
+      const none = (yield* request(`${a.url}/observer?processes=0`)).body as Body
+      assert.strictEqual(none.processes.length, 0)
+      assert.strictEqual(none.omittedProcesses, none.node.processCount)
+      assert.strictEqual((yield* request(`${a.url}/observer?processes=lots`)).status, 400)
+    })
+  )
+
+  it.live("GET /observer/process/<pid> hides a state without formatStatus unless the Observer shows states", () =>
+    Effect.gen(function* () {
+      const hidden = yield* observedNode({ nodeName: "a" }, { http: {} })
+      const shown = yield* observedNode({ nodeName: "b" }, { http: {}, showState: true })
+      type Detail = { state: string; stateSource: string }
+      const onA = yield* hidden.run(GenServer.start(kv, 10))
+      const detail = (yield* request(`${hidden.url}/observer/process/${path(onA)}`)).body as Detail
+      assert.strictEqual(detail.stateSource, "hidden")
+      assert.include(detail.state, "showState")
+      const onB = yield* shown.run(GenServer.start(kv, 10))
+      const raw = (yield* request(`${shown.url}/observer/process/${path(onB)}`)).body as Detail
+      assert.strictEqual(raw.stateSource, "state")
+      assert.notInclude(raw.state, "hidden")
+    })
+  )
+
+  it.live("a kill token shorter than 16 characters is refused when the layer is built", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Effect.scoped(observedNode({ nodeName: "a" }, { http: { kill: { token: Redacted.make("too-short") } } }))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.match(
+        String(Exit.isFailure(exit) ? exit.cause : ""),
+        /kill token must be at least 16 characters \(it has 9\)/
+      )
+    })
+  )
+
   it.live("GET /observer/cluster answers every node's snapshot (or the cluster's top-N) as JSON", () =>
     Effect.gen(function* () {
       const a = yield* observedNode({ nodeName: "a" }, { http: {} })
@@ -90,12 +145,17 @@ describe("ObserverHttp", () => {
       const limited = yield* request(`${a.url}/observer/cluster?processes=1`)
       const limitedBody = limited.body as { nodes: Array<{ snapshot: { processes: Array<unknown> } }> }
       for (const entry of limitedBody.nodes) assert.strictEqual(entry.snapshot.processes.length, 1)
-      assert.strictEqual((yield* request(`${a.url}/observer/cluster?processes=all`)).status, 200)
+      assert.strictEqual((yield* request(`${a.url}/observer/cluster?processes=20000`)).status, 200)
+      // More than fits in one message between nodes is refused before anything is asked.
+      for (const query of ["processes=all", "processes=20001"]) {
+        const tooMany = yield* request(`${a.url}/observer/cluster?${query}`)
+        assert.strictEqual(tooMany.status, 400, query)
+        assert.match((tooMany.body as { message: string }).message, /processes must be at most 20000/, query)
+      }
       for (const query of ["timeout=0", "timeout=soon", "processes=-1", "processes=many", "top=3&sort=up"]) {
         const bad = yield* request(`${a.url}/observer/cluster?${query}`)
         assert.strictEqual(bad.status, 400, query)
       }
-      assert.strictEqual((yield* request(`${a.url}/observer?processes=1`)).status, 400)
     })
   )
 

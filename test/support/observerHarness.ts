@@ -23,6 +23,8 @@ export interface ObservedNodeOptions {
   readonly cluster?: ObserverCluster.ObserverClusterOptions
   /** Every log line of the node (JSON, with its annotations) is pushed here. */
   readonly logLines?: Array<string>
+  /** Build the node's Observer with `showState: true` (default false: states without formatStatus hidden). */
+  readonly showState?: boolean
   /** Serve the Observer's HTTP routes with these options (default: no HTTP endpoint). */
   readonly http?: ObserverHttp.ObserverHttpOptions
 }
@@ -34,8 +36,8 @@ type Services =
   | Observer.Observer
   | ObserverCluster.ObserverCluster
 
-const baseLayer = (config: Partial<ClusterConfig> & { readonly nodeName: string }) =>
-  Observer.layer.pipe(
+const baseLayer = (config: Partial<ClusterConfig> & { readonly nodeName: string }, showState = false) =>
+  Observer.layerWith({ showState }).pipe(
     Layer.provideMerge(
       Distribution.layer({ host: "127.0.0.1", port: 0, secret: SECRET, ...fast, ...config }, { behaviours: [KvSpec] })
     )
@@ -43,8 +45,9 @@ const baseLayer = (config: Partial<ClusterConfig> & { readonly nodeName: string 
 
 const withObserverCluster = (
   config: Partial<ClusterConfig> & { readonly nodeName: string },
-  options?: ObserverCluster.ObserverClusterOptions
-) => ObserverCluster.layer(options).pipe(Layer.provideMerge(baseLayer(config)))
+  options?: ObserverCluster.ObserverClusterOptions,
+  showState = false
+) => ObserverCluster.layer(options).pipe(Layer.provideMerge(baseLayer(config, showState)))
 
 /** A node on loopback in the current scope. */
 export const observedNode = (
@@ -52,11 +55,11 @@ export const observedNode = (
   options?: ObservedNodeOptions
 ) =>
   Effect.gen(function* () {
-    const base = baseLayer(config)
+    const base = baseLayer(config, options?.showState)
     // A node without the system process has no ObserverCluster service: only tests that do not
     // query it (or serve HTTP) build one.
     const withCluster = (
-      options?.observerCluster === false ? base : withObserverCluster(config, options?.cluster)
+      options?.observerCluster === false ? base : withObserverCluster(config, options?.cluster, options?.showState)
     ) as ReturnType<typeof withObserverCluster>
     const layer =
       options?.http === undefined

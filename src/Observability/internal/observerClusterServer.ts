@@ -45,6 +45,12 @@ export const ObserverProtocol = Protocol.make(
 export const systemProcessOn = (node: string): RemoteName.RemoteServerName<typeof ObserverProtocol> =>
   RemoteName.make(SYSTEM_NAME, node, ObserverProtocol)
 
+/**
+ * The most processes a node puts in a cluster snapshot: a snapshot crosses the wire as one
+ * message, and this many (about 300 bytes each encoded) stay well under the default 8 MiB limit.
+ */
+export const MAX_SNAPSHOT_PROCESSES = 20_000
+
 /** How many queries a system process works on at once; more wait for a turn (within their callers' timeouts). */
 export const MAX_CONCURRENT_QUERIES = 4
 
@@ -85,10 +91,13 @@ export const behaviour = (observer: Observer.Observer["Service"], workers: Worke
       Snapshot: ({ processLimit }, _state: undefined, from) =>
         answer(
           from,
-          Effect.map(Observer.snapshotLimited({ processLimit }), ({ snapshot, omittedProcesses }) => ({
-            snapshot,
-            omitted: omittedProcesses
-          }))
+          Effect.map(
+            Observer.snapshotLimited({ processLimit: Math.min(processLimit ?? Infinity, MAX_SNAPSHOT_PROCESSES) }),
+            ({ snapshot, omittedProcesses }) => ({
+              snapshot,
+              omitted: omittedProcesses
+            })
+          )
         ),
       Top: ({ by, limit, windowMs }, _state: undefined, from) => answer(from, Observer.top({ by, limit, windowMs })),
       Process: ({ pid }, _state: undefined, from) =>

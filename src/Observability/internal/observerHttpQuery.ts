@@ -1,6 +1,6 @@
 /**
  * The query strings of the `/observer` routes: `top=N`, `sort=mailbox|busy|rate` and (on
- * `/observer/cluster`) `timeout=<ms>` and `processes=N|all`, checked into values or into a sentence for a 400 answer.
+ * `/observer/cluster`) `timeout=<ms>`, and `processes=N|all`, checked into values or into a sentence for a 400 answer.
  *
  * @internal
  */
@@ -13,6 +13,8 @@ export interface ObserverQuery {
   readonly timeoutMs: number | undefined
   /** How many processes each node's snapshot includes, when given (`Infinity` for `all`). */
   readonly processLimit: number | undefined
+  /** `processes` as given, for messages. */
+  readonly processesText: string | undefined
 }
 
 /** The largest `top` asked for. */
@@ -51,9 +53,6 @@ export const parseQuery = (
   }
   if (sortText !== undefined && limit === undefined) return { malformed: "sort needs top=N" }
   if (timeoutText !== undefined && !allowTimeout) return { malformed: "timeout applies to /observer/cluster only" }
-  if (processesText !== undefined && !allowTimeout) {
-    return { malformed: "processes applies to /observer/cluster only (this node's snapshot has them all)" }
-  }
   const processLimit =
     processesText === undefined
       ? undefined
@@ -69,5 +68,6 @@ export const parseQuery = (
   if (timeoutText !== undefined && timeoutMs === undefined) {
     return { malformed: `timeout must be milliseconds from 1 to ${MAX_TIMEOUT_MS}, not ${JSON.stringify(timeoutText)}` }
   }
-  return { top: limit === undefined ? undefined : { limit, by: sortText ?? "mailbox" }, timeoutMs, processLimit }
+  const top: ObserverQuery["top"] = limit === undefined ? undefined : { limit, by: sortText ?? "mailbox" }
+  return { top, timeoutMs, processLimit, processesText }
 }
