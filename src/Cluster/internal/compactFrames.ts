@@ -8,6 +8,9 @@
  * does a Send with a `traceparent`: its positional form has no room for one, and the map form is
  * one that every node decodes (an older one ignores the field).
  *
+ * A `Call` may carry a 7th element, its caller's timeout in milliseconds (sent when finite): a node
+ * that does not know it ignores it, as any element after the last one of a form.
+ *
  * Rolling updates: elements after the last one a form defines (a newer release's) are ignored, and
  * a `Reply` with an outcome this release does not know fails its call with `RemoteDecodeError`
  * (as a `badreply`) instead of closing the link.
@@ -47,7 +50,7 @@ const makeDecoders = () => ({
   outcomes: new Set<string>(ReplyOutcome.literals),
   /** `["S", to, message]` */
   send: Form(Schema.Tuple([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
-  /** `["C", ref, to, tag, payload, traceparent]` */
+  /** `["C", ref, to, tag, payload, traceparent]`, then the caller's timeout (read apart: see `decode`) */
   call: Form(Schema.Tuple([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])),
   /** `["R", ref, outcome, value, reason, server, detail]` */
   reply: Form(
@@ -93,7 +96,17 @@ export const encode = (frame: DistFrame): unknown => {
     case "Send":
       return frame.traceparent === undefined ? ["S", toCompactTarget(frame.to), frame.message] : frame
     case "Call":
-      return ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+      return frame.timeout === undefined
+        ? ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+        : [
+            "C",
+            frame.ref,
+            toCompactTarget(frame.to),
+            frame.tag,
+            frame.payload,
+            frame.traceparent ?? null,
+            frame.timeout
+          ]
     case "Reply":
       return [
         "R",
@@ -131,7 +144,17 @@ export const decode = (payload: unknown): DistFrame | undefined => {
     }
     case "C": {
       const [, ref, to, tag, body, traceparent] = decodeCall(payload)
-      const frame = { _tag: "Call" as const, ref, to: fromCompactTarget(to), tag, payload: body }
+      // The caller's timeout, a trailing element that older nodes neither send nor read: anything
+      // but a finite, non-negative number there (a newer node's meaning) is ignored.
+      const timeout = payload[6]
+      const frame = {
+        _tag: "Call" as const,
+        ref,
+        to: fromCompactTarget(to),
+        tag,
+        payload: body,
+        ...(typeof timeout === "number" && Number.isFinite(timeout) && timeout >= 0 ? { timeout } : {})
+      }
       return traceparent === null ? frame : { ...frame, traceparent }
     }
     case "R": {

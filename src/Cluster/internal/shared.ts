@@ -64,23 +64,57 @@ export class Shared {
    * callers fail with `NodeDown`, reason `stopping`).
    */
   stopping = false
-  /** Calls from other nodes being served here (accepted, not yet answered). */
-  serving = 0
+  /**
+   * Calls from other nodes being served here (accepted, not yet answered), by a number of their
+   * own: the caller's node, and the timer of the caller's deadline.
+   */
+  private readonly served = new Map<number, { readonly node: string; cancelTimer: CancelTimer }>()
+  private servedIds = 1
   private idleWaiters: Array<() => void> = []
 
-  /** One served call has been answered. */
-  endServing(): void {
-    this.serving--
-    if (this.serving === 0 && this.idleWaiters.length > 0) {
+  /**
+   * Calls from other nodes being served here that someone still waits for: accepted, not yet
+   * answered, their caller's node still connected and their caller's timeout not yet passed.
+   */
+  get serving(): number {
+    return this.served.size
+  }
+
+  /**
+   * A call from `node` is being served; `timeout` is its caller's (milliseconds, from now): past
+   * it, the call no longer counts. Returns its number, for {@link endServing}.
+   */
+  beginServing(node: string, timeout: number | undefined): number {
+    const id = this.servedIds++
+    const entry = { node, cancelTimer: noop }
+    this.served.set(id, entry)
+    if (timeout !== undefined && Number.isFinite(timeout)) {
+      entry.cancelTimer = this.timers.start(Math.max(0, timeout), () => this.endServing(id))
+    }
+    return id
+  }
+
+  /** Served call `id` no longer counts (answered, its caller gone or past its timeout); idempotent. */
+  endServing(id: number): void {
+    const entry = this.served.get(id)
+    if (entry === undefined) return
+    this.served.delete(id)
+    entry.cancelTimer()
+    if (this.served.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const wake of waiters) wake()
     }
   }
 
+  /** `node` went down: nobody there waits for the calls this node serves for it any more. */
+  servingNodeDown(node: string): void {
+    for (const [id, entry] of this.served) if (entry.node === node) this.endServing(id)
+  }
+
   /** Calls `wake` once no call from another node is being served (at once if none is); returns a canceller. */
   whenIdle(wake: () => void): () => void {
-    if (this.serving === 0) {
+    if (this.served.size === 0) {
       wake()
       return () => {}
     }

@@ -306,6 +306,17 @@ export class Spawns {
             })
           )
         )
+      default:
+        // A failure of a newer release: this spawn fails, the link stays up.
+        return pending.resume(
+          Effect.fail(
+            new RemoteDecodeError({
+              node,
+              what: "spawn answer",
+              detail: `a spawn failure this node does not know ("${error.kind.slice(0, 64)}", from a newer node): ${error.detail}`
+            })
+          )
+        )
     }
   }
 
