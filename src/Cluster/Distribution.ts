@@ -420,7 +420,8 @@ export const make: Effect.Effect<
         const fiber = fork(effect)
         return () => fiber.interruptUnsafe()
       },
-      isConnected: transport.isLinkedUnsafe
+      isConnected: transport.isLinkedUnsafe,
+      versionOf: (node) => transport.linkUnsafe(node)?.version
     },
     behaviours,
     (message) => void fork(Effect.logWarning(message)),

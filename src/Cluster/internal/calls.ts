@@ -17,7 +17,7 @@ import { Spend, Waited } from "./credit.ts"
 import type { Messages } from "./messages.ts"
 import type { RemoteTracing } from "./remoteTracing.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
-import { namePid, noop, type Shared, take } from "./shared.ts"
+import { namePid, noop, refusalsSince, type Shared, take } from "./shared.ts"
 import {
   fromWirePid,
   fromWireReason,
@@ -249,7 +249,9 @@ export class Calls {
     const inflow = shared.inflows.arrived(node, frame.to)
     if (shared.stopping) {
       inflow.release()
-      return void reply({ _tag: "Reply", ref: frame.ref, outcome: "stopping" })
+      // A peer on a version before the refusals gets the nearest answer it knows.
+      const outcome = shared.speaks(node, refusalsSince) ? "stopping" : "noproc"
+      return void reply({ _tag: "Reply", ref: frame.ref, outcome })
     }
     const process = this.messages.resolve(frame.to)
     if (process === undefined || !local.isAlive(process)) {

@@ -26,7 +26,17 @@ export interface Wire {
   /** Runs an effect on its own (a send that has to wait for room); returns how to interrupt it. */
   readonly fork: (effect: Effect.Effect<void>) => () => void
   readonly isConnected: (node: string) => boolean
+  /** The protocol version the link to `node` negotiated (`undefined`: not linked). */
+  readonly versionOf: (node: string) => number | undefined
 }
+
+/**
+ * The protocol version since which nodes know the refusals of a stopping node (the `stopping`
+ * reply outcome and the `node_stopping` spawn failure). It is the lowest version spoken today, so
+ * every peer gets them; the check is where a newer shape has to be kept from older links: a frame
+ * shape added later is sent only to peers whose link's version is at least the one that added it.
+ */
+export const refusalsSince = 2
 
 /** Counters behind `Distribution.stats` (and the metrics). */
 export interface Counters {
@@ -134,6 +144,11 @@ export class Shared {
     this.post = wire.post
     this.isConnected = wire.isConnected
     this.inflows = new Inflows(wire.post)
+  }
+
+  /** Whether the link to `node` speaks protocol `version` or later (false if not linked). */
+  speaks(node: string, version: number): boolean {
+    return (this.wire.versionOf(node) ?? 0) >= version
   }
 
   /** The ref number of a new request (call, stop, spawn) sent by this node. */
