@@ -52,6 +52,18 @@ const makeDecoders = () => ({
   send: Form(Schema.Tuple([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
   /** `["C", ref, to, tag, payload, traceparent]`, then the caller's timeout (read apart: see `decode`) */
   call: Form(Schema.Tuple([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])),
+  /** `["C", ref, to, tag, payload, traceparent, timeout]`: the form with the caller's timeout. */
+  timedCall: Form(
+    Schema.Tuple([
+      Schema.Literal("C"),
+      Schema.Number,
+      CompactTarget,
+      Schema.String,
+      Schema.Unknown,
+      Trace,
+      Schema.Number
+    ])
+  ),
   /** `["R", ref, outcome, value, reason, server, detail]` */
   reply: Form(
     Schema.Tuple([
@@ -133,6 +145,7 @@ export const decode = (payload: unknown): DistFrame | undefined => {
   const {
     send: decodeSend,
     call: decodeCall,
+    timedCall: decodeTimedCall,
     reply: decodeReply,
     cast: decodeCast,
     outcomes: knownOutcomes
@@ -143,19 +156,22 @@ export const decode = (payload: unknown): DistFrame | undefined => {
       return { _tag: "Send", to: fromCompactTarget(to), message }
     }
     case "C": {
-      const [, ref, to, tag, body, traceparent] = decodeCall(payload)
       // The caller's timeout, a trailing element that older nodes neither send nor read: anything
-      // but a finite, non-negative number there (a newer node's meaning) is ignored.
-      const timeout = payload[6]
-      const frame = {
-        _tag: "Call" as const,
-        ref,
-        to: fromCompactTarget(to),
-        tag,
-        payload: body,
-        ...(typeof timeout === "number" && Number.isFinite(timeout) && timeout >= 0 ? { timeout } : {})
+      // but a finite, non-negative number there (a newer node's meaning) is ignored. A frame of
+      // exactly this release's form is decoded as it is, without a copy.
+      const last = payload[6]
+      const timeout = typeof last === "number" && Number.isFinite(last) && last >= 0 ? last : undefined
+      const [, ref, to, tag, body, traceparent] =
+        timeout !== undefined && payload.length === 7 ? decodeTimedCall(payload) : decodeCall(payload)
+      const target = fromCompactTarget(to)
+      if (timeout === undefined) {
+        return traceparent === null
+          ? { _tag: "Call", ref, to: target, tag, payload: body }
+          : { _tag: "Call", ref, to: target, tag, payload: body, traceparent }
       }
-      return traceparent === null ? frame : { ...frame, traceparent }
+      return traceparent === null
+        ? { _tag: "Call", ref, to: target, tag, payload: body, timeout }
+        : { _tag: "Call", ref, to: target, tag, payload: body, traceparent, timeout }
     }
     case "R": {
       const [, ref, outcome, value, reason, server, detail] = decodeReply(payload)
