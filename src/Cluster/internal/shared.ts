@@ -76,17 +76,21 @@ export class Shared {
   stopping = false
   /**
    * Calls from other nodes being served here (accepted, not yet answered), by a number of their
-   * own: the caller's node, and the timer of the caller's deadline.
+   * own: the caller's node, and the caller's deadline on {@link timers} (`Infinity`: none). No
+   * timer per call: expired entries are dropped when counted, and only a waiting drain arms one
+   * timer, for the earliest deadline.
    */
-  private readonly served = new Map<number, { readonly node: string; cancelTimer: CancelTimer }>()
+  private readonly served = new Map<number, { readonly node: string; readonly deadline: number }>()
   private servedIds = 1
   private idleWaiters: Array<() => void> = []
+  private cancelExpiry: CancelTimer | undefined
 
   /**
    * Calls from other nodes being served here that someone still waits for: accepted, not yet
    * answered, their caller's node still connected and their caller's timeout not yet passed.
    */
   get serving(): number {
+    this.dropExpired()
     return this.served.size
   }
 
@@ -96,42 +100,66 @@ export class Shared {
    */
   beginServing(node: string, timeout: number | undefined): number {
     const id = this.servedIds++
-    const entry = { node, cancelTimer: noop }
-    this.served.set(id, entry)
-    if (timeout !== undefined && Number.isFinite(timeout)) {
-      entry.cancelTimer = this.timers.start(Math.max(0, timeout), () => this.endServing(id))
-    }
+    const deadline = timeout === undefined ? Infinity : this.timers.now() + Math.max(0, timeout)
+    this.served.set(id, { node, deadline })
     return id
   }
 
   /** Served call `id` no longer counts (answered, its caller gone or past its timeout); idempotent. */
   endServing(id: number): void {
-    const entry = this.served.get(id)
-    if (entry === undefined) return
-    this.served.delete(id)
-    entry.cancelTimer()
-    if (this.served.size === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
-      for (const wake of waiters) wake()
-    }
+    if (this.served.delete(id) && this.idleWaiters.length > 0) this.wakeIfIdle()
   }
 
   /** `node` went down: nobody there waits for the calls this node serves for it any more. */
   servingNodeDown(node: string): void {
-    for (const [id, entry] of this.served) if (entry.node === node) this.endServing(id)
+    for (const [id, entry] of this.served) if (entry.node === node) this.served.delete(id)
+    if (this.idleWaiters.length > 0) this.wakeIfIdle()
   }
 
   /** Calls `wake` once no call from another node is being served (at once if none is); returns a canceller. */
   whenIdle(wake: () => void): () => void {
-    if (this.served.size === 0) {
+    if (this.serving === 0) {
       wake()
       return () => {}
     }
     this.idleWaiters.push(wake)
+    this.armExpiry()
     return () => {
       this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== wake)
+      if (this.idleWaiters.length === 0) this.disarmExpiry()
     }
+  }
+
+  private dropExpired(): void {
+    const now = this.timers.now()
+    for (const [id, entry] of this.served) if (entry.deadline <= now) this.served.delete(id)
+  }
+
+  private wakeIfIdle(): void {
+    this.dropExpired()
+    if (this.served.size > 0) return
+    this.disarmExpiry()
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** While a drain waits: one timer, for the earliest deadline of the calls still served. */
+  private armExpiry(): void {
+    if (this.cancelExpiry !== undefined) return
+    let earliest = Infinity
+    for (const entry of this.served.values()) if (entry.deadline < earliest) earliest = entry.deadline
+    if (earliest === Infinity) return
+    this.cancelExpiry = this.timers.start(Math.max(0, earliest - this.timers.now()), () => {
+      this.cancelExpiry = undefined
+      this.wakeIfIdle()
+      if (this.idleWaiters.length > 0) this.armExpiry()
+    })
+  }
+
+  private disarmExpiry(): void {
+    this.cancelExpiry?.()
+    this.cancelExpiry = undefined
   }
 
   constructor(
