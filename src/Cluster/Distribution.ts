@@ -183,7 +183,7 @@ export class Distribution extends Context.Service<
     readonly refuseNewWork: Effect.Effect<void>
     /** See {@link awaitServedCalls}. */
     readonly awaitServedCalls: Effect.Effect<void>
-    /** Calls from other nodes accepted here and not yet answered. */
+    /** Calls from other nodes accepted here that someone still waits for (see {@link awaitServedCalls}). */
     readonly servingCalls: Effect.Effect<number>
   }
 >()("effect-otp/Distribution") {}
@@ -215,11 +215,19 @@ export const refuseNewWork: Effect.Effect<void, never, Distribution> = Distribut
 )
 
 /**
- * Waits until no call from another node is being served here: every call accepted so far has been
- * answered (by a reply, a failure, or the server's exit). Succeeds at once when there is none. It
- * has no timeout of its own: bound it (`Effect.timeout`), as the shutdown's drain phase does, since a
- * server that never replies keeps its call pending. After {@link refuseNewWork} no new call is
- * accepted, so the count only goes down.
+ * Waits until no call from another node is being served here that someone still waits for: every
+ * call accepted so far has been answered (by a reply, a failure, or the server's exit), or its
+ * caller can no longer take the answer. Succeeds at once when there is none. A call stops counting
+ * when it is answered, when its caller's node goes down (or its link is lost), and once its
+ * caller's timeout has passed, measured on this node's clock from the call's arrival (the caller
+ * sends its timeout in the `Call` frame; so a long-poll call held with `noReply` counts only
+ * while its caller still waits). The server itself is not told: it may still answer, to nobody.
+ *
+ * What still counts, and can hold the drain: a call from a node of an earlier release (it sends
+ * no timeout), a call made with an infinite timeout, and a caller interrupted before its timeout
+ * (its node does not tell this one). So it has no timeout of its own: bound it
+ * (`Effect.timeout`), as the shutdown's drain phase does. After {@link refuseNewWork} no new call
+ * is accepted, so the count only goes down.
  *
  * @example
  * ```ts
@@ -412,7 +420,8 @@ export const make: Effect.Effect<
         const fiber = fork(effect)
         return () => fiber.interruptUnsafe()
       },
-      isConnected: transport.isLinkedUnsafe
+      isConnected: transport.isLinkedUnsafe,
+      versionOf: (node) => transport.linkUnsafe(node)?.version
     },
     behaviours,
     (message) => void fork(Effect.logWarning(message)),

@@ -9,8 +9,13 @@
  * elements after the last one of a positional form, are ignored; a frame of a kind this node does
  * not know is logged and dropped, and answered with `Unsupported` if it carries a numeric `ref`
  * (a request: its sender fails it at once with `RemoteDecodeError` instead of waiting for its
- * timeout). A frame of a known kind whose defined fields do not match their schema is a broken
- * peer: that connection is closed (the node reconnects).
+ * timeout). The fields of an enumerated meaning that a newer release may extend are decoded as
+ * strings, and a value this release does not know is mapped to a generic failure of that one
+ * request or signal: a `Reply` outcome (the call fails with `RemoteDecodeError`), an exit reason's
+ * `tag` (a failure, see {@link WireReason}), a `Spawned` error's `kind` (the spawn fails with
+ * `RemoteDecodeError` naming the kind and its detail), a `Stopped` outcome (the stop dies with a
+ * defect naming it). A frame of a known kind whose defined fields do not
+ * match their schema is a broken peer: that connection is closed (the node reconnects).
  *
  * @since 0.1.0
  */
@@ -60,8 +65,14 @@ export const WireTarget = Schema.Union([WirePid, Schema.Struct({ name: Schema.St
 export type WireTarget = typeof WireTarget.Type
 
 /**
- * An exit reason on the wire. A `Failure` travels as its pretty-printed cause (the Cause's values
+ * An exit reason on the wire. `tag` is one of `Normal`, `Shutdown`, `Killed`, `NoProc`,
+ * `NoConnection`, `Failure`. A `Failure` travels as its pretty-printed cause (the Cause's values
  * are not necessarily serialisable) and arrives as a {@link RemoteFailure}.
+ *
+ * Rolling updates: `tag` is decoded as any string, so a newer release may add reasons. One this
+ * release does not know arrives as a failure (abnormal: it kills a linked process that does not
+ * trap exits, and a `Down` or a call's `ServerExited` carries it), whose cause names the tag and
+ * its `detail`; the frame is handled and the link stays up.
  *
  * @example
  * ```ts
@@ -74,7 +85,7 @@ export type WireTarget = typeof WireTarget.Type
  * @since 0.1.0
  */
 export const WireReason = Schema.Struct({
-  tag: Schema.Literals(["Normal", "Shutdown", "Killed", "NoProc", "NoConnection", "Failure"]),
+  tag: Schema.String,
   detail: Schema.optional(Schema.String)
 })
 /**
@@ -176,7 +187,14 @@ export const DistFrame = Schema.Union([
     to: WireTarget,
     tag: Schema.String,
     payload: Schema.Unknown,
-    traceparent: Trace
+    traceparent: Trace,
+    /**
+     * The caller's timeout in milliseconds (absent: none, or a node that does not send it). The
+     * server's node stops counting the call as being served (for the drain of a graceful
+     * shutdown) once that long has passed since it arrived: nobody waits for its answer then. It
+     * travels as the 7th element of the positional form, which older nodes ignore.
+     */
+    timeout: Schema.optional(Schema.Number)
   }),
   Schema.TaggedStruct("Reply", {
     ref: Schema.Number,
@@ -209,7 +227,8 @@ export const DistFrame = Schema.Union([
   }),
   Schema.TaggedStruct("Stopped", {
     ref: Schema.Number,
-    outcome: Schema.Literals(["ok", "noproc", "timeout", "not_genserver"]),
+    /** `ok`, `noproc`, `timeout` or `not_genserver`; any other (a newer node's) fails the stop with a defect. */
+    outcome: Schema.String,
     detail: Schema.optional(Schema.String)
   }),
   Schema.TaggedStruct("Link", { from: WirePid, to: WirePid }),
@@ -252,7 +271,11 @@ export const DistFrame = Schema.Union([
     pid: Schema.optional(WirePid),
     error: Schema.optional(
       Schema.Struct({
-        kind: Schema.Literals(["unknown_behaviour", "bad_args", "init_failed", "name_taken", "node_stopping"]),
+        /**
+         * `unknown_behaviour`, `bad_args`, `init_failed`, `name_taken` or `node_stopping`; any other
+         * (a newer node's) fails the spawn with `RemoteDecodeError`, the link stays up.
+         */
+        kind: Schema.String,
         detail: Schema.String,
         reason: Schema.optional(WireReason)
       })

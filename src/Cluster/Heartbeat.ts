@@ -5,14 +5,33 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import { Duration, Schema, SchemaTransformation } from "effect"
 import * as Channel from "../Transport/Channel.ts"
 import type { LinkInfo } from "../Transport/Transport.ts"
 import { NodeStatus } from "./ClusterEvent.ts"
 
+const knownStatuses: ReadonlySet<string> = new Set(NodeStatus.literals)
+
+/**
+ * A status on the wire: any string, so that a newer release may add statuses without closing the
+ * link. One this release does not know is taken as `running`: the node sends heartbeats, so it is
+ * up; a node that stops taking work says so with `stopping` in every release, and leaving or
+ * being lost is seen on the link itself.
+ */
+const WireStatus = Schema.String.pipe(
+  Schema.decodeTo(
+    NodeStatus,
+    SchemaTransformation.transform({
+      decode: (status: string): NodeStatus => (knownStatuses.has(status) ? (status as NodeStatus) : "running"),
+      encode: (status: NodeStatus): string => status
+    })
+  )
+)
+
 /**
  * The heartbeat frame: the sender's status, process count and uptime, and the timestamps from which
- * each side measures the link's round trip (older nodes send neither; both are optional).
+ * each side measures the link's round trip (older nodes send neither; both are optional). A
+ * status this release does not know (a newer node's) is decoded as `running`, and the link stays up.
  *
  * @example
  * ```ts
@@ -25,7 +44,7 @@ import { NodeStatus } from "./ClusterEvent.ts"
  * @since 0.1.0
  */
 export const Heartbeat = Schema.Struct({
-  status: NodeStatus,
+  status: WireStatus,
   processCount: Schema.Number,
   uptimeMs: Schema.Number,
   /** When the sender sent it, in milliseconds on the sender's monotonic clock (echoed back). */

@@ -58,6 +58,17 @@ import * as NodeConfig from "./NodeConfig.ts"
 /**
  * The services every node provides to the application's layers.
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Cluster, Node } from "effect-otp"
+ *
+ * // An application layer that needs only what the node provides.
+ * const App: Layer.Layer<never, never, Node.Services> = Layer.effectDiscard(
+ *   Effect.flatMap(Cluster.status, (status) => Effect.log(`the cluster is ${status}`))
+ * )
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -76,6 +87,14 @@ export type Services =
 /**
  * Why a node could not start: its cluster configuration is refused, its cluster port or its HTTP
  * port is taken.
+ *
+ * @example
+ * ```ts
+ * import type { Node } from "effect-otp"
+ *
+ * const explain = (error: Node.StartError): string =>
+ *   error._tag === "ListenFailed" ? `the cluster port is taken: ${error.message}` : error.message
+ * ```
  *
  * @category errors
  * @since 0.1.0
@@ -329,6 +348,17 @@ export const layer = <
  * What {@link runMain} runs: the application as a layer (the node runs until a signal), or as an
  * effect (the node shuts down gracefully when it ends, for a job or a demo that ends). Either may
  * use the node's {@link Services} and the services of `options.behaviours`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import type { Node } from "effect-otp"
+ *
+ * // A service: it runs until SIGTERM.
+ * const service: Node.App<never, never, never> = Layer.effectDiscard(Effect.log("serving"))
+ * // A job: the node shuts down gracefully once it ends.
+ * const job: Node.App<never, never, never> = Effect.log("the batch is done")
+ * ```
  *
  * @category models
  * @since 0.1.0

@@ -24,9 +24,24 @@
  *
  * - Within a version, frames only grow: a newer release may add fields to map frames and
  *   elements at the end of positional frames and data frames; receivers ignore what they do not
- *   know. A field is never removed, retyped or given another meaning within a version.
- * - A new kind of control or distribution frame, or a changed meaning, needs a new version: a
- *   node sends it only on links that negotiated that version.
+ *   know. A field is never removed, retyped or given another meaning within a version. (Version 2
+ *   itself grew so: a `Call` carries its caller's timeout as a 7th element.)
+ * - The enumerated fields a release may extend are decoded as strings, and a value the receiver
+ *   does not know fails only what it answers, never the link: a `Reply` outcome (that call fails
+ *   with `RemoteDecodeError`), an exit reason's `tag` (an abnormal failure naming it), a `Spawned`
+ *   error's `kind` (that spawn fails with `RemoteDecodeError`), a `Stopped` outcome (that stop
+ *   dies), a heartbeat's `status` (taken as `running`). A new value whose generic handling is
+ *   acceptable on older nodes may be added within a version; one that older nodes must
+ *   understand needs a new version. Every other enumerated field (`Reject.reason` aside, see
+ *   below) and every field's type is fixed: a frame whose known fields fail their schema closes
+ *   the link as a broken peer.
+ * - A new kind of control or distribution frame that an older node must act on (not merely drop,
+ *   or answer `Unsupported`), a new enumerated value it must understand, or a changed meaning,
+ *   needs a new version, and a node sends it only on links that negotiated that version: the
+ *   distribution engine reads each link's version (`LinkInfo.version`) before it sends such a
+ *   shape. Today that check guards the refusals of a stopping node (the `stopping` reply outcome
+ *   and the `node_stopping` spawn failure, sent to links of version 2 or later, which is every
+ *   link); a version 3 adding a shape would add its own check.
  * - A control frame of an unknown kind on an open link is logged and ignored; a distribution frame
  *   of an unknown kind is logged and dropped, and if it carries a numeric `ref` (a request) it is
  *   answered with `Unsupported`, so its sender fails that request at once instead of waiting.

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import { GenServer, ProcessErrors, Protocol, RemoteName } from "../../src/index.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
@@ -17,6 +17,17 @@ const gate = (entered: Deferred.Deferred<void>, open: Deferred.Deferred<void>) =
           Effect.andThen(Deferred.await(open)),
           Effect.as(GenServer.reply("passed", n + 1))
         )
+    }
+  })
+
+const Poll = Protocol.make({ Next: Protocol.call({ success: Schema.String }) })
+
+/** A long-poll server: it holds every call (`noReply`) and never answers; `entered` says one arrived. */
+const holder = (entered: Deferred.Deferred<void>) =>
+  GenServer.behaviour(Poll)({
+    init: () => Effect.succeed(0),
+    handleCall: {
+      Next: (_, n) => Deferred.succeed(entered, undefined).pipe(Effect.as(GenServer.noReply(n + 1)))
     }
   })
 
@@ -70,6 +81,53 @@ describe("a node that refuses new work (graceful shutdown)", () => {
       const a = yield* distNode({ nodeName: "a" })
       yield* a.run(Distribution.refuseNewWork)
       yield* a.run(Distribution.awaitServedCalls).pipe(Effect.timeout(1000))
+    })
+  )
+
+  it.live("the drain does not wait for a held call whose caller has timed out", () =>
+    Effect.gen(function* () {
+      const a = yield* distNode({ nodeName: "a" })
+      const b = yield* distNode({ nodeName: "b", seeds: [a.seed] })
+      yield* awaitNodesUp(a.cluster, ["b"])
+      const entered = yield* Deferred.make<void>()
+      yield* b.run(GenServer.start(holder(entered), undefined, { name: "poll" }))
+
+      const call = yield* Effect.forkChild(
+        Effect.flip(a.run(GenServer.call(RemoteName.make("poll", "b"), Poll.Next(), { timeout: 300 })))
+      )
+      yield* Deferred.await(entered).pipe(Effect.timeout(5000))
+      assert.strictEqual(yield* b.distribution.servingCalls, 1)
+      yield* b.run(Distribution.refuseNewWork)
+      const drained = yield* Effect.forkChild(b.run(Distribution.awaitServedCalls))
+
+      // The caller gives up after 300 ms; the server still holds the call, but nobody waits for it.
+      assert.instanceOf(yield* Fiber.join(call), GenServer.CallTimeout)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(drained).pipe(Effect.timeout(5000))))
+      assert.strictEqual(yield* b.distribution.servingCalls, 0)
+    })
+  )
+
+  it.live("the drain does not wait for a call whose caller's node went down", () =>
+    Effect.gen(function* () {
+      const b = yield* distNode({ nodeName: "b" })
+      const aScope = yield* Scope.make()
+      const a = yield* distNode({ nodeName: "a", seeds: [b.seed] }).pipe(Scope.provide(aScope))
+      yield* awaitNodesUp(b.cluster, ["a"])
+      const entered = yield* Deferred.make<void>()
+      yield* b.run(GenServer.start(holder(entered), undefined, { name: "poll" }))
+
+      // A caller that would wait a minute.
+      yield* Effect.forkChild(
+        Effect.exit(a.run(GenServer.call(RemoteName.make("poll", "b"), Poll.Next(), { timeout: 60_000 })))
+      )
+      yield* Deferred.await(entered).pipe(Effect.timeout(5000))
+      assert.strictEqual(yield* b.distribution.servingCalls, 1)
+      yield* b.run(Distribution.refuseNewWork)
+      const drained = yield* Effect.forkChild(b.run(Distribution.awaitServedCalls))
+
+      yield* Scope.close(aScope, Exit.void)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(drained).pipe(Effect.timeout(5000))))
+      assert.strictEqual(yield* b.distribution.servingCalls, 0)
     })
   )
 })

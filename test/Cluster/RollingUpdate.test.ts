@@ -7,10 +7,12 @@
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Metric, Schema, Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Metric, Schema, Scope } from "effect"
 import type { ClusterEvent } from "../../src/Cluster/ClusterEvent.ts"
+import * as Distribution from "../../src/Cluster/Distribution.ts"
+import * as Heartbeat from "../../src/Cluster/Heartbeat.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
-import { GenServer, Process, ProcessErrors, RemoteName } from "../../src/index.ts"
+import { ExitReason, GenServer, Process, ProcessErrors, RemoteName } from "../../src/index.ts"
 import * as Channel from "../../src/Transport/Channel.ts"
 import * as Codec from "../../src/Transport/Codec.ts"
 import { minProtocolVersion, protocolVersion } from "../../src/Transport/Frame.ts"
@@ -21,7 +23,7 @@ import { type Simulation, WireSimulation } from "../../src/Transport/internal/wi
 import type { LinkEvent } from "../../src/Transport/Transport.ts"
 import { ConnectFailed, HandshakeRejected } from "../../src/Transport/TransportError.ts"
 import { awaitNodesUp, clusterEvents, isNodeUp } from "../support/clusterHarness.ts"
-import { distNode } from "../support/distHarness.ts"
+import { distNode, KvSpec } from "../support/distHarness.ts"
 import { fakePeer } from "../support/fakePeer.ts"
 import { BankV1, bankV1, BankV2, bankV2, NoAccount } from "../support/rollingProtocols.ts"
 import { eventually, LogCapture, tcpNode } from "../support/transportHarness.ts"
@@ -251,6 +253,107 @@ describe("frames this release does not know", () => {
         assert.match(error.message, /outcome this node does not know \("deferred"/)
         assert.isBelow(Duration.toMillis(elapsed), 2000)
         assert.isTrue(old.cluster.transport.isLinkedUnsafe("raw"))
+      })
+  )
+
+  it.live(
+    "values a newer node may add to a known frame fail only their request: an exit reason tag, a spawn failure kind, a stop outcome; an unknown heartbeat status is taken as running",
+    () =>
+      Effect.gen(function* () {
+        const old = yield* node({ nodeName: "old" })
+        yield* old.run(GenServer.start(bankV1, undefined, { name: "bank" }))
+        const raw = yield* tcpNode("raw", { secret: "dist-test" })
+        const Dist = Channel.make("otp.dist", Schema.Unknown)
+        const received: Array<unknown> = []
+        yield* raw.register(Dist, (frame) => received.push(frame))
+        yield* raw.connect(old.cluster.transport.address)
+        /** The next request `old` sends to `raw`, once it has arrived. */
+        const nextRequest = Effect.map(
+          eventually(
+            Effect.sync(() => received),
+            (got) => got.length >= 1
+          ),
+          (got) => got.splice(0, got.length)[0]
+        )
+        const svc = RemoteName.make("svc", "raw")
+
+        // A call whose server exited for a reason this release does not know: ServerExited, with a
+        // failure naming it (an abnormal reason).
+        const call = yield* Effect.forkChild(
+          Effect.flip(old.run(GenServer.call(svc, BankV1.Touches(), { timeout: "30 seconds" })))
+        )
+        const request = (yield* nextRequest) as ReadonlyArray<unknown>
+        assert.strictEqual(request[0], "C")
+        // The caller's timeout travels as the 7th element.
+        assert.strictEqual(request[6], 30_000)
+        assert.isTrue(
+          raw.sendUnsafe("old", Dist, [
+            "R",
+            request[1],
+            "exited",
+            null,
+            { tag: "Evicted", detail: "memory" },
+            ["raw", 3, 1],
+            null
+          ])
+        )
+        const exited = yield* Fiber.join(call)
+        assert.instanceOf(exited, GenServer.ServerExited)
+        const reason = (exited as GenServer.ServerExited).reason
+        assert.strictEqual(reason._tag, "Failure")
+        assert.isFalse(ExitReason.isNormal(reason))
+        assert.match(
+          ExitReason.format(reason),
+          /exit reason this node does not know \("Evicted", from a newer node\): memory/
+        )
+
+        // A spawn that failed for a reason this release does not know.
+        const spawn = yield* Effect.forkChild(Effect.flip(old.run(Distribution.spawn("raw", KvSpec, 1))))
+        const spawnFrame = (yield* nextRequest) as { readonly _tag: string; readonly ref: number }
+        assert.strictEqual(spawnFrame._tag, "Spawn")
+        assert.isTrue(
+          raw.sendUnsafe("old", Dist, {
+            _tag: "Spawned",
+            ref: spawnFrame.ref,
+            error: { kind: "quota_exceeded", detail: "10 processes at most", retryIn: 5 }
+          })
+        )
+        const spawnError = yield* Fiber.join(spawn)
+        assert.instanceOf(spawnError, ProcessErrors.RemoteDecodeError)
+        assert.match(
+          spawnError.message,
+          /spawn failure this node does not know \("quota_exceeded", from a newer node\): 10 processes at most/
+        )
+
+        // A stop answered with an outcome this release does not know.
+        const stop = yield* Effect.forkChild(Effect.exit(old.run(GenServer.stop(svc, ExitReason.normal, "5 seconds"))))
+        const stopFrame = (yield* nextRequest) as { readonly _tag: string; readonly ref: number }
+        assert.strictEqual(stopFrame._tag, "Stop")
+        assert.isTrue(raw.sendUnsafe("old", Dist, { _tag: "Stopped", ref: stopFrame.ref, outcome: "deferred" }))
+        const stopped = yield* Fiber.join(stop)
+        assert.isTrue(Exit.isFailure(stopped))
+        assert.match(
+          String(Cause.squash((stopped as Exit.Failure<void, unknown>).cause)),
+          /an answer this node does not know \("deferred"/
+        )
+
+        // A heartbeat with a status this release does not know; a call after it is still answered
+        // on the same link, so the heartbeat was taken (frames of a link arrive in order).
+        const Beat = Channel.make("otp.cluster.heartbeat", Schema.Unknown)
+        assert.isTrue(raw.sendUnsafe("old", Beat, { status: "draining", processCount: 1, uptimeMs: 5 }))
+        assert.isTrue(raw.sendUnsafe("old", Dist, ["C", 43, "bank", "Touches", {}, null]))
+        const answer = yield* nextRequest
+        assert.deepStrictEqual(answer, ["R", 43, "ok", 0, null, null, null])
+        assert.strictEqual(
+          Schema.decodeUnknownSync(Heartbeat.Heartbeat)({ status: "draining", processCount: 1, uptimeMs: 5 }).status,
+          "running"
+        )
+
+        assert.isTrue(old.cluster.transport.isLinkedUnsafe("raw"))
+        assert.deepStrictEqual(
+          old.logs.lines.filter((line) => /failed to decode|protocol error/i.test(line)),
+          []
+        )
       })
   )
 

@@ -17,7 +17,7 @@ import { Spend, Waited } from "./credit.ts"
 import type { Messages } from "./messages.ts"
 import type { RemoteTracing } from "./remoteTracing.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
-import { namePid, noop, type Shared, take } from "./shared.ts"
+import { namePid, noop, refusalsSince, type Shared, take } from "./shared.ts"
 import {
   fromWirePid,
   fromWireReason,
@@ -112,7 +112,8 @@ export class Calls {
         to: toWireTarget(target),
         tag,
         payload,
-        ...(traceparent === undefined ? {} : { traceparent })
+        ...(traceparent === undefined ? {} : { traceparent }),
+        ...(Number.isFinite(timeout) ? { timeout } : {})
       }
       // A call is a message in the server's mailbox: it spends a credit toward the server like a
       // send (the reply needs none).
@@ -248,7 +249,9 @@ export class Calls {
     const inflow = shared.inflows.arrived(node, frame.to)
     if (shared.stopping) {
       inflow.release()
-      return void reply({ _tag: "Reply", ref: frame.ref, outcome: "stopping" })
+      // A peer on a version before the refusals gets the nearest answer it knows.
+      const outcome = shared.speaks(node, refusalsSince) ? "stopping" : "noproc"
+      return void reply({ _tag: "Reply", ref: frame.ref, outcome })
     }
     const process = this.messages.resolve(frame.to)
     if (process === undefined || !local.isAlive(process)) {
@@ -275,14 +278,15 @@ export class Calls {
     }
     const parent = parseTraceparent(frame.traceparent)
     const span = parent === undefined ? undefined : Tracer.externalSpan(parent)
-    // Counted until answered, for the drain of a graceful shutdown.
-    shared.serving++
+    // Counted for the drain of a graceful shutdown until answered, or until nobody waits for the
+    // answer: the caller's node went down, or the caller's timeout has passed.
+    const served = shared.beginServing(node, frame.timeout)
     const parked = local.deliverCall(
       process,
       request,
       span,
       (exit) => {
-        shared.endServing()
+        shared.endServing(served)
         // A reply too large for a frame (or unencodable) still answers the call.
         if (!reply(replyFrame(frame.ref, exit, codecs))) {
           reply({ _tag: "Reply", ref: frame.ref, outcome: "badreply", detail: "the reply could not be sent" })
@@ -396,6 +400,15 @@ export class Calls {
         )
       case "not_genserver":
         return pending.resume(Effect.die(new Error(frame.detail ?? `GenServer.stop: ${server} is not a GenServer`)))
+      default:
+        // An answer of a newer release: this stop fails, the link stays up.
+        return pending.resume(
+          Effect.die(
+            new Error(
+              `GenServer.stop of ${server}: an answer this node does not know ("${frame.outcome.slice(0, 64)}", from a newer node)${frame.detail === undefined ? "" : `: ${frame.detail}`}`
+            )
+          )
+        )
     }
   }
 

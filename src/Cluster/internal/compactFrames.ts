@@ -8,6 +8,9 @@
  * does a Send with a `traceparent`: its positional form has no room for one, and the map form is
  * one that every node decodes (an older one ignores the field).
  *
+ * A `Call` may carry a 7th element, its caller's timeout in milliseconds (sent when finite): a node
+ * that does not know it ignores it, as any element after the last one of a form.
+ *
  * Rolling updates: elements after the last one a form defines (a newer release's) are ignored, and
  * a `Reply` with an outcome this release does not know fails its call with `RemoteDecodeError`
  * (as a `badreply`) instead of closing the link.
@@ -47,8 +50,20 @@ const makeDecoders = () => ({
   outcomes: new Set<string>(ReplyOutcome.literals),
   /** `["S", to, message]` */
   send: Form(Schema.Tuple([Schema.Literal("S"), CompactTarget, Schema.Unknown])),
-  /** `["C", ref, to, tag, payload, traceparent]` */
+  /** `["C", ref, to, tag, payload, traceparent]`, then the caller's timeout (read apart: see `decode`) */
   call: Form(Schema.Tuple([Schema.Literal("C"), Schema.Number, CompactTarget, Schema.String, Schema.Unknown, Trace])),
+  /** `["C", ref, to, tag, payload, traceparent, timeout]`: the form with the caller's timeout. */
+  timedCall: Form(
+    Schema.Tuple([
+      Schema.Literal("C"),
+      Schema.Number,
+      CompactTarget,
+      Schema.String,
+      Schema.Unknown,
+      Trace,
+      Schema.Number
+    ])
+  ),
   /** `["R", ref, outcome, value, reason, server, detail]` */
   reply: Form(
     Schema.Tuple([
@@ -93,7 +108,17 @@ export const encode = (frame: DistFrame): unknown => {
     case "Send":
       return frame.traceparent === undefined ? ["S", toCompactTarget(frame.to), frame.message] : frame
     case "Call":
-      return ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+      return frame.timeout === undefined
+        ? ["C", frame.ref, toCompactTarget(frame.to), frame.tag, frame.payload, frame.traceparent ?? null]
+        : [
+            "C",
+            frame.ref,
+            toCompactTarget(frame.to),
+            frame.tag,
+            frame.payload,
+            frame.traceparent ?? null,
+            frame.timeout
+          ]
     case "Reply":
       return [
         "R",
@@ -120,6 +145,7 @@ export const decode = (payload: unknown): DistFrame | undefined => {
   const {
     send: decodeSend,
     call: decodeCall,
+    timedCall: decodeTimedCall,
     reply: decodeReply,
     cast: decodeCast,
     outcomes: knownOutcomes
@@ -130,9 +156,22 @@ export const decode = (payload: unknown): DistFrame | undefined => {
       return { _tag: "Send", to: fromCompactTarget(to), message }
     }
     case "C": {
-      const [, ref, to, tag, body, traceparent] = decodeCall(payload)
-      const frame = { _tag: "Call" as const, ref, to: fromCompactTarget(to), tag, payload: body }
-      return traceparent === null ? frame : { ...frame, traceparent }
+      // The caller's timeout, a trailing element that older nodes neither send nor read: anything
+      // but a finite, non-negative number there (a newer node's meaning) is ignored. A frame of
+      // exactly this release's form is decoded as it is, without a copy.
+      const last = payload[6]
+      const timeout = typeof last === "number" && Number.isFinite(last) && last >= 0 ? last : undefined
+      const [, ref, to, tag, body, traceparent] =
+        timeout !== undefined && payload.length === 7 ? decodeTimedCall(payload) : decodeCall(payload)
+      const target = fromCompactTarget(to)
+      if (timeout === undefined) {
+        return traceparent === null
+          ? { _tag: "Call", ref, to: target, tag, payload: body }
+          : { _tag: "Call", ref, to: target, tag, payload: body, traceparent }
+      }
+      return traceparent === null
+        ? { _tag: "Call", ref, to: target, tag, payload: body, timeout }
+        : { _tag: "Call", ref, to: target, tag, payload: body, traceparent, timeout }
     }
     case "R": {
       const [, ref, outcome, value, reason, server, detail] = decodeReply(payload)

@@ -154,6 +154,8 @@ export class DistributionEngine implements RemoteBridge {
     // and casts are dropped, as sends to an unreachable node.
     this.shared.outflows.nodeDown(node)
     this.shared.inflows.nodeDown(node)
+    // Calls served for it are still answered (to nobody), but the drain no longer waits for them.
+    this.shared.servingNodeDown(node)
   }
 
   /**

@@ -26,7 +26,17 @@ export interface Wire {
   /** Runs an effect on its own (a send that has to wait for room); returns how to interrupt it. */
   readonly fork: (effect: Effect.Effect<void>) => () => void
   readonly isConnected: (node: string) => boolean
+  /** The protocol version the link to `node` negotiated (`undefined`: not linked). */
+  readonly versionOf: (node: string) => number | undefined
 }
+
+/**
+ * The protocol version since which nodes know the refusals of a stopping node (the `stopping`
+ * reply outcome and the `node_stopping` spawn failure). It is the lowest version spoken today, so
+ * every peer gets them; the check is where a newer shape has to be kept from older links: a frame
+ * shape added later is sent only to peers whose link's version is at least the one that added it.
+ */
+export const refusalsSince = 2
 
 /** Counters behind `Distribution.stats` (and the metrics). */
 export interface Counters {
@@ -64,18 +74,46 @@ export class Shared {
    * callers fail with `NodeDown`, reason `stopping`).
    */
   stopping = false
-  /** Calls from other nodes being served here (accepted, not yet answered). */
-  serving = 0
+  /**
+   * Calls from other nodes being served here (accepted, not yet answered), by a number of their
+   * own: the caller's node, and the caller's deadline on {@link timers} (`Infinity`: none). No
+   * timer per call: expired entries are dropped when counted, and only a waiting drain arms one
+   * timer, for the earliest deadline.
+   */
+  private readonly served = new Map<number, { readonly node: string; readonly deadline: number }>()
+  private servedIds = 1
   private idleWaiters: Array<() => void> = []
+  private cancelExpiry: CancelTimer | undefined
 
-  /** One served call has been answered. */
-  endServing(): void {
-    this.serving--
-    if (this.serving === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
-      for (const wake of waiters) wake()
-    }
+  /**
+   * Calls from other nodes being served here that someone still waits for: accepted, not yet
+   * answered, their caller's node still connected and their caller's timeout not yet passed.
+   */
+  get serving(): number {
+    this.dropExpired()
+    return this.served.size
+  }
+
+  /**
+   * A call from `node` is being served; `timeout` is its caller's (milliseconds, from now): past
+   * it, the call no longer counts. Returns its number, for {@link endServing}.
+   */
+  beginServing(node: string, timeout: number | undefined): number {
+    const id = this.servedIds++
+    const deadline = timeout === undefined ? Infinity : this.timers.now() + Math.max(0, timeout)
+    this.served.set(id, { node, deadline })
+    return id
+  }
+
+  /** Served call `id` no longer counts (answered, its caller gone or past its timeout); idempotent. */
+  endServing(id: number): void {
+    if (this.served.delete(id) && this.idleWaiters.length > 0) this.wakeIfIdle()
+  }
+
+  /** `node` went down: nobody there waits for the calls this node serves for it any more. */
+  servingNodeDown(node: string): void {
+    for (const [id, entry] of this.served) if (entry.node === node) this.served.delete(id)
+    if (this.idleWaiters.length > 0) this.wakeIfIdle()
   }
 
   /** Calls `wake` once no call from another node is being served (at once if none is); returns a canceller. */
@@ -85,9 +123,43 @@ export class Shared {
       return () => {}
     }
     this.idleWaiters.push(wake)
+    this.armExpiry()
     return () => {
       this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== wake)
+      if (this.idleWaiters.length === 0) this.disarmExpiry()
     }
+  }
+
+  private dropExpired(): void {
+    const now = this.timers.now()
+    for (const [id, entry] of this.served) if (entry.deadline <= now) this.served.delete(id)
+  }
+
+  private wakeIfIdle(): void {
+    this.dropExpired()
+    if (this.served.size > 0) return
+    this.disarmExpiry()
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** While a drain waits: one timer, for the earliest deadline of the calls still served. */
+  private armExpiry(): void {
+    if (this.cancelExpiry !== undefined) return
+    let earliest = Infinity
+    for (const entry of this.served.values()) if (entry.deadline < earliest) earliest = entry.deadline
+    if (earliest === Infinity) return
+    this.cancelExpiry = this.timers.start(Math.max(0, earliest - this.timers.now()), () => {
+      this.cancelExpiry = undefined
+      this.wakeIfIdle()
+      if (this.idleWaiters.length > 0) this.armExpiry()
+    })
+  }
+
+  private disarmExpiry(): void {
+    this.cancelExpiry?.()
+    this.cancelExpiry = undefined
   }
 
   constructor(
@@ -100,6 +172,11 @@ export class Shared {
     this.post = wire.post
     this.isConnected = wire.isConnected
     this.inflows = new Inflows(wire.post)
+  }
+
+  /** Whether the link to `node` speaks protocol `version` or later (false if not linked). */
+  speaks(node: string, version: number): boolean {
+    return (this.wire.versionOf(node) ?? 0) >= version
   }
 
   /** The ref number of a new request (call, stop, spawn) sent by this node. */

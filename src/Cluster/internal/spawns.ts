@@ -23,7 +23,7 @@ import type { Links } from "./links.ts"
 import type { Monitors } from "./monitors.ts"
 import { describe } from "./protocolCodec.ts"
 import type { RemoteTracing } from "./remoteTracing.ts"
-import { noop, type Shared, take } from "./shared.ts"
+import { noop, refusalsSince, type Shared, take } from "./shared.ts"
 import { fromWirePid, fromWireReason, toWirePid, toWireReason, traceparentOf } from "./wireForms.ts"
 
 /** Why a remote spawn failed. */
@@ -156,7 +156,13 @@ export class Spawns {
       shared.post(node, { _tag: "Spawned", ref: frame.ref, ...result })
     }
     if (shared.stopping) {
-      return answer({ error: { kind: "node_stopping", detail: `${local.name} is shutting down` } })
+      const detail = `${local.name} is shutting down`
+      // A peer on a version before the refusals gets the nearest answer it knows.
+      return answer({
+        error: shared.speaks(node, refusalsSince)
+          ? { kind: "node_stopping", detail }
+          : { kind: "init_failed", detail, reason: { tag: "Shutdown", detail } }
+      })
     }
     const spec = this.behaviours.get(frame.behaviour) as RegisteredBehaviour | undefined
     if (spec === undefined) {
@@ -303,6 +309,17 @@ export class Spawns {
             new InitFailed({
               server: Pid.make(node, 0, 0),
               reason: fromWireReason(error.reason ?? { tag: "Failure", detail: error.detail }, node)
+            })
+          )
+        )
+      default:
+        // A failure of a newer release: this spawn fails, the link stays up.
+        return pending.resume(
+          Effect.fail(
+            new RemoteDecodeError({
+              node,
+              what: "spawn answer",
+              detail: `a spawn failure this node does not know ("${error.kind.slice(0, 64)}", from a newer node): ${error.detail}`
             })
           )
         )

@@ -82,6 +82,16 @@ export const fromWireReason = (reason: WireReason, node: string): ExitReason.Exi
       return ExitReason.noconnection
     case "Failure":
       return ExitReason.failure(Cause.fail(new RemoteFailure({ node, cause: reason.detail ?? "unknown" })))
+    default: {
+      // A reason of a newer release: abnormal, so that a link still propagates it.
+      const tag = reason.tag.slice(0, 64)
+      const cause = `an exit reason this node does not know ("${tag}", from a newer node)`
+      return ExitReason.failure(
+        Cause.fail(
+          new RemoteFailure({ node, cause: reason.detail === undefined ? cause : `${cause}: ${reason.detail}` })
+        )
+      )
+    }
   }
 }
 
