@@ -102,16 +102,19 @@ const connectedNodes = async (url: string): Promise<Array<string>> => {
   return report.connectedNodes.map((peer) => peer.node).sort()
 }
 
-/** Waits until a node's /health lists exactly `peers` (the mesh forms over a few heartbeats). */
+/**
+ * Waits for the node's `node up: <peer>` log line of each of `peers` (the demo logs every
+ * membership change), then checks that its /health lists exactly `peers`.
+ */
 const awaitPeers = async (url: string, peers: ReadonlyArray<string>, ms: number, container: ContainerProcess) => {
-  const deadline = performance.now() + ms
-  let seen: Array<string> = []
-  while (performance.now() < deadline) {
-    seen = await connectedNodes(url)
-    if (JSON.stringify(seen) === JSON.stringify([...peers].sort())) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${container.name} lists ${JSON.stringify(seen)}, not ${JSON.stringify(peers)}\n${container.tail()}`)
+  const escaped = (text: string) => text.replace(/[.*+?^$()|[\]{}\\]/g, "\\$&")
+  for (const peer of peers) await container.waitForLog(new RegExp(`node up: ${escaped(peer)} \\(`), ms)
+  const seen = await connectedNodes(url)
+  assert.deepStrictEqual(
+    seen,
+    [...peers].sort(),
+    `${container.name} lists ${JSON.stringify(seen)}, not ${JSON.stringify(peers)}\n${container.tail()}`
+  )
 }
 
 let layout: ImageLayout | undefined
