@@ -103,12 +103,15 @@ const connectedNodes = async (url: string): Promise<Array<string>> => {
 }
 
 /**
- * Waits for the node's `node up: <peer>` log line of each of `peers` (the demo logs every
- * membership change), then checks that its /health lists exactly `peers`.
+ * Waits until the node's last membership log line about each of `peers` is `node up: <peer>` (the
+ * demo logs every change; a link can flap while the mesh forms, a `node down` after a `node up`),
+ * then checks that its /health lists exactly `peers`.
  */
 const awaitPeers = async (url: string, peers: ReadonlyArray<string>, ms: number, container: ContainerProcess) => {
   const escaped = (text: string) => text.replace(/[.*+?^$()|[\]{}\\]/g, "\\$&")
-  for (const peer of peers) await container.waitForLog(new RegExp(`node up: ${escaped(peer)} \\(`), ms)
+  // One pattern, tested on the whole output: every peer is up at the same point of the log.
+  const up = (name: string) => `(?=[\\s\\S]*node up: ${name} \\((?![\\s\\S]*node down: ${name} \\())`
+  await container.waitForLog(new RegExp(`^${peers.map((peer) => up(escaped(peer))).join("")}`), ms)
   const seen = await connectedNodes(url)
   assert.deepStrictEqual(
     seen,
