@@ -41,23 +41,45 @@ interface LogRecord {
 
 const eventOf = (record: LogRecord): string | undefined => record.annotations["demo.event"] as string | undefined
 
-/** Every record of every node process, in arrival order, and the waiters on future ones. */
+/**
+ * Every record of every node process, in arrival order, and the waiters on future ones, while the
+ * story is told: {@link stop} then drops them and ignores what follows (the cluster may run until
+ * Ctrl-C, its logs are not kept).
+ */
 class Records {
   readonly all: Array<LogRecord> = []
   private waiters: Array<{ readonly match: (record: LogRecord) => boolean; readonly wake: (r: LogRecord) => void }> = []
+  private recording = true
+
+  /** Whether records are still kept (the node processes skip parsing their lines otherwise). */
+  get active(): boolean {
+    return this.recording
+  }
 
   push(record: LogRecord): void {
+    if (!this.recording) return
     this.all.push(record)
+    if (this.waiters.length === 0) return
     const woken = this.waiters.filter((waiter) => waiter.match(record))
+    if (woken.length === 0) return
     this.waiters = this.waiters.filter((waiter) => !woken.includes(waiter))
     for (const waiter of woken) waiter.wake(record)
+  }
+
+  /** The story is told: forget the records and keep none from now on. */
+  stop(): void {
+    this.recording = false
+    this.all.length = 0
+    this.waiters = []
   }
 
   /** The first record from index `from` on that matches, waiting for it at most `timeout`. */
   await(what: string, match: (record: LogRecord) => boolean, from = 0, timeout: Duration.Input = "60 seconds") {
     return Effect.callback<LogRecord>((resume) => {
-      const found = this.all.slice(from).find(match)
-      if (found !== undefined) return resume(Effect.succeed(found))
+      for (let i = from; i < this.all.length; i++) {
+        const record = this.all[i]!
+        if (match(record)) return resume(Effect.succeed(record))
+      }
       const waiter = { match, wake: (record: LogRecord) => resume(Effect.succeed(record)) }
       this.waiters.push(waiter)
       return Effect.sync(() => {
@@ -131,7 +153,7 @@ class NodeProcess {
       const lines = buffered.split("\n")
       buffered = lines.pop()!
       for (const line of lines) {
-        if (!line.startsWith("{")) continue
+        if (!records.active || !line.startsWith("{")) continue
         try {
           const json = JSON.parse(line) as Omit<LogRecord, "from">
           records.push({
@@ -333,6 +355,9 @@ const story = Effect.gen(function* () {
   yield* say(
     `${done.length} jobs done (node-1: ${byWorker("node-1")}, node-2: ${byWorker("node-2")}), ${records.all.filter((r) => eventOf(r) === "job_moved").length} moved, latency ${latencies(done)}`
   )
+
+  // The story is told: its records are no longer needed (the cluster may run for hours).
+  records.stop()
 
   console.log("\nThe cluster:")
   for (const spec of specs) {

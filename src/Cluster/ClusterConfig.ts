@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Config, type Duration, Effect, type Redacted, Schema } from "effect"
-import { toConfigError } from "../internal/envConfig.ts"
+import * as Env from "../internal/envConfig.ts"
 import * as Security from "../Transport/Security.ts"
 import type { CertificateOptions } from "../Transport/Security.ts"
 import type { TransportTuning } from "../Transport/TransportOptions.ts"
@@ -149,11 +149,7 @@ export const security = (config: ClusterConfig): Effect.Effect<Security.Security
  * @category config
  * @since 0.1.0
  */
-export const variables: ReadonlyArray<{
-  readonly name: string
-  readonly default: string | undefined
-  readonly meaning: string
-}> = clusterEnv.variables
+export const variables: ReadonlyArray<Env.Variable> = clusterEnv.variables
 
 /**
  * Reads a `ClusterConfig` from configuration (environment variables by default), with the names
@@ -187,6 +183,6 @@ export const variables: ReadonlyArray<{
 export const fromEnv: Config.Config<ClusterConfig> = clusterEnv.texts.pipe(
   Config.mapEffect((env) => {
     const checked = clusterEnv.check(env)
-    return checked.ok ? Effect.succeed(checked.value) : Effect.fail(toConfigError(checked.problems))
+    return checked.ok ? Effect.succeed(checked.value) : Effect.fail(Env.toConfigError(checked.problems))
   })
 )

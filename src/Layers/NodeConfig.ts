@@ -15,11 +15,13 @@ import * as ClusterConfig from "../Cluster/ClusterConfig.ts"
 import * as clusterEnv from "../Cluster/internal/clusterEnv.ts"
 import * as Env from "../internal/envConfig.ts"
 import * as AlertManager from "../Observability/AlertManager.ts"
+import * as alertEnv from "../Observability/internal/alertEnv.ts"
 import * as Logging from "../Observability/Logging.ts"
 
 /**
  * One environment variable of the table: its name, its default (as text, `undefined` when it has
- * none), and what it means.
+ * none), and what it means. The one type of every table (`ClusterConfig.variables`,
+ * `AlertManager.variables`, {@link variables}).
  *
  * @example
  * ```ts
@@ -31,11 +33,7 @@ import * as Logging from "../Observability/Logging.ts"
  * @category models
  * @since 0.1.0
  */
-export interface Variable {
-  readonly name: string
-  readonly default: string | undefined
-  readonly meaning: string
-}
+export type Variable = Env.Variable
 
 /**
  * The default of `HEALTH_PORT`: 9464 (the port OpenTelemetry's Prometheus exporters use).
@@ -95,7 +93,7 @@ const nodeVariables: ReadonlyArray<Variable> = [
     name: "OBSERVER_KILL_TOKEN",
     default: "(no kill route)",
     meaning:
-      "A bearer token that enables `POST /observer/process/<pid>/kill` on the HTTP endpoint (from a Secret; never logged). Unset: the Observer's routes are read-only."
+      "A bearer token (at least 16 characters) that enables `POST /observer/process/<pid>/kill` on the HTTP endpoint (from a Secret; never logged). Unset: the Observer's routes are read-only."
   },
   {
     name: "OTEL_*",
@@ -236,26 +234,21 @@ const nodeTexts = Env.texts([
   "SHUTDOWN_DRAIN_MS",
   "LOG_LEVEL",
   "LOG_FORMAT",
-  "ALERTS_ENABLED",
-  "ALERTS_SENSITIVITY_MULTIPLIER",
-  "ALERTS_MIN_SAMPLES",
-  "ALERTS_COOLDOWN_MS",
-  "ALERTS_SAMPLE_INTERVAL_MS",
+  ...alertEnv.names,
   "OBSERVER_KILL_TOKEN"
 ])
 
-/** A number greater than 0. */
-const positiveNumber =
-  (name: string) =>
-  (value: string): Env.Checked<number> => {
-    const n = Number(value)
-    return value.trim() !== "" && Number.isFinite(n) && n > 0
-      ? Env.ok(n)
-      : Env.bad(name, `"${value}" is not a number > 0`)
-  }
+/** Shortest `OBSERVER_KILL_TOKEN` accepted (16 characters: e.g. `openssl rand -hex 16` gives 32). */
+const minKillTokenLength = 16
 
-/** Unset variables are left undefined: the AlertManager's defaults apply. */
-const unset = Env.ok(undefined)
+/** A bearer token of at least {@link minKillTokenLength} characters; the message never shows it. */
+const killToken = (value: string): Env.Checked<Redacted.Redacted<string>> =>
+  value.length >= minKillTokenLength
+    ? Env.ok(Redacted.make(value))
+    : Env.bad(
+        "OBSERVER_KILL_TOKEN",
+        `is ${value.length} characters long, fewer than ${minKillTokenLength} (use a random token, e.g. openssl rand -hex 16)`
+      )
 
 /**
  * Reads and checks every variable of {@link variables} from the current `ConfigProvider` (the
@@ -298,31 +291,8 @@ export const load: Effect.Effect<NodeConfig, InvalidNodeConfig> = Effect.gen(fun
       Env.integer("SHUTDOWN_DRAIN_MS", 0, 3_600_000, "a number of milliseconds from 0 to 3600000"),
       Env.ok(defaultShutdownDrainMs)
     ),
-    alertsEnabled: Env.read(env, "ALERTS_ENABLED", Env.boolean("ALERTS_ENABLED"), unset),
-    alertsSensitivity: Env.read(
-      env,
-      "ALERTS_SENSITIVITY_MULTIPLIER",
-      positiveNumber("ALERTS_SENSITIVITY_MULTIPLIER"),
-      unset
-    ),
-    alertsMinSamples: Env.read(
-      env,
-      "ALERTS_MIN_SAMPLES",
-      Env.integer("ALERTS_MIN_SAMPLES", 1, 1_000_000, "an integer from 1 to 1000000"),
-      unset
-    ),
-    alertsCooldown: Env.read(
-      env,
-      "ALERTS_COOLDOWN_MS",
-      Env.integer("ALERTS_COOLDOWN_MS", 0, 86_400_000, "a number of milliseconds from 0 to 86400000"),
-      unset
-    ),
-    alertsInterval: Env.read(
-      env,
-      "ALERTS_SAMPLE_INTERVAL_MS",
-      Env.integer("ALERTS_SAMPLE_INTERVAL_MS", 10, 3_600_000, "a number of milliseconds from 10 to 3600000"),
-      unset
-    )
+    alerts: alertEnv.check(env),
+    observerKillToken: Env.read(env, "OBSERVER_KILL_TOKEN", killToken, Env.ok(undefined))
   })
   if (!checked.ok) {
     return yield* new InvalidNodeConfig({ problems: checked.problems.map((problem) => new ConfigProblem(problem)) })
@@ -333,13 +303,7 @@ export const load: Effect.Effect<NodeConfig, InvalidNodeConfig> = Effect.gen(fun
     health: { host: c.healthHost, port: c.healthPort },
     logging: { level: c.level, format: c.format },
     shutdownDrain: Duration.millis(c.drain),
-    alerts: {
-      enabled: c.alertsEnabled,
-      sensitivityMultiplier: c.alertsSensitivity,
-      minSamples: c.alertsMinSamples,
-      cooldownMs: c.alertsCooldown,
-      sampleInterval: c.alertsInterval === undefined ? undefined : Duration.millis(c.alertsInterval)
-    },
-    observerKillToken: env["OBSERVER_KILL_TOKEN"] === undefined ? undefined : Redacted.make(env["OBSERVER_KILL_TOKEN"])
+    alerts: c.alerts,
+    observerKillToken: c.observerKillToken
   }
 })

@@ -57,11 +57,13 @@ import {
   Semaphore,
   Stream
 } from "effect"
+import * as Env from "../internal/envConfig.ts"
 import { runtimeOf } from "../Process/internal/context.ts"
 import { Pid } from "../Process/Pid.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
 import * as SupervisorEvents from "../Supervisor/SupervisorEvents.ts"
 import { AlertEngine, attachInternals, kinds, NODE, type Settings, type Transition } from "./internal/alertEngine.ts"
+import * as alertEnv from "./internal/alertEnv.ts"
 import { AlertSampler } from "./internal/alertSampler.ts"
 import { Collector } from "./internal/collector.ts"
 
@@ -774,11 +776,7 @@ export const sampleNow: Effect.Effect<void, never, AlertManager> = AlertManager.
  * @category configuration
  * @since 0.1.0
  */
-export const variables: ReadonlyArray<{
-  readonly name: string
-  readonly default: string | undefined
-  readonly meaning: string
-}> = [
+export const variables: ReadonlyArray<Env.Variable> = [
   {
     name: "ALERTS_ENABLED",
     default: String(defaults.enabled),
@@ -808,8 +806,10 @@ export const variables: ReadonlyArray<{
 
 /**
  * Options from the environment, every variable optional ({@link variables}): `ALERTS_ENABLED` (boolean),
- * `ALERTS_SENSITIVITY_MULTIPLIER`, `ALERTS_MIN_SAMPLES`, `ALERTS_COOLDOWN_MS`,
- * `ALERTS_SAMPLE_INTERVAL_MS`.
+ * `ALERTS_SENSITIVITY_MULTIPLIER` (a number > 0), `ALERTS_MIN_SAMPLES` (1 to 1000000),
+ * `ALERTS_COOLDOWN_MS` (0 to 86400000), `ALERTS_SAMPLE_INTERVAL_MS` (10 to 3600000). A blank variable
+ * counts as unset. Every variable is checked before an error is reported: the `ConfigError` names
+ * each bad one. `NodeConfig.load` reads them with the same check and ranges.
  *
  * @example
  * ```ts
@@ -822,18 +822,9 @@ export const variables: ReadonlyArray<{
  * @category configuration
  * @since 0.1.0
  */
-export const config: Config.Config<AlertOptions> = Config.all({
-  enabled: Config.option(Config.Boolean("ALERTS_ENABLED")),
-  sensitivityMultiplier: Config.option(Config.Number("ALERTS_SENSITIVITY_MULTIPLIER")),
-  minSamples: Config.option(Config.Int("ALERTS_MIN_SAMPLES")),
-  cooldownMs: Config.option(Config.Int("ALERTS_COOLDOWN_MS")),
-  sampleIntervalMs: Config.option(Config.Int("ALERTS_SAMPLE_INTERVAL_MS"))
-}).pipe(
-  Config.map((values): AlertOptions => ({
-    enabled: Option.getOrUndefined(values.enabled),
-    sensitivityMultiplier: Option.getOrUndefined(values.sensitivityMultiplier),
-    minSamples: Option.getOrUndefined(values.minSamples),
-    cooldownMs: Option.getOrUndefined(values.cooldownMs),
-    sampleInterval: Option.getOrUndefined(values.sampleIntervalMs)
-  }))
+export const config: Config.Config<AlertOptions> = Env.texts(alertEnv.names).pipe(
+  Config.mapEffect((env) => {
+    const checked = alertEnv.check(env)
+    return checked.ok ? Effect.succeed(checked.value) : Effect.fail(Env.toConfigError(checked.problems))
+  })
 )

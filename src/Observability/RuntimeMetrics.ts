@@ -3,23 +3,18 @@
  * (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
  * `nodejs_heap_size_used_bytes`, `nodejs_gc_duration_seconds`, ...), so that existing Grafana
  * dashboards for Node.js services work unchanged. Read from `process` and `perf_hooks` when the
- * registry is rendered; the event-loop figures come from a `monitorEventLoopDelay` histogram
- * sampled by a fiber of the layer.
+ * registry is rendered; the event-loop figures come from the layer's reader of the thread's one
+ * shared event-loop delay sampler (10 ms ticks), read and reset by a fiber of the layer.
  *
  * @since 0.1.0
  */
 import { readdirSync, readFileSync } from "node:fs"
-import {
-  constants,
-  type IntervalHistogram,
-  monitorEventLoopDelay,
-  performance,
-  PerformanceObserver
-} from "node:perf_hooks"
+import { constants, type Histogram as NodeHistogram, performance, PerformanceObserver } from "node:perf_hooks"
 import { getHeapSpaceStatistics } from "node:v8"
 import { type Duration, Effect, Layer, Schedule } from "effect"
 import { Histogram, histogramState } from "../Process/internal/stats.ts"
 import { Collector } from "./internal/collector.ts"
+import { openReader } from "./internal/eventLoopMonitor.ts"
 
 /**
  * Options of {@link layer}.
@@ -98,7 +93,7 @@ const emptySample = (): LoopSample => ({
 const nanosToSeconds = (nanos: number): number => (Number.isFinite(nanos) ? nanos / 1e9 : 0)
 
 /** Copies the delay histogram's figures into `sample` (seconds) and starts a new interval. */
-const sampleLoop = (delay: IntervalHistogram, sample: LoopSample): void => {
+const sampleLoop = (delay: NodeHistogram, sample: LoopSample): void => {
   if (delay.count > 0) {
     sample.min = nanosToSeconds(delay.min)
     sample.max = nanosToSeconds(delay.max)
@@ -218,9 +213,8 @@ export const layer = (options?: RuntimeMetricsOptions): Layer.Layer<never> =>
         patch
       })
       // Event loop: delay percentiles over the last interval, utilisation over it, and lag.
-      const delay = monitorEventLoopDelay({ resolution: 10 })
-      delay.enable()
-      yield* Effect.addFinalizer(() => Effect.sync(() => delay.disable()))
+      const reader = yield* Effect.acquireRelease(Effect.sync(openReader), (reader) => Effect.sync(reader.close))
+      const delay = reader.histogram
       const sample = emptySample()
       let lastUtilization = performance.eventLoopUtilization()
       const loopSeries: ReadonlyArray<readonly [string, string, keyof LoopSample]> = [

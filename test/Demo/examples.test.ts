@@ -1,23 +1,52 @@
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 
 const root = Path.join(import.meta.dirname, "../..")
 
-/** `npm run <script>` to its end (killed after `ms`), with its exit code and output. */
+/** Process groups of the runs (npm, its shell, tsx and the example: one group each). */
+const groups = new Set<number>()
+
+/** SIGKILLs what is left of a run's process group (nothing once every member has exited). */
+const killGroup = (pgid: number): void => {
+  groups.delete(pgid)
+  try {
+    process.kill(-pgid, "SIGKILL")
+  } catch {
+    // ESRCH: the whole group has exited
+  }
+}
+
+// Success or failure: no grandchild (the tsx process with its ports) outlives its test.
+afterEach(() => {
+  for (const pgid of [...groups]) killGroup(pgid)
+})
+
+/**
+ * `npm run <script>` to its end, in its own process group (killed as a group after `ms`, and
+ * whatever is left of it when npm exits), with its exit code and output.
+ */
 const npmRun = (script: string, ms = 120_000) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: "0" }
     // The tracing example receives its own spans unless a collector is named.
     delete env["OTEL_EXPORTER_OTLP_ENDPOINT"]
     delete env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-    const child = spawn("npm", ["run", "--silent", script], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("npm", ["run", "--silent", script], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true
+    })
+    const pgid = child.pid!
+    groups.add(pgid)
     let output = ""
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms)
+    const timer = setTimeout(() => killGroup(pgid), ms)
     child.once("exit", (code) => {
       clearTimeout(timer)
+      killGroup(pgid)
       resolve({ code, output })
     })
   })

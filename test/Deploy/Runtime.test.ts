@@ -102,16 +102,22 @@ const connectedNodes = async (url: string): Promise<Array<string>> => {
   return report.connectedNodes.map((peer) => peer.node).sort()
 }
 
-/** Waits until a node's /health lists exactly `peers` (the mesh forms over a few heartbeats). */
+/**
+ * Waits until the node's last membership log line about each of `peers` is `node up: <peer>` (the
+ * demo logs every change; a link can flap while the mesh forms, a `node down` after a `node up`),
+ * then checks that its /health lists exactly `peers`.
+ */
 const awaitPeers = async (url: string, peers: ReadonlyArray<string>, ms: number, container: ContainerProcess) => {
-  const deadline = performance.now() + ms
-  let seen: Array<string> = []
-  while (performance.now() < deadline) {
-    seen = await connectedNodes(url)
-    if (JSON.stringify(seen) === JSON.stringify([...peers].sort())) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${container.name} lists ${JSON.stringify(seen)}, not ${JSON.stringify(peers)}\n${container.tail()}`)
+  const escaped = (text: string) => text.replace(/[.*+?^$()|[\]{}\\]/g, "\\$&")
+  // One pattern, tested on the whole output: every peer is up at the same point of the log.
+  const up = (name: string) => `(?=[\\s\\S]*node up: ${name} \\((?![\\s\\S]*node down: ${name} \\())`
+  await container.waitForLog(new RegExp(`^${peers.map((peer) => up(escaped(peer))).join("")}`), ms)
+  const seen = await connectedNodes(url)
+  assert.deepStrictEqual(
+    seen,
+    [...peers].sort(),
+    `${container.name} lists ${JSON.stringify(seen)}, not ${JSON.stringify(peers)}\n${container.tail()}`
+  )
 }
 
 let layout: ImageLayout | undefined

@@ -4,6 +4,7 @@ import * as Path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Redacted } from "effect"
 import * as NodeConfig from "../../src/Layers/NodeConfig.ts"
+import * as AlertManager from "../../src/Observability/AlertManager.ts"
 
 const load = (env: Record<string, string>) =>
   NodeConfig.load.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
@@ -323,10 +324,48 @@ describe("the Observer and the AlertManager from the environment", () => {
 
   it.effect("OBSERVER_KILL_TOKEN is read as a redacted value", () =>
     Effect.gen(function* () {
-      const config = yield* load({ ...valid, OBSERVER_KILL_TOKEN: "t0ken" })
+      const token = "t0ken-of-16-char"
+      const config = yield* load({ ...valid, OBSERVER_KILL_TOKEN: token })
       assert.isDefined(config.observerKillToken)
-      assert.strictEqual(Redacted.value(config.observerKillToken!), "t0ken")
-      assert.notInclude(String(config.observerKillToken), "t0ken")
+      assert.strictEqual(Redacted.value(config.observerKillToken!), token)
+      assert.notInclude(String(config.observerKillToken), token)
+    })
+  )
+
+  it.effect("an OBSERVER_KILL_TOKEN shorter than 16 characters is refused, and the message does not show it", () =>
+    Effect.gen(function* () {
+      const message = yield* refusal({ ...valid, OBSERVER_KILL_TOKEN: "t0ken-15-chars!" })
+      assert.strictEqual(
+        message,
+        "invalid node configuration (1 problem): OBSERVER_KILL_TOKEN: is 15 characters long, fewer than 16 (use a random token, e.g. openssl rand -hex 16)"
+      )
+      assert.notInclude(message, "t0ken")
+    })
+  )
+
+  it.effect("ALERTS_* are checked alike by NodeConfig.load and AlertManager.config (same ranges, same messages)", () =>
+    Effect.gen(function* () {
+      const standalone = (env: Record<string, string>) =>
+        Effect.flip(
+          AlertManager.config.pipe(
+            Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+          )
+        ).pipe(Effect.map((error) => error.message))
+      // 5 ms: NodeConfig refused it while AlertManager.config (Config.Int) took it.
+      const env = { ALERTS_SAMPLE_INTERVAL_MS: "5", ALERTS_SENSITIVITY_MULTIPLIER: "-1", ALERTS_MIN_SAMPLES: "2.5" }
+      const expected =
+        'ALERTS_SENSITIVITY_MULTIPLIER: "-1" is not a number > 0; ALERTS_MIN_SAMPLES: "2.5" is not an integer from 1 to 1000000; ALERTS_SAMPLE_INTERVAL_MS: "5" is not a number of milliseconds from 10 to 3600000'
+      assert.include(yield* standalone(env), expected)
+      assert.strictEqual(yield* refusal({ ...valid, ...env }), `invalid node configuration (3 problems): ${expected}`)
+      const options = yield* AlertManager.config.pipe(
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { ALERTS_ENABLED: "off", ALERTS_SAMPLE_INTERVAL_MS: "10" } })
+        )
+      )
+      const config = yield* load({ ...valid, ALERTS_ENABLED: "off", ALERTS_SAMPLE_INTERVAL_MS: "10" })
+      assert.deepStrictEqual(config.alerts, options)
+      assert.strictEqual(options.enabled, false)
     })
   )
 })

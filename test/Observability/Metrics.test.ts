@@ -5,9 +5,20 @@
 import { spawnSync } from "node:child_process"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { GenServer, HttpEndpoint, Metrics, ProcessRuntime, Protocol } from "../../src/index.ts"
+import {
+  AlertManager,
+  GenServer,
+  HttpEndpoint,
+  Metrics,
+  Observer,
+  ProcessRuntime,
+  Protocol,
+  RuntimeMetrics
+} from "../../src/index.ts"
+import { engineOf, NODE } from "../../src/Observability/internal/alertEngine.ts"
+import { activity, openReader } from "../../src/Observability/internal/eventLoopMonitor.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
-import { Kv } from "../support/distHarness.ts"
+import { Kv, KvSpec as KvSpecRef } from "../support/distHarness.ts"
 import { httpGet, observedNode, sample } from "../support/observedNode.ts"
 import { eventually } from "../support/transportHarness.ts"
 
@@ -120,4 +131,73 @@ describe("Metrics", () => {
   )
 })
 
-import { KvSpec as KvSpecRef } from "../support/distHarness.ts"
+/** Blocks the event loop for `ms` milliseconds (the input under test), then lets the timers run. */
+const blockLoop = (ms: number) =>
+  Effect.flatMap(
+    Effect.sync(() => {
+      const until = performance.now() + ms
+      while (performance.now() < until) {
+        // busy: the blocked loop is the input under test
+      }
+    }),
+    () => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0)))
+  )
+
+describe("the event-loop delay sampler", () => {
+  it.live("a node with runtime metrics, the Observer and the AlertManager runs one sampler; each sees a block", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(activity(), { samplers: 0, readers: 0 })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const context = yield* Layer.build(
+            Layer.mergeAll(
+              RuntimeMetrics.layer({ sampleInterval: "20 millis" }),
+              Observer.layer,
+              // No periodic sweep during the test: sampleNow reads the interval.
+              AlertManager.layer({ sampleInterval: "1 hour", kinds: ["event_loop_delay"] })
+            ).pipe(
+              Layer.provideMerge(ProcessRuntime.layer({ node: "loop" })),
+              Layer.provideMerge(Metrics.layerRegistry)
+            )
+          )
+          // One timer for the three readers (before: three monitorEventLoopDelay timers).
+          assert.deepStrictEqual(activity(), { samplers: 1, readers: 3 })
+          yield* Effect.gen(function* () {
+            yield* blockLoop(150)
+            // The Observer's first reading covers the interval since it started.
+            const snapshot = yield* Observer.snapshot
+            assert.isAtLeast(snapshot.node.eventLoop.delayMaxMs, 140, "Observer")
+            // The runtime metrics' refreshes reset their own view only.
+            const body = yield* eventually(Metrics.render, (text) => {
+              const max = sample(text, "nodejs_eventloop_lag_max_seconds")
+              return max !== undefined && max >= 0.14
+            })
+            assert.isAtLeast(sample(body, "nodejs_eventloop_lag_max_seconds")!, 0.14, "RuntimeMetrics")
+            yield* AlertManager.sampleNow
+            const manager = yield* AlertManager.AlertManager
+            const baseline = engineOf(manager).baseline(NODE, "event_loop_delay")
+            assert.strictEqual(baseline?.count, 1)
+            assert.isAtLeast(baseline!.mean, 140, "AlertManager")
+          }).pipe(Effect.provide(context))
+        })
+      )
+      assert.deepStrictEqual(activity(), { samplers: 0, readers: 0 })
+    })
+  )
+
+  it.live("a block right after a reader opens or resets is recorded (monitorEventLoopDelay drops that tick)", () =>
+    Effect.acquireUseRelease(
+      Effect.sync(openReader),
+      (reader) =>
+        Effect.gen(function* () {
+          yield* blockLoop(100)
+          assert.isAtLeast(reader.histogram.max / 1e6, 95)
+          reader.histogram.reset()
+          yield* blockLoop(100)
+          assert.isAtLeast(reader.histogram.count, 1)
+          assert.isAtLeast(reader.histogram.max / 1e6, 95)
+        }),
+      (reader) => Effect.sync(reader.close)
+    )
+  )
+})

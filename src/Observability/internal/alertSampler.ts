@@ -11,11 +11,10 @@
  *   give no sample (an idle process does not repeat its last figure into its baseline);
  * - restarts per minute of every live supervisor, from the `ChildRestarted` events counted since
  *   the last sweep;
- * - the node's event-loop delay: the 99th percentile (milliseconds) of a `monitorEventLoopDelay`
- *   histogram over the interval since the last sweep (skipped when it holds no sample). Node's
- *   monitor measures each tick against the previous one, and the first tick after it is enabled or
- *   reset only sets that reference: a block of the loop right after a sweep is seen only if it
- *   lasts past that tick (10 ms);
+ * - the node's event-loop delay: the 99th percentile (milliseconds) of the sampler's own reader of
+ *   the thread's shared event-loop delay sampler (`eventLoopMonitor.ts`, 10 ms ticks) over the
+ *   interval since the last sweep (skipped when it holds no sample). Resetting the reader at each
+ *   sweep keeps the sampler's previous tick, so a block of the loop right after a sweep is seen;
  * - then every process with state that is no longer in the table is forgotten (its alerts resolve
  *   with reason `exited`).
  *
@@ -24,7 +23,7 @@
  *
  * @internal
  */
-import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks"
+import { type LoopDelayReader, openReader } from "./eventLoopMonitor.ts"
 import type { Cell } from "../../Process/internal/cell.ts"
 import type { ProcessStats } from "../../Process/internal/processStats.ts"
 import type { Runtime } from "../../Process/internal/runtime.ts"
@@ -73,7 +72,7 @@ export class AlertSampler {
   /** Timed handler samples already seen, per process (weak: freed with the process). */
   private readonly latencySeen = new WeakMap<ProcessStats, number>()
   private readonly history = new SweepHistory()
-  private readonly delay: IntervalHistogram
+  private readonly reader: LoopDelayReader
   private lastSweep: number
 
   constructor(
@@ -82,8 +81,7 @@ export class AlertSampler {
     now: number
   ) {
     this.lastSweep = now
-    this.delay = monitorEventLoopDelay({ resolution: 10 })
-    this.delay.enable()
+    this.reader = openReader()
   }
 
   /** The node's name (the subject of node alerts). */
@@ -161,7 +159,7 @@ export class AlertSampler {
       const settings = engine.settings
       this.history.push(maxId, Math.max(settings.minSamples, settings.baselineWindow))
     }
-    const delay = this.delay
+    const delay = this.reader.histogram
     if (engine.accepts("event_loop_delay") && delay.count > 0) {
       push(engine.record("event_loop_delay", NODE, undefined, delay.percentile(99) / 1e6, now, wall))
     }
@@ -179,11 +177,11 @@ export class AlertSampler {
 
   /** Delay samples the event-loop monitor holds since the last sweep (tests wait on it). */
   get delaySamples(): number {
-    return this.delay.count
+    return this.reader.histogram.count
   }
 
   close(): void {
-    this.delay.disable()
+    this.reader.close()
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * The node-level figures of an Observer snapshot: versions, memory, and the event loop's delay
- * (a `monitorEventLoopDelay` histogram) and utilisation, each over the interval since the previous
+ * (a reader of the thread's shared sampler, see `eventLoopMonitor.ts`) and utilisation, each over the interval since the previous
  * reading (at least {@link LOOP_WINDOW_MS} long).
  *
  * @internal
  */
 import { createRequire } from "node:module"
-import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks"
+import { type EventLoopUtilization, performance } from "node:perf_hooks"
+import { type LoopDelayReader, openReader } from "./eventLoopMonitor.ts"
 
 /** The versions a snapshot names. */
 export interface VersionFields {
@@ -52,7 +53,7 @@ const round = (value: number): number => (Number.isFinite(value) ? Math.round(va
 
 /** Samples the event loop while it is started; {@link read} gives the figures of the last interval. */
 export class LoopMonitor {
-  private histogram: IntervalHistogram | undefined = undefined
+  private reader: LoopDelayReader | undefined = undefined
   private utilizationMark: EventLoopUtilization | undefined = undefined
   private intervalStart = 0
   private last: LoopFields = { delayMeanMs: 0, delayP99Ms: 0, delayMaxMs: 0, utilization: 0 }
@@ -62,16 +63,15 @@ export class LoopMonitor {
   constructor(private readonly now: () => number) {}
 
   start(): void {
-    if (this.histogram !== undefined) return
-    this.histogram = monitorEventLoopDelay({ resolution: 10 })
-    this.histogram.enable()
+    if (this.reader !== undefined) return
+    this.reader = openReader()
     this.utilizationMark = performance.eventLoopUtilization()
     this.intervalStart = this.now()
   }
 
   stop(): void {
-    this.histogram?.disable()
-    this.histogram = undefined
+    this.reader?.close()
+    this.reader = undefined
   }
 
   /**
@@ -79,7 +79,7 @@ export class LoopMonitor {
    * one starts), otherwise those of the previous interval (or of the current one, if there is none).
    */
   read(): LoopFields {
-    const histogram = this.histogram
+    const histogram = this.reader?.histogram
     if (histogram === undefined || this.utilizationMark === undefined) return this.last
     const now = this.now()
     const current = (): LoopFields => ({

@@ -33,11 +33,12 @@ export class Job extends Schema.Class<Job>("effect-otp/demo/Job")({
 }) {}
 
 /**
- * What the dispatcher's queue reports: jobs waiting, done (in total and per worker node), moved
+ * What the dispatcher's queue reports: jobs queued, drivers waiting for one, done (in total and per worker node), moved
  * back to the queue after a worker was lost, and dropped because the queue was full.
  */
 export class JobStats extends Schema.Class<JobStats>("effect-otp/demo/JobStats")({
   queued: Schema.Number,
+  waiting: Schema.Number,
   done: Schema.Number,
   moved: Schema.Number,
   dropped: Schema.Number,
@@ -46,11 +47,13 @@ export class JobStats extends Schema.Class<JobStats>("effect-otp/demo/JobStats")
 
 /**
  * The protocol of the dispatcher's `jobs` server. `Take` waits while the queue is empty (the
- * caller is answered when a job arrives), so a driver calls it with an infinite timeout.
+ * caller is answered when a job arrives), so a driver calls it with an infinite timeout; it names
+ * the driver's pid, which the server monitors while it waits, so that a driver that dies waiting
+ * is dropped instead of being handed (and losing) the next job.
  */
 export const Jobs = Protocol.make({
   Submit: Protocol.cast({ payload: { input: Schema.Number } }),
-  Take: Protocol.call({ payload: { worker: Schema.String }, success: Job }),
+  Take: Protocol.call({ payload: { worker: Schema.String, driver: Pid.Pid }, success: Job }),
   Complete: Protocol.cast({ payload: { id: Schema.Number, worker: Schema.String } }),
   Requeue: Protocol.cast({ payload: { job: Job } }),
   Stats: Protocol.call({ success: JobStats })
@@ -64,23 +67,30 @@ export const jobsName: GenServer.ServerName<typeof Jobs> = GenServer.name("jobs"
 /** The queue's bound: a job submitted to a full queue is dropped (and counted). */
 const MAX_QUEUED = 1_000
 
+/** A driver waiting in `Take`: its reply handle, and the monitor on its process. */
+interface Taker {
+  readonly from: GenServer.FromOf<typeof Jobs, "Take">
+  readonly ref: Signal.MonitorRef
+}
+
 interface JobsState {
   readonly nextId: number
   readonly queue: Array<Job>
-  readonly takers: Array<GenServer.FromOf<typeof Jobs, "Take">>
+  readonly takers: Array<Taker>
   readonly done: number
   readonly moved: number
   readonly dropped: number
   readonly byWorker: Record<string, number>
 }
 
-/** Hands queued jobs to waiting takers, in order. */
-const match = (state: JobsState): Effect.Effect<JobsState> =>
+/** Hands queued jobs to waiting takers, in order (a taker is no longer monitored once served). */
+const match = (state: JobsState) =>
   Effect.gen(function* () {
     while (state.queue.length > 0 && state.takers.length > 0) {
       const job = state.queue.shift()!
-      const from = state.takers.shift()!
-      yield* GenServer.replyTo(from, new Job({ id: job.id, input: job.input, attempt: job.attempt + 1 }))
+      const taker = state.takers.shift()!
+      yield* Effect.ignore(Process.demonitor(taker.ref, { flush: true }))
+      yield* GenServer.replyTo(taker.from, new Job({ id: job.id, input: job.input, attempt: job.attempt + 1 }))
     }
     return state
   })
@@ -93,12 +103,18 @@ export const jobs = GenServer.behaviour(Jobs)({
   init: () =>
     Effect.succeed<JobsState>({ nextId: 1, queue: [], takers: [], done: 0, moved: 0, dropped: 0, byWorker: {} }),
   handleCall: {
-    Take: (_, state, from) => Effect.map(match({ ...state, takers: [...state.takers, from] }), GenServer.noReply),
+    Take: ({ driver }, state, from) =>
+      Effect.gen(function* () {
+        // A driver already gone is Down at once (noproc) and dropped in handleInfo.
+        const ref = yield* Effect.orDie(Process.monitor(driver))
+        return GenServer.noReply(yield* match({ ...state, takers: [...state.takers, { from, ref }] }))
+      }),
     Stats: (_, state) =>
       Effect.succeed(
         GenServer.reply(
           new JobStats({
             queued: state.queue.length,
+            waiting: state.takers.length,
             done: state.done,
             moved: state.moved,
             dropped: state.dropped,
@@ -125,7 +141,16 @@ export const jobs = GenServer.behaviour(Jobs)({
           byWorker: { ...state.byWorker, [worker]: (state.byWorker[worker] ?? 0) + 1 }
         })
       )
-  }
+  },
+  // A driver that died (or whose node was lost) while waiting in Take: forget it.
+  handleInfo: (message, state) =>
+    Effect.succeed(
+      GenServer.noReply(
+        message instanceof Signal.Down
+          ? { ...state, takers: state.takers.filter((taker) => taker.ref.id !== message.ref.id) }
+          : state
+      )
+    )
 })
 
 // --- Workers ---------------------------------------------------------------------------------
@@ -230,7 +255,7 @@ const driver = (node: string, settings: Settings, self: Pid.Pid) =>
       )
       let failed: string | undefined = undefined
       while (failed === undefined || failed === "CallTimeout") {
-        const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node }), { timeout: Infinity })
+        const job = yield* GenServer.call(jobsName, Jobs.Take({ worker: node, driver: self }), { timeout: Infinity })
         const started = yield* Clock.monotonicTimeNanos
         const result = yield* Effect.result(
           GenServer.call(pid, Worker.Work({ job }), { timeout: settings.callTimeoutMs })
