@@ -117,6 +117,9 @@ export * as Distribution from "./Cluster/Distribution.ts"
 /** Cluster-wide unique names (Erlang's `global`). @since 0.1.0 */
 export * as GlobalRegistry from "./Cluster/GlobalRegistry.ts"
 
+/** Process groups across the cluster (Erlang's `pg`). @since 0.1.0 */
+export * as ProcessGroups from "./Cluster/ProcessGroups.ts"
+
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
 

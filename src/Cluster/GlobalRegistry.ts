@@ -491,28 +491,31 @@ export const make: Effect.Effect<
 
   return GlobalRegistry.of({
     register: (name, pid, options) =>
-      Effect.flatMap(local.current, (current): Effect.Effect<void, NameTaken | NoProcess | NotAProcess | RegistryTimeout> => {
-        const target = pid ?? current?.pid
-        if (target === undefined) return Effect.fail(new NotAProcess({ operation: "GlobalRegistry.register" }))
-        if (target.node === local.name) {
-          const process = local.resolve(target)
-          if (process === undefined || !local.isAlive(process)) {
-            return Effect.fail(new NoProcess({ target: String(target) }))
-          }
-        }
-        return Effect.flatMap(
-          ask("register", name, target, options?.onConflict ?? "exitLoser", millisOf(options?.timeout)),
-          (answer): Effect.Effect<void, NameTaken | NoProcess> => {
-            if (answer.ok) {
-              engine.counters.registrations++
-              return Effect.void
+      Effect.flatMap(
+        local.current,
+        (current): Effect.Effect<void, NameTaken | NoProcess | NotAProcess | RegistryTimeout> => {
+          const target = pid ?? current?.pid
+          if (target === undefined) return Effect.fail(new NotAProcess({ operation: "GlobalRegistry.register" }))
+          if (target.node === local.name) {
+            const process = local.resolve(target)
+            if (process === undefined || !local.isAlive(process)) {
+              return Effect.fail(new NoProcess({ target: String(target) }))
             }
-            return answer.detail.endsWith("is not alive")
-              ? Effect.fail(new NoProcess({ target: String(target) }))
-              : Effect.fail(new NameTaken({ name, owner: `${answer.detail} (global)` }))
           }
-        )
-      }),
+          return Effect.flatMap(
+            ask("register", name, target, options?.onConflict ?? "exitLoser", millisOf(options?.timeout)),
+            (answer): Effect.Effect<void, NameTaken | NoProcess> => {
+              if (answer.ok) {
+                engine.counters.registrations++
+                return Effect.void
+              }
+              return answer.detail.endsWith("is not alive")
+                ? Effect.fail(new NoProcess({ target: String(target) }))
+                : Effect.fail(new NameTaken({ name, owner: `${answer.detail} (global)` }))
+            }
+          )
+        }
+      ),
     unregister: (name, options) =>
       Effect.map(ask("unregister", name, undefined, "exitLoser", millisOf(options?.timeout)), (answer) => {
         if (answer.ok) engine.counters.unregistrations++

@@ -503,9 +503,7 @@ export const trapExit = (enabled: boolean): Effect.Effect<boolean, NotAProcess, 
  * @category links and monitors
  * @since 0.1.0
  */
-export const link = (
-  target: Pid | string | GlobalName
-): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
+export const link = (target: Pid | string | GlobalName): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("link")

@@ -8,6 +8,7 @@ import * as Cluster from "../../src/Cluster/Cluster.ts"
 import type { ClusterConfig } from "../../src/Cluster/ClusterConfig.ts"
 import * as Distribution from "../../src/Cluster/Distribution.ts"
 import * as GlobalRegistry from "../../src/Cluster/GlobalRegistry.ts"
+import * as ProcessGroups from "../../src/Cluster/ProcessGroups.ts"
 import type { ProcessRuntime } from "../../src/index.ts"
 import * as MemoryTransport from "../../src/Transport/MemoryTransport.ts"
 import type { MemoryNetwork } from "../../src/Transport/MemoryNetwork.ts"
@@ -20,6 +21,7 @@ export type GlobalServices =
   | ProcessRuntime.ProcessRuntime
   | Cluster.Cluster
   | GlobalRegistry.GlobalRegistry
+  | ProcessGroups.ProcessGroups
 
 /** A node: its services, and a helper to run effects on it. */
 export interface GlobalNode {
@@ -27,6 +29,7 @@ export interface GlobalNode {
   readonly context: Context.Context<GlobalServices>
   readonly cluster: Cluster.Cluster["Service"]
   readonly registry: GlobalRegistry.GlobalRegistry["Service"]
+  readonly groups: ProcessGroups.ProcessGroups["Service"]
   readonly seed: string
   readonly run: <A, E>(effect: Effect.Effect<A, E, GlobalServices>) => Effect.Effect<A, E>
 }
@@ -36,6 +39,7 @@ const node = (name: string, context: Context.Context<GlobalServices>, seed: stri
   context,
   cluster: Context.get(context, Cluster.Cluster),
   registry: Context.get(context, GlobalRegistry.GlobalRegistry),
+  groups: Context.get(context, ProcessGroups.ProcessGroups),
   seed,
   run: (effect) => Effect.provideContext(effect, context)
 })
@@ -44,7 +48,7 @@ const node = (name: string, context: Context.Context<GlobalServices>, seed: stri
 export const tcpGlobalNode = (config: Partial<ClusterConfig> & { readonly nodeName: string }) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(
-      GlobalRegistry.layer.pipe(
+      Layer.mergeAll(GlobalRegistry.layer, ProcessGroups.layer).pipe(
         Layer.provideMerge(
           Distribution.layer(
             { host: "127.0.0.1", port: 0, secret: "global-test", ...fast, ...config },
@@ -58,11 +62,14 @@ export const tcpGlobalNode = (config: Partial<ClusterConfig> & { readonly nodeNa
   })
 
 /** A whole node on a MemoryNetwork (for partitions), in the current scope; its seed is `name@name:0`. */
-export const memoryGlobalNode = (network: MemoryNetwork, config: Partial<ClusterConfig> & { readonly nodeName: string }) =>
+export const memoryGlobalNode = (
+  network: MemoryNetwork,
+  config: Partial<ClusterConfig> & { readonly nodeName: string }
+) =>
   Effect.gen(function* () {
     const transport = MemoryTransport.layer(network, { name: config.nodeName, handshakeTimeout: 500 })
     const context = yield* Layer.build(
-      GlobalRegistry.layer.pipe(
+      Layer.mergeAll(GlobalRegistry.layer, ProcessGroups.layer).pipe(
         Layer.provideMerge(
           Distribution.layerOnCluster(
             Cluster.layerOn({ insecure: true, ...fast, ...config }).pipe(Layer.provide(transport)),
@@ -74,11 +81,15 @@ export const memoryGlobalNode = (network: MemoryNetwork, config: Partial<Cluster
     return node(config.nodeName, context, `${config.nodeName}@${config.nodeName}:0`)
   })
 
-/** Waits until every node's registry is in touch with all the others. */
+/** Waits until every node's registry and groups are in touch with all the others. */
 export const awaitRegistryPeers = (nodes: ReadonlyArray<GlobalNode>, ms = 10_000) =>
   Effect.forEach(
     nodes,
-    (n) => eventually(n.registry.stats, (stats) => stats.peers === nodes.length - 1, ms),
+    (n) =>
+      Effect.andThen(
+        eventually(n.registry.stats, (stats) => stats.peers === nodes.length - 1, ms),
+        eventually(n.groups.peers, (peers) => peers.length === nodes.length - 1, ms)
+      ),
     { discard: true }
   )
 
@@ -86,7 +97,12 @@ export const awaitRegistryPeers = (nodes: ReadonlyArray<GlobalNode>, ms = 10_000
 export const awaitOwner = (nodes: ReadonlyArray<GlobalNode>, name: string, expected: string | undefined, ms = 10_000) =>
   Effect.forEach(
     nodes,
-    (n) => eventually(Effect.sync(() => n.registry.whereisUnsafe(name)), (pid) => String(pid ?? undefined) === String(expected), ms),
+    (n) =>
+      eventually(
+        Effect.sync(() => n.registry.whereisUnsafe(name)),
+        (pid) => String(pid ?? undefined) === String(expected),
+        ms
+      ),
     { discard: true }
   )
 

@@ -66,6 +66,12 @@ export class GlobalEngine {
   private readonly owned = new Map<string, { readonly pid: Pid.Pid; readonly stop: () => void }>()
   /** Nodes whose registry said hello on their current link. */
   readonly peers = new Set<string>()
+  /**
+   * Nodes told of changes: those this node greeted on their current link (its later frames follow
+   * the greeting on that link) and the peers. Not only the peers: a change made between greeting a
+   * node and hearing back would otherwise never reach it.
+   */
+  private readonly audience = new Set<string>()
   private readonly pending = new Map<number, Pending>()
   private nextRef = 1
   readonly counters = new GlobalCounters()
@@ -196,12 +202,14 @@ export class GlobalEngine {
         return this.removeClaim(frame.name, fromWire(frame.pid))
       case "Hello": {
         this.peers.add(from)
+        this.audience.add(from)
         // The sender is authoritative for its own processes: its registrations that are not listed
         // ended while the link was down.
         const listed = new Set(frame.claims.map((claim) => `${claim.name}\u0000${claim.pid.id}`))
         for (const [name, claims] of [...this.claims]) {
           for (const claim of [...claims]) {
-            if (claim.pid.node === from && !listed.has(`${name}\u0000${claim.pid.id}`)) this.removeClaim(name, claim.pid)
+            if (claim.pid.node === from && !listed.has(`${name}\u0000${claim.pid.id}`))
+              this.removeClaim(name, claim.pid)
           }
         }
         for (const claim of frame.claims) this.onClaim(claim, from)
@@ -234,12 +242,13 @@ export class GlobalEngine {
 
   /** Says hello to a node whose link came up (or to every linked node when the registry starts). */
   greet(node: string): void {
-    this.deps.send(node, this.hello(true))
+    if (this.deps.send(node, this.hello(true))) this.audience.add(node)
   }
 
   /** A node's link went down: its registrations and requests to it end. */
   nodeDown(node: string): void {
     this.peers.delete(node)
+    this.audience.delete(node)
     for (const [name, claims] of [...this.claims]) {
       for (const claim of [...claims]) if (claim.pid.node === node) this.removeClaim(name, claim.pid)
     }
@@ -254,7 +263,7 @@ export class GlobalEngine {
   }
 
   private broadcast(frame: GlobalFrame): void {
-    for (const peer of this.peers) this.deps.send(peer, frame)
+    for (const node of this.audience) this.deps.send(node, frame)
   }
 
   // --------------------------------------------------------------------------------------------
