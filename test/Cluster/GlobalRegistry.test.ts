@@ -1,7 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import * as GlobalRegistry from "../../src/Cluster/GlobalRegistry.ts"
-import { ExitReason, GenServer, GlobalName, type Pid, Process, ProcessErrors, Signal } from "../../src/index.ts"
+import {
+  ExitReason,
+  GenServer,
+  GlobalName,
+  Metrics,
+  type Pid,
+  Process,
+  ProcessErrors,
+  Signal
+} from "../../src/index.ts"
 import * as MemoryNetwork from "../../src/Transport/MemoryNetwork.ts"
 import { awaitNodesUp } from "../support/clusterHarness.ts"
 import { kv, Kv } from "../support/distHarness.ts"
@@ -231,6 +240,16 @@ describe("GlobalRegistry across a partition", () => {
       assert.strictEqual(stats.localNames, 0)
       assert.strictEqual((yield* a.registry.stats).conflictsResolved, 0)
       assert.deepStrictEqual(yield* b.run(GlobalRegistry.registeredNames), ["leader"])
+      // The figures are served as metrics.
+      const metrics = yield* Layer.build(
+        Metrics.layer().pipe(Layer.provideMerge(Metrics.layerRegistry), Layer.provide(Layer.succeedContext(b.context)))
+      )
+      const text = yield* Effect.provideContext(Metrics.render, metrics)
+      const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1])
+      assert.strictEqual(sample("effect_otp_global_conflicts_resolved_total"), 1)
+      assert.strictEqual(sample("effect_otp_global_registrations_total"), 1)
+      assert.strictEqual(sample("effect_otp_global_names"), 1)
+      assert.strictEqual(sample("effect_otp_global_local_names"), 0)
     })
   )
 
