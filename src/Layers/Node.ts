@@ -35,6 +35,8 @@ import { Config, Context, Duration, Effect, Exit, Layer, Option, References, Sco
 import type * as BehaviourRegistry from "../Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../Cluster/Cluster.ts"
 import * as Distribution from "../Cluster/Distribution.ts"
+import * as GlobalRegistry from "../Cluster/GlobalRegistry.ts"
+import * as ProcessGroups from "../Cluster/ProcessGroups.ts"
 import * as Health from "../Observability/Health.ts"
 import * as HttpEndpoint from "../Observability/HttpEndpoint.ts"
 import * as Logging from "../Observability/Logging.ts"
@@ -61,6 +63,8 @@ export type Services =
   | Cluster.Cluster
   | Transport
   | Distribution.Distribution
+  | GlobalRegistry.GlobalRegistry
+  | ProcessGroups.ProcessGroups
   | HttpEndpoint.HttpEndpoint
   | Health.Health
 
@@ -207,10 +211,12 @@ const coreOf = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviour
     behaviours: options?.behaviours,
     runtime: options?.runtime
   })
-  const node =
+  const distributed =
     options?.behaviourServices === undefined
       ? distribution
       : Layer.provide(distribution, options.behaviourServices as Layer.Layer<BehaviourRegistry.Services<Specs[number]>>)
+  // Global names and process groups on every node (they only talk to nodes that run them too).
+  const node = Layer.mergeAll(GlobalRegistry.layer, ProcessGroups.layer).pipe(Layer.provideMerge(distributed))
   const endpoint = HttpEndpoint.layer(config.health)
   const served = Layer.mergeAll(
     Health.layer({ ...options?.health, seeds: config.cluster.seeds }),
