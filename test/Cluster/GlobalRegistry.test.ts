@@ -186,6 +186,37 @@ describe("GlobalRegistry in a connected cluster", () => {
   )
 })
 
+describe("GlobalRegistry when the arbiter is slow or lost", () => {
+  it.live(
+    "a request the arbiter does not answer fails with RegistryTimeout; one in flight when it leaves goes to the next",
+    () =>
+      Effect.gen(function* () {
+        const network = MemoryNetwork.make({ seed: 61 })
+        const aScope = yield* Scope.make()
+        const a = yield* Scope.provide(memoryGlobalNode(network, { nodeName: "a" }), aScope)
+        const b = yield* memoryGlobalNode(network, { nodeName: "b", seeds: ["a@a:0"] })
+        const c = yield* memoryGlobalNode(network, { nodeName: "c", seeds: ["a@a:0", "b@b:0"] })
+        yield* awaitRegistryPeers([a, b, c])
+        assert.strictEqual((yield* c.registry.stats).arbiter, "a")
+        const pid = yield* startKv(c)
+        // c's frames to a are held: the arbiter never hears the request.
+        network.stall("c", "a")
+        const timedOut = yield* Effect.flip(c.run(GlobalRegistry.register("slow", pid, { timeout: 200 })))
+        assert.instanceOf(timedOut, GlobalRegistry.RegistryTimeout)
+        assert.include(timedOut.message, "arbiter a")
+        // Another request is held, then a leaves: it is asked again of b, the next arbiter.
+        const pending = yield* Effect.forkChild(c.run(GlobalRegistry.register("moved", pid, { timeout: 30_000 })), {
+          startImmediately: true
+        })
+        yield* Scope.close(aScope, Exit.void)
+        yield* Fiber.join(pending).pipe(Effect.timeout(10_000))
+        assert.strictEqual((yield* c.registry.stats).arbiter, "b")
+        yield* awaitOwner([b, c], "moved", String(pid))
+        network.heal("c", "a")
+      })
+  )
+})
+
 describe("GlobalRegistry across a partition", () => {
   const split = (seed: number) =>
     Effect.gen(function* () {
