@@ -5,8 +5,8 @@
  * - `whereisPerSec`: `GlobalRegistry.whereis` of a name owned by a process on "a", from "c" (a local
  *   read of c's replica), in one fiber; best of 3 rounds of 5M.
  * - `whereisUnsafePerSec`: the same read through the service's synchronous `whereisUnsafe`.
- * - `effectYieldPerSec`: `yield* Effect.void` in the same kind of loop, the ceiling of any lookup
- *   returned as an Effect on this machine at that moment.
+ * - `effectYieldPerSec`: `yield* Effect.void` (a constant effect) in the same kind of loop: the
+ *   generator's own cost at that moment, a floor under any lookup returned as an Effect.
  * - `registerPerSec`: sequential `register` + `unregister` pairs of a local process under fresh
  *   names from "c", whose arbiter is "a" (the lowest-named node): each operation is a round trip to
  *   "a", which also tells "b". Best of 3 rounds of 5,000 pairs after 1,000 of warm-up.
@@ -65,7 +65,7 @@ const whereisLoop = Effect.gen(function* () {
   if (found !== WHEREIS) throw new Error(`owned-a resolved ${found} times of ${WHEREIS}`)
 })
 
-/** What one `yield*` of the cheapest effect costs here: the ceiling of any Effect-returning lookup. */
+/** What one `yield*` of a constant effect costs here: the generator's own share of a lookup. */
 const yieldLoop = Effect.gen(function* () {
   for (let i = 0; i < WHEREIS; i++) yield* Effect.void
 })

@@ -67,7 +67,7 @@ export type OnConflict = ConflictMethod
 
 /**
  * Told to the loser of a name conflict: the exit reason of its exit signal (`exitLoser`, inside an
- * `ExitReason.custom`: read it with {@link conflictOf}), or a message in its mailbox (`notifyLoser`,
+ * `ExitReason.custom`: read it with {@link conflictOf}; the signal comes from its node's system pid), or a message in its mailbox (`notifyLoser`,
  * `unregisterBoth`). `winner` is the pid that kept the name (`null` with `unregisterBoth`), `rival`
  * the other registration.
  *
@@ -241,7 +241,8 @@ export const name: {
  * then, the other nodes' shortly after. A pid may hold several global names.
  *
  * Fails with `NameTaken` when another pid holds the name (registering the same pid again succeeds),
- * `NoProcess` when `pid` is not alive, `NotAProcess` without `pid` outside a process, and
+ * `NoProcess` when `pid` is not alive (a pid of another node is checked by its node, which
+ * releases the name at once if the process has already exited), `NotAProcess` without `pid` outside a process, and
  * `RegistryTimeout` when the arbiter does not answer within `options.timeout` (default 5 s). If the
  * arbiter's node goes down meanwhile the request goes to the next arbiter. `options.onConflict`
  * says what happens if a partition heals with the name registered on both sides (see the module
