@@ -36,6 +36,8 @@ import type * as BehaviourRegistry from "../Cluster/BehaviourRegistry.ts"
 import * as Cluster from "../Cluster/Cluster.ts"
 import * as Distribution from "../Cluster/Distribution.ts"
 import * as AlertManager from "../Observability/AlertManager.ts"
+import * as GlobalRegistry from "../Cluster/GlobalRegistry.ts"
+import * as ProcessGroups from "../Cluster/ProcessGroups.ts"
 import * as Health from "../Observability/Health.ts"
 import * as HttpEndpoint from "../Observability/HttpEndpoint.ts"
 import * as Logging from "../Observability/Logging.ts"
@@ -77,6 +79,8 @@ export type Services =
   | Cluster.Cluster
   | Transport
   | Distribution.Distribution
+  | GlobalRegistry.GlobalRegistry
+  | ProcessGroups.ProcessGroups
   | HttpEndpoint.HttpEndpoint
   | Health.Health
   | SupervisorEvents.SupervisorEvents
@@ -237,10 +241,12 @@ const coreOf = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviour
     behaviours: options?.behaviours,
     runtime: options?.runtime
   })
-  const node =
+  const distributed =
     options?.behaviourServices === undefined
       ? distribution
       : Layer.provide(distribution, options.behaviourServices as Layer.Layer<BehaviourRegistry.Services<Specs[number]>>)
+  // Global names and process groups on every node (they only talk to nodes that run them too).
+  const node = Layer.mergeAll(GlobalRegistry.layer, ProcessGroups.layer).pipe(Layer.provideMerge(distributed))
   const endpoint = HttpEndpoint.layer(config.health)
   // What the node knows of itself: the Observer (and its system process for cluster-wide
   // queries) and the AlertManager, beneath the routes and the health report that read them.

@@ -13,6 +13,7 @@
 import { Context, Duration, Effect, Layer, Metric, Option } from "effect"
 import * as Cluster from "../Cluster/Cluster.ts"
 import type * as ClusterEvent from "../Cluster/ClusterEvent.ts"
+import * as GlobalRegistry from "../Cluster/GlobalRegistry.ts"
 import { runtimeOf } from "../Process/internal/context.ts"
 import { CALL_SAMPLE_EVERY, durationBounds, Histogram, histogramState } from "../Process/internal/stats.ts"
 import * as ProcessRuntime from "../Process/ProcessRuntime.ts"
@@ -225,7 +226,7 @@ const registerLinks = (collector: Collector, cluster: Cluster.Cluster["Service"]
  * the node is in a cluster, its status, the other nodes and the traffic on each link. Values are
  * read when the registry is rendered; the series go away when the layer is released.
  *
- * Needs the node's `ProcessRuntime`; uses its `Cluster` when there is one. Remote calls, casts,
+ * Needs the node's `ProcessRuntime`; uses its `Cluster` and `GlobalRegistry` when there are. Remote calls, casts,
  * spawns, monitors and links are published by the distribution layer itself (`effect_otp_remote_*`).
  *
  * @example
@@ -255,8 +256,35 @@ export const layer = (options?: MetricsOptions): Layer.Layer<never, never, Proce
       yield* Metric.update(escalationsTotal, 0)
       const cluster = yield* Effect.serviceOption(Cluster.Cluster)
       if (Option.isSome(cluster)) yield* registerCluster(collector, cluster.value)
+      const registry = yield* Effect.serviceOption(GlobalRegistry.GlobalRegistry)
+      if (Option.isSome(registry)) registerGlobal(collector, registry.value)
     })
   )
+
+/** The global registry's figures, read from its counters when rendered. */
+const registerGlobal = (collector: Collector, registry: GlobalRegistry.GlobalRegistry["Service"]) => {
+  const read = registry.statsUnsafe
+  collector.gauge(
+    "effect_otp_global_names",
+    "Global names registered in the cluster, as this node knows them",
+    () => read().names
+  )
+  collector.gauge(
+    "effect_otp_global_local_names",
+    "Global names held by this node's processes",
+    () => read().localNames
+  )
+  collector.counter(
+    "effect_otp_global_registrations_total",
+    "Successful global registrations made on this node",
+    () => read().registrations
+  )
+  collector.counter(
+    "effect_otp_global_conflicts_resolved_total",
+    "Global name conflicts (after a partition) this node resolved for its own processes",
+    () => read().conflictsResolved
+  )
+}
 
 /**
  * Renders every metric of the current registry in the Prometheus text format (version 0.0.4), as
