@@ -7,9 +7,10 @@ import {
   BehaviourRegistry,
   Cluster,
   Distribution,
+  ExitReason,
   GenServer,
   MemoryTransport,
-  type ProcessRuntime,
+  ProcessRuntime,
   Protocol,
   RemoteSupervisor
 } from "../../src/index.ts"
@@ -20,7 +21,8 @@ import { awaitNodesUp, fast } from "./clusterHarness.ts"
 export const Counter = Protocol.make({
   Get: Protocol.call({ success: Schema.Struct({ value: Schema.Number, node: Schema.String }) }),
   Add: Protocol.call({ payload: { n: Schema.Number }, success: Schema.Number }),
-  Crash: Protocol.cast()
+  Crash: Protocol.cast(),
+  Stop: Protocol.cast()
 })
 
 export const CounterSpec = BehaviourRegistry.define(
@@ -32,7 +34,10 @@ export const CounterSpec = BehaviourRegistry.define(
       Get: (_, state) => Effect.succeed(GenServer.reply({ value: state.value, node: state.node }, state)),
       Add: ({ n }, state) => Effect.succeed(GenServer.reply(state.value + n, { ...state, value: state.value + n }))
     },
-    handleCast: { Crash: () => Effect.die("crash asked for") }
+    handleCast: {
+      Crash: () => Effect.die("crash asked for"),
+      Stop: (_, state) => Effect.succeed(GenServer.stopWith(ExitReason.normal, state))
+    }
   })
 )
 
@@ -53,16 +58,22 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const transport = MemoryTransport.layer(network, { name, handshakeTimeout: 500 })
+    // Heartbeats carry the process count (least_loaded reads it); the runtime exists once built.
+    let runtime: ProcessRuntime.ProcessRuntime["Service"] | undefined
+    const processCount = Effect.sync(() => runtime?.processCount ?? 0)
     const context = yield* Layer.build(
       RemoteSupervisor.layer.pipe(
         Layer.provideMerge(
           Distribution.layerOnCluster(
-            Cluster.layerOn({ nodeName: name, insecure: true, seeds, ...fast }).pipe(Layer.provide(transport)),
+            Cluster.layerOn({ nodeName: name, insecure: true, seeds, processCount, ...fast }).pipe(
+              Layer.provide(transport)
+            ),
             { behaviours: [CounterSpec] }
           )
         )
       )
     ).pipe(Scope.provide(scope))
+    runtime = Context.get(context, ProcessRuntime.ProcessRuntime)
     const node: TestNode = {
       name,
       cluster: Context.get(context, Cluster.Cluster),
