@@ -60,6 +60,9 @@ export * as GenServer from "./Process/GenServer.ts"
 /** Names registered on a given node (`{Name, Node}`). @since 0.1.0 */
 export * as RemoteName from "./Process/RemoteName.ts"
 
+/** Cluster-wide names as targets (`{global, Name}`). @since 0.1.0 */
+export * as GlobalName from "./Process/GlobalName.ts"
+
 /** Supervisors: child specs, strategies, restart intensity, supervision Layers. @since 0.1.0 */
 export * as Supervisor from "./Supervisor/Supervisor.ts"
 
@@ -110,6 +113,9 @@ export * as ClusterEvent from "./Cluster/ClusterEvent.ts"
 
 /** Distribution: remote call, cast, send, spawn, monitors and links. @since 0.1.0 */
 export * as Distribution from "./Cluster/Distribution.ts"
+
+/** Cluster-wide unique names (Erlang's `global`). @since 0.1.0 */
+export * as GlobalRegistry from "./Cluster/GlobalRegistry.ts"
 
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"

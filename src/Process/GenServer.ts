@@ -1257,6 +1257,7 @@ export const stop = (
 ): Effect.Effect<void, NoProcess | CallTimeout | NodeDown, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const timeoutMs = timeout === undefined ? undefined : millisOf(timeout, Infinity)
+    target = runtime.resolveGlobal(target)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) {
       const bridge = runtime.remote
@@ -1379,14 +1380,15 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
   withRuntime((runtime, fiber) => {
     const message = request as Protocol.AnyCallRequest
     const timeout = millisOf(options?.timeout, DEFAULT_CALL_TIMEOUT)
-    const remote = asRemote(runtime.node, target)
+    const resolved = runtime.resolveGlobal<Target>(target)
+    const remote = asRemote(runtime.node, resolved)
     let start: (span: Tracer.AnySpan | undefined) => Effect.Effect<unknown, unknown>
     if (remote !== undefined) {
       const bridge = runtime.remote
       if (bridge === undefined) return Effect.fail(new NodeDown({ node: remote.node, reason: "not connected" }))
       start = (span) => bridge.call(remote, message, timeout, span)
     } else {
-      const cell = runtime.resolve(target)
+      const cell = runtime.resolve(resolved)
       if (cell === undefined) return Effect.fail(new NoProcess({ target: String(target) }))
       if (runtime.current(fiber) === cell) {
         return Effect.die(new Error(`${cell.pid} called itself (${message._tag}): that call could never be answered`))
@@ -1439,7 +1441,8 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
 ): Effect.Effect<void, NoProcess | MailboxFull | MessageTooLarge, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const message = request as Protocol.AnyCastRequest
-    const remote = asRemote(runtime.node, target)
+    const resolved = runtime.resolveGlobal<Target>(target)
+    const remote = asRemote(runtime.node, resolved)
     const context = fiber.context as Context.Context<never>
     const parent = parentSpanOf(fiber)
     const decision = decide(context, parent, remote !== undefined)
@@ -1459,8 +1462,8 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
         bridge.cast(remote, message, span)
       )
     }
-    const cell = runtime.resolve(target)
-    if (cell === undefined) return noLocalProcess(target)
+    const cell = runtime.resolve(resolved)
+    if (cell === undefined) return noLocalProcess(resolved)
     if (decision !== "span") return deliverTo(cell, message)
     if (dropped !== undefined) {
       return deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))

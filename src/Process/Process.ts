@@ -57,6 +57,7 @@ import type { Runtime } from "./internal/runtime.ts"
 import { unresolvedNamePid } from "./internal/signals.ts"
 import type { Pid } from "./Pid.ts"
 import type { ProcessRuntime } from "./ProcessRuntime.ts"
+import { GlobalName } from "./GlobalName.ts"
 import { RemoteName } from "./RemoteName.ts"
 import type * as Signal from "./Signal.ts"
 
@@ -66,12 +67,13 @@ import type * as Signal from "./Signal.ts"
 
 /**
  * Where a message or signal goes: a pid (of this node or another), a name registered on this node,
- * or a name on a given node (`RemoteName`). A name is resolved each time it is used.
+ * a name on a given node (`RemoteName`), or a cluster-wide name (`GlobalName`, resolved on this
+ * node through the `GlobalRegistry`). A name is resolved each time it is used.
  *
  * @category models
  * @since 0.1.0
  */
-export type Target = Pid | string | RemoteName
+export type Target = Pid | string | RemoteName | GlobalName
 
 /**
  * What a process body gets: its pid and its mailbox. `M` is the type of the messages other
@@ -309,6 +311,7 @@ export const spawnMonitor = <M, E = never, R = never>(
  */
 export const send = (target: Target, message: unknown): Effect.Effect<void, NoProcess | MailboxFull, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
+    target = runtime.resolveGlobal(target)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) {
       const bridge = runtime.remote
@@ -378,6 +381,7 @@ const signal = (
   reason: ExitReason.ExitReason,
   untrappable: boolean
 ): Effect.Effect<void, NoProcess> => {
+  target = runtime.resolveGlobal(target)
   const from = signalSource(runtime, fiber)
   const remote = asRemote(runtime.node, target)
   if (remote !== undefined) {
@@ -499,10 +503,14 @@ export const trapExit = (enabled: boolean): Effect.Effect<boolean, NotAProcess, 
  * @category links and monitors
  * @since 0.1.0
  */
-export const link = (target: Pid | string): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
+export const link = (
+  target: Pid | string | GlobalName
+): Effect.Effect<void, NotAProcess | NoProcess, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("link")
+    target = runtime.resolveGlobal(target)
+    if (target instanceof GlobalName) return Effect.fail(new NoProcess({ target: targetLabel(target) }))
     if (typeof target !== "string" && target.node !== runtime.node) {
       if (runtime.remote === undefined) me.signalExit(target, ExitReason.noconnection, false)
       else runtime.remote.link(me, target)
@@ -527,10 +535,12 @@ export const link = (target: Pid | string): Effect.Effect<void, NotAProcess | No
  * @category links and monitors
  * @since 0.1.0
  */
-export const unlink = (target: Pid | string): Effect.Effect<void, NotAProcess, ProcessRuntime> =>
+export const unlink = (target: Pid | string | GlobalName): Effect.Effect<void, NotAProcess, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("unlink")
+    target = runtime.resolveGlobal(target)
+    if (target instanceof GlobalName) return Effect.void
     if (typeof target !== "string" && target.node !== runtime.node) {
       runtime.remote?.unlink(me, target)
       return Effect.void
@@ -580,12 +590,15 @@ export const monitor = (target: Target): Effect.Effect<Signal.MonitorRef, NotAPr
   withRuntime((runtime, fiber) => {
     const me = runtime.current(fiber)
     if (me === undefined) return notAProcess("monitor")
+    target = runtime.resolveGlobal(target)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) return Effect.succeed(runtime.monitorRemote(me, remote))
     const other = runtime.resolve(target)
     const pid =
       other?.pid ??
-      (typeof target === "string" || target instanceof RemoteName ? unresolvedNamePid(runtime.node) : target)
+      (typeof target === "string" || target instanceof RemoteName || target instanceof GlobalName
+        ? unresolvedNamePid(runtime.node)
+        : target)
     return Effect.succeed(runtime.monitor(me, other, pid))
   })
 
@@ -658,6 +671,7 @@ export const awaitExit = (target: Target): Effect.Effect<ExitReason.ExitReason, 
   withRuntime((runtime) =>
     Effect.callback<ExitReason.ExitReason>((resume) => {
       const onExit = (reason: ExitReason.ExitReason) => resume(Effect.succeed(reason))
+      target = runtime.resolveGlobal(target)
       const remote = asRemote(runtime.node, target)
       if (remote === undefined) return Effect.sync(runtime.watchExit(runtime.resolve(target), onExit))
       if (runtime.remote === undefined) return onExit(ExitReason.noconnection)
@@ -704,6 +718,7 @@ export const sendAfter = (
 ): Effect.Effect<TimerRef, never, ProcessRuntime> =>
   withRuntime((runtime, fiber) => {
     const millis = toMillis(delay)
+    target = runtime.resolveGlobal(target)
     const remote = asRemote(runtime.node, target)
     if (remote !== undefined) {
       // Sent as the caller would send it: with its services, not with an empty context.
@@ -715,7 +730,10 @@ export const sendAfter = (
       return Effect.succeed(new TimerRef(id))
     }
     // A timer aimed at a local pid is cancelled with its process; names resolve when it fires.
-    const cell = typeof target === "string" || target instanceof RemoteName ? undefined : runtime.lookup(target)
+    const cell =
+      typeof target === "string" || target instanceof RemoteName || target instanceof GlobalName
+        ? undefined
+        : runtime.lookup(target)
     const id = runtime.startTimer(millis, cell, () => {
       runtime.resolve(target)?.mailbox.offerSystem(message)
     })
@@ -832,7 +850,7 @@ const infoOf = (cell: Cell): ProcessInfo => ({
  */
 export const info = (target: Target): Effect.Effect<Option.Option<ProcessInfo>, never, ProcessRuntime> =>
   withRuntime((runtime) => {
-    const cell = runtime.resolve(target)
+    const cell = runtime.resolve(runtime.resolveGlobal(target))
     return Effect.succeed(cell === undefined || !cell.alive ? Option.none() : Option.some(infoOf(cell)))
   })
 

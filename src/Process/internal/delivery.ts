@@ -8,6 +8,7 @@ import { Effect, type Fiber } from "effect"
 import { MailboxFull, NameTaken, NoProcess, NotAProcess } from "../Errors.ts"
 import type { ProcessContext, SpawnOptions, Target } from "../Process.ts"
 import type { ProcessRuntime } from "../ProcessRuntime.ts"
+import { GlobalName } from "../GlobalName.ts"
 import { RemoteName } from "../RemoteName.ts"
 import type { Cell } from "./cell.ts"
 import { withRuntime } from "./context.ts"
@@ -56,7 +57,7 @@ export const spawnCell = <M, E, R>(
  * pids), `NoProcess` for a name.
  */
 export const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =>
-  typeof target === "string" || target instanceof RemoteName
+  typeof target === "string" || target instanceof RemoteName || target instanceof GlobalName
     ? Effect.fail(new NoProcess({ target: targetLabel(target) }))
     : Effect.void
 

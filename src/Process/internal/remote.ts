@@ -19,6 +19,7 @@ import type * as ExitReason from "../ExitReason.ts"
 import type { CallTimeout, InitFailed } from "../GenServer.ts"
 import type { Pid } from "../Pid.ts"
 import type { AnySpec } from "../Protocol.ts"
+import { GlobalName } from "../GlobalName.ts"
 import type { RemoteName } from "../RemoteName.ts"
 import type { MonitorRef } from "../Signal.ts"
 import type { OverflowPolicy } from "./mailbox.ts"
@@ -209,5 +210,5 @@ export interface LocalNode {
  * The target as a remote one, if it names a process on another node than `node`. (Not a type
  * guard: a local pid is not "not a pid".)
  */
-export const asRemote = (node: string, target: Pid | string | RemoteName): RemoteTarget | undefined =>
-  typeof target !== "string" && target.node !== node ? target : undefined
+export const asRemote = (node: string, target: Pid | string | RemoteName | GlobalName): RemoteTarget | undefined =>
+  typeof target !== "string" && !(target instanceof GlobalName) && target.node !== node ? target : undefined

@@ -10,6 +10,7 @@ import { CurrentProcess } from "../CurrentProcess.ts"
 import { NameTaken } from "../Errors.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
+import { GlobalName } from "../GlobalName.ts"
 import { RemoteName } from "../RemoteName.ts"
 import type * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
@@ -78,6 +79,8 @@ export class Runtime {
   private closing = false
   /** How processes on other nodes are reached, once the cluster layer attached itself. */
   remote: RemoteBridge | undefined = undefined
+  /** The pid a global name is registered to, once a `GlobalRegistry` attached itself. */
+  globalResolver: ((name: string) => Pid.Pid | undefined) | undefined = undefined
 
   /**
    * @param timers Every timer and deadline of the runtime and of what runs on it (call, start,
@@ -194,9 +197,27 @@ export class Runtime {
     return this.table.get(pid.id)
   }
 
-  /** The live local process a pid or registered name refers to. */
-  resolve(target: Pid.Pid | string | RemoteName): Cell | undefined {
+  /**
+   * A global name as the pid registered under it now (a local read of the registry's replica);
+   * any other target, or a global name nobody holds, as it is.
+   */
+  resolveGlobal<T>(target: T | GlobalName): T | GlobalName | Pid.Pid {
+    if (!(target instanceof GlobalName)) return target
+    return this.globalResolver?.(target.name) ?? target
+  }
+
+  /** Lets a `GlobalRegistry` resolve global names. Returns the detach function. */
+  attachGlobal(resolver: (name: string) => Pid.Pid | undefined): () => void {
+    this.globalResolver = resolver
+    return () => {
+      if (this.globalResolver === resolver) this.globalResolver = undefined
+    }
+  }
+
+  /** The live local process a pid or registered name refers to (none for an unresolved global name). */
+  resolve(target: Pid.Pid | string | RemoteName | GlobalName): Cell | undefined {
     if (typeof target === "string") return this.names.get(target)
+    if (target instanceof GlobalName) return undefined
     if (target instanceof RemoteName) return target.node === this.node ? this.names.get(target.name) : undefined
     return this.lookup(target)
   }

@@ -1,0 +1,363 @@
+/**
+ * The global registry of one node: its replica of the cluster's registrations, the arbiter's
+ * decisions when this node is the arbiter, and the requests it sends the arbiter otherwise. Every
+ * handler is synchronous (frames arrive on the transport's read path, in order per link), so each
+ * decision is atomic. See `GlobalRegistry.ts` for the protocol.
+ *
+ * @internal
+ */
+import type { CancelTimer, Timers } from "../../internal/timers.ts"
+import * as ExitReason from "../../Process/ExitReason.ts"
+import type { LocalNode, LocalProcess } from "../../Process/internal/remote.ts"
+import * as Pid from "../../Process/Pid.ts"
+import type { GlobalFrame, WireClaim, WirePid } from "./globalFrames.ts"
+
+/** How a conflict over a name is resolved once two partitions heal. */
+export type ConflictMethod = "exitLoser" | "notifyLoser" | "unregisterBoth"
+
+/** One registration. */
+export interface Claim {
+  readonly pid: Pid.Pid
+  method: ConflictMethod
+}
+
+/** What the engine needs from its node. */
+export interface GlobalDeps {
+  readonly local: LocalNode
+  readonly timers: Timers
+  /** Sends a frame now; false when the node is not linked. */
+  readonly send: (node: string, frame: GlobalFrame) => boolean
+  /** Tells a losing process of its loss: exit signal or message, per the method. */
+  readonly tellLoser: (pid: Pid.Pid, name: string, winner: Pid.Pid | undefined, rival: Pid.Pid, exit: boolean) => void
+}
+
+/** Why a request to the arbiter did not get an answer. */
+export type RequestFailure = { readonly _tag: "ArbiterLost" } | { readonly _tag: "Timeout"; readonly arbiter: string }
+
+interface Pending {
+  readonly arbiter: string
+  readonly done: (answer: { ok: boolean; detail: string } | RequestFailure) => void
+  readonly cancelTimer: CancelTimer
+}
+
+const toWire = (pid: Pid.Pid): WirePid => ({ node: pid.node, id: pid.id, incarnation: pid.incarnation })
+const fromWire = (pid: WirePid): Pid.Pid => Pid.make(pid.node, pid.id, pid.incarnation)
+
+/** The order of claims in a conflict: the lower node name first, then the lower pid. */
+const before = (a: Pid.Pid, b: Pid.Pid): boolean =>
+  a.node !== b.node ? a.node < b.node : a.incarnation !== b.incarnation ? a.incarnation < b.incarnation : a.id < b.id
+
+/** Counters read by the metrics layer. */
+export class GlobalCounters {
+  /** Successful `register`s made on this node. */
+  registrations = 0
+  /** Successful `unregister`s made on this node. */
+  unregistrations = 0
+  /** Conflicts this node resolved for its own processes (a loser told, or both unregistered). */
+  conflictsResolved = 0
+}
+
+export class GlobalEngine {
+  /** Registrations per name; more than one only during a conflict. */
+  private readonly claims = new Map<string, Array<Claim>>()
+  /** The resolved owner of each name (what `whereis` reads). */
+  private readonly owners = new Map<string, Pid.Pid>()
+  /** Names held by this node's processes, with the hook that releases them on exit. */
+  private readonly owned = new Map<string, { readonly pid: Pid.Pid; readonly stop: () => void }>()
+  /** Nodes whose registry said hello on their current link. */
+  readonly peers = new Set<string>()
+  private readonly pending = new Map<number, Pending>()
+  private nextRef = 1
+  readonly counters = new GlobalCounters()
+  private readonly self: string
+
+  constructor(private readonly deps: GlobalDeps) {
+    this.self = deps.local.name
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // Reads
+
+  whereis(name: string): Pid.Pid | undefined {
+    return this.owners.get(name)
+  }
+
+  names(): Array<string> {
+    return [...this.owners.keys()]
+  }
+
+  get nameCount(): number {
+    return this.owners.size
+  }
+
+  get localNameCount(): number {
+    return this.owned.size
+  }
+
+  /** The arbiter: the lowest-named node among this one and its registry peers. */
+  arbiter(): string {
+    let lowest = this.self
+    for (const peer of this.peers) if (peer < lowest) lowest = peer
+    return lowest
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // The arbiter's decisions
+
+  /** Grants `name` to `pid` if nobody else holds it; broadcasts the claim. `undefined` means ok. */
+  grant(name: string, pid: Pid.Pid, method: ConflictMethod): string | undefined {
+    const current = this.claims.get(name)
+    if (current !== undefined && current.length > 0) {
+      const same = current.find((claim) => Pid.equals(claim.pid, pid))
+      if (same !== undefined && current.length === 1) return undefined
+      return `already registered to ${this.owners.get(name) ?? current[0]!.pid}`
+    }
+    if (pid.node === this.self) {
+      const process = this.deps.local.resolve(pid)
+      if (process === undefined || !this.deps.local.isAlive(process)) return `${pid} is not alive`
+    }
+    this.addClaim(name, pid, method, this.self)
+    this.broadcast({ _tag: "Claim", claim: { name, pid: toWire(pid), method } })
+    return undefined
+  }
+
+  /** Removes every registration of `name`; broadcasts the releases. Whether there was one. */
+  revoke(name: string): boolean {
+    const current = this.claims.get(name)
+    if (current === undefined) return false
+    for (const claim of [...current]) {
+      this.removeClaim(name, claim.pid)
+      this.broadcast({ _tag: "Release", name, pid: toWire(claim.pid) })
+    }
+    return true
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // Requests to the arbiter
+
+  /**
+   * Sends a request to the arbiter and calls `done` once with its answer, or with `ArbiterLost`
+   * when the arbiter's link drops first (the caller asks the new arbiter), or `Timeout`.
+   */
+  request(
+    arbiter: string,
+    op: "register" | "unregister",
+    name: string,
+    pid: Pid.Pid | undefined,
+    method: ConflictMethod,
+    timeoutMs: number,
+    done: Pending["done"]
+  ): () => void {
+    const ref = this.nextRef++
+    const cancelTimer = this.deps.timers.start(timeoutMs, () => {
+      if (this.pending.delete(ref)) done({ _tag: "Timeout", arbiter })
+    })
+    this.pending.set(ref, { arbiter, done, cancelTimer })
+    const sent = this.deps.send(arbiter, {
+      _tag: "Request",
+      ref,
+      op,
+      name,
+      pid: pid === undefined ? null : toWire(pid),
+      method
+    })
+    if (!sent) this.settle(ref, { _tag: "ArbiterLost" })
+    return () => {
+      const entry = this.pending.get(ref)
+      if (entry === undefined) return
+      this.pending.delete(ref)
+      entry.cancelTimer()
+    }
+  }
+
+  private settle(ref: number, answer: { ok: boolean; detail: string } | RequestFailure): void {
+    const entry = this.pending.get(ref)
+    if (entry === undefined) return
+    this.pending.delete(ref)
+    entry.cancelTimer()
+    entry.done(answer)
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // Frames and links
+
+  receive(frame: GlobalFrame, from: string): void {
+    switch (frame._tag) {
+      case "Request": {
+        const answer = this.answer(frame.op, frame.name, frame.pid, frame.method)
+        this.deps.send(from, { _tag: "Answer", ref: frame.ref, ok: answer === undefined, detail: answer ?? "" })
+        return
+      }
+      case "Answer":
+        return this.settle(frame.ref, { ok: frame.ok, detail: frame.detail })
+      case "Claim":
+        return this.onClaim(frame.claim, from)
+      case "Release":
+        return this.removeClaim(frame.name, fromWire(frame.pid))
+      case "Hello": {
+        this.peers.add(from)
+        // The sender is authoritative for its own processes: its registrations that are not listed
+        // ended while the link was down.
+        const listed = new Set(frame.claims.map((claim) => `${claim.name}\u0000${claim.pid.id}`))
+        for (const [name, claims] of [...this.claims]) {
+          for (const claim of [...claims]) {
+            if (claim.pid.node === from && !listed.has(`${name}\u0000${claim.pid.id}`)) this.removeClaim(name, claim.pid)
+          }
+        }
+        for (const claim of frame.claims) this.onClaim(claim, from)
+        if (frame.reply) this.deps.send(from, this.hello(false))
+        return
+      }
+    }
+  }
+
+  private answer(
+    op: "register" | "unregister",
+    name: string,
+    pid: WirePid | null,
+    method: ConflictMethod
+  ): string | undefined {
+    if (op === "unregister") return this.revoke(name) ? undefined : "not registered"
+    if (pid === null) return "no pid"
+    return this.grant(name, fromWire(pid), method)
+  }
+
+  /** This node's own registrations, as a `Hello`. */
+  hello(reply: boolean): GlobalFrame {
+    const claims: Array<WireClaim> = []
+    for (const [name, { pid }] of this.owned) {
+      const claim = this.claims.get(name)?.find((c) => Pid.equals(c.pid, pid))
+      if (claim !== undefined) claims.push({ name, pid: toWire(pid), method: claim.method })
+    }
+    return { _tag: "Hello", reply, claims }
+  }
+
+  /** Says hello to a node whose link came up (or to every linked node when the registry starts). */
+  greet(node: string): void {
+    this.deps.send(node, this.hello(true))
+  }
+
+  /** A node's link went down: its registrations and requests to it end. */
+  nodeDown(node: string): void {
+    this.peers.delete(node)
+    for (const [name, claims] of [...this.claims]) {
+      for (const claim of [...claims]) if (claim.pid.node === node) this.removeClaim(name, claim.pid)
+    }
+    for (const [ref, entry] of [...this.pending]) if (entry.arbiter === node) this.settle(ref, { _tag: "ArbiterLost" })
+  }
+
+  /** Stops watching local processes and fails pending requests (the registry is closing). */
+  close(): void {
+    for (const { stop } of this.owned.values()) stop()
+    this.owned.clear()
+    for (const ref of [...this.pending.keys()]) this.settle(ref, { _tag: "ArbiterLost" })
+  }
+
+  private broadcast(frame: GlobalFrame): void {
+    for (const peer of this.peers) this.deps.send(peer, frame)
+  }
+
+  // --------------------------------------------------------------------------------------------
+  // The replica
+
+  private onClaim(wire: WireClaim, from: string): void {
+    const pid = fromWire(wire.pid)
+    const name = wire.name
+    this.addClaim(name, pid, wire.method, from)
+    const mine = this.owned.get(name)
+    if (mine === undefined || Pid.equals(mine.pid, pid)) return
+    // Two registrations of one name (a partition healed, or arbiters disagreed while membership
+    // changed). Only the owner nodes act, and only on what the rival's own node says: a claim
+    // relayed by a third node may be stale (its release still on the way).
+    const claims = this.claims.get(name)!
+    const myClaim = claims.find((claim) => Pid.equals(claim.pid, mine.pid))
+    if (myClaim === undefined) return
+    if (from !== pid.node) {
+      this.deps.send(pid.node, { _tag: "Claim", claim: { name, pid: toWire(mine.pid), method: myClaim.method } })
+      return
+    }
+    const rival = claims.find((claim) => Pid.equals(claim.pid, pid))!
+    const iWin = before(mine.pid, pid)
+    const method = iWin ? myClaim.method : rival.method
+    if (iWin && method !== "unregisterBoth") {
+      // The rival's node decides the same on hearing of us; make sure it does.
+      this.deps.send(pid.node, { _tag: "Claim", claim: { name, pid: toWire(mine.pid), method: myClaim.method } })
+      return
+    }
+    this.counters.conflictsResolved++
+    // With unregisterBoth the rival loses too: it must hear our claim from us, even if its own
+    // greeting reached us before it learned of ours (then its later greeting no longer lists it).
+    if (method === "unregisterBoth") {
+      this.deps.send(pid.node, { _tag: "Claim", claim: { name, pid: toWire(mine.pid), method: myClaim.method } })
+    }
+    this.removeClaim(name, mine.pid)
+    this.broadcast({ _tag: "Release", name, pid: toWire(mine.pid) })
+    const both = method === "unregisterBoth"
+    this.deps.tellLoser(mine.pid, name, both ? undefined : pid, pid, method === "exitLoser")
+  }
+
+  private addClaim(name: string, pid: Pid.Pid, method: ConflictMethod, from: string): void {
+    let claims = this.claims.get(name)
+    if (claims === undefined) this.claims.set(name, (claims = []))
+    const known = claims.find((claim) => Pid.equals(claim.pid, pid))
+    if (known !== undefined) {
+      if (from === pid.node) known.method = method
+    } else {
+      claims.push({ pid, method })
+    }
+    if (pid.node === this.self && !this.owned.has(name)) this.own(name, pid)
+    this.resolveOwner(name)
+  }
+
+  private own(name: string, pid: Pid.Pid): void {
+    const process: LocalProcess | undefined = this.deps.local.resolve(pid)
+    if (process === undefined || !this.deps.local.isAlive(process)) {
+      // Granted to a process that has already exited: released at once.
+      queueMicrotask(() => this.releaseOwned(name, pid))
+      this.owned.set(name, { pid, stop: () => {} })
+      return
+    }
+    let stop: () => void = () => {}
+    this.owned.set(name, { pid, stop: () => stop() })
+    stop = this.deps.local.watchExit(process, () => this.releaseOwned(name, pid))
+  }
+
+  /** A local owner exited: its names are released here at once and everywhere by a broadcast. */
+  private releaseOwned(name: string, pid: Pid.Pid): void {
+    const mine = this.owned.get(name)
+    if (mine === undefined || !Pid.equals(mine.pid, pid)) return
+    this.removeClaim(name, pid)
+    this.broadcast({ _tag: "Release", name, pid: toWire(pid) })
+  }
+
+  private removeClaim(name: string, pid: Pid.Pid): void {
+    const claims = this.claims.get(name)
+    if (claims === undefined) return
+    const index = claims.findIndex((claim) => Pid.equals(claim.pid, pid))
+    if (index < 0) return
+    claims.splice(index, 1)
+    if (claims.length === 0) this.claims.delete(name)
+    const mine = this.owned.get(name)
+    if (mine !== undefined && Pid.equals(mine.pid, pid)) {
+      this.owned.delete(name)
+      mine.stop()
+    }
+    this.resolveOwner(name)
+  }
+
+  /** The owner of a name: its only claim, or the winner of a conflict (none if both lose). */
+  private resolveOwner(name: string): void {
+    const claims = this.claims.get(name)
+    if (claims === undefined || claims.length === 0) {
+      this.owners.delete(name)
+      return
+    }
+    let winner = claims[0]!
+    for (const claim of claims) if (before(claim.pid, winner.pid)) winner = claim
+    if (claims.length > 1 && winner.method === "unregisterBoth") this.owners.delete(name)
+    else this.owners.set(name, winner.pid)
+  }
+}
+
+/** The exit reason value of a lost conflict, for {@link GlobalDeps.tellLoser}. */
+export const conflictExit = (conflict: unknown): ExitReason.ExitReason => ExitReason.custom(conflict)

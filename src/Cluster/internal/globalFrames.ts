@@ -1,0 +1,56 @@
+/**
+ * The frames of the global registry's channel (`effect-otp.global`), between the registries of two
+ * nodes. See `GlobalRegistry.ts` for the protocol.
+ *
+ * @internal
+ */
+import { Schema } from "effect"
+import * as Channel from "../../Transport/Channel.ts"
+
+const WirePid = Schema.Struct({ node: Schema.String, id: Schema.Number, incarnation: Schema.Number })
+/** A pid as it travels. */
+export type WirePid = typeof WirePid.Type
+
+const Method = Schema.Literals(["exitLoser", "notifyLoser", "unregisterBoth"])
+
+const WireClaim = Schema.Struct({ name: Schema.String, pid: WirePid, method: Method })
+/** One registration: a name held by a pid, and how a conflict over it is resolved. */
+export type WireClaim = typeof WireClaim.Type
+
+/** Asks the arbiter to register or unregister a name; answered with `Answer` of the same ref. */
+const Request = Schema.Struct({
+  _tag: Schema.Literal("Request"),
+  ref: Schema.Number,
+  op: Schema.Literals(["register", "unregister"]),
+  name: Schema.String,
+  pid: Schema.NullOr(WirePid),
+  method: Method
+})
+
+/** The arbiter's answer: `ok`, or why not (`taken`: the current owner, printed). */
+const Answer = Schema.Struct({
+  _tag: Schema.Literal("Answer"),
+  ref: Schema.Number,
+  ok: Schema.Boolean,
+  detail: Schema.String
+})
+
+/** A registration, from the arbiter (it granted it) or from the owner's node (it holds it). */
+const Claim = Schema.Struct({ _tag: Schema.Literal("Claim"), claim: WireClaim })
+
+/** A registration that ended (exit, unregister, lost conflict). Ignored unless the pid matches. */
+const Release = Schema.Struct({ _tag: Schema.Literal("Release"), name: Schema.String, pid: WirePid })
+
+/**
+ * Every registration held by the sender's processes (it is authoritative for them): sent when a
+ * link comes up and when a registry starts; `reply` asks for the receiver's own in return.
+ */
+const Hello = Schema.Struct({ _tag: Schema.Literal("Hello"), reply: Schema.Boolean, claims: Schema.Array(WireClaim) })
+
+/** A frame of the global registry. */
+export const GlobalFrame = Schema.Union([Request, Answer, Claim, Release, Hello])
+/** A frame of the global registry. */
+export type GlobalFrame = typeof GlobalFrame.Type
+
+/** The channel. */
+export const channel = Channel.make("effect-otp.global", GlobalFrame)
