@@ -30,21 +30,23 @@
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, PubSub, Random, Scope, Stream } from "effect"
+import { type Duration, Effect, Option, PubSub, Random, Scope, Stream } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import type { NameTaken, NoProcess } from "../Process/Errors.ts"
 import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
-import type { Target } from "../Process/Process.ts"
+import * as Process from "../Process/Process.ts"
 import { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 import type { RestartType, Shutdown } from "../Supervisor/ChildSpec.ts"
 import { type ChildAlreadyStarted, type ChildNotFound, InvalidSupervisorFlags } from "../Supervisor/Errors.ts"
 import { BehaviourRegistry, type BehaviourSpec } from "./BehaviourRegistry.ts"
 import { Cluster } from "./Cluster.ts"
 import { Distribution } from "./Distribution.ts"
+import { GlobalRegistry } from "./GlobalRegistry.ts"
 import * as model from "./internal/distSupModel.ts"
 import type * as placement from "./internal/distSupPlacement.ts"
 import { type ResolvedChild, server } from "./internal/distSupServer.ts"
+import { standby as standbyLoop } from "./internal/distSupSingleton.ts"
 
 /**
  * A node a child may be placed on, as a selector function sees it: its name, its process count
@@ -108,6 +110,13 @@ export interface DistributedChildSpec<Args, P = unknown> {
   readonly name?: string | undefined
   readonly startTimeout?: Duration.Input | undefined
   readonly shutdown?: Shutdown | undefined
+  /**
+   * Register the child under this global name (needs `GlobalRegistry.layer`) each time it starts: a
+   * call by `GlobalRegistry.name(globalName)` reaches it wherever it runs, after moves included.
+   * A supervisor that starts (or takes over, see {@link singleton}) while a live process holds the
+   * name adopts that process as the child instead of starting another.
+   */
+  readonly globalName?: string | undefined
 }
 
 /**
@@ -443,7 +452,8 @@ const resolve = (spec: DistributedChildSpec<unknown>): ResolvedChild => ({
         ? 0
         : spec.shutdown === "infinity"
           ? Infinity
-          : toMillis(spec.shutdown)
+          : toMillis(spec.shutdown),
+  globalName: spec.globalName
 })
 
 /** A small seeded generator: repeatable under `TestRandom`, no global state. */
@@ -517,18 +527,49 @@ export const start = (
   options?: StartOptions
 ): Effect.Effect<DistributedSupervisor, StartError, ProcessRuntime | Cluster | Distribution | BehaviourRegistry> =>
   Effect.gen(function* () {
+    const prepared = yield* prepare(spec, false)
+    const pid = yield* unwrapPlacement(
+      GenServer.start(prepared.behaviour, prepared.children, {
+        ...serverOptions,
+        ...(options?.name === undefined ? {} : { name: options.name })
+      })
+    )
+    return { pid, events: prepared.events, subscribe: prepared.subscribe }
+  })
+
+const serverOptions = { trapExit: true, timeout: Infinity, overflow: "suspend" } as const
+
+/** The `PlacementFailed` that made `init` fail, as the start's own error. */
+const unwrapPlacement = <A, E, R>(
+  started: Effect.Effect<A, E | GenServer.InitFailed, R>
+): Effect.Effect<A, E | GenServer.InitFailed | PlacementFailed, R> =>
+  Effect.catch(started, (error): Effect.Effect<never, E | PlacementFailed | GenServer.InitFailed> => {
+    if (error instanceof GenServer.InitFailed && error.reason._tag === "Failure") {
+      for (const part of error.reason.cause.reasons) {
+        if (part._tag === "Fail" && part.error instanceof model.PlacementFailed) return Effect.fail(part.error)
+      }
+    }
+    return Effect.fail(error)
+  })
+
+/** The server's behaviour, resolved children and event hub for `spec`. */
+const prepare = (spec: DistributedSupervisorSpec, singletonMode: boolean) =>
+  Effect.gen(function* () {
     const problem = invalid(spec)
     if (problem !== undefined) return yield* Effect.fail(problem)
+    const global = Option.getOrUndefined(yield* Effect.serviceOption(GlobalRegistry))
+    if (global === undefined && (spec.children ?? []).some((each) => each.globalName !== undefined)) {
+      return yield* Effect.fail(
+        new InvalidSupervisorFlags({ problem: "children with a globalName need GlobalRegistry.layer on this node" })
+      )
+    }
     const runtime = yield* ProcessRuntime
-    const cluster = yield* Cluster
-    const distribution = yield* Distribution
-    const registry = yield* BehaviourRegistry
     const seed = yield* Random.nextInt
     const pubsub = yield* PubSub.sliding<Event>(spec.eventBuffer ?? 1024)
     const behaviour = server({
-      cluster,
-      distribution,
-      registry,
+      cluster: yield* Cluster,
+      distribution: yield* Distribution,
+      registry: yield* BehaviourRegistry,
       node: runtime.node,
       processCount: () => runtime.processCount,
       publish: (event) => void PubSub.publishUnsafe(pubsub, event),
@@ -536,29 +577,147 @@ export const start = (
       maxRestarts: spec.maxRestarts ?? 3,
       withinMs: spec.within === undefined ? 5000 : toMillis(spec.within),
       retryMs: spec.retryAfter === undefined ? 500 : toMillis(spec.retryAfter),
-      random: generator(seed)
+      random: generator(seed),
+      global,
+      monitorChildren: singletonMode,
+      stopOnlyLocal: singletonMode
     })
-    const children = (spec.children ?? []).map((each) => resolve(each as DistributedChildSpec<unknown>))
-    const started = yield* GenServer.start(behaviour, children, {
-      trapExit: true,
-      timeout: Infinity,
-      overflow: "suspend",
-      ...(options?.name === undefined ? {} : { name: options.name })
-    }).pipe(
-      Effect.catchTag("InitFailed", (error): Effect.Effect<never, PlacementFailed | GenServer.InitFailed> => {
-        const reason = error.reason
-        if (reason._tag === "Failure") {
-          for (const part of reason.cause.reasons) {
-            if (part._tag === "Fail" && part.error instanceof model.PlacementFailed) return Effect.fail(part.error)
-          }
-        }
-        return Effect.fail(error)
+    return {
+      behaviour,
+      children: (spec.children ?? []).map((each) => resolve(each as DistributedChildSpec<unknown>)),
+      events: Stream.fromPubSub(pubsub),
+      subscribe: Effect.map(PubSub.subscribe(pubsub), (subscription) => Stream.fromSubscription(subscription))
+    }
+  })
+
+/**
+ * Options of {@link singleton}.
+ *
+ * @example
+ * ```ts
+ * import { DistributedSupervisor } from "effect-otp"
+ *
+ * const options: DistributedSupervisor.SingletonOptions = { name: "jobs" }
+ * ```
+ *
+ * @category options
+ * @since 0.1.0
+ */
+export interface SingletonOptions {
+  /** The global name of the active instance (the standbys elect through `<name>/active`). */
+  readonly name: string
+}
+
+/**
+ * This node's instance of a singleton distributed supervisor.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { DistributedSupervisor } from "effect-otp"
+ *
+ * const isActiveHere = (instance: DistributedSupervisor.Singleton) =>
+ *   Effect.map(instance.localServer, Option.isSome)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Singleton {
+  /** Its global name: `GlobalRegistry.name(name)` reaches the active instance from any node. */
+  readonly name: string
+  /** The pid of this node's standby process. */
+  readonly standby: Pid
+  /** The server's pid while this node's instance is the active one. */
+  readonly localServer: Effect.Effect<Option.Option<Pid>>
+  /** The events of this node's instance (while it is active), from the moment the stream runs. */
+  readonly events: Stream.Stream<Event>
+  /** Subscribes now to the events of this node's instance. */
+  readonly subscribe: Effect.Effect<Stream.Stream<Event>, never, Scope.Scope>
+}
+
+/**
+ * Runs this node's instance of a distributed supervisor that is a cluster singleton: run it on
+ * every node that may host the supervisor (with the same spec). One instance is active and holds
+ * the global name `options.name`; the others stand by. Semantics:
+ * - Election: through `GlobalRegistry` (the lock name `<name>/active`): in a connected cluster one
+ *   instance wins; after a partition heals, the registry's conflict resolution (lower node name
+ *   wins) makes the loser step down (it stops only the children on its own node).
+ * - Children are monitored, not linked: they outlive the active instance's node. When that node
+ *   dies, a standby takes over within the failure-detection bound (heartbeat interval x miss
+ *   threshold, plus one registration), finds the children that still run by their `globalName`
+ *   (adopts them: `ChildStarted` with `adopted: true`) and starts only the missing ones. A child
+ *   without a `globalName` cannot be found, so it is started again (its old instance, if it
+ *   still runs, is not stopped: give every child of a singleton a `globalName`).
+ * - Calls by `GlobalRegistry.name(name)` reach the active supervisor (`whichChildren`, ...); during
+ *   a takeover they fail with `NoProcess` until the new instance has registered.
+ * - Closing the scope stops this node's instance: if active, it stops its children on this node
+ *   and a standby elsewhere takes over the others.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { BehaviourRegistry, DistributedSupervisor, GenServer, GlobalRegistry, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }) })
+ * const CounterSpec = BehaviourRegistry.define(
+ *   "counter",
+ *   Schema.Number,
+ *   GenServer.behaviour(Counter)({
+ *     init: (n: number) => Effect.succeed(n),
+ *     handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) }
+ *   })
+ * )
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     yield* DistributedSupervisor.singleton(
+ *       { children: [DistributedSupervisor.child("c1", CounterSpec, 0, { globalName: "counter-1" })] },
+ *       { name: "counters" }
+ *     )
+ *     const children = yield* DistributedSupervisor.whichChildren(GlobalRegistry.name("counters"))
+ *     const value = yield* GenServer.call(GlobalRegistry.name("counter-1", Counter), Counter.Get())
+ *   })
+ * )
+ * ```
+ *
+ * @category starting and stopping
+ * @since 0.1.0
+ */
+export const singleton = (
+  spec: DistributedSupervisorSpec,
+  options: SingletonOptions
+): Effect.Effect<
+  Singleton,
+  InvalidSupervisorFlags,
+  ProcessRuntime | Cluster | Distribution | BehaviourRegistry | GlobalRegistry | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const global = yield* GlobalRegistry
+    const prepared = yield* Effect.catch(prepare(spec, true), (error) =>
+      error instanceof InvalidSupervisorFlags ? Effect.fail(error) : Effect.die(error)
+    )
+    let server: Pid | undefined
+    const standby = standbyLoop({
+      name: options.name,
+      global,
+      startServer: unwrapPlacement(GenServer.startLink(prepared.behaviour, prepared.children, serverOptions)),
+      retryMs: spec.retryAfter === undefined ? 500 : toMillis(spec.retryAfter),
+      onActive: (pid) => (server = pid)
+    })
+    const pid = yield* Effect.acquireRelease(Effect.orDie(Process.spawn(standby, { trapExit: true })), (pid) =>
+      Effect.gen(function* () {
+        const active = server
+        yield* Effect.ignore(Process.kill(pid))
+        if (active !== undefined) yield* Effect.ignore(Effect.timeoutOption(Process.awaitExit(active), "30 seconds"))
       })
     )
     return {
-      pid: started,
-      events: Stream.fromPubSub(pubsub),
-      subscribe: Effect.map(PubSub.subscribe(pubsub), (subscription) => Stream.fromSubscription(subscription))
+      name: options.name,
+      standby: pid,
+      localServer: Effect.sync(() => Option.fromNullishOr(server)),
+      events: prepared.events,
+      subscribe: prepared.subscribe
     }
   })
 
@@ -603,7 +762,7 @@ export const startScoped = (
  * @category starting and stopping
  * @since 0.1.0
  */
-export const stop = (supervisor: Target): Effect.Effect<void, NoProcess, ProcessRuntime> =>
+export const stop = (supervisor: Process.Target): Effect.Effect<void, NoProcess, ProcessRuntime> =>
   Effect.catchTag(GenServer.stop(supervisor), "CallTimeout", Effect.die)
 
 /**
@@ -658,7 +817,7 @@ export const startChild = <Args, P>(
  * @since 0.1.0
  */
 export const terminateChild = (
-  supervisor: Target,
+  supervisor: Process.Target,
   id: string
 ): Effect.Effect<void, ChildNotFound | GenServer.CallError, ProcessRuntime> =>
   GenServer.call(supervisor, model.DistProtocol.TerminateChild({ id }), { timeout: Infinity })
@@ -681,7 +840,7 @@ export const terminateChild = (
  * @since 0.1.0
  */
 export const whichChildren = (
-  supervisor: Target
+  supervisor: Process.Target
 ): Effect.Effect<ReadonlyArray<ChildInfo>, GenServer.CallError, ProcessRuntime> =>
   GenServer.call(supervisor, model.DistProtocol.WhichChildren())
 
@@ -698,5 +857,7 @@ export const whichChildren = (
  * @category introspection
  * @since 0.1.0
  */
-export const countChildren = (supervisor: Target): Effect.Effect<ChildCounts, GenServer.CallError, ProcessRuntime> =>
+export const countChildren = (
+  supervisor: Process.Target
+): Effect.Effect<ChildCounts, GenServer.CallError, ProcessRuntime> =>
   GenServer.call(supervisor, model.DistProtocol.CountChildren())

@@ -9,6 +9,7 @@ import {
   Distribution,
   ExitReason,
   GenServer,
+  GlobalRegistry,
   MemoryTransport,
   ProcessRuntime,
   Protocol,
@@ -16,6 +17,7 @@ import {
 } from "../../src/index.ts"
 import type { MemoryNetwork } from "../../src/Transport/MemoryNetwork.ts"
 import { awaitNodesUp, fast } from "./clusterHarness.ts"
+import { eventually } from "./transportHarness.ts"
 
 /** A counter that answers with its value and the node it runs on. */
 export const Counter = Protocol.make({
@@ -42,12 +44,17 @@ export const CounterSpec = BehaviourRegistry.define(
 )
 
 export type NodeServices =
-  Distribution.Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviourRegistry.BehaviourRegistry
+  | Distribution.Distribution
+  | ProcessRuntime.ProcessRuntime
+  | Cluster.Cluster
+  | BehaviourRegistry.BehaviourRegistry
+  | GlobalRegistry.GlobalRegistry
 
 export interface TestNode {
   readonly name: string
   readonly cluster: Cluster.Cluster["Service"]
-  readonly run: <A, E>(effect: Effect.Effect<A, E, NodeServices>) => Effect.Effect<A, E>
+  /** Runs `effect` with this node's services (any others, such as a Scope, come from the caller). */
+  readonly run: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, NodeServices>>
   /** Stops the node now (its processes, then a graceful leave). */
   readonly stop: Effect.Effect<void>
 }
@@ -62,7 +69,7 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
     let runtime: ProcessRuntime.ProcessRuntime["Service"] | undefined
     const processCount = Effect.sync(() => runtime?.processCount ?? 0)
     const context = yield* Layer.build(
-      RemoteSupervisor.layer.pipe(
+      Layer.mergeAll(RemoteSupervisor.layer, GlobalRegistry.layer).pipe(
         Layer.provideMerge(
           Distribution.layerOnCluster(
             Cluster.layerOn({ nodeName: name, insecure: true, seeds, processCount, ...fast }).pipe(
@@ -77,7 +84,10 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
     const node: TestNode = {
       name,
       cluster: Context.get(context, Cluster.Cluster),
-      run: (effect) => Effect.provideContext(effect, context),
+      run: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.updateContext(effect as Effect.Effect<A, E, never>, (outer: Context.Context<never>) =>
+          Context.merge(outer, context)
+        ) as unknown as Effect.Effect<A, E, Exclude<R, NodeServices>>,
       stop: Scope.close(scope, Exit.void)
     }
     return node
@@ -104,3 +114,10 @@ export const cluster = (network: MemoryNetwork, names: ReadonlyArray<string>) =>
     }
     return nodes
   })
+
+/** Retries `effect` until it succeeds with a value satisfying `predicate` (10 s at most); that value. */
+export const until = <A, E>(effect: Effect.Effect<A, E>, predicate: (a: A) => boolean = () => true) =>
+  Effect.flatMap(
+    eventually(Effect.result(effect), (result) => result._tag === "Success" && predicate(result.success)),
+    (result) => (result._tag === "Success" ? Effect.succeed(result.success) : Effect.die("not reached"))
+  )

@@ -34,7 +34,9 @@ export type ChildCounts = typeof ChildCounts.Type
 export class ChildStarted extends Schema.TaggedClass<ChildStarted>()("ChildStarted", {
   id: Schema.String,
   pid: Pid,
-  node: Schema.String
+  node: Schema.String,
+  /** Found running under its global name (by an instance that took over) rather than started. */
+  adopted: Schema.Boolean
 }) {}
 
 export class ChildExited extends Schema.TaggedClass<ChildExited>()("ChildExited", {

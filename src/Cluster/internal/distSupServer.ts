@@ -19,6 +19,7 @@ import type { RestartType } from "../../Supervisor/ChildSpec.ts"
 import { ChildAlreadyStarted, ChildNotFound } from "../../Supervisor/Errors.ts"
 import { Intensity } from "../../Supervisor/internal/intensity.ts"
 import { maxIntensityReason } from "../../Supervisor/Supervisor.ts"
+import type { GlobalRegistry } from "../GlobalRegistry.ts"
 import { type BehaviourRegistry, type BehaviourSpec, UnknownBehaviour } from "../BehaviourRegistry.ts"
 import type { Cluster } from "../Cluster.ts"
 import type { Distribution } from "../Distribution.ts"
@@ -46,6 +47,8 @@ export interface ResolvedChild {
   readonly startTimeout: number
   /** Milliseconds between the `shutdown` signal and a kill; 0 kills at once. */
   readonly shutdownMs: number
+  /** Registered under this global name once started (and adopted by it, see `adopt`). */
+  readonly globalName: string | undefined
 }
 
 /** What the server works with, captured by `start`. */
@@ -62,6 +65,15 @@ export interface ServerEnv {
   /** Milliseconds before a failed restart is tried again. */
   readonly retryMs: number
   readonly random: (bound: number) => number
+  /** The cluster's global registry, when the children have global names. */
+  readonly global: GlobalRegistry["Service"] | undefined
+  /**
+   * Monitor the children instead of linking them (the singleton: children outlive the supervisor's
+   * node and are adopted by the instance that takes over).
+   */
+  readonly monitorChildren: boolean
+  /** When the supervisor stops, stop only the children on its own node (the singleton). */
+  readonly stopOnlyLocal: boolean
 }
 
 interface Child {
@@ -99,7 +111,25 @@ const candidatesOf = (env: ServerEnv, tried: ReadonlySet<string>): Effect.Effect
 
 type StartFailure = { readonly message: string; readonly _tag: string }
 
+/** Starts `spec` on `node` (linked or monitored), then registers its global name if it has one. */
 const startOn = (
+  env: ServerEnv,
+  node: string,
+  spec: ResolvedChild
+): Effect.Effect<Pid, StartFailure, ProcessRuntime> => {
+  const started = startBare(env, node, spec)
+  const global = env.global
+  const globalName = spec.globalName
+  if (globalName === undefined || global === undefined) return started
+  return Effect.flatMap(started, (pid) =>
+    Effect.as(
+      Effect.onError(global.register(globalName, pid), () => Effect.ignore(Process.kill(pid))),
+      pid
+    )
+  )
+}
+
+const startBare = (
   env: ServerEnv,
   node: string,
   spec: ResolvedChild
@@ -107,7 +137,8 @@ const startOn = (
   if (node !== env.node) {
     return Effect.map(
       env.distribution.spawn(node, spec.behaviour, spec.args, {
-        link: true,
+        link: !env.monitorChildren,
+        monitor: env.monitorChildren,
         name: spec.name,
         timeout: spec.startTimeout
       }),
@@ -121,10 +152,12 @@ const startOn = (
     )
   }
   const behaviour = registered.behaviour as GenServer.Behaviour<unknown, unknown, unknown, unknown>
-  const started = GenServer.startLink(behaviour, spec.args, {
-    timeout: spec.startTimeout,
-    ...(spec.name === undefined ? {} : { name: spec.name })
-  }) as Effect.Effect<Pid, StartFailure, ProcessRuntime>
+  const options = { timeout: spec.startTimeout, ...(spec.name === undefined ? {} : { name: spec.name }) }
+  const started = (
+    env.monitorChildren
+      ? Effect.tap(GenServer.start(behaviour, spec.args, options), (pid) => Process.monitor(pid))
+      : GenServer.startLink(behaviour, spec.args, options)
+  ) as Effect.Effect<Pid, StartFailure, ProcessRuntime>
   const services = registered.services
   return services === undefined
     ? started
@@ -177,6 +210,20 @@ const place = (
 
 const key = (pid: Pid): string => String(pid)
 
+/**
+ * The live process already holding the child's global name, watched (monitored or linked) as a
+ * child: how an instance that takes over finds the children that still run.
+ */
+const adopt = (
+  env: ServerEnv,
+  spec: ResolvedChild
+): Effect.Effect<{ readonly pid: Pid; readonly node: string } | undefined, never, ProcessRuntime> => {
+  const pid = spec.globalName === undefined ? undefined : env.global?.whereisUnsafe(spec.globalName)
+  if (pid === undefined) return Effect.succeed(undefined)
+  const watch = env.monitorChildren ? Effect.asVoid(Process.monitor(pid)) : Effect.ignore(Process.link(pid))
+  return Effect.as(Effect.orDie(watch), { pid, node: pid.node })
+}
+
 const record = (state: State, child: Child, placed: { readonly pid: Pid; readonly node: string }) => {
   child.pid = placed.pid
   child.node = placed.node
@@ -194,13 +241,13 @@ const stopChild = (pid: Pid, shutdownMs: number): Effect.Effect<void, never, Pro
         if (exited._tag === "None") yield* Effect.ignore(Process.kill(pid))
       })
 
-/** Stops every running child, in reverse start order. */
-const stopAll = (state: State): Effect.Effect<void, never, ProcessRuntime> =>
+/** Stops every running child (only those on this node for the singleton), in reverse start order. */
+const stopAll = (env: ServerEnv, state: State): Effect.Effect<void, never, ProcessRuntime> =>
   Effect.forEach(
     [...state.children.values()].reverse(),
     (child) => {
       const pid = child.pid
-      if (pid === undefined) return Effect.void
+      if (pid === undefined || (env.stopOnlyLocal && pid.node !== env.node)) return Effect.void
       state.byPid.delete(key(pid))
       child.pid = undefined
       return stopChild(pid, child.spec.shutdownMs)
@@ -214,7 +261,8 @@ const countRestart = (state: State): Effect.Effect<boolean> =>
     Effect.sync(() => !state.intensity.add(Number(clock.monotonicTimeNanosUnsafe() / 1_000_000n)))
   )
 
-const giveUp = (state: State): Handled => Effect.as(stopAll(state), GenServer.stopWith(maxIntensityReason, state))
+const giveUp = (env: ServerEnv, state: State): Handled =>
+  Effect.as(stopAll({ ...env, stopOnlyLocal: false }, state), GenServer.stopWith(maxIntensityReason, state))
 
 const restart = (env: ServerEnv, state: State, child: Child): Handled =>
   Effect.matchEffect(
@@ -243,7 +291,11 @@ const restart = (env: ServerEnv, state: State, child: Child): Handled =>
     }
   )
 
-const onExit = (env: ServerEnv, state: State, exit: Signal.Exit): Handled => {
+const onExit = (
+  env: ServerEnv,
+  state: State,
+  exit: { readonly pid: Pid; readonly reason: ExitReason.ExitReason }
+): Handled => {
   const id = state.byPid.get(key(exit.pid))
   const child = id === undefined ? undefined : state.children.get(id)
   if (child === undefined) return Effect.succeed(GenServer.noReply(state))
@@ -263,7 +315,7 @@ const onExit = (env: ServerEnv, state: State, exit: Signal.Exit): Handled => {
   child.node = undefined
   child.status = "restarting"
   if (child.nodeLost) return restart(env, state, child)
-  return Effect.flatMap(countRestart(state), (exceeded) => (exceeded ? giveUp(state) : restart(env, state, child)))
+  return Effect.flatMap(countRestart(state), (exceeded) => (exceeded ? giveUp(env, state) : restart(env, state, child)))
 }
 
 const info = (child: Child): ChildInfo => ({
@@ -287,7 +339,9 @@ export const server = (env: ServerEnv) =>
           placement: { next: 0, random: env.random }
         }
         for (const spec of children) {
-          const placed = yield* Effect.onError(place(env, state, spec, new Set()), () => stopAll(state))
+          const adopted = yield* adopt(env, spec)
+          const placed =
+            adopted ?? (yield* Effect.onError(place(env, state, spec, new Set()), () => stopAll(env, state)))
           const child: Child = {
             spec,
             pid: undefined,
@@ -298,7 +352,9 @@ export const server = (env: ServerEnv) =>
           }
           state.children.set(spec.id, child)
           record(state, child, placed)
-          env.publish(new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node }))
+          env.publish(
+            new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node, adopted: adopted !== undefined })
+          )
         }
         return state
       }),
@@ -323,7 +379,7 @@ export const server = (env: ServerEnv) =>
           }
           state.children.set(spec.id, child)
           record(state, child, placed)
-          env.publish(new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node }))
+          env.publish(new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node, adopted: false }))
           return GenServer.reply(placed.pid, state)
         }),
       TerminateChild: ({ id }, state) =>
@@ -352,19 +408,19 @@ export const server = (env: ServerEnv) =>
         })
     },
     handleInfo: (message, state): Handled => {
-      if (message instanceof Signal.Exit) return onExit(env, state, message)
+      if (message instanceof Signal.Exit || message instanceof Signal.Down) return onExit(env, state, message)
       if (message instanceof Retry) {
         const child = state.children.get(message.id)
         if (child === undefined || child.status !== "restarting") return Effect.succeed(GenServer.noReply(state))
         return Effect.flatMap(countRestart(state), (exceeded) =>
-          exceeded ? giveUp(state) : restart(env, state, child)
+          exceeded ? giveUp(env, state) : restart(env, state, child)
         )
       }
       return Effect.succeed(GenServer.noReply(state))
     },
     terminate: (reason, state) =>
       Effect.andThen(
-        stopAll(state),
+        stopAll(env, state),
         Effect.sync(() => env.publish(new SupervisorStopped({ reason })))
       )
   })
