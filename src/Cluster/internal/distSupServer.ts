@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Clock, Context, Effect } from "effect"
+import { Clock, Context, Effect, Schedule } from "effect"
 import type { CurrentProcess } from "../../Process/CurrentProcess.ts"
 import { NodeDown } from "../../Process/Errors.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
@@ -111,6 +111,9 @@ const candidatesOf = (env: ServerEnv, tried: ReadonlySet<string>): Effect.Effect
 
 type StartFailure = { readonly message: string; readonly _tag: string }
 
+const REGISTER_RETRY_MS = 20
+const REGISTER_RETRIES = 25
+
 /** Starts `spec` on `node` (linked or monitored), then registers its global name if it has one. */
 const startOn = (
   env: ServerEnv,
@@ -123,7 +126,16 @@ const startOn = (
   if (globalName === undefined || global === undefined) return started
   return Effect.flatMap(started, (pid) =>
     Effect.as(
-      Effect.onError(global.register(globalName, pid), () => Effect.ignore(Process.kill(pid))),
+      Effect.onError(
+        // After a node loss, the registry's arbiter may not have dropped the lost node's names yet
+        // (each node sees the link go down on its own): a NameTaken is tried again for a while.
+        Effect.retry(global.register(globalName, pid), {
+          while: (error) => error._tag === "NameTaken",
+          schedule: Schedule.spaced(REGISTER_RETRY_MS),
+          times: REGISTER_RETRIES
+        }),
+        () => Effect.ignore(Process.kill(pid))
+      ),
       pid
     )
   )
