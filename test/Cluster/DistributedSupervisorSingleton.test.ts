@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
-import { DistributedSupervisor, GenServer, GlobalRegistry, MemoryNetwork } from "../../src/index.ts"
+import { DistributedSupervisor, GenServer, GlobalRegistry, MemoryNetwork, Process } from "../../src/index.ts"
 import { cluster, Counter, CounterSpec, type TestNode, until } from "../support/distSupHarness.ts"
 import { eventually } from "../support/transportHarness.ts"
 
@@ -90,5 +90,60 @@ describe("the supervisor as a cluster singleton", () => {
         assert.isBelow(elapsed, 3000)
         yield* Scope.close(scopeOfA, Exit.void)
       })
+  )
+
+  it.live("after a partition heals there is one active instance and exactly one instance of each child", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const nodes = yield* cluster(network, ["a", "b", "c"])
+      const [a, b, c] = nodes
+      // Local names too, to count the instances on every node.
+      const spec = {
+        selector: "round_robin" as const,
+        children: [1, 2, 3].map((i) =>
+          DistributedSupervisor.child(`c${i}`, CounterSpec, i * 10, { globalName: `counter-${i}`, name: `c${i}` })
+        )
+      }
+      const onA = yield* a!.run(DistributedSupervisor.singleton(spec, { name: "jobs" }))
+      yield* eventually(onA.localServer, Option.isSome)
+      const onB = yield* b!.run(DistributedSupervisor.singleton(spec, { name: "jobs" }))
+      const onC = yield* c!.run(DistributedSupervisor.singleton(spec, { name: "jobs" }))
+      const jobs = GlobalRegistry.name("jobs")
+      yield* until(b!.run(DistributedSupervisor.whichChildren(jobs)), (list) => list.length === 3)
+      const instances = (id: string) =>
+        Effect.map(
+          Effect.forEach(nodes, (node) => node!.run(Process.info(id))),
+          (found) => found.filter(Option.isSome).length
+        )
+      const actives = Effect.map(
+        Effect.forEach([onA, onB, onC], (instance) => instance.localServer),
+        (found) => found.filter(Option.isSome).length
+      )
+      // Split {a} | {b, c}: each side has its own active instance and its own copy of every child.
+      network.partition("a", "b")
+      network.partition("a", "c")
+      yield* eventually(actives, (count) => count === 2)
+      yield* eventually(instances("c1"), (count) => count === 2)
+      yield* eventually(instances("c2"), (count) => count === 2)
+      yield* eventually(instances("c3"), (count) => count === 2)
+      network.heal("a", "b")
+      network.heal("a", "c")
+      // Once the registries have resolved their conflicts (the lower node name wins).
+      yield* eventually(actives, (count) => count === 1)
+      for (const id of ["c1", "c2", "c3"]) yield* eventually(instances(id), (count) => count === 1)
+      const settled = yield* until(
+        a!.run(DistributedSupervisor.whichChildren(jobs)),
+        (list) => list.length === 3 && list.every((child) => child.status === "running")
+      )
+      for (let i = 1; i <= 3; i++) {
+        const pids = yield* Effect.forEach(nodes, (node) => node!.run(GlobalRegistry.whereis(`counter-${i}`)))
+        // Every node agrees on the owner, and it is the child the active supervisor reports.
+        assert.deepStrictEqual(
+          [...new Set(pids.map((pid) => String(Option.getOrThrow(pid))))],
+          [String(settled[i - 1]!.pid)]
+        )
+      }
+      assert.isTrue(Option.isSome(yield* onA.localServer))
+    })
   )
 })

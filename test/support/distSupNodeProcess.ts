@@ -47,10 +47,9 @@ const node = GlobalRegistry.layer.pipe(
 const program = Effect.gen(function* () {
   const cluster = yield* Cluster.Cluster
   printEvent({ _tag: "Ready", port: cluster.transport.address.port, node: cluster.local.name })
-  yield* cluster.awaitNodes(
-    nodes.split(",").filter((other) => other.length > 0 && other !== name),
-    { timeout: "20 seconds" }
-  )
+  // No timeout: the other nodes start one after the other (slowly on a loaded machine), and the
+  // parent kills this process if the cluster never forms.
+  yield* cluster.awaitNodes(nodes.split(",").filter((other) => other.length > 0 && other !== name))
   yield* DistributedSupervisor.singleton(jobsSpec, { name: "jobs" })
   printEvent({ _tag: "Standby" })
   return yield* Effect.never
