@@ -15,13 +15,13 @@
  * is then unknown), `CallTimeout` past `options.timeout` (default 30 s: a supervisor may be slow
  * while it starts a child), `NoProcess` when no supervisor is registered under the name there,
  * `UnknownBehaviour` when the node has not registered the behaviour, `RemoteDecodeError` when the
- * arguments do not decode there.
+ * arguments do not encode here or do not decode there.
  *
  * @since 0.1.0
  */
 import { type Duration, Effect, Layer, Schema } from "effect"
 import { toMillis } from "../internal/timers.ts"
-import type { RemoteDecodeError } from "../Process/Errors.ts"
+import { RemoteDecodeError } from "../Process/Errors.ts"
 import * as GenServer from "../Process/GenServer.ts"
 import type { Pid } from "../Process/Pid.ts"
 import { ProcessRuntime } from "../Process/ProcessRuntime.ts"
@@ -185,7 +185,15 @@ export const startChild = <Args, P>(
 ): Effect.Effect<GenServer.ServerPid<P>, StartChildError | RemoteDecodeError, ProcessRuntime> =>
   Effect.suspend(() => {
     const encoded = Schema.encodeUnknownResult(spec.behaviour.args)(spec.args)
-    if (encoded._tag === "Failure") return Effect.die(encoded.failure)
+    if (encoded._tag === "Failure") {
+      return Effect.fail(
+        new RemoteDecodeError({
+          node: supervisor.node,
+          what: `start arguments of ${spec.behaviour.name}`,
+          detail: encoded.failure.message
+        })
+      )
+    }
     const shutdown = spec.shutdown
     const request = AgentProtocol.StartChild({
       supervisor: supervisor.name,
