@@ -126,6 +126,12 @@ export * as ProcessGroups from "./Cluster/ProcessGroups.ts"
 /** Behaviours other nodes may spawn here, with the services they need. @since 0.1.0 */
 export * as BehaviourRegistry from "./Cluster/BehaviourRegistry.ts"
 
+/** Supervisors on other nodes: start, terminate, restart, delete and list their children. @since 0.1.0 */
+export * as RemoteSupervisor from "./Cluster/RemoteSupervisor.ts"
+
+/** Supervisors whose children are placed on cluster nodes and move when a node is lost. @since 0.1.0 */
+export * as DistributedSupervisor from "./Cluster/DistributedSupervisor.ts"
+
 // --- Observability: logs ---------------------------------------------------------------------
 
 /** Structured logs: JSON lines or readable lines, LOG_LEVEL / LOG_FORMAT, crash reports. @since 0.1.0 */

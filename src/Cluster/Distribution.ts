@@ -531,7 +531,8 @@ export interface NodeOptions<Specs extends ReadonlyArray<BehaviourRegistry.AnyBe
 /**
  * A whole distributed node: cluster membership, a process runtime whose pids carry the node's
  * name and incarnation, and distribution between them. Releasing the layer stops the local
- * processes, then leaves the cluster gracefully.
+ * processes, then leaves the cluster gracefully. It also provides the node's `BehaviourRegistry`
+ * (which `RemoteSupervisor` and `DistributedSupervisor` read to start children here).
  *
  * The layer requires the services of the behaviours it registers: provide them to it once, and
  * every server other nodes spawn here gets them. Forgetting one is a compile error where the
@@ -573,7 +574,7 @@ export const layer = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBeh
   config: ClusterConfig,
   options?: NodeOptions<Specs>
 ): Layer.Layer<
-  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | Transport,
+  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | Transport | BehaviourRegistry.BehaviourRegistry,
   InvalidClusterConfig | ListenFailed,
   BehaviourRegistry.Services<Specs[number]>
 > =>
@@ -614,7 +615,7 @@ export const layerOnCluster = <E, R, const Specs extends ReadonlyArray<Behaviour
   cluster: Layer.Layer<Cluster.Cluster, E, R>,
   options?: NodeOptions<Specs>
 ): Layer.Layer<
-  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster,
+  Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviourRegistry.BehaviourRegistry,
   E,
   R | BehaviourRegistry.Services<Specs[number]>
 > => layerWith(cluster, options, { runtime: undefined })
@@ -639,7 +640,7 @@ const layerWith = <C, E, R, Specs extends ReadonlyArray<BehaviourRegistry.AnyBeh
   )
   const behaviours = (options?.behaviours ?? []) as Specs
   return Layer.effect(Distribution, make).pipe(
-    Layer.provide(BehaviourRegistry.layer(behaviours)),
+    Layer.provideMerge(BehaviourRegistry.layer(behaviours)),
     Layer.provideMerge(runtimeLayer),
     Layer.provideMerge(clusterLayer)
   )
