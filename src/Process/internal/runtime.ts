@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Context, Effect, Fiber } from "effect"
+import { Context, Effect, type Exit, Fiber } from "effect"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import { CurrentProcess } from "../CurrentProcess.ts"
 import { NameTaken } from "../Errors.ts"
@@ -187,7 +187,7 @@ export class Runtime {
     // the one it started with (for its crash report); the others still have theirs when told.
     const ended = fiber.pollUnsafe()
     if (ended !== undefined) cell.onFiberExit(ended, processContext)
-    else fiber.addObserver((exit) => cell.onFiberExit(exit, undefined))
+    else fiber.addObserver(exitObserver(cell))
     return cell
   }
 
@@ -402,3 +402,13 @@ export class Runtime {
     return this.closing
   }
 }
+
+/**
+ * The observer of a process fiber's end. Made outside `spawn` on purpose: a closure made there
+ * would share `spawn`'s scope and keep the body and what it captured (a GenServer's starter, its
+ * `init` arguments) alive for the whole life of the process.
+ */
+const exitObserver =
+  (cell: Cell) =>
+  (exit: Exit.Exit<unknown, unknown>): void =>
+    cell.onFiberExit(exit, undefined)

@@ -114,11 +114,8 @@ export class Server {
   private callMatch: MatchHandlers | undefined = undefined
   private handleMatch: MatchHandlers | undefined = undefined
   private tracer: boolean | undefined = undefined
-  private readonly spanShapes = {
-    server: new Map<string, SpanShape>(),
-    consumer: new Map<string, SpanShape>(),
-    internal: new Map<string, SpanShape>()
-  }
+  /** Made on the first traced message: an untraced server (most, and every idle one) never needs them. */
+  private spanShapes: Record<"server" | "consumer" | "internal", Map<string, SpanShape>> | undefined = undefined
   /** The tag of the message being (or last) handled, for a crash report. */
   private lastTag: string | undefined = undefined
   /** This behaviour's count of handled messages (read by the metrics layer). */
@@ -272,7 +269,7 @@ export class Server {
    * server rather than per message: the span only reads them.
    */
   private spanShape(kind: "server" | "consumer" | "internal", method: string): SpanShape {
-    const shapes = this.spanShapes[kind]
+    const shapes = (this.spanShapes ??= { server: new Map(), consumer: new Map(), internal: new Map() })[kind]
     const cached = shapes.get(method)
     if (cached !== undefined && cached.registeredName === this.cell.name) return cached
     const cell = this.cell
