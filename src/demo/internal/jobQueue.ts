@@ -228,26 +228,40 @@ export interface Settings {
 
 const event = (name: string, fields: Record<string, unknown>) => Effect.annotateLogs({ "demo.event": name, ...fields })
 
+/** How long a driver waits before it tries again to start a worker that could not be started. */
+const SPAWN_RETRY_MS = 1_000
+
 const describe = (error: { readonly _tag: string; readonly message?: string }): string =>
   error.message === undefined || error.message === "" ? error._tag : `${error._tag}: ${error.message.split("\n")[0]}`
 
 /**
- * The driver of the worker on `node`: spawns the worker there, then takes jobs from the queue and
+ * The driver of the worker on `node` (up as `incarnation`): spawns the worker there (a spawn that
+ * fails other than with `NodeDown` is tried again every second while that incarnation is up), then takes jobs from the queue and
  * calls the worker with each, logging the latency of the remote call. A failed call puts the job
  * back at the head of the queue. Then: the node is down (`NodeDown`): the driver stops, and a new
  * one starts when the node is up again; the worker is gone (`NoProcess`, `ServerExited`): a new
  * worker is spawned; the call timed out: the same worker gets the next job.
  */
-const driver = (node: string, settings: Settings, self: Pid.Pid) =>
+const driver = (node: string, incarnation: number, settings: Settings, self: Pid.Pid) =>
   Effect.gen(function* () {
     while (true) {
       const spawned = yield* Effect.result(
         Distribution.spawn(node, WorkerSpec, { workMs: settings.workMs, driver: self })
       )
       if (spawned._tag === "Failure") {
-        return yield* Effect.logWarning(`could not start a worker on ${node}: ${describe(spawned.failure)}`).pipe(
-          event("worker_failed", { worker: node })
-        )
+        // Node down: this driver stops, the next NodeUp starts a new one. Anything else (a spawn
+        // that timed out, e.g. because it reached the node before its distribution was listening,
+        // which drops it; an init that failed): try again while the node stays up as the same
+        // incarnation, or the node would be left without a worker until it leaves and rejoins.
+        const retry = spawned.failure._tag !== "NodeDown"
+        yield* Effect.logWarning(
+          `could not start a worker on ${node}: ${describe(spawned.failure)}${retry ? `; retrying in ${SPAWN_RETRY_MS} ms` : ""}`
+        ).pipe(event("worker_failed", { worker: node, error: spawned.failure._tag }))
+        if (!retry) return
+        yield* Effect.sleep(SPAWN_RETRY_MS)
+        const members = yield* Cluster.nodes
+        if (!members.some((member) => member.id === node && member.incarnation === incarnation)) return
+        continue
       }
       const pid = spawned.success.pid
       yield* Effect.logInfo(`worker ${pid} started on ${node} (remote spawn)`).pipe(
@@ -308,7 +322,7 @@ export const placement = (settings: Settings) =>
           member._tag === "NodeUp"
             ? Effect.asVoid(
                 Process.spawnLink((driverProcess: Process.ProcessContext<never>) =>
-                  driver(member.id, settings, driverProcess.pid)
+                  driver(member.id, member.incarnation, settings, driverProcess.pid)
                 )
               )
             : Effect.void
