@@ -50,6 +50,8 @@ const before = (a: Pid.Pid, b: Pid.Pid): boolean =>
 /** How long a greeting waits for the peer's `Hello` before it is sent again (then doubling, up to the max). */
 const greetRetryMs = 200
 const greetRetryMaxMs = 3200
+/** Greetings sent again at most this many times (a node without a registry never answers). */
+const greetRetries = 8
 
 /** Counters read by the metrics layer. */
 export class GlobalCounters {
@@ -253,18 +255,19 @@ export class GlobalEngine {
    * again every {@link greetRetryMs} (doubling) until its own `Hello` arrives: frames sent just as a
    * link comes up can be lost without the link going down (two crossed dials, one connection
    * superseded), and a node that never hears the other's registrations never resolves a conflict.
+   * At most {@link greetRetries} times: a node without a global registry never answers.
    */
-  greet(node: string, retryMs = greetRetryMs): void {
+  greet(node: string, retryMs = greetRetryMs, retries = greetRetries): void {
     this.greetings.get(node)?.()
     this.greetings.delete(node)
     if (!this.deps.send(node, this.hello(true))) return
     this.audience.add(node)
-    if (this.peers.has(node)) return
+    if (this.peers.has(node) || retries === 0) return
     this.greetings.set(
       node,
       this.deps.timers.start(retryMs, () => {
         this.greetings.delete(node)
-        if (!this.peers.has(node)) this.greet(node, Math.min(retryMs * 2, greetRetryMaxMs))
+        if (!this.peers.has(node)) this.greet(node, Math.min(retryMs * 2, greetRetryMaxMs), retries - 1)
       })
     )
   }
