@@ -18,7 +18,8 @@
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
  * register a name the other side holds. When links come up, nodes exchange the registrations of
- * their own processes (each node is the authority on those). Two registrations of one name are a
+ * their own processes (each node is the authority on those), greeting again until the other's
+ * greeting arrives (one sent as crossed connections are settled may be lost). Two registrations of one name are a
  * conflict, resolved without wall clocks: the registration whose pid is on the lower-named node
  * wins (then the lower incarnation, then the lower pid), and the winner's `onConflict` says what
  * happens to the loser:
@@ -28,7 +29,8 @@
  * - `unregisterBoth`: neither keeps the name, both receive a {@link NameConflict} message (with no
  *   winner).
  * Only the loser's own node acts, and only on what the winner's node itself says (a registration
- * relayed by a third node may be stale), so a process is never told it lost to a process that had
+ * relayed by a third node may be stale; a node granted a name it already knows a rival for tells
+ * the rival's node itself), so a process is never told it lost to a process that had
  * already exited. While the exchange is in flight a node may briefly report the winner already;
  * once it settles every node agrees on one owner (or none) and at most one registration is left.
  *

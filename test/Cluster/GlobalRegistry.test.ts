@@ -360,3 +360,61 @@ describe("GlobalRegistry across a partition", () => {
     })
   )
 })
+
+describe("GlobalRegistry across a partition of three nodes", () => {
+  it.live("{a} | {b, c} both register the same names; after every heal all three agree and every loser is told", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make({ seed: 71 })
+      const a = yield* memoryGlobalNode(network, { nodeName: "a" })
+      const b = yield* memoryGlobalNode(network, { nodeName: "b", seeds: ["a@a:0"] })
+      const c = yield* memoryGlobalNode(network, { nodeName: "c", seeds: ["a@a:0", "b@b:0"] })
+      const nodes = [a, b, c]
+      yield* awaitRegistryPeers(nodes)
+      const TRIALS = 6
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const [near, far] = trial % 2 === 0 ? [b, c] : [c, b]
+        // "held" is a's from before the split (b and c drop it when a's links go down); "both" is
+        // registered on each side during the split.
+        const held = yield* startKv(a)
+        yield* a.run(GlobalRegistry.register(`held-${trial}`, held))
+        yield* awaitOwner(nodes, `held-${trial}`, String(held))
+        network.partition("a", "b")
+        network.partition("a", "c")
+        yield* eventually(a.cluster.connectedNodeCount, (n) => n === 0)
+        yield* eventually(b.cluster.connectedNodeCount, (n) => n === 1)
+        yield* eventually(c.cluster.connectedNodeCount, (n) => n === 1)
+        yield* awaitOwner([b, c], `held-${trial}`, undefined)
+        yield* near.run(GlobalRegistry.register(`held-${trial}`, yield* startKv(near)))
+        const onA = yield* startKv(a)
+        yield* a.run(GlobalRegistry.register(`both-${trial}`, onA))
+        yield* far.run(GlobalRegistry.register(`both-${trial}`, yield* startKv(far)))
+        const late = yield* startKv(a)
+        yield* a.run(GlobalRegistry.register(`late-${trial}`, late))
+        // c meets a again first; b, still cut off from a and its own arbiter, then grants the name
+        // a holds to a process on c: c already knows a's registration, b and a do not know of
+        // each other's. c must settle it with a.
+        network.heal("a", "c")
+        yield* eventually(c.registry.stats, (stats) => stats.peers === 2)
+        yield* eventually(a.registry.stats, (stats) => stats.peers === 1)
+        assert.strictEqual((yield* b.registry.stats).arbiter, "b")
+        yield* b.run(GlobalRegistry.register(`late-${trial}`, yield* startKv(c)))
+        network.heal("a", "b")
+        yield* awaitNodesUp(a.cluster, ["b", "c"], 10_000)
+        yield* awaitRegistryPeers(nodes)
+        // The registration on the lower node wins everywhere, and every loser lost its name.
+        yield* awaitOwner(nodes, `held-${trial}`, String(held))
+        yield* awaitOwner(nodes, `both-${trial}`, String(onA))
+        yield* awaitOwner(nodes, `late-${trial}`, String(late))
+        yield* eventually(b.registry.stats, (stats) => stats.localNames === 0)
+        yield* eventually(c.registry.stats, (stats) => stats.localNames === 0)
+        for (const n of nodes) {
+          assert.deepStrictEqual(
+            (yield* n.run(GlobalRegistry.registeredNames)).filter((name) => name.endsWith(`-${trial}`)).sort(),
+            [`both-${trial}`, `held-${trial}`, `late-${trial}`],
+            `trial ${trial} on ${n.name}`
+          )
+        }
+      }
+    })
+  )
+})

@@ -47,6 +47,12 @@ const fromWire = (pid: WirePid): Pid.Pid => Pid.make(pid.node, pid.id, pid.incar
 const before = (a: Pid.Pid, b: Pid.Pid): boolean =>
   a.node !== b.node ? a.node < b.node : a.incarnation !== b.incarnation ? a.incarnation < b.incarnation : a.id < b.id
 
+/** How long a greeting waits for the peer's `Hello` before it is sent again (then doubling, up to the max). */
+const greetRetryMs = 200
+const greetRetryMaxMs = 3200
+/** Greetings sent again at most this many times (a node without a registry never answers). */
+const greetRetries = 8
+
 /** Counters read by the metrics layer. */
 export class GlobalCounters {
   /** Successful `register`s made on this node. */
@@ -73,6 +79,8 @@ export class GlobalEngine {
    */
   private readonly audience = new Set<string>()
   private readonly pending = new Map<number, Pending>()
+  /** Greetings not yet answered by a `Hello`, each with the timer that sends it again. */
+  private readonly greetings = new Map<string, CancelTimer>()
   private nextRef = 1
   readonly counters = new GlobalCounters()
   private readonly self: string
@@ -202,6 +210,8 @@ export class GlobalEngine {
         return this.removeClaim(frame.name, fromWire(frame.pid))
       case "Hello": {
         this.peers.add(from)
+        this.greetings.get(from)?.()
+        this.greetings.delete(from)
         this.audience.add(from)
         // The sender is authoritative for its own processes: its registrations that are not listed
         // ended while the link was down.
@@ -240,13 +250,32 @@ export class GlobalEngine {
     return { _tag: "Hello", reply, claims }
   }
 
-  /** Says hello to a node whose link came up (or to every linked node when the registry starts). */
-  greet(node: string): void {
-    if (this.deps.send(node, this.hello(true))) this.audience.add(node)
+  /**
+   * Says hello to a node whose link came up (or to every linked node when the registry starts), and
+   * again every {@link greetRetryMs} (doubling) until its own `Hello` arrives: frames sent just as a
+   * link comes up can be lost without the link going down (two crossed dials, one connection
+   * superseded), and a node that never hears the other's registrations never resolves a conflict.
+   * At most {@link greetRetries} times: a node without a global registry never answers.
+   */
+  greet(node: string, retryMs = greetRetryMs, retries = greetRetries): void {
+    this.greetings.get(node)?.()
+    this.greetings.delete(node)
+    if (!this.deps.send(node, this.hello(true))) return
+    this.audience.add(node)
+    if (this.peers.has(node) || retries === 0) return
+    this.greetings.set(
+      node,
+      this.deps.timers.start(retryMs, () => {
+        this.greetings.delete(node)
+        if (!this.peers.has(node)) this.greet(node, Math.min(retryMs * 2, greetRetryMaxMs), retries - 1)
+      })
+    )
   }
 
   /** A node's link went down: its registrations and requests to it end. */
   nodeDown(node: string): void {
+    this.greetings.get(node)?.()
+    this.greetings.delete(node)
     this.peers.delete(node)
     this.audience.delete(node)
     for (const [name, claims] of [...this.claims]) {
@@ -257,6 +286,8 @@ export class GlobalEngine {
 
   /** Stops watching local processes and fails pending requests (the registry is closing). */
   close(): void {
+    for (const cancel of this.greetings.values()) cancel()
+    this.greetings.clear()
     for (const { stop } of this.owned.values()) stop()
     this.owned.clear()
     for (const ref of [...this.pending.keys()]) this.settle(ref, { _tag: "ArbiterLost" })
@@ -274,7 +305,20 @@ export class GlobalEngine {
     const name = wire.name
     this.addClaim(name, pid, wire.method, from)
     const mine = this.owned.get(name)
-    if (mine === undefined || Pid.equals(mine.pid, pid)) return
+    if (mine === undefined) return
+    if (Pid.equals(mine.pid, pid)) {
+      // One of ours, granted while the name already had a rival here (an arbiter on our side of a
+      // partition that had not heard of it): the rival's node must hear of ours from us, or the
+      // conflict is never resolved (it may not be in that arbiter's audience).
+      const claims = this.claims.get(name)!
+      const myClaim = claims.find((claim) => Pid.equals(claim.pid, pid))!
+      for (const claim of claims) {
+        if (!Pid.equals(claim.pid, pid) && claim.pid.node !== this.self) {
+          this.deps.send(claim.pid.node, { _tag: "Claim", claim: { name, pid: toWire(pid), method: myClaim.method } })
+        }
+      }
+      return
+    }
     // Two registrations of one name (a partition healed, or arbiters disagreed while membership
     // changed). Only the owner nodes act, and only on what the rival's own node says: a claim
     // relayed by a third node may be stale (its release still on the way).
