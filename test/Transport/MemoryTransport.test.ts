@@ -53,28 +53,6 @@ describe("MemoryTransport", () => {
     })
   )
 
-  it.live(
-    "frames that arrive while a starting node has not registered their channel yet are delivered, in order, when it does",
-    () =>
-      Effect.gen(function* () {
-        const { a, b } = yield* pair(MemoryNetwork.make())
-        yield* a.connect({ host: "b", port: 0 })
-        // b's link is up (a sees it) before b's later layers register their channels.
-        for (let i = 0; i < 5; i++) yield* a.send("b", Seq, i)
-        const marker = yield* collect(b, Channel.make("test.early-marker", Schema.Number), 1)
-        yield* a.send("b", Channel.make("test.early-marker", Schema.Number), 0)
-        yield* marker
-        const seen: Array<number> = []
-        yield* b.register(Seq, (n) => seen.push(n))
-        assert.deepStrictEqual(seen, [0, 1, 2, 3, 4])
-        yield* a.send("b", Seq, 5)
-        const after = yield* collect(b, Channel.make("test.early-after", Schema.Number), 1)
-        yield* a.send("b", Channel.make("test.early-after", Schema.Number), 0)
-        yield* after
-        assert.deepStrictEqual(seen, [0, 1, 2, 3, 4, 5])
-      })
-  )
-
   it.live("drop, duplicate and delay faults apply per direction", () =>
     Effect.gen(function* () {
       const network = MemoryNetwork.make({ seed: 5 })

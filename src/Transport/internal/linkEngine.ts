@@ -189,12 +189,6 @@ const extraElement = { fromTheFuture: true }
 
 const ignoreSent = (): void => {}
 
-/** How long after the engine starts frames for channels not registered yet are kept (milliseconds). */
-const EARLY_FRAMES_GRACE_MS = 30_000
-
-/** At most this many such frames are kept, all channels together. */
-const EARLY_FRAMES_MAX = 4096
-
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 /** Writes a whole frame body on the connection, counting it. */
@@ -254,17 +248,6 @@ export class LinkEngine {
   private readonly links = new Map<string, Connection>()
   private readonly connections = new Set<Connection>()
   private readonly channels = new Map<string, Registration>()
-  /**
-   * Frames that arrived, while this node starts, on a channel not registered yet: a peer sees this
-   * node up as soon as the link is, before its later layers (distribution, global names, groups)
-   * have registered their channels. Delivered in order when the channel registers; bounded in
-   * count and in time ({@link EARLY_FRAMES_MAX}, {@link EARLY_FRAMES_GRACE_MS}), then dropped.
-   */
-  private early: Map<string, Array<{ readonly c: Connection; readonly frame: Array<unknown> }>> | undefined = new Map()
-  private earlyCount = 0
-  private startedAt = 0
-  /** Channels registered at some point: a frame for one of them after it is gone is dropped, not held. */
-  private readonly registeredOnce = new Set<string>()
   private closing = false
   readonly events: PubSub.PubSub<LinkEvent>
   private readonly linkListeners = new Set<(event: LinkEvent) => void>()
@@ -281,7 +264,6 @@ export class LinkEngine {
   constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
     this.now = config.timers.now
-    this.startedAt = this.now()
     this.refusals = new Refusals(config.log, config.timers.now, config.context)
     this.versions = config.simulation?.versions ?? { min: minProtocolVersion, max: protocolVersion }
     this.extraFields = config.simulation?.extraFields === true
@@ -578,39 +560,8 @@ export class LinkEngine {
     if (typeof name !== "string" || frame.length < 2) return this.protocolError(c, "malformed data frame")
     const registration = this.channels.get(name)
     if (registration === undefined) {
-      if (this.holdEarly(name, c, frame)) return
       return this.config.log("Debug", `frame on unknown channel "${name}" from ${c.peer?.name} dropped`)
     }
-    this.deliver(c, name, registration, frame)
-  }
-
-  /** Keeps a frame for a channel not registered yet, while the node starts; false once that is over. */
-  private holdEarly(name: string, c: Connection, frame: Array<unknown>): boolean {
-    const early = this.early
-    if (early === undefined || this.registeredOnce.has(name)) return false
-    if (this.now() - this.startedAt > EARLY_FRAMES_GRACE_MS) {
-      this.early = undefined
-      this.earlyCount = 0
-      return false
-    }
-    if (this.earlyCount >= EARLY_FRAMES_MAX) return false
-    let held = early.get(name)
-    if (held === undefined) early.set(name, (held = []))
-    held.push({ c, frame })
-    this.earlyCount++
-    return true
-  }
-
-  /** The frames held for `name` while the node started, delivered in arrival order on links still open. */
-  private releaseEarly(name: string, registration: Registration): void {
-    const held = this.early?.get(name)
-    if (held === undefined) return
-    this.early!.delete(name)
-    this.earlyCount -= held.length
-    for (const { c, frame } of held) if (c.state === "open") this.deliver(c, name, registration, frame)
-  }
-
-  private deliver(c: Connection, name: string, registration: Registration, frame: Array<unknown>): void {
     let message: unknown
     try {
       message = registration.channel.decode(frame[1])
@@ -1036,8 +987,6 @@ export class LinkEngine {
             handler: handler as (message: unknown, from: NodeIdentity) => void
           }
           this.channels.set(channel.name, registration)
-          this.registeredOnce.add(channel.name)
-          this.releaseEarly(channel.name, registration)
           return Effect.addFinalizer(() =>
             Effect.sync(() => {
               if (this.channels.get(channel.name) === registration) this.channels.delete(channel.name)
