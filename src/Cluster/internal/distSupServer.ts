@@ -243,6 +243,27 @@ const record = (state: State, child: Child, placed: { readonly pid: Pid; readonl
   state.byPid.set(key(placed.pid), child.spec.id)
 }
 
+/** A child newly started (or adopted) at `placed`: entered in the state and announced. */
+const addChild = (
+  env: ServerEnv,
+  state: State,
+  spec: ResolvedChild,
+  placed: { readonly pid: Pid; readonly node: string },
+  adopted: boolean
+): void => {
+  const child: Child = {
+    spec,
+    pid: undefined,
+    node: undefined,
+    status: "running",
+    previousNode: undefined,
+    nodeLost: false
+  }
+  state.children.set(spec.id, child)
+  record(state, child, placed)
+  env.publish(new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node, adopted }))
+}
+
 /** Stops one child: a `shutdown` exit signal, then a kill if it has not exited within its shutdown time. */
 const stopChild = (pid: Pid, shutdownMs: number): Effect.Effect<void, never, ProcessRuntime> =>
   shutdownMs <= 0
@@ -354,19 +375,7 @@ export const server = (env: ServerEnv) =>
           const adopted = yield* adopt(env, spec)
           const placed =
             adopted ?? (yield* Effect.onError(place(env, state, spec, new Set()), () => stopAll(env, state)))
-          const child: Child = {
-            spec,
-            pid: undefined,
-            node: undefined,
-            status: "running",
-            previousNode: undefined,
-            nodeLost: false
-          }
-          state.children.set(spec.id, child)
-          record(state, child, placed)
-          env.publish(
-            new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node, adopted: adopted !== undefined })
-          )
+          addChild(env, state, spec, placed, adopted !== undefined)
         }
         return state
       }),
@@ -381,17 +390,7 @@ export const server = (env: ServerEnv) =>
             )
           }
           const placed = yield* place(env, state, spec, new Set())
-          const child: Child = {
-            spec,
-            pid: undefined,
-            node: undefined,
-            status: "running",
-            previousNode: undefined,
-            nodeLost: false
-          }
-          state.children.set(spec.id, child)
-          record(state, child, placed)
-          env.publish(new ChildStarted({ id: spec.id, pid: placed.pid, node: placed.node, adopted: false }))
+          addChild(env, state, spec, placed, false)
           return GenServer.reply(placed.pid, state)
         }),
       TerminateChild: ({ id }, state) =>
