@@ -293,7 +293,8 @@ const main = Effect.gen(function* () {
     callsPerSecSamplingOff: sampling?.callsPerSecSamplingOff ?? 0,
     callsPerSecSampling16: sampling?.callsPerSecSampling16 ?? 0,
     callsPerSecSampling1: sampling?.callsPerSecSampling1 ?? 0,
-    busySamplingPairRatios: sampling?.ratios ?? [],
+    busySamplingMedianRoundRatio: sampling?.busySamplingMedianRoundRatio ?? 0,
+    busySamplingEvery1MedianRoundRatio: sampling?.busySamplingEvery1MedianRoundRatio ?? 0,
     load: { before: loadBefore, after: load() },
     // Spans the receiver decoded in each traced mode, against 2 per root the sampler kept (the
     // CLIENT and SERVER span; the peer follows the caller's decision): fewer means the batch

@@ -18,14 +18,16 @@
  *   CPU-second (`process.cpuUsage`), less disturbed by other processes on a loaded machine.
  */
 import { cpus, loadavg } from "node:os"
-import { Effect, Schema } from "effect"
+import { Effect, ManagedRuntime, Schema } from "effect"
 import { GenServer, Observer, ProcessRuntime } from "../../src/index.ts"
 import { server, Bench } from "./protocol.ts"
 
 const PROCESSES = 100_000
-const ROUND_TRIPS = 200_000
 const WARMUP = 20_000
-const ROUNDS = 9
+/** Servers per sample rate, rounds, and calls per server and round: 4 x 60 x 2,500 = 600k calls per rate. */
+const SERVERS_PER_RATE = Number(process.env.BENCH_SERVERS_PER_RATE ?? 4)
+const CHUNKS = 240 / SERVERS_PER_RATE
+const CHUNK_CALLS = 2_500
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((x, y) => x - y)
@@ -73,59 +75,74 @@ export const snapshotCost = Effect.gen(function* () {
   }
 }).pipe(Effect.scoped, Effect.provide(Observer.layer), Effect.provide(ProcessRuntime.layer({ mailboxCapacity: 16 })))
 
-/** bench:local's call loop, in a fresh runtime with this sample rate. */
-const callRate = (busySampleEvery: number) =>
-  Effect.gen(function* () {
-    const pid = yield* GenServer.start(server, undefined)
-    const loop = (count: number) =>
+/** bench:local's call server, in its own runtime with this sample rate, kept for the whole measurement. */
+const callServer = async (busySampleEvery: number) => {
+  const runtime = ManagedRuntime.make(ProcessRuntime.layer({ busySampleEvery }))
+  const pid = await runtime.runPromise(GenServer.start(server, undefined))
+  const loop = (count: number) =>
+    runtime.runPromise(
       Effect.gen(function* () {
         for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
       })
-    yield* loop(WARMUP)
-    const cpuBefore = process.cpuUsage()
-    const { millis } = yield* timed(loop(ROUND_TRIPS))
-    const cpu = process.cpuUsage(cpuBefore)
-    yield* GenServer.stop(pid)
-    return {
-      perSec: Math.round((ROUND_TRIPS / millis) * 1000),
-      perCpuSec: Math.round((ROUND_TRIPS / (cpu.user + cpu.system)) * 1e6)
-    }
-  }).pipe(Effect.provide(ProcessRuntime.layer({ busySampleEvery })))
+    )
+  return { loop, dispose: () => runtime.runPromise(GenServer.stop(pid)).then(() => runtime.dispose()) }
+}
 
-export const samplingCost = Effect.gen(function* () {
-  const off: Array<number> = []
-  const on: Array<number> = []
-  const every1: Array<number> = []
-  const ratios: Array<number> = []
-  const ratios1: Array<number> = []
-  const cpuRatios: Array<number> = []
-  const orders = [
-    [0, 16, 1],
-    [16, 1, 0],
-    [1, 0, 16]
-  ] as const
-  for (let round = 0; round < ROUNDS; round++) {
-    const rates = new Map<number, { readonly perSec: number; readonly perCpuSec: number }>()
-    for (const every of orders[round % 3]!) rates.set(every, yield* callRate(every))
-    const a = rates.get(0)!.perSec
-    const b = rates.get(16)!.perSec
-    const c = rates.get(1)!.perSec
-    cpuRatios.push(rates.get(16)!.perCpuSec / rates.get(0)!.perCpuSec)
-    off.push(a)
-    on.push(b)
-    every1.push(c)
-    ratios.push(b / a)
-    ratios1.push(c / a)
-    console.error(`${new Date().toISOString()} calls/s sampling off ${a}, 1 in 16 ${b}, every message ${c}`)
-  }
-  return {
-    callsPerSecSamplingOff: median(off),
-    callsPerSecSampling16: median(on),
-    callsPerSecSampling1: median(every1),
-    busySamplingCostRatio: Number(median(ratios).toFixed(3)),
-    busySamplingEvery1CostRatio: Number(median(ratios1).toFixed(3)),
-    busySamplingCpuCostRatio: Number(median(cpuRatios).toFixed(3)),
-    ratios: ratios.map((ratio) => Number(ratio.toFixed(3)))
+/** Wall-clock and CPU milliseconds of one chunk. */
+const chunk = async (run: () => Promise<void>) => {
+  const cpuBefore = process.cpuUsage()
+  const start = performance.now()
+  await run()
+  const millis = performance.now() - start
+  const cpu = process.cpuUsage(cpuBefore)
+  return { millis, cpuMillis: (cpu.user + cpu.system) / 1000 }
+}
+
+export const samplingCost = Effect.promise(async () => {
+  // SERVERS_PER_RATE servers for each sample rate (off, 1 in 16, every message), each in its own
+  // runtime, measured in short chunks that rotate through all of them: the drift of the machine's
+  // speed falls on every rate alike, and so does the few-percent difference one server shows
+  // against another with the same settings (where its objects landed in the heap, the order in
+  // which they were built), which a single server per rate would report as a cost.
+  const rates = [0, 16, 1] as const
+  const servers = await Promise.all(
+    Array.from({ length: rates.length * SERVERS_PER_RATE }, (_, i) => callServer(rates[i % rates.length]!))
+  )
+  try {
+    for (const s of servers) await s.loop(WARMUP)
+    const totals = rates.map(() => ({ millis: 0, cpuMillis: 0 }))
+    const roundRatios: Array<number> = []
+    const roundRatios1: Array<number> = []
+    for (let round = 0; round < CHUNKS; round++) {
+      const times = rates.map(() => 0)
+      for (let k = 0; k < servers.length; k++) {
+        const index = (round + k) % servers.length
+        const { millis, cpuMillis } = await chunk(() => servers[index]!.loop(CHUNK_CALLS))
+        const rate = index % rates.length
+        totals[rate]!.millis += millis
+        totals[rate]!.cpuMillis += cpuMillis
+        times[rate]! += millis
+      }
+      roundRatios.push(times[0]! / times[1]!)
+      roundRatios1.push(times[0]! / times[2]!)
+    }
+    const calls = CHUNKS * CHUNK_CALLS * SERVERS_PER_RATE
+    const perSec = (rate: number) => Math.round((calls / totals[rate]!.millis) * 1000)
+    const perCpuSec = (rate: number) => (calls / totals[rate]!.cpuMillis) * 1000
+    const result = {
+      callsPerSecSamplingOff: perSec(0),
+      callsPerSecSampling16: perSec(1),
+      callsPerSecSampling1: perSec(2),
+      busySamplingCostRatio: Number((perSec(1) / perSec(0)).toFixed(3)),
+      busySamplingEvery1CostRatio: Number((perSec(2) / perSec(0)).toFixed(3)),
+      busySamplingCpuCostRatio: Number((perCpuSec(1) / perCpuSec(0)).toFixed(3)),
+      busySamplingMedianRoundRatio: Number(median(roundRatios).toFixed(3)),
+      busySamplingEvery1MedianRoundRatio: Number(median(roundRatios1).toFixed(3))
+    }
+    console.error(`${new Date().toISOString()} busy sampling: ${JSON.stringify(result)}`)
+    return result
+  } finally {
+    for (const s of servers) await s.dispose()
   }
 })
 

@@ -86,6 +86,13 @@ export const AlertKind = Schema.Literals(["mailbox_size", "handler_latency", "re
 /**
  * What an alert is about (see the `AlertKind` schema).
  *
+ * @example
+ * ```ts
+ * import type { AlertManager } from "effect-otp"
+ *
+ * const perNode = (kind: AlertManager.AlertKind): boolean => kind === "event_loop_delay"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */

@@ -178,6 +178,14 @@ export const ProcessStatus = Schema.Literals(["running", "waiting", "exiting"])
 /**
  * What a process is doing (see the {@link ProcessStatus} schema).
  *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const label = (status: Observer.ProcessStatus): string =>
+ *   status === "running" ? "in a handler" : status === "waiting" ? "idle" : "stopping"
+ * ```
+ *
  * @category snapshots
  * @since 0.1.0
  */
@@ -456,6 +464,22 @@ export const ObserverEvent = Schema.Union([ProcessStarted, ProcessExited, Proces
 
 /**
  * An event of {@link events}: `ProcessStarted`, `ProcessExited` or `ProcessRestarted`.
+ *
+ * @example
+ * ```ts
+ * import { Observer } from "effect-otp"
+ *
+ * const describe = (event: Observer.ObserverEvent): string => {
+ *   switch (event._tag) {
+ *     case "ProcessStarted":
+ *       return "started"
+ *     case "ProcessExited":
+ *       return "exited"
+ *     case "ProcessRestarted":
+ *       return "restarted"
+ *   }
+ * }
+ * ```
  *
  * @category events
  * @since 0.1.0

@@ -82,6 +82,15 @@ export const maxSnapshotProcesses: number = Server.MAX_SNAPSHOT_PROCESSES
 export const UnreachableReason = Schema.Literals(["timeout", "node_down", "no_observer", "failed"])
 
 /**
+ * Why a node has no answer in a cluster-wide result (see the `UnreachableReason` schema).
+ *
+ * @example
+ * ```ts
+ * import type { ObserverCluster } from "effect-otp"
+ *
+ * const retryable = (reason: ObserverCluster.UnreachableReason): boolean => reason === "timeout"
+ * ```
+ *
  * @category models
  * @since 0.1.0
  */
@@ -236,6 +245,13 @@ const sortKey: Record<TopBy, (info: Observer.ProcessInfo) => number> = {
 /**
  * How a top-N table is sorted: by mailbox size, by the share of the last window spent in handlers
  * (`busy`), or by messages handled per second over the last window (`rate`).
+ *
+ * @example
+ * ```ts
+ * import type { ObserverCluster } from "effect-otp"
+ *
+ * const orders: ReadonlyArray<ObserverCluster.TopBy> = ["mailbox", "busy", "rate"]
+ * ```
  *
  * @category models
  * @since 0.1.0
