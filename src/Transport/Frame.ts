@@ -213,6 +213,10 @@ export type NodeIdentity = typeof NodeIdentity.Type
  *   node accepts. A larger message fails on the sender with `MessageTooLarge`.
  * - `fragmentBytes`: present if the node reassembles fragmented messages; the largest fragment
  *   data it accepts. A sender cuts larger messages into fragments of at most this size.
+ * - `outOfBand`: `true` if the node also reassembles messages whose large strings and binaries
+ *   travel out of band (fragments of kind 3, added within version 2): a sender then streams those
+ *   values a fragment at a time instead of encoding the whole message at once. Absent (an earlier
+ *   release): such messages go to it as plain MessagePack in fragments.
  *
  * @example
  * ```ts
@@ -227,7 +231,8 @@ export type NodeIdentity = typeof NodeIdentity.Type
  */
 export const LinkLimits = {
   maxFrameBytes: Schema.optionalKey(Schema.Int),
-  fragmentBytes: Schema.optionalKey(Schema.Int)
+  fragmentBytes: Schema.optionalKey(Schema.Int),
+  outOfBand: Schema.optionalKey(Schema.Boolean)
 }
 
 /**

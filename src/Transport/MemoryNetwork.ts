@@ -21,6 +21,7 @@ import { toMillis } from "../internal/timers.ts"
 import type { Conn, ConnHandlers } from "./internal/conn.ts"
 import { joined, type Segments } from "./internal/largeBinaries.ts"
 import { noHandlers } from "./internal/conn.ts"
+import { isOutOfBand, type OutOfBand } from "./internal/outOfBand.ts"
 
 /**
  * Per-direction fault settings of a {@link MemoryNetwork}.
@@ -198,7 +199,14 @@ class MemoryConn implements Conn {
     return undefined
   }
 
-  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
+  /** Bodies travel whole: never with out-of-band values. */
+  outOfBand(): boolean {
+    return false
+  }
+
+  writeFragmented(body: Uint8Array | Segments | OutOfBand, sent: (ok: boolean) => void): void {
+    // The engine sends out-of-band values only where `outOfBand()` says so.
+    if (isOutOfBand(body)) throw new Error("a memory connection takes no out-of-band values")
     const open = !this.closed
     this.write(joined(body))
     sent(open)

@@ -69,7 +69,8 @@ const report = (label: string, here: Stats, there: Stats) =>
   console.log(
     `${label}: small calls t->c worst ${here.maxSmallCallMs.toFixed(1)} ms (${here.smallCalls} calls), ` +
       `c->t worst ${there.maxSmallCallMs.toFixed(1)} ms (${there.smallCalls} calls); worst event-loop block ` +
-      `t ${here.maxEventLoopDelayMs.toFixed(1)} ms, c ${there.maxEventLoopDelayMs.toFixed(1)} ms`
+      `t ${here.maxEventLoopDelayMs.toFixed(1)} ms, c ${there.maxEventLoopDelayMs.toFixed(1)} ms; longest GC pause ` +
+      `t ${here.maxGcPauseMs.toFixed(1)} ms, c ${there.maxGcPauseMs.toFixed(1)} ms`
   )
 
 describe("Large messages between OS processes", () => {

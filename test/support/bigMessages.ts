@@ -3,13 +3,15 @@
  * echoes large payloads and answers small pings, and a probe of small-call latency and event-loop
  * blocking on one node.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks"
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { Effect, Schema } from "effect"
 import { GenServer, Protocol, RemoteName } from "../../src/index.ts"
 
 export const Stats = Schema.Struct({
   /** Worst event-loop delay since the last reset, in milliseconds. */
   maxEventLoopDelayMs: Schema.Number,
+  /** Longest garbage-collection pause since the last reset, in milliseconds. */
+  maxGcPauseMs: Schema.Number,
   /** Worst latency of the small calls this node made to its peer since the last reset. */
   maxSmallCallMs: Schema.Number,
   smallCalls: Schema.Number,
@@ -35,6 +37,7 @@ export const Big = Protocol.make({
 /** Small-call latency and event-loop blocking on this node, and the NodeDowns it saw. */
 export class Probe {
   private readonly delay = monitorEventLoopDelay({ resolution: 5 })
+  maxGcPauseMs = 0
   maxSmallCallMs = 0
   smallCalls = 0
   smallCallFailures: Array<string> = []
@@ -42,10 +45,17 @@ export class Probe {
 
   constructor() {
     this.delay.enable()
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) this.maxGcPauseMs = Math.max(this.maxGcPauseMs, entry.duration)
+    })
+    gc.observe({ entryTypes: ["gc"] })
+    // The observer must not keep a finished test's process alive.
+    ;(gc as unknown as { unref?: () => void }).unref?.()
   }
 
   reset(): void {
     this.delay.reset()
+    this.maxGcPauseMs = 0
     this.maxSmallCallMs = 0
     this.smallCalls = 0
     this.smallCallFailures = []
@@ -54,6 +64,7 @@ export class Probe {
   stats(): Stats {
     return {
       maxEventLoopDelayMs: this.delay.max / 1e6,
+      maxGcPauseMs: this.maxGcPauseMs,
       maxSmallCallMs: this.maxSmallCallMs,
       smallCalls: this.smallCalls,
       smallCallFailures: this.smallCallFailures.slice(0, 5),

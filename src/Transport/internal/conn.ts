@@ -5,11 +5,18 @@
  */
 
 import type { Segments } from "./largeBinaries.ts"
+import type { OutOfBand } from "./outOfBand.ts"
 
 /** Callbacks the engine installs on a connection. */
 export interface ConnHandlers {
   /** A complete frame body arrived (a fragmented message once all its fragments are in). */
   readonly onFrame: (body: Uint8Array) => void
+  /**
+   * A message with out-of-band values arrived whole (see `outOfBand.ts`): its skeleton's bytes, its
+   * values in order, and its size on the wire. Connections that never announce `outOfBand` never
+   * call it.
+   */
+  readonly onParts?: (skeleton: Uint8Array, values: Array<unknown>, size: number) => void
   /** A fragment of a large message arrived: the link is not silent while it transfers. */
   readonly onFragment: () => void
   /** The byte stream violated the framing (oversized frame); the engine closes the connection. */
@@ -30,6 +37,8 @@ export interface OpenedLink {
    * an older peer, which only ever gets whole frames).
    */
   readonly peerFragmentBytes: number | undefined
+  /** Whether the peer takes messages with out-of-band values (it announced `outOfBand`). */
+  readonly peerOutOfBand?: boolean | undefined
 }
 
 /** A connection carrying frame bodies; writes are batched by the implementation. */
@@ -45,11 +54,16 @@ export interface Conn {
    */
   fragmentThreshold(): number | undefined
   /**
+   * Whether `writeFragmented` takes messages with out-of-band values (the connection fragments and
+   * the peer reassembles them).
+   */
+  outOfBand(): boolean
+  /**
    * Queues a message to be sent as fragments, interleaved with later frames (which go first);
    * `sent(true)` once its last fragment is handed to the socket, `sent(false)` if the connection
    * closed before.
    */
-  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void
+  writeFragmented(body: Uint8Array | Segments | OutOfBand, sent: (ok: boolean) => void): void
   /**
    * The node handshake completed: the connection now accepts frames up to its full limit (before
    * it, only frames up to `handshakeMaxFrameBytes`, so an unauthenticated peer cannot make the node

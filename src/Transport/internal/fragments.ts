@@ -10,7 +10,15 @@
  * ```text
  * first fragment:        0xc1  0x01  id:u32  total:u32  bytes...
  * continuation fragment: 0xc1  0x02  id:u32  bytes...
+ * first fragment of a message with out-of-band values:
+ *                        0xc1  0x03  id:u32  total:u32  count:u8  (kind:u8  size:u32) x count  bytes...
  * ```
+ *
+ * A message with out-of-band values (kind 3, see `outOfBand.ts`; sent only to a peer that announced
+ * `outOfBand` in its handshake) carries `count` values, each a binary (kind 1) or a UTF-8 string
+ * (kind 2) of `size` bytes, in that order, then its skeleton (the rest of the `total` bytes). The
+ * receiver copies each binary into its own buffer and decodes each string as its bytes arrive, so
+ * that no step handles more than a fragment, except the join of a string's decoded pieces.
  *
  * `id` numbers the messages in fragments on one connection and direction; `total` is the size of
  * the whole message (the frame body it would have been), which the receiver checks against its
@@ -23,14 +31,29 @@
  *
  * @internal
  */
+import { StringDecoder } from "node:string_decoder"
 import { headerBytes } from "../Framing.ts"
 import type { Segments } from "./largeBinaries.ts"
+import {
+  binaryPiece,
+  isOutOfBand,
+  maxOutOfBandValues,
+  type OutOfBand,
+  type Piece,
+  pieceBytes,
+  pairSafeEnd,
+  textPiece
+} from "./outOfBand.ts"
 
 /** First byte of a fragment body: a MessagePack code that no MessagePack value starts with. */
 export const fragmentMarker = 0xc1
 const firstKind = 0x01
 const continuationKind = 0x02
+const outOfBandKind = 0x03
 const firstHeaderBytes = 10
+/** The fixed part of a kind-3 first fragment's header (before its value table). */
+const outOfBandHeaderBytes = 11
+const valueEntryBytes = 5
 const continuationHeaderBytes = 6
 
 /** Size of the data in one fragment (the last one of a message may be shorter): 64 KiB. */
@@ -39,22 +62,99 @@ export const defaultFragmentBytes = 64 * 1024
 /** Whether a frame body is a fragment (a whole frame never starts with 0xc1). */
 export const isFragment = (body: Uint8Array): boolean => body.length > 0 && body[0] === fragmentMarker
 
+/**
+ * Fragments are cut from slabs of this size (16 fragments of 64 KiB each), not allocated one by
+ * one: a fresh 64 KiB buffer per fragment is an external allocation of its own, and 1,800 of them
+ * for a 120 MB message made the garbage collector run far more often.
+ */
+const slabBytes = 1024 * 1024
+
 /** How many messages a sender interleaves at once; later ones wait their turn in order. */
 const defaultMaxInterleaved = 4
 
 /** How many partial messages a receiver holds at once before it calls the stream broken. */
 export const maxPartialMessages = 64
 
+const encoder = new TextEncoder()
+
+/**
+ * Writes a sequence of pieces (binaries, and strings encoded to UTF-8 a slice at a time) into
+ * fragments, in order.
+ */
+class PieceWriter {
+  /** The piece being written, and the position in it: a byte offset, or a string's character index. */
+  private piece = 0
+  private at = 0
+
+  constructor(private readonly pieces: ReadonlyArray<Piece>) {}
+
+  /**
+   * Writes at most `room` bytes at `offset` of `target`; returns how many it wrote. Fewer than
+   * `room` (by at most 3) only when the next character of a string does not fit.
+   */
+  write(target: Uint8Array, offset: number, room: number): number {
+    let written = 0
+    while (written < room && this.piece < this.pieces.length) {
+      const piece = this.pieces[this.piece]!
+      if (piece instanceof Uint8Array) {
+        const take = Math.min(room - written, piece.length - this.at)
+        target.set(piece.subarray(this.at, this.at + take), offset + written)
+        written += take
+        this.at += take
+        if (this.at === piece.length) this.next()
+        continue
+      }
+      const text = piece.text
+      const start = this.at
+      // Each character takes at least one byte: `room - written` characters are enough to fill it.
+      const end = pairSafeEnd(text, start, Math.min(text.length, start + room - written))
+      const result = encoder.encodeInto(text.slice(start, end), target.subarray(offset + written, offset + room))
+      written += result.written
+      this.at += result.read
+      if (this.at >= text.length) this.next()
+      // The next character does not fit in what is left of this fragment.
+      else if (result.read < end - start || result.read === 0) break
+    }
+    return written
+  }
+
+  private next(): void {
+    this.piece++
+    this.at = 0
+  }
+}
+
 interface Outgoing {
   readonly id: number
-  readonly parts: ReadonlyArray<Uint8Array>
   readonly length: number
-  /** Bytes taken so far, and where the next one is: in `parts[part]` at `partOffset`. */
+  /** The first fragment's header after the marker, kind and id (total, and the value table). */
+  readonly firstHeader: Buffer
+  readonly kind: number
+  readonly writer: PieceWriter
+  /** Bytes taken so far. */
   offset: number
-  part: number
-  partOffset: number
   readonly sent: (ok: boolean) => void
 }
+
+/** The header fields of a first fragment after its id: the total, and for kind 3 its value table. */
+const firstHeaderOf = (body: Uint8Array | Segments | OutOfBand): Buffer => {
+  if (!isOutOfBand(body)) {
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32BE(body.length, 0)
+    return header
+  }
+  const header = Buffer.allocUnsafe(5 + valueEntryBytes * body.pieces.length)
+  header.writeUInt32BE(body.length, 0)
+  header[4] = body.pieces.length
+  body.pieces.forEach((piece, i) => {
+    header[5 + i * valueEntryBytes] = piece instanceof Uint8Array ? binaryPiece : textPiece
+    header.writeUInt32BE(pieceBytes(piece), 6 + i * valueEntryBytes)
+  })
+  return header
+}
+
+const piecesOf = (body: Uint8Array | Segments | OutOfBand): ReadonlyArray<Piece> =>
+  body instanceof Uint8Array ? [body] : isOutOfBand(body) ? [...body.pieces, body.skeleton] : body.parts
 
 /**
  * The sending side: large messages waiting to go out as fragments. `nextFrame` takes one fragment
@@ -66,6 +166,8 @@ export class FragmentQueue {
   private turn = 0
   private nextId = 1
   private bytes = 0
+  private slab: Buffer | undefined
+  private slabUsed = 0
 
   constructor(
     /** Data bytes per fragment. */
@@ -74,11 +176,18 @@ export class FragmentQueue {
   ) {}
 
   /** Queues a message; `sent(true)` is called once its last fragment is taken, `sent(false)` if cleared first. */
-  add(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
+  add(body: Uint8Array | Segments | OutOfBand, sent: (ok: boolean) => void): void {
     const id = this.nextId
     this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1
-    const parts = body instanceof Uint8Array ? [body] : body.parts
-    this.queue.push({ id, parts, length: body.length, offset: 0, part: 0, partOffset: 0, sent })
+    this.queue.push({
+      id,
+      length: body.length,
+      firstHeader: firstHeaderOf(body),
+      kind: isOutOfBand(body) ? outOfBandKind : firstKind,
+      writer: new PieceWriter(piecesOf(body)),
+      offset: 0,
+      sent
+    })
     this.bytes += body.length
   }
 
@@ -99,36 +208,35 @@ export class FragmentQueue {
     const index = this.turn
     const message = this.queue[index]!
     const first = message.offset === 0
-    const header = first ? firstHeaderBytes : continuationHeaderBytes
-    const size = Math.min(this.fragmentBytes, message.length - message.offset)
-    const frame = Buffer.allocUnsafe(headerBytes + header + size)
-    frame.writeUInt32BE(header + size, 0)
+    const header = first ? 6 + message.firstHeader.length : continuationHeaderBytes
+    const room = Math.min(this.fragmentBytes, message.length - message.offset)
+    const frame = this.allocate(headerBytes + header + room)
     frame[headerBytes] = fragmentMarker
-    frame[headerBytes + 1] = first ? firstKind : continuationKind
+    frame[headerBytes + 1] = first ? message.kind : continuationKind
     frame.writeUInt32BE(message.id, headerBytes + 2)
-    if (first) frame.writeUInt32BE(message.length, headerBytes + 6)
-    let at = headerBytes + header
-    const end = at + size
-    while (at < end) {
-      const part = message.parts[message.part]!
-      const take = Math.min(end - at, part.length - message.partOffset)
-      frame.set(part.subarray(message.partOffset, message.partOffset + take), at)
-      at += take
-      message.partOffset += take
-      if (message.partOffset === part.length) {
-        message.part++
-        message.partOffset = 0
-      }
-    }
+    if (first) message.firstHeader.copy(frame, headerBytes + 6)
+    const size = message.writer.write(frame, headerBytes + header, room)
+    frame.writeUInt32BE(header + size, 0)
     message.offset += size
     this.bytes -= size
-    if (message.offset === message.length) {
+    if (message.offset >= message.length) {
       this.queue.splice(index, 1)
       // The message after it moves into this slot and takes the next turn.
       message.sent(true)
     } else {
       this.turn = index + 1
     }
+    return size === room ? frame : frame.subarray(0, headerBytes + header + size)
+  }
+
+  /** `size` bytes for a fragment, from the current slab (a new one when it is full). */
+  private allocate(size: number): Buffer {
+    if (this.slab === undefined || this.slab.length - this.slabUsed < size) {
+      this.slab = Buffer.allocUnsafe(Math.max(slabBytes, size))
+      this.slabUsed = 0
+    }
+    const frame = this.slab.subarray(this.slabUsed, this.slabUsed + size)
+    this.slabUsed += size
     return frame
   }
 
@@ -136,22 +244,41 @@ export class FragmentQueue {
   clear(): void {
     const dropped = this.queue.splice(0)
     this.bytes = 0
+    this.slab = undefined
     for (const message of dropped) message.sent(false)
   }
 }
 
+/** A value of a kind-3 message being received: a binary filled in place, or a string decoded as it comes. */
+interface IncomingValue {
+  readonly kind: number
+  readonly size: number
+  filled: number
+  readonly buffer: Buffer | undefined
+  readonly decoder: StringDecoder | undefined
+  readonly pieces: Array<string>
+}
+
 interface Incoming {
-  /** The whole message, filled as fragments arrive; undefined while it is being dropped. */
+  /** The whole message (kind 1) or its skeleton (kind 3), filled as fragments arrive; undefined while it is being dropped. */
   readonly buffer: Buffer | undefined
   readonly total: number
   received: number
+  /** Kind 3: its values, in order, then the skeleton (`buffer`); undefined for kind 1. */
+  readonly values: Array<IncomingValue> | undefined
+  /** Kind 3: the value being received (`values.length` once the skeleton is). */
+  current: number
+  /** Kind 3: bytes of the skeleton received. */
+  skeletonFilled: number
 }
 
 /**
  * The receiving side: rebuilds messages from their fragments. A message above `maxMessageBytes` is
  * announced by its first fragment and dropped without buffering any of it (`onDropped`); a
  * fragment that breaks the format (unknown id, data beyond the announced size, too many partial
- * messages) is an error of the stream (`onError`), after which nothing more is accepted.
+ * messages) is an error of the stream (`onError`), after which nothing more is accepted. A
+ * message with out-of-band values is handed over as its skeleton's bytes and its values
+ * (`onParts`; without it, such a message is an error of the stream).
  */
 export class Reassembler {
   private readonly partial = new Map<number, Incoming>()
@@ -162,7 +289,8 @@ export class Reassembler {
     public maxMessageBytes: number,
     private readonly onMessage: (body: Buffer) => void,
     private readonly onDropped: (size: number, limit: number) => void,
-    private readonly onError: (detail: string) => void
+    private readonly onError: (detail: string) => void,
+    private readonly onParts?: (skeleton: Buffer, values: Array<unknown>, size: number) => void
   ) {}
 
   /** Bytes held in partial messages. */
@@ -182,7 +310,7 @@ export class Reassembler {
     const view = Buffer.from(fragment.buffer, fragment.byteOffset, fragment.length)
     const kind = view[1]
     const id = view.readUInt32BE(2)
-    if (kind === firstKind) {
+    if (kind === firstKind || (kind === outOfBandKind && this.onParts !== undefined)) {
       if (view.length < firstHeaderBytes) return this.fail("truncated fragment header")
       if (this.partial.has(id)) return this.fail(`fragmented message ${id} started twice`)
       if (this.partial.size >= maxPartialMessages) {
@@ -191,10 +319,53 @@ export class Reassembler {
       const total = view.readUInt32BE(6)
       if (total === 0) return this.fail("fragmented message of 0 bytes")
       const over = total > this.maxMessageBytes
-      const entry: Incoming = { buffer: over ? undefined : Buffer.allocUnsafe(total), total, received: 0 }
+      if (kind === firstKind) {
+        const entry: Incoming = {
+          buffer: over ? undefined : Buffer.allocUnsafe(total),
+          total,
+          received: 0,
+          values: undefined,
+          current: 0,
+          skeletonFilled: 0
+        }
+        this.partial.set(id, entry)
+        if (over) this.onDropped(total, this.maxMessageBytes)
+        return this.append(id, entry, view, firstHeaderBytes)
+      }
+      if (view.length < outOfBandHeaderBytes) return this.fail("truncated fragment header")
+      const count = view[10]!
+      const dataAt = outOfBandHeaderBytes + count * valueEntryBytes
+      if (count === 0 || count > maxOutOfBandValues) return this.fail(`fragmented message with ${count} values`)
+      if (view.length < dataAt) return this.fail("truncated fragment header")
+      const values: Array<IncomingValue> = []
+      let valueBytes = 0
+      for (let i = 0; i < count; i++) {
+        const at = outOfBandHeaderBytes + i * valueEntryBytes
+        const valueKind = view[at]!
+        const size = view.readUInt32BE(at + 1)
+        if (valueKind !== binaryPiece && valueKind !== textPiece) return this.fail(`unknown value kind ${valueKind}`)
+        valueBytes += size
+        values.push({
+          kind: valueKind,
+          size,
+          filled: 0,
+          buffer: !over && valueKind === binaryPiece ? Buffer.allocUnsafe(size) : undefined,
+          decoder: !over && valueKind === textPiece ? new StringDecoder("utf8") : undefined,
+          pieces: []
+        })
+      }
+      if (valueBytes >= total) return this.fail(`fragmented message ${id} has no room for its skeleton`)
+      const entry: Incoming = {
+        buffer: over ? undefined : Buffer.allocUnsafe(total - valueBytes),
+        total,
+        received: 0,
+        values,
+        current: 0,
+        skeletonFilled: 0
+      }
       this.partial.set(id, entry)
       if (over) this.onDropped(total, this.maxMessageBytes)
-      return this.append(id, entry, view, firstHeaderBytes)
+      return this.append(id, entry, view, dataAt)
     }
     if (kind !== continuationKind) return this.fail(`unknown fragment kind ${kind}`)
     const entry = this.partial.get(id)
@@ -207,16 +378,46 @@ export class Reassembler {
     if (entry.received + size > entry.total) {
       return this.fail(`fragmented message ${id} exceeds its announced ${entry.total} bytes`)
     }
-    if (entry.buffer !== undefined) {
-      view.copy(entry.buffer, entry.received, from)
-      this.held += size
+    const dropping = entry.buffer === undefined
+    if (entry.values === undefined) {
+      if (!dropping) view.copy(entry.buffer, entry.received, from)
+    } else {
+      this.fill(entry, entry.values, view, from, dropping)
     }
+    if (!dropping) this.held += size
     entry.received += size
     if (entry.received < entry.total) return
     this.partial.delete(id)
-    if (entry.buffer === undefined) return
+    if (dropping) return
     this.held -= entry.total
-    this.onMessage(entry.buffer)
+    if (entry.values === undefined) return this.onMessage(entry.buffer!)
+    this.onParts!(
+      entry.buffer!,
+      entry.values.map((value) => (value.buffer !== undefined ? value.buffer : value.pieces.join(""))),
+      entry.total
+    )
+  }
+
+  /** Routes the data of a kind-3 fragment into its values, then its skeleton. */
+  private fill(entry: Incoming, values: Array<IncomingValue>, view: Buffer, from: number, dropping: boolean): void {
+    while (from < view.length && entry.current < values.length) {
+      const value = values[entry.current]!
+      const take = Math.min(view.length - from, value.size - value.filled)
+      if (!dropping) {
+        if (value.buffer !== undefined) view.copy(value.buffer, value.filled, from, from + take)
+        else value.pieces.push(value.decoder!.write(view.subarray(from, from + take)))
+      }
+      value.filled += take
+      from += take
+      if (value.filled === value.size) {
+        if (!dropping && value.decoder !== undefined) value.pieces.push(value.decoder.end())
+        entry.current++
+      }
+    }
+    if (from < view.length && !dropping) {
+      view.copy(entry.buffer!, entry.skeletonFilled, from)
+    }
+    entry.skeletonFilled += view.length - from
   }
 
   private fail(detail: string): void {

@@ -30,6 +30,7 @@ import { hostOf, Refusals } from "./refusals.ts"
 import type { RefusalReason } from "./refusals.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
 import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
+import { encodeOutOfBand, isOutOfBand, type OutOfBand, placeValues } from "./outOfBand.ts"
 import { newIncarnation } from "./tuning.ts"
 import { type Simulation, WireSimulation, withExtraField } from "./wireSimulation.ts"
 
@@ -191,6 +192,15 @@ const ignoreSent = (): void => {}
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+/** An encoded message: whole, in segments (large binaries not copied), or with out-of-band values. */
+type Body = Uint8Array | Segments | OutOfBand
+
+/** The bytes of a body that goes out whole (never one with out-of-band values: those are always fragmented). */
+const whole = (body: Body): Uint8Array => {
+  if (isOutOfBand(body)) throw new Error("a message with out-of-band values cannot go out whole")
+  return joined(body)
+}
+
 /** Writes a whole frame body on the connection, counting it. */
 const emit = (c: Connection, body: Uint8Array): void => {
   c.framesOut++
@@ -199,7 +209,7 @@ const emit = (c: Connection, body: Uint8Array): void => {
 }
 
 /** Queues a large message as fragments, counting it as one frame of its whole size. */
-const emitFragmented = (c: Connection, body: Uint8Array | Segments, sent: (ok: boolean) => void): void => {
+const emitFragmented = (c: Connection, body: Body, sent: (ok: boolean) => void): void => {
   c.framesOut++
   c.bytesOut += body.length
   c.conn.writeFragmented(body, sent)
@@ -314,6 +324,7 @@ export class LinkEngine {
     })
     conn.handlers = {
       onFrame: (body) => this.onFrame(c, body),
+      onParts: (skeleton, values, size) => this.onParts(c, skeleton, values, size),
       onFragment: () => {
         c.lastReceivedAt = this.now()
       },
@@ -344,10 +355,11 @@ export class LinkEngine {
   }
 
   /** What this node announces in its Hello or Welcome. */
-  private limits(): { readonly maxFrameBytes: number; readonly fragmentBytes: number } {
+  private limits(): { readonly maxFrameBytes: number; readonly fragmentBytes: number; readonly outOfBand: true } {
     return {
       maxFrameBytes: this.config.maxFrameBytes,
-      fragmentBytes: this.config.fragmentBytes ?? defaultFragmentBytes
+      fragmentBytes: this.config.fragmentBytes ?? defaultFragmentBytes,
+      outOfBand: true
     }
   }
 
@@ -472,24 +484,50 @@ export class LinkEngine {
   // receiving
 
   private onFrame(c: Connection, body: Uint8Array): void {
-    // A connection replaced by another one to the same peer incarnation still delivers the data
-    // frames the peer sent on it before it learned of the switch: dropping them would lose, say, a
-    // call whose caller then waits for its timeout. (Their order relative to frames already
-    // arriving on the new connection is not guaranteed in that short window.) Only while the link
-    // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
-    if (c.state === "closed" && !this.replacementLives(c)) return
-    c.lastReceivedAt = this.now()
-    // Anything received while probed shows the peer is alive (a Pong may queue behind data).
-    if (c.probe !== undefined) this.endProbe(c, true)
-    if (body.length > this.config.maxFrameBytes) return this.oversized(c, body.length, this.config.maxFrameBytes)
-    c.framesIn++
-    c.bytesIn += body.length
+    if (!this.accepts(c, body.length)) return
     let value: unknown
     try {
       value = this.config.codec.decode(body)
     } catch (error) {
       return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
     }
+    this.onValue(c, value)
+  }
+
+  /** A message with out-of-band values arrived: its skeleton is decoded and its values put back. */
+  private onParts(c: Connection, skeleton: Uint8Array, values: Array<unknown>, size: number): void {
+    if (!this.accepts(c, size)) return
+    let value: unknown
+    try {
+      value = placeValues(this.config.codec.decode(skeleton), values)
+    } catch (error) {
+      return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
+    }
+    this.onValue(c, value)
+  }
+
+  /** Whether a message of `size` bytes that arrived on `c` is taken (counted, and the link marked alive). */
+  private accepts(c: Connection, size: number): boolean {
+    // A connection replaced by another one to the same peer incarnation still delivers the data
+    // frames the peer sent on it before it learned of the switch: dropping them would lose, say, a
+    // call whose caller then waits for its timeout. (Their order relative to frames already
+    // arriving on the new connection is not guaranteed in that short window.) Only while the link
+    // that replaced it lives: after its LinkDown, upper layers have forgotten the peer.
+    if (c.state === "closed" && !this.replacementLives(c)) return false
+    c.lastReceivedAt = this.now()
+    // Anything received while probed shows the peer is alive (a Pong may queue behind data).
+    if (c.probe !== undefined) this.endProbe(c, true)
+    if (size > this.config.maxFrameBytes) {
+      this.oversized(c, size, this.config.maxFrameBytes)
+      return false
+    }
+    c.framesIn++
+    c.bytesIn += size
+    return true
+  }
+
+  /** Dispatches a decoded frame: data to its channel, control frames to the handshake and the link. */
+  private onValue(c: Connection, value: unknown): void {
     if (Array.isArray(value) && (c.state === "open" || c.replacedBy !== undefined) && c.peer !== undefined) {
       return this.dispatch(c, value)
     }
@@ -649,7 +687,7 @@ export class LinkEngine {
     // The accepting peer has opened the link and may send data frames (heartbeats, gossip, calls)
     // while this side probes an old incarnation before admitting it: accept them at the full limit
     // (the Welcome is authenticated) and keep them for when the link opens here.
-    this.markOpened(c, welcome.fragmentBytes)
+    this.markOpened(c, welcome)
     c.early = []
     this.admitting(c, peer, (admission) => {
       if (admission === "admitted") return this.open(c, peer, welcome.address, welcome)
@@ -784,13 +822,13 @@ export class LinkEngine {
     c: Connection,
     peer: NodeIdentity,
     address: Address | null,
-    limits: { readonly maxFrameBytes?: number; readonly fragmentBytes?: number }
+    limits: { readonly maxFrameBytes?: number; readonly fragmentBytes?: number; readonly outOfBand?: boolean }
   ): void {
     c.state = "open"
     c.peer = peer
     c.peerAddress = address
     if (limits.maxFrameBytes !== undefined && limits.maxFrameBytes > 0) c.peerMaxFrameBytes = limits.maxFrameBytes
-    this.markOpened(c, limits.fragmentBytes)
+    this.markOpened(c, limits)
     c.cancelTimer?.()
     c.cancelTimer = undefined
     this.links.set(peer.name, c)
@@ -806,10 +844,13 @@ export class LinkEngine {
   }
 
   /** The handshake is over on `c`: full frame limit, reassembly, and fragments if the peer takes them. */
-  private markOpened(c: Connection, peerFragmentBytes: number | undefined): void {
+  private markOpened(
+    c: Connection,
+    limits: { readonly fragmentBytes?: number | undefined; readonly outOfBand?: boolean | undefined }
+  ): void {
     if (c.connOpened) return
     c.connOpened = true
-    c.conn.opened({ peerFragmentBytes })
+    c.conn.opened({ peerFragmentBytes: limits.fragmentBytes, peerOutOfBand: limits.outOfBand === true })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -838,14 +879,14 @@ export class LinkEngine {
     node: string,
     channel: Channel<A>,
     message: A
-  ): Uint8Array | Segments | EncodeFailed | MessageTooLarge {
-    let body: Uint8Array | Segments
+  ): Body | EncodeFailed | MessageTooLarge {
+    let body: Body
     try {
       const payload = channel.encode(message)
-      body = encodeKeepingLargeBinaries(
-        this.extraFields ? [channel.name, withExtraField(payload), extraElement] : [channel.name, payload],
-        this.config.codec.encode
-      )
+      const frame = this.extraFields ? [channel.name, withExtraField(payload), extraElement] : [channel.name, payload]
+      body =
+        (c.conn.outOfBand() ? encodeOutOfBand(frame, this.config.codec.encode) : undefined) ??
+        encodeKeepingLargeBinaries(frame, this.config.codec.encode)
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
@@ -856,7 +897,8 @@ export class LinkEngine {
   }
 
   /** Whether a body goes out in fragments on this link (it is larger than one fragment). */
-  private isLarge(c: Connection, body: Uint8Array | Segments): boolean {
+  private isLarge(c: Connection, body: Body): boolean {
+    if (isOutOfBand(body)) return true
     const threshold = c.conn.fragmentThreshold()
     return threshold !== undefined && body.length > threshold
   }
@@ -870,15 +912,11 @@ export class LinkEngine {
         readonly node: string
         readonly channel: Channel<unknown>
         readonly message: unknown
-        readonly body: Uint8Array | Segments | MessageTooLarge
+        readonly body: Body | MessageTooLarge
       }
     | undefined
 
-  private takeDeferred(
-    node: string,
-    channel: Channel<unknown>,
-    message: unknown
-  ): Uint8Array | Segments | MessageTooLarge | undefined {
+  private takeDeferred(node: string, channel: Channel<unknown>, message: unknown): Body | MessageTooLarge | undefined {
     const deferred = this.deferred
     if (deferred === undefined) return undefined
     this.deferred = undefined
@@ -887,7 +925,7 @@ export class LinkEngine {
       : undefined
   }
 
-  private write(node: string, body: Uint8Array | Segments): Effect.Effect<void, NotConnected> {
+  private write(node: string, body: Body): Effect.Effect<void, NotConnected> {
     const c = this.links.get(node)
     if (c === undefined) return Effect.fail(new NotConnected({ node }))
     // A large message does not count against the high-water mark (it would hold small frames
@@ -898,7 +936,7 @@ export class LinkEngine {
       })
     }
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
-      emit(c, joined(body))
+      emit(c, whole(body))
       return Effect.void
     }
     return Effect.flatMap(this.awaitDrain(c), () => this.write(node, body))
@@ -964,7 +1002,7 @@ export class LinkEngine {
           return false
         }
         if (this.isLarge(c, body)) emitFragmented(c, body, ignoreSent)
-        else emit(c, joined(body))
+        else emit(c, whole(body))
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
@@ -976,7 +1014,7 @@ export class LinkEngine {
           this.deferred = { node, channel: channel as Channel<unknown>, message, body }
           return false
         }
-        emit(c, joined(body))
+        emit(c, whole(body))
         return true
       },
       register: <A>(channel: Channel<A>, handler: (message: A, from: NodeIdentity) => void) =>

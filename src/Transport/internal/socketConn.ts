@@ -24,6 +24,7 @@ import { handshakeMaxFrameBytes } from "./tuning.ts"
 import type { Conn, ConnHandlers, OpenedLink } from "./conn.ts"
 import { defaultFragmentBytes, FragmentQueue, isFragment, Reassembler } from "./fragments.ts"
 import type { Segments } from "./largeBinaries.ts"
+import type { OutOfBand } from "./outOfBand.ts"
 
 /** How long a closed connection waits for the peer to acknowledge the end before it is destroyed. */
 const endTimeoutMs = 5000
@@ -60,6 +61,8 @@ export class SocketConn implements Conn {
   private fragments: FragmentQueue | undefined
   /** Fragment writing is paused until the socket drains. */
   private awaitingDrain = false
+  /** The peer takes messages with out-of-band values. */
+  private peerOutOfBand = false
   private ending = false
   private readonly fragmentBytes: number
 
@@ -124,16 +127,22 @@ export class SocketConn implements Conn {
       (detail) => {
         this.decoder.stop()
         this.handlers.onFramingError(detail)
-      }
+      },
+      (skeleton, values, size) => this.handlers.onParts?.(skeleton, values, size)
     )
     if (link.peerFragmentBytes !== undefined && link.peerFragmentBytes > 0) {
       // Never below 4 KiB, whatever the peer announces: tiny fragments would multiply the frames.
       this.fragments = new FragmentQueue(Math.max(4096, Math.min(this.fragmentBytes, link.peerFragmentBytes)))
+      this.peerOutOfBand = link.peerOutOfBand === true
     }
   }
 
   fragmentThreshold(): number | undefined {
     return this.fragments?.fragmentBytes
+  }
+
+  outOfBand(): boolean {
+    return this.fragments !== undefined && this.peerOutOfBand
   }
 
   write(body: Uint8Array): void {
@@ -142,7 +151,7 @@ export class SocketConn implements Conn {
     this.schedule()
   }
 
-  writeFragmented(body: Uint8Array | Segments, sent: (ok: boolean) => void): void {
+  writeFragmented(body: Uint8Array | Segments | OutOfBand, sent: (ok: boolean) => void): void {
     const fragments = this.fragments
     if (fragments === undefined || this.socket.destroyed) return sent(false)
     fragments.add(body, sent)
