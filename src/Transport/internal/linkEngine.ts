@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Clock, Effect, Exit, PubSub, Schema, Stream } from "effect"
+import { Clock, Effect, Exit, Fiber, PubSub, Schema, Stream } from "effect"
 import type { Context } from "effect"
 import type { Channel } from "../Channel.ts"
 import * as Codec from "../Codec.ts"
@@ -137,6 +137,13 @@ interface Connection {
    * was still deciding whether to admit it (probing an old incarnation): dispatched once it opens.
    */
   early: Array<Array<unknown>> | undefined
+  /**
+   * Senders (fibers) with a large message not yet fully written on this connection that they did
+   * not wait for (`sendUnsafe`), each with the frames it sent since, held in order behind it.
+   */
+  readonly lanes: Map<object, Array<Held>>
+  /** Frames sent outside any fiber while large messages were unfinished (see `LinkEngine.post`). */
+  readonly barrier: Array<Barrier>
   /** `conn.opened` was called: the connection accepts frames up to its full limit. */
   connOpened: boolean
   /** Cancels the handshake timer while it runs. */
@@ -145,6 +152,24 @@ interface Connection {
   readonly waiters: Set<() => void>
   readonly options: AttachOptions
 }
+
+/** A frame held behind its sender's unfinished large message; `done` is told when it is written (or not). */
+interface Held {
+  readonly body: Body
+  readonly done: ((ok: boolean) => void) | undefined
+}
+
+/** A frame from outside any fiber, waiting for the large messages unfinished when it was sent. */
+interface Barrier {
+  readonly held: Held
+  readonly waitingFor: Set<object>
+}
+
+/** The lane key of frames sent outside any fiber (see `LinkEngine.post`). */
+const systemSender: object = { sender: "none" }
+
+/** The sender of a frame, for per-sender order: the fiber sending it (a process), if any. */
+const currentSender = (): object | undefined => Fiber.getCurrent()
 
 /** A probe of a link: whoever waits for its outcome, and its timer. */
 interface Probe {
@@ -187,8 +212,6 @@ const unknownRefusal = (value: unknown): string | undefined => {
 
 /** What a simulated newer node appends to its data frames. */
 const extraElement = { fromTheFuture: true }
-
-const ignoreSent = (): void => {}
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
@@ -313,6 +336,8 @@ export class LinkEngine {
       replacing: false,
       probe: undefined,
       early: undefined,
+      lanes: new Map(),
+      barrier: [],
       connOpened: false,
       cancelTimer: undefined,
       settle: undefined,
@@ -925,9 +950,97 @@ export class LinkEngine {
       : undefined
   }
 
+  /**
+   * Writes a frame for `sender` without waiting, keeping the sender's order: behind its unfinished
+   * large message if it has one; a large message holds the sender's later frames until its last
+   * fragment is written. `done` is told when the frame is written (or dropped with its connection).
+   *
+   * A frame sent outside any fiber (`sender` undefined: the `Down` or exit signal of a process that
+   * just ended, sent from its exit observer, or an answer from the receive path) may be on behalf of
+   * any process, so it waits for every large message unfinished when it is sent (a barrier), and
+   * such frames keep their order among themselves (they share one lane).
+   */
+  private post(c: Connection, sender: object | undefined, body: Body, done?: (ok: boolean) => void): void {
+    if (sender === undefined) {
+      const others = c.lanes.size - (c.lanes.has(systemSender) ? 1 : 0)
+      if (c.barrier.length > 0 || others > 0) {
+        return void c.barrier.push({ held: { body, done }, waitingFor: new Set(c.lanes.keys()) })
+      }
+      return this.emitSystem(c, { body, done })
+    }
+    const lane = c.lanes.get(sender)
+    if (lane !== undefined) return void lane.push({ body, done })
+    if (!this.isLarge(c, body)) {
+      emit(c, whole(body))
+      return done?.(true)
+    }
+    c.lanes.set(sender, [])
+    const key = sender
+    emitFragmented(c, body, (ok) => {
+      done?.(ok)
+      this.release(c, key, ok)
+    })
+  }
+
+  /** The large message that opened `sender`'s lane is written (or dropped): its held frames go on, in order. */
+  private release(c: Connection, sender: object, ok: boolean): void {
+    const held = c.lanes.get(sender)
+    if (held === undefined) return
+    c.lanes.delete(sender)
+    for (let i = 0; i < held.length; i++) {
+      const next = held[i]!
+      if (!ok) {
+        next.done?.(false)
+        continue
+      }
+      const reopened = c.lanes.get(sender)
+      // A large frame among them opened the lane again: the rest wait behind it.
+      if (reopened !== undefined) {
+        reopened.push(...held.slice(i))
+        break
+      }
+      if (sender === systemSender) this.emitSystem(c, next)
+      else this.post(c, sender, next.body, next.done)
+    }
+    if (c.barrier.length === 0) return
+    for (const waiting of c.barrier) waiting.waitingFor.delete(sender)
+    while (c.barrier.length > 0 && c.barrier[0]!.waitingFor.size === 0) {
+      const { held: next } = c.barrier.shift()!
+      if (!ok) {
+        next.done?.(false)
+        continue
+      }
+      this.emitSystem(c, next)
+    }
+  }
+
+  /** A frame from outside any fiber whose barrier is passed: in the shared lane of such frames. */
+  private emitSystem(c: Connection, next: Held): void {
+    const lane = c.lanes.get(systemSender)
+    if (lane !== undefined) return void lane.push(next)
+    if (!this.isLarge(c, next.body)) {
+      emit(c, whole(next.body))
+      return next.done?.(true)
+    }
+    c.lanes.set(systemSender, [])
+    // The frames still behind the barrier now wait for this one too.
+    for (const waiting of c.barrier) waiting.waitingFor.add(systemSender)
+    emitFragmented(c, next.body, (ok) => {
+      next.done?.(ok)
+      this.release(c, systemSender, ok)
+    })
+  }
+
   private write(node: string, body: Body): Effect.Effect<void, NotConnected> {
     const c = this.links.get(node)
     if (c === undefined) return Effect.fail(new NotConnected({ node }))
+    const sender = currentSender()
+    if (sender !== undefined && c.lanes.has(sender)) {
+      // Behind the sender's unfinished large message: written when its turn comes.
+      return Effect.callback<void, NotConnected>((resume) => {
+        this.post(c, sender, body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
+      })
+    }
     // A large message does not count against the high-water mark (it would hold small frames
     // back); its sender waits until its last fragment is out, so a fiber's sends stay in order.
     if (this.isLarge(c, body)) {
@@ -1001,13 +1114,17 @@ export class LinkEngine {
           this.config.log("Warn", `frame on channel "${channel.name}" to "${node}" dropped: ${body.message}`)
           return false
         }
-        if (this.isLarge(c, body)) emitFragmented(c, body, ignoreSent)
-        else emit(c, whole(body))
+        this.post(c, currentSender(), body)
         return true
       },
       trySend: <A>(node: string, channel: Channel<A>, message: A) => {
         const c = this.links.get(node)
         if (c === undefined || c.conn.bufferedBytes() > this.config.highWaterMarkBytes) return false
+        // Behind the sender's unfinished large message: `send` waits for its turn.
+        if (c.lanes.size > 0) {
+          const sender = currentSender()
+          if (sender !== undefined && c.lanes.has(sender)) return false
+        }
         const body = this.encode(c, node, channel, message)
         if (body instanceof EncodeFailed) return false
         if (body instanceof MessageTooLarge || this.isLarge(c, body)) {
