@@ -25,7 +25,8 @@
  * - Within a version, frames only grow: a newer release may add fields to map frames and
  *   elements at the end of positional frames and data frames; receivers ignore what they do not
  *   know. A field is never removed, retyped or given another meaning within a version. (Version 2
- *   itself grew so: a `Call` carries its caller's timeout as a 7th element.)
+ *   itself grew so: a `Call` carries its caller's timeout as a 7th element, and `Hello`/`Welcome`
+ *   gained `outOfBand`, which a sender needs before it uses fragments of kind 3.)
  * - The enumerated fields a release may extend are decoded as strings, and a value the receiver
  *   does not know fails only what it answers, never the link: a `Reply` outcome (that call fails
  *   with `RemoteDecodeError`), an exit reason's `tag` (an abnormal failure naming it), a `Spawned`

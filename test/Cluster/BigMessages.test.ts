@@ -15,8 +15,22 @@ const script = Path.join(import.meta.dirname, "..", "support", "bigMessageNodePr
 const MiB = 1024 * 1024
 /** Heartbeats at 1000 ms x 3: a node silent for 3 s is down. */
 const heartbeats = { heartbeatInterval: 1000, heartbeatMissThreshold: 3 } as const
-/** A small call's worst latency while large messages cross: below the 3 s heartbeat timeout even on a 2-core machine shared with other work (measured at load average 20) (a 50 MB string is encoded and decoded in one synchronous call on each side). */
+/**
+ * A small call's worst latency while large messages cross: below the 3 s heartbeat timeout even on
+ * a 2-core machine shared with other work. At load average 12-14 on 2 cores the OS runs each
+ * process a fraction of the time, and wall-clock latency is dominated by that: 1.3-1.7 s measured
+ * (2.1-2.4 s before strings travelled out of band), so no tighter bound holds there.
+ */
 const smallCallBoundMs = 2500
+/**
+ * The most event-loop CPU time the child node spends between two ticks of a 5 ms timer (its worst
+ * block by work done, which the load does not stretch): 73 ms measured at load average 13 with a
+ * 50 MB string and 120 MB binaries crossing both ways (142 ms before strings travelled out of band,
+ * when one synchronous MessagePack call encoded or decoded a whole string). The child runs only the
+ * node; the test's own node shares its process with the test runner, so its figure is reported, not
+ * bounded.
+ */
+const childBlockCpuBoundMs = 120
 
 /** Node "t" here and node "c" in a child process, each with its frame limit, both running "big" and pinging the other. */
 const pair = (limits: { readonly t: number; readonly c: number }) =>
@@ -69,7 +83,8 @@ const report = (label: string, here: Stats, there: Stats) =>
   console.log(
     `${label}: small calls t->c worst ${here.maxSmallCallMs.toFixed(1)} ms (${here.smallCalls} calls), ` +
       `c->t worst ${there.maxSmallCallMs.toFixed(1)} ms (${there.smallCalls} calls); worst event-loop block ` +
-      `t ${here.maxEventLoopDelayMs.toFixed(1)} ms, c ${there.maxEventLoopDelayMs.toFixed(1)} ms; longest GC pause ` +
+      `t ${here.maxEventLoopDelayMs.toFixed(1)} ms, c ${there.maxEventLoopDelayMs.toFixed(1)} ms (CPU time ` +
+      `t ${here.maxBlockCpuMs.toFixed(1)} ms, c ${there.maxBlockCpuMs.toFixed(1)} ms); longest GC pause ` +
       `t ${here.maxGcPauseMs.toFixed(1)} ms, c ${there.maxGcPauseMs.toFixed(1)} ms`
   )
 
@@ -112,6 +127,7 @@ describe("Large messages between OS processes", () => {
         assert.isAbove(there.smallCalls, 0)
         assert.isBelow(here.maxSmallCallMs, smallCallBoundMs)
         assert.isBelow(there.maxSmallCallMs, smallCallBoundMs)
+        assert.isBelow(there.maxBlockCpuMs, childBlockCpuBoundMs)
       }),
     120_000
   )

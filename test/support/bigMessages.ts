@@ -10,6 +10,12 @@ import { GenServer, Protocol, RemoteName } from "../../src/index.ts"
 export const Stats = Schema.Struct({
   /** Worst event-loop delay since the last reset, in milliseconds. */
   maxEventLoopDelayMs: Schema.Number,
+  /**
+   * The most main-thread CPU time spent between two ticks of a 5 ms timer since the last reset, in
+   * milliseconds: the longest block of the event loop by work done, without the time the OS gave
+   * other processes (on a loaded machine the wall-clock delay is several times larger).
+   */
+  maxBlockCpuMs: Schema.Number,
   /** Longest garbage-collection pause since the last reset, in milliseconds. */
   maxGcPauseMs: Schema.Number,
   /** Worst latency of the small calls this node made to its peer since the last reset. */
@@ -34,10 +40,17 @@ export const Big = Protocol.make({
   SendBig: Protocol.call({ payload: { bytes: Schema.Number }, success: Schema.String })
 })
 
+/** CPU time of this thread (the event loop's) in microseconds. */
+const threadCpuMicros = (): number => {
+  const usage = process.threadCpuUsage()
+  return usage.user + usage.system
+}
+
 /** Small-call latency and event-loop blocking on this node, and the NodeDowns it saw. */
 export class Probe {
   private readonly delay = monitorEventLoopDelay({ resolution: 5 })
   maxGcPauseMs = 0
+  maxBlockCpuMs = 0
   maxSmallCallMs = 0
   smallCalls = 0
   smallCallFailures: Array<string> = []
@@ -51,11 +64,18 @@ export class Probe {
     gc.observe({ entryTypes: ["gc"] })
     // The observer must not keep a finished test's process alive.
     ;(gc as unknown as { unref?: () => void }).unref?.()
+    let lastCpu = threadCpuMicros()
+    setInterval(() => {
+      const cpu = threadCpuMicros()
+      this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, (cpu - lastCpu) / 1000)
+      lastCpu = cpu
+    }, 5).unref()
   }
 
   reset(): void {
     this.delay.reset()
     this.maxGcPauseMs = 0
+    this.maxBlockCpuMs = 0
     this.maxSmallCallMs = 0
     this.smallCalls = 0
     this.smallCallFailures = []
@@ -65,6 +85,7 @@ export class Probe {
     return {
       maxEventLoopDelayMs: this.delay.max / 1e6,
       maxGcPauseMs: this.maxGcPauseMs,
+      maxBlockCpuMs: this.maxBlockCpuMs,
       maxSmallCallMs: this.maxSmallCallMs,
       smallCalls: this.smallCalls,
       smallCallFailures: this.smallCallFailures.slice(0, 5),
