@@ -1044,8 +1044,10 @@ export class LinkEngine {
     // A large message does not count against the high-water mark (it would hold small frames
     // back); its sender waits until its last fragment is out, so a fiber's sends stay in order.
     if (this.isLarge(c, body)) {
+      // Through the sender's lane, so that a frame sent outside any fiber meanwhile (its `Down`, if
+      // it is killed while waiting) stays behind it.
       return Effect.callback<void, NotConnected>((resume) => {
-        emitFragmented(c, body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
+        this.post(c, sender, body, (ok) => resume(ok ? Effect.void : Effect.fail(new NotConnected({ node }))))
       })
     }
     if (c.conn.bufferedBytes() <= this.config.highWaterMarkBytes) {
