@@ -3,7 +3,11 @@
  * comes out, whatever the characters, the fragment size and the cuts.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
 import * as fc from "fast-check"
+import * as Channel from "../../src/Transport/Channel.ts"
+import { WireSimulation } from "../../src/Transport/internal/wireSimulation.ts"
+import { collect, isUp, linkEvents, tcpNode } from "../support/transportHarness.ts"
 import { headerBytes } from "../../src/Transport/Framing.ts"
 import { FragmentQueue, Reassembler } from "../../src/Transport/internal/fragments.ts"
 import {
@@ -118,4 +122,27 @@ describe("Out-of-band values", () => {
     assert.throws(() => placeValues({ paths: [] }, []))
     assert.deepStrictEqual(placeValues([[[1, "x"]], ["c", { x: null }]], ["v"]), ["c", { x: "v" }])
   })
+
+  it.live(
+    "a node of the release before out-of-band values and a node of this one exchange large strings both ways",
+    () =>
+      Effect.gen(function* () {
+        const Text = Channel.make("test.oob", Schema.Struct({ text: Schema.String, n: Schema.Number }))
+        const older = yield* Effect.provideService(tcpNode("older"), WireSimulation, { withoutOutOfBand: true })
+        const newer = yield* tcpNode("newer")
+        const events = yield* linkEvents(older)
+        const toNewer = yield* collect(newer, Text, 2, 20_000)
+        const toOlder = yield* collect(older, Text, 2, 20_000)
+        yield* older.connect(newer.address)
+        yield* events(isUp("newer"))
+        const text = cycle(["a", "é", "😀"], largeValueChars + 7)
+        yield* older.send("newer", Text, { text, n: 1 })
+        yield* older.send("newer", Text, { text: "small", n: 2 })
+        yield* newer.send("older", Text, { text, n: 3 })
+        yield* newer.send("older", Text, { text: "small", n: 4 })
+        const expected = (n: number) => ({ text, n })
+        assert.deepStrictEqual(yield* toNewer, [expected(1), { text: "small", n: 2 }])
+        assert.deepStrictEqual(yield* toOlder, [expected(3), { text: "small", n: 4 }])
+      })
+  )
 })

@@ -291,6 +291,8 @@ export class LinkEngine {
   readonly versions: VersionRange
   /** Tests only: adds an unknown field to every frame sent (a simulated newer node). */
   private readonly extraFields: boolean
+  /** Whether this node takes and sends messages with out-of-band values (tests may simulate an older node). */
+  private readonly outOfBand: boolean
   /** Kinds of unknown control frames already logged (a bounded number: the peer chooses them). */
   private readonly unknownControls = new Set<string>()
 
@@ -300,6 +302,7 @@ export class LinkEngine {
     this.refusals = new Refusals(config.log, config.timers.now, config.context)
     this.versions = config.simulation?.versions ?? { min: minProtocolVersion, max: protocolVersion }
     this.extraFields = config.simulation?.extraFields === true
+    this.outOfBand = config.simulation?.withoutOutOfBand !== true
   }
 
   /** Counts a connection from `remote` refused for `reason`, and logs `line` once per host and reason, then rarely. */
@@ -349,7 +352,9 @@ export class LinkEngine {
     })
     conn.handlers = {
       onFrame: (body) => this.onFrame(c, body),
-      onParts: (skeleton, values, size) => this.onParts(c, skeleton, values, size),
+      onParts: (skeleton, values, size) =>
+        // A simulated older node breaks on them, as that release did.
+        this.outOfBand ? this.onParts(c, skeleton, values, size) : this.protocolError(c, "unknown fragment kind 3"),
       onFragment: () => {
         c.lastReceivedAt = this.now()
       },
@@ -380,12 +385,12 @@ export class LinkEngine {
   }
 
   /** What this node announces in its Hello or Welcome. */
-  private limits(): { readonly maxFrameBytes: number; readonly fragmentBytes: number; readonly outOfBand: true } {
-    return {
+  private limits(): { readonly maxFrameBytes: number; readonly fragmentBytes: number; readonly outOfBand?: true } {
+    const limits = {
       maxFrameBytes: this.config.maxFrameBytes,
-      fragmentBytes: this.config.fragmentBytes ?? defaultFragmentBytes,
-      outOfBand: true
+      fragmentBytes: this.config.fragmentBytes ?? defaultFragmentBytes
     }
+    return this.outOfBand ? { ...limits, outOfBand: true } : limits
   }
 
   /** A message over this node's limit arrived anyway: it was skipped, the link goes on. */
@@ -875,7 +880,10 @@ export class LinkEngine {
   ): void {
     if (c.connOpened) return
     c.connOpened = true
-    c.conn.opened({ peerFragmentBytes: limits.fragmentBytes, peerOutOfBand: limits.outOfBand === true })
+    c.conn.opened({
+      peerFragmentBytes: limits.fragmentBytes,
+      peerOutOfBand: this.outOfBand && limits.outOfBand === true
+    })
   }
 
   // ---------------------------------------------------------------------------------------------

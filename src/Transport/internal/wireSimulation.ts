@@ -16,6 +16,12 @@ export interface Simulation {
   readonly versions?: VersionRange | undefined
   /** Adds an unknown field to every frame it sends. */
   readonly extraFields?: boolean | undefined
+  /**
+   * Behaves as a node of the release before out-of-band values: it does not announce `outOfBand`
+   * (its peers send it large messages as plain MessagePack fragments) and ignores a peer's
+   * announcement (it sends them so too).
+   */
+  readonly withoutOutOfBand?: boolean | undefined
 }
 
 /** The simulation in effect for the transports built by this fiber (none by default). */
