@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import {
   BehaviourRegistry,
   Cluster,
@@ -121,6 +122,35 @@ describe("frames sent to a node that is up before its layers registered their ch
       const seen: Array<number> = []
       yield* b.register(Late, (n) => seen.push(n))
       assert.deepStrictEqual(seen, [])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("frames are held only while the transport starts: 30 s of (test) time, then dropped", () =>
+    Effect.gen(function* () {
+      const network = MemoryNetwork.make()
+      const Early = Channel.make("test.early", Schema.Number)
+      const Late = Channel.make("test.late-start", Schema.Number)
+      const a = yield* MemoryTransport.make(network, { name: "a" })
+      const b = yield* MemoryTransport.make(network, { name: "b" })
+      yield* a.connect({ host: "b", port: 0 })
+      const sync = Effect.fnUntraced(function* (n: number) {
+        const marker = yield* collect(b, Channel.make(`test.hold-marker-${n}`, Schema.Number), 1)
+        yield* a.send("b", Channel.make(`test.hold-marker-${n}`, Schema.Number), 0)
+        yield* marker
+      })
+      yield* a.send("b", Early, 1)
+      yield* a.send("b", Late, 1)
+      yield* sync(1)
+      yield* TestClock.adjust("29 seconds")
+      const early: Array<number> = []
+      yield* b.register(Early, (n) => early.push(n))
+      assert.deepStrictEqual(early, [1], "registered within 30 s: the held frame is delivered")
+      yield* TestClock.adjust("2 seconds")
+      yield* a.send("b", Late, 2)
+      yield* sync(2)
+      const late: Array<number> = []
+      yield* b.register(Late, (n) => late.push(n))
+      assert.deepStrictEqual(late, [], "registered after 30 s: nothing was kept")
     }).pipe(Effect.scoped)
   )
 })

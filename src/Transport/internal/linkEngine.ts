@@ -589,17 +589,21 @@ export class LinkEngine {
   /** Holds a frame for a channel not registered yet, while the node starts; false once that is over. */
   private hold(name: string, c: Connection, frame: Array<unknown>): boolean {
     const held = this.held
-    if (held === undefined || this.registeredOnce.has(name)) return false
-    if (this.now() - this.startedAt > HELD_FRAMES_GRACE_MS) {
-      this.held = undefined
-      this.heldCount = 0
-      return false
-    }
+    if (held === undefined || this.registeredOnce.has(name) || this.holdingOver()) return false
     if (this.heldCount >= HELD_FRAMES_MAX) return false
     let frames = held.get(name)
     if (frames === undefined) held.set(name, (frames = []))
     frames.push({ c, frame })
     this.heldCount++
+    return true
+  }
+
+  /** Whether the node's start is over (then frames held until now are dropped, and no more are held). */
+  private holdingOver(): boolean {
+    if (this.held === undefined) return true
+    if (this.now() - this.startedAt <= HELD_FRAMES_GRACE_MS) return false
+    this.held = undefined
+    this.heldCount = 0
     return true
   }
 
@@ -609,7 +613,7 @@ export class LinkEngine {
    */
   private release(name: string, registration: Registration): void {
     const frames = this.held?.get(name)
-    if (frames === undefined) return
+    if (frames === undefined || this.holdingOver()) return
     this.held!.delete(name)
     this.heldCount -= frames.length
     for (const { c, frame } of frames) {
