@@ -158,6 +158,13 @@ export class Cluster extends Context.Service<
      * thrown by the callback are logged and ignored.
      */
     readonly onEvent: (callback: (event: ClusterEvent) => void) => Effect.Effect<void, never, Scope.Scope>
+    /**
+     * Reports `count` as this node's process count in its heartbeats (read once per heartbeat
+     * interval), for as long as the scope lives: how a process runtime built over this cluster
+     * (`Distribution.layerOnCluster`) plugs itself in. A `processCount` set in the configuration
+     * takes precedence; the latest source registered wins over earlier ones.
+     */
+    readonly countProcesses: (count: Effect.Effect<number>) => Effect.Effect<void, never, Scope.Scope>
   }
 >()("effect-otp/Cluster") {}
 
@@ -257,7 +264,12 @@ export const make = Effect.fnUntraced(function* <E, R>(
   localName = local.name
   const startedAt = timers.now()
   const failureTimeoutMs = timing.heartbeatIntervalMs * timing.heartbeatMissThreshold
-  const processCount = config.processCount ?? Effect.succeed(0)
+  /** Process-count sources registered by `countProcesses`, the latest last. */
+  const countSources: Array<Effect.Effect<number>> = []
+  const zeroProcesses = Effect.succeed(0)
+  const processCount = Effect.suspend(
+    () => config.processCount ?? countSources[countSources.length - 1] ?? zeroProcesses
+  )
   const security = securityMode(config)
 
   let closing = false
@@ -627,6 +639,20 @@ export const make = Effect.fnUntraced(function* <E, R>(
           return registered
         }),
         (registered) => Effect.sync(() => callbacks.delete(registered))
+      ).pipe(Effect.asVoid),
+    countProcesses: (count) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          // A fresh effect per registration, so the same source can be registered twice.
+          const source = Effect.suspend(() => count)
+          countSources.push(source)
+          return source
+        }),
+        (source) =>
+          Effect.sync(() => {
+            const at = countSources.lastIndexOf(source)
+            if (at >= 0) countSources.splice(at, 1)
+          })
       ).pipe(Effect.asVoid)
   })
 })

@@ -429,8 +429,6 @@ export const make: Effect.Effect<
     // Remotely spawned processes run with the node's logger, tracer, references and services.
     Context.omit(Scope.Scope)(context)
   )
-  // Only one distribution per transport: a second registration is a programming error.
-  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
   // Synchronously, the moment the link drops (whatever cut it: reset, heartbeat timeout, goodbye):
   // an event handled later could fail calls already sent on a newer link to the same node.
   yield* transport.onLinkEvent((event) => {
@@ -440,6 +438,10 @@ export const make: Effect.Effect<
     Effect.sync(() => local.attach(engine)),
     (detach) => Effect.sync(detach)
   )
+  // Registered last, once the engine is attached: frames a peer sent since it saw this node up are
+  // held by the transport until now and delivered here, to an engine ready for them. Only one
+  // distribution per transport: a second registration is a programming error.
+  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
   // Credit smaller than a batch is granted back within a second, so no window stays short.
   yield* Effect.forkScoped(
     Effect.repeat(
@@ -578,18 +580,9 @@ export const layer = <const Specs extends ReadonlyArray<BehaviourRegistry.AnyBeh
   InvalidClusterConfig | ListenFailed,
   BehaviourRegistry.Services<Specs[number]>
 > =>
-  // A holder per build: heartbeats report the process count, but the runtime is built after the
-  // cluster (it takes the cluster's name and incarnation).
-  Layer.unwrap(
-    Effect.sync(() => {
-      const holder: RuntimeHolder = { runtime: undefined }
-      const counted: ClusterConfig =
-        config.processCount !== undefined
-          ? config
-          : { ...config, processCount: Effect.sync(() => holder.runtime?.processCount ?? 0) }
-      return layerWith(Cluster.layer(counted), options, holder)
-    })
-  )
+  // The process runtime is built after the cluster (it takes the cluster's name and incarnation),
+  // then plugs its process count into the cluster's heartbeats.
+  layerWith(Cluster.layer(config), options)
 
 /**
  * Distribution over a cluster provided from elsewhere (e.g. membership on a `MemoryTransport` in
@@ -618,23 +611,19 @@ export const layerOnCluster = <E, R, const Specs extends ReadonlyArray<Behaviour
   Distribution | ProcessRuntime.ProcessRuntime | Cluster.Cluster | BehaviourRegistry.BehaviourRegistry,
   E,
   R | BehaviourRegistry.Services<Specs[number]>
-> => layerWith(cluster, options, { runtime: undefined })
-
-interface RuntimeHolder {
-  runtime: { readonly processCount: number } | undefined
-}
+> => layerWith(cluster, options)
 
 const layerWith = <C, E, R, Specs extends ReadonlyArray<BehaviourRegistry.AnyBehaviourSpec>>(
   clusterLayer: Layer.Layer<C | Cluster.Cluster, E, R>,
-  options: NodeOptions<Specs> | undefined,
-  holder: RuntimeHolder
+  options: NodeOptions<Specs> | undefined
 ) => {
   const runtimeLayer = Layer.effect(
     ProcessRuntime.ProcessRuntime,
     Effect.flatMap(Effect.service(Cluster.Cluster), (cluster) =>
       Effect.tap(
         ProcessRuntime.make({ ...options?.runtime, node: cluster.local.name, incarnation: cluster.local.incarnation }),
-        (runtime) => Effect.sync(() => (holder.runtime = runtime))
+        // Heartbeats report the runtime's process count (unless the cluster's configuration sets one).
+        (runtime) => cluster.countProcesses(Effect.sync(() => runtime.processCount))
       )
     )
   )

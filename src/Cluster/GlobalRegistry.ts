@@ -321,9 +321,10 @@ export const unregister = (
  * @since 0.1.0
  */
 export const whereis = (name: string): Effect.Effect<Option.Option<Pid>, never, GlobalRegistry> =>
-  Effect.withFiber((fiber) => {
+  // One primitive that reads the fiber's context and returns the value (no `succeed` after it).
+  Effect.withFiberSucceed((fiber) => {
     const pid = Context.getUnsafe(fiber.context as Context.Context<GlobalRegistry>, GlobalRegistry).whereisUnsafe(name)
-    return Effect.succeed(pid === undefined ? Option.none() : Option.some(pid))
+    return pid === undefined ? Option.none() : Option.some(pid)
   })
 
 /**
@@ -432,7 +433,6 @@ export const make: Effect.Effect<
       }
     }
   })
-  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
   yield* transport.onLinkEvent((event) => {
     if (event._tag === "LinkUp") engine.greet(event.node.name)
     else engine.nodeDown(event.node.name)
@@ -446,6 +446,9 @@ export const make: Effect.Effect<
         engine.close()
       })
   )
+  // Registered last, once the engine follows links and resolves names: frames a peer sent since it
+  // saw this node up are held by the transport until now and delivered here.
+  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
 
   /** Asks the arbiter, again if it is lost meanwhile (at most once per node of the cluster, plus one). */
   const ask = (

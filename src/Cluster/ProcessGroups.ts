@@ -316,13 +316,15 @@ export const make: Effect.Effect<
   const cluster = yield* Cluster.Cluster
   const transport = cluster.transport
   const engine = new PgEngine({ local, send: (node, frame) => transport.sendUnsafe(node, channel, frame) })
-  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
   yield* transport.onLinkEvent((event) => {
     if (event._tag === "LinkUp") engine.greet(event.node.name)
     else engine.nodeDown(event.node.name)
   })
   for (const link of yield* transport.links) engine.greet(link.node.name)
   yield* Effect.addFinalizer(() => Effect.sync(() => engine.close()))
+  // Registered last, once the engine follows links: frames a peer sent since it saw this node up are
+  // held by the transport until now and delivered here.
+  yield* Effect.orDie(transport.register(channel, (frame, from) => engine.receive(frame, from.name)))
   const scopeOf = (options: GroupOptions | undefined) => options?.scope ?? defaultScope
   const target = (pid: Pid | undefined, operation: string) =>
     Effect.flatMap(local.current, (current) =>

@@ -130,6 +130,11 @@ export class MemoryNetwork {
     return client
   }
 
+  /** @internal Whether events between a and b are held, in either direction. */
+  stalledBetween(a: string, b: string): boolean {
+    return this.stalls.has(`${a}->${b}`) || this.stalls.has(`${b}->${a}`)
+  }
+
   /**
    * @internal Moves one event (a frame or a close) from `from` to `to`, applying the faults.
    * `event(true)` delivers it; `event(false)` tells the sender it is lost.
@@ -163,6 +168,11 @@ class MemoryConn implements Conn {
   readonly remote: string
   private inFlight = 0
   private closed = false
+  /**
+   * Ended by this side (`end`): writes stop, but what the peer sent before it learns of the end is
+   * still delivered, as on a half-closed TCP socket, until the peer closes its side in turn.
+   */
+  private ending = false
   private drainCallbacks: Array<() => void> = []
   private drainBelow = 0
 
@@ -175,7 +185,7 @@ class MemoryConn implements Conn {
   }
 
   write(body: Uint8Array): void {
-    if (this.closed) return
+    if (this.closed || this.ending) return
     const peer = this.peer!
     this.inFlight += body.length
     let counted = true
@@ -207,7 +217,7 @@ class MemoryConn implements Conn {
   writeFragmented(body: Uint8Array | Segments | OutOfBand, sent: (ok: boolean) => void): void {
     // The engine sends out-of-band values only where `outOfBand()` says so.
     if (isOutOfBand(body)) throw new Error("a memory connection takes no out-of-band values")
-    const open = !this.closed
+    const open = !this.closed && !this.ending
     this.write(joined(body))
     sent(open)
   }
@@ -233,8 +243,22 @@ class MemoryConn implements Conn {
     this.drainCallbacks.push(callback)
   }
 
+  /**
+   * Stops writing and tells the peer, which closes its side in turn (Node's sockets do not allow
+   * half-open connections); frames the peer wrote before that still arrive here. If the end is
+   * lost (a partition) or held (a stall), this side closes at once, as it did before.
+   */
   end(): void {
-    this.close("connection closed by peer")
+    if (this.closed || this.ending) return
+    if (this.network.stalledBetween(this.local, this.remoteName)) return this.close("connection closed by peer")
+    this.ending = true
+    const peer = this.peer!
+    this.network.transmit(
+      this.local,
+      this.remoteName,
+      (deliver) => (deliver ? peer.close("connection closed by peer") : this.close("connection closed")),
+      false
+    )
   }
 
   destroy(): void {
@@ -249,7 +273,15 @@ class MemoryConn implements Conn {
       this.drained()
       this.handlers.onClose("connection closed")
     })
-    this.network.transmit(this.local, this.remoteName, (deliver) => deliver && peer.close(detail), false)
+    // A peer that ended its side waits for this close: it closes even if the close is lost.
+    this.network.transmit(
+      this.local,
+      this.remoteName,
+      (deliver) => {
+        if (deliver || peer.ending) peer.close(detail)
+      },
+      false
+    )
   }
 }
 

@@ -228,6 +228,10 @@ export class Transport extends Context.Service<
      * Handles frames received on a channel, for as long as the scope lives. The handler runs
      * synchronously on the read path, in frame order per link: keep it short and non-blocking
      * (e.g. offer to a `Queue`). A payload that fails the channel's Schema closes that connection.
+     * Frames that arrived for the channel before it was registered are held while the transport
+     * starts (its first 30 s, at most 4096 frames, all channels together) and handed to the
+     * handler during this effect, in arrival order, if their link is still up and the 30 s are
+     * not over: register once the handler is ready for them.
      */
     readonly register: <A>(
       channel: Channel<A>,

@@ -213,6 +213,12 @@ const unknownRefusal = (value: unknown): string | undefined => {
 /** What a simulated newer node appends to its data frames. */
 const extraElement = { fromTheFuture: true }
 
+/** How long after the engine starts frames for channels not registered yet are held (milliseconds). */
+const HELD_FRAMES_GRACE_MS = 30_000
+
+/** At most this many such frames are held, all channels together. */
+const HELD_FRAMES_MAX = 4096
+
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 /** An encoded message: whole, in segments (large binaries not copied), or with out-of-band values. */
@@ -281,6 +287,19 @@ export class LinkEngine {
   private readonly links = new Map<string, Connection>()
   private readonly connections = new Set<Connection>()
   private readonly channels = new Map<string, Registration>()
+  /**
+   * Frames that arrived, while this node starts, on a channel not registered yet: a peer sees this
+   * node up (its first heartbeat) before the node's later layers (distribution, global names,
+   * groups) have registered their channels. Delivered in arrival order when the channel registers,
+   * if their link is still up; bounded in count and in time ({@link HELD_FRAMES_MAX},
+   * {@link HELD_FRAMES_GRACE_MS}), then dropped. Each layer registers its channel as the last step
+   * of its start, once its handler is ready for any frame (see docs/ARCHITECTURE.md).
+   */
+  private held: Map<string, Array<{ readonly c: Connection; readonly frame: Array<unknown> }>> | undefined = new Map()
+  private heldCount = 0
+  private readonly startedAt: number
+  /** Channels registered at some point: a frame for one of them after it is gone is dropped, not held. */
+  private readonly registeredOnce = new Set<string>()
   private closing = false
   readonly events: PubSub.PubSub<LinkEvent>
   private readonly linkListeners = new Set<(event: LinkEvent) => void>()
@@ -299,6 +318,7 @@ export class LinkEngine {
   constructor(readonly config: LinkEngineConfig) {
     this.events = Effect.runSync(PubSub.unbounded<LinkEvent>())
     this.now = config.timers.now
+    this.startedAt = this.now()
     this.refusals = new Refusals(config.log, config.timers.now, config.context)
     this.versions = config.simulation?.versions ?? { min: minProtocolVersion, max: protocolVersion }
     this.extraFields = config.simulation?.extraFields === true
@@ -628,8 +648,51 @@ export class LinkEngine {
     if (typeof name !== "string" || frame.length < 2) return this.protocolError(c, "malformed data frame")
     const registration = this.channels.get(name)
     if (registration === undefined) {
+      if (this.hold(name, c, frame)) return
       return this.config.log("Debug", `frame on unknown channel "${name}" from ${c.peer?.name} dropped`)
     }
+    this.deliver(c, name, registration, frame)
+  }
+
+  /** Holds a frame for a channel not registered yet, while the node starts; false once that is over. */
+  private hold(name: string, c: Connection, frame: Array<unknown>): boolean {
+    const held = this.held
+    if (held === undefined || this.registeredOnce.has(name) || this.holdingOver()) return false
+    if (this.heldCount >= HELD_FRAMES_MAX) return false
+    let frames = held.get(name)
+    if (frames === undefined) held.set(name, (frames = []))
+    frames.push({ c, frame })
+    this.heldCount++
+    return true
+  }
+
+  /** Whether the node's start is over (then frames held until now are dropped, and no more are held). */
+  private holdingOver(): boolean {
+    if (this.held === undefined) return true
+    if (this.now() - this.startedAt <= HELD_FRAMES_GRACE_MS) return false
+    this.held = undefined
+    this.heldCount = 0
+    return true
+  }
+
+  /**
+   * Delivers the frames held for `name`, in arrival order, whose sender is still linked with the
+   * same incarnation (a connection superseded by a newer one to that incarnation continues its link).
+   */
+  private release(name: string, registration: Registration): void {
+    const frames = this.held?.get(name)
+    if (frames === undefined || this.holdingOver()) return
+    this.held!.delete(name)
+    this.heldCount -= frames.length
+    for (const { c, frame } of frames) {
+      const linked = c.peer === undefined ? undefined : this.links.get(c.peer.name)
+      if (linked !== undefined && linked.peer!.incarnation === c.peer!.incarnation) {
+        this.deliver(c, name, registration, frame)
+      }
+    }
+  }
+
+  private deliver(c: Connection, name: string, registration: Registration, frame: Array<unknown>): void {
     let message: unknown
     try {
       message = registration.channel.decode(frame[1])
@@ -1152,6 +1215,8 @@ export class LinkEngine {
             handler: handler as (message: unknown, from: NodeIdentity) => void
           }
           this.channels.set(channel.name, registration)
+          this.registeredOnce.add(channel.name)
+          this.release(channel.name, registration)
           return Effect.addFinalizer(() =>
             Effect.sync(() => {
               if (this.channels.get(channel.name) === registration) this.channels.delete(channel.name)
