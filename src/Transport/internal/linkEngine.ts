@@ -679,7 +679,7 @@ export class LinkEngine {
    * Delivers the frames held for `name`, in arrival order, whose sender is still linked with the
    * same incarnation (a connection superseded by a newer one to that incarnation continues its link).
    */
-  private release(name: string, registration: Registration): void {
+  private releaseHeld(name: string, registration: Registration): void {
     const frames = this.held?.get(name)
     if (frames === undefined || this.holdingOver()) return
     this.held!.delete(name)
@@ -1049,12 +1049,12 @@ export class LinkEngine {
     const key = sender
     emitFragmented(c, body, (ok) => {
       done?.(ok)
-      this.release(c, key, ok)
+      this.releaseLane(c, key, ok)
     })
   }
 
   /** The large message that opened `sender`'s lane is written (or dropped): its held frames go on, in order. */
-  private release(c: Connection, sender: object, ok: boolean): void {
+  private releaseLane(c: Connection, sender: object, ok: boolean): void {
     const held = c.lanes.get(sender)
     if (held === undefined) return
     c.lanes.delete(sender)
@@ -1098,7 +1098,7 @@ export class LinkEngine {
     for (const waiting of c.barrier) waiting.waitingFor.add(systemSender)
     emitFragmented(c, next.body, (ok) => {
       next.done?.(ok)
-      this.release(c, systemSender, ok)
+      this.releaseLane(c, systemSender, ok)
     })
   }
 
@@ -1216,7 +1216,7 @@ export class LinkEngine {
           }
           this.channels.set(channel.name, registration)
           this.registeredOnce.add(channel.name)
-          this.release(channel.name, registration)
+          this.releaseHeld(channel.name, registration)
           return Effect.addFinalizer(() =>
             Effect.sync(() => {
               if (this.channels.get(channel.name) === registration) this.channels.delete(channel.name)
