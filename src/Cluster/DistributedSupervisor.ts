@@ -22,8 +22,11 @@
  * - Stopping the supervisor stops its children in reverse start order, each with a `shutdown`
  *   exit signal, killed after its shutdown time (default 5 s).
  * - If the supervisor's own node goes down, its links break: children on other nodes get a
- *   `noconnection` exit signal and exit (they are not orphaned). See the README for what is not
- *   built yet (a supervisor that is itself a cluster singleton).
+ *   `noconnection` exit signal and exit (they are not orphaned); {@link singleton} runs a
+ *   supervisor that is itself a cluster singleton.
+ * - A graceful leave of a node ({@link handoff}, {@link handoffOnLeave}) moves its children
+ *   elsewhere; those whose behaviour was made with {@link defineHandoff} carry their state, and the
+ *   messages sent to them by their global name meanwhile are forwarded, in order, each handled once.
  *
  * `whichChildren` and `countChildren` answer across nodes (their replies are Schemas); the
  * lifecycle events are a `Stream` on the node that started the supervisor.
