@@ -24,6 +24,7 @@ import { Pid } from "../../Process/Pid.ts"
 import * as Process from "../../Process/Process.ts"
 import type { ProcessRuntime } from "../../Process/ProcessRuntime.ts"
 import * as Protocol from "../../Process/Protocol.ts"
+import * as Signal from "../../Process/Signal.ts"
 import { codecsOf, describe } from "./protocolCodec.ts"
 
 const prefix = "effect-otp/handoff/"
@@ -97,6 +98,9 @@ interface ReplyMessage {
 }
 
 const DrainNow = { _tag: `${prefix}DrainNow` }
+const HoldTimeout = { _tag: `${prefix}HoldTimeout` }
+/** How long a frozen instance holds messages at most before it runs on by itself (the mover is gone). */
+const HOLD_CAP_MS = 60_000
 /** How long a released instance waits at most for the replies to the calls it forwarded. */
 const RELEASE_CAP_MS = 30_000
 
@@ -111,8 +115,9 @@ export class Box<S> {
   >()
   nextId = 1
   releasing = false
-  /** The old instance (in the new one, while receiving). */
+  /** The old instance (in the new one, while receiving), and the monitor of it. */
   from: Pid | undefined = undefined
+  watch: Signal.MonitorRef | undefined = undefined
   constructor(public user: S) {}
 }
 
@@ -276,6 +281,17 @@ export const wrap = <S, C, R>(
   const finishIfReleased = (box: Box<unknown>): GenServer.HandleResult<Box<unknown>> =>
     box.releasing && box.pending.size === 0 ? GenServer.stopWith(ExitReason.normal, box) : GenServer.noReply(box)
 
+  /** The old instance stopped forwarding (or is gone): what reached this one directly, in order. */
+  const endReceiving = (box: Box<unknown>): Run<GenServer.HandleResult<Box<unknown>>> =>
+    Effect.gen(function* () {
+      if (box.watch !== undefined) yield* Effect.ignore(Process.demonitor(box.watch, { flush: true }))
+      box.watch = undefined
+      box.mode = "running"
+      const kept = box.held
+      box.held = []
+      return yield* handleAll(box, kept)
+    })
+
   const onControl = (box: Box<unknown>, message: unknown, tag: string): Run<GenServer.HandleResult<Box<unknown>>> =>
     Effect.gen(function* () {
       switch (tag) {
@@ -293,7 +309,10 @@ export const wrap = <S, C, R>(
           } catch (error) {
             answer = { _tag: `${prefix}Frozen`, ref, ok: false, detail: describe(error) }
           }
-          if (answer.ok) box.mode = "holding"
+          if (answer.ok) {
+            box.mode = "holding"
+            yield* Process.sendAfter(yield* GenServer.self, HoldTimeout, HOLD_CAP_MS)
+          }
           yield* Effect.ignore(Process.send(decodePid(replyTo), answer))
           return GenServer.noReply(box)
         }
@@ -305,7 +324,10 @@ export const wrap = <S, C, R>(
           yield* forward(box, held)
           return GenServer.noReply(box)
         }
+        // The move failed, or nobody told it where to forward in time: it handles what it held itself.
+        case `${prefix}HoldTimeout`:
         case `${prefix}Thaw`: {
+          if (box.mode !== "holding") return GenServer.noReply(box)
           box.mode = "running"
           const held = box.held
           box.held = []
@@ -339,12 +361,7 @@ export const wrap = <S, C, R>(
         }
         case `${prefix}Forwarded`: {
           const wire = (message as Forwarded).item
-          if (wire.kind === "end") {
-            box.mode = "running"
-            const kept = box.held
-            box.held = []
-            return yield* handleAll(box, kept)
-          }
+          if (wire.kind === "end") return yield* endReceiving(box)
           const item: Held =
             wire.kind === "info"
               ? { kind: "info", message: wire.message }
@@ -407,6 +424,8 @@ export const wrap = <S, C, R>(
           const box = new Box<unknown>(resumed)
           box.mode = "receiving"
           box.from = from
+          // If the old instance is gone before it says `End` (its node lost), stop waiting for it.
+          box.watch = yield* Effect.orDie(Process.monitor(from))
           return box
         }
         const initial = yield* behaviour.init(start, self)
@@ -421,6 +440,10 @@ export const wrap = <S, C, R>(
       const box = asBox(state)
       const tag = tagOf(message)
       if (typeof tag === "string" && tag.startsWith(prefix)) return onControl(box, message, tag)
+      if (message instanceof Signal.Down && box.watch !== undefined && message.ref.id === box.watch.id) {
+        box.watch = undefined
+        return box.mode === "receiving" ? endReceiving(box) : Effect.succeed(GenServer.noReply(box))
+      }
       if (box.mode !== "running") return Effect.as(divert(box, { kind: "info", message }), GenServer.noReply(box))
       if (user.handleInfo === undefined) return Effect.succeed(GenServer.noReply(box))
       return Effect.map(user.handleInfo(message, box.user), (result) => {
