@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Stream } from "effect"
-import { DistributedSupervisor, GenServer, GlobalRegistry, MemoryNetwork } from "../../src/index.ts"
+import { DistributedSupervisor, GenServer, GlobalRegistry, MemoryNetwork, Process } from "../../src/index.ts"
 import { cluster, Counter, CounterSpec, type TestNode, until } from "../support/distSupHarness.ts"
 import { HandoffCounter, HandoffCounterSpec } from "../support/handoffCounter.ts"
 import { eventually } from "../support/transportHarness.ts"
@@ -186,6 +186,60 @@ describe("handoff on a graceful leave", () => {
         const answer = yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
         assert.strictEqual(answer.state.value, 3)
         assert.notStrictEqual(answer.node, "b")
+      }),
+    30_000
+  )
+
+  it.live(
+    "while the old instance forwards, a call to it is answered by the new one, and a call that reaches the new one directly is answered after what was forwarded",
+    () =>
+      Effect.gen(function* () {
+        const { a, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onB,
+            handoffLinger: "1500 millis",
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
+          })
+        )
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 42)
+        const events = yield* sup.subscribe
+        const handedOff = yield* Effect.forkChild(
+          Stream.runHead(Stream.filter(events, (event) => event._tag === "ChildHandedOff")),
+          { startImmediately: true }
+        )
+        const moving = yield* Effect.forkChild(a.run(DistributedSupervisor.handoff(sup.pid, "b")), {
+          startImmediately: true
+        })
+        const event = (yield* Fiber.join(handedOff).pipe(Effect.timeout("10 seconds"))).pipe((o) =>
+          o._tag === "Some" ? (o.value as DistributedSupervisor.ChildHandedOff) : undefined
+        )!
+        assert.isTrue(event.withState)
+        const old = event.previousPid as GenServer.ServerPid<typeof HandoffCounter>
+        const fresh = event.pid as GenServer.ServerPid<typeof HandoffCounter>
+        // The old instance is lingering: what it gets goes to the new one, which answers through it.
+        yield* c.run(GenServer.cast(old, HandoffCounter.Note({ sender: "c", seq: 1 })))
+        assert.strictEqual(yield* c.run(GenServer.call(old, HandoffCounter.Add({ n: 1 }))), 43)
+        // A call straight to the new instance is kept until the forwarding ends, then sees it all.
+        const direct = yield* Effect.forkChild(
+          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 10_000 })),
+          {
+            startImmediately: true
+          }
+        )
+        const oldExit = yield* Effect.forkChild(c.run(Process.awaitExit(old)), { startImmediately: true })
+        const answer = yield* Fiber.join(direct)
+        // The old instance stops once it has sent the end of its forwarding.
+        assert.isTrue(
+          (yield* Fiber.join(oldExit).pipe(Effect.timeoutOption("5 seconds")))._tag === "Some",
+          "the old instance exited"
+        )
+        assert.strictEqual(answer.state.value, 43)
+        assert.deepStrictEqual(answer.state.last, { c: 1 })
+        assert.strictEqual(answer.state.handled, 1)
+        assert.notStrictEqual(answer.node, "b")
+        assert.strictEqual(yield* Fiber.join(moving), 1)
       }),
     30_000
   )

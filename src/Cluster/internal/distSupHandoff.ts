@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { Effect, Exit, Schema } from "effect"
+import { type Context, Effect, Exit, Schema } from "effect"
 import type { CurrentProcess } from "../../Process/CurrentProcess.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import * as GenServer from "../../Process/GenServer.ts"
@@ -118,6 +118,8 @@ export class Box<S> {
   /** The old instance (in the new one, while receiving), and the monitor of it. */
   from: Pid | undefined = undefined
   watch: Signal.MonitorRef | undefined = undefined
+  /** The process's services (the new instance): a forwarded call's reply may be sent outside a handler. */
+  context: Context.Context<ProcessRuntime> | undefined = undefined
   constructor(public user: S) {}
 }
 
@@ -223,7 +225,12 @@ export const wrap = <S, C, R>(
     })
 
   /** A forwarded call's reply handle: the reply goes back to the old instance. */
-  const remoteFrom = (old: Pid, id: number, spec: Protocol.AnySpec): GenServer.From<unknown, unknown> => {
+  const remoteFrom = (
+    box: Box<unknown>,
+    old: Pid,
+    id: number,
+    spec: Protocol.AnySpec
+  ): GenServer.From<unknown, unknown> => {
     const codecs = codecsOf(spec)
     let settled = false
     const answer = (ok: boolean, value: unknown) => {
@@ -237,7 +244,7 @@ export const wrap = <S, C, R>(
         encoded = { _tag: "HandoffReplyEncodeError", detail: describe(error) }
       }
       const message: ReplyMessage = { _tag: `${prefix}Reply`, id, ok, value: encoded }
-      Effect.runFork(Effect.ignore(Process.send(old, message)).pipe(Effect.provide(runtimeContext!)))
+      Effect.runFork(Effect.ignore(Process.send(old, message)).pipe(Effect.provideContext(box.context!)))
     }
     return {
       succeed: (value: unknown) => answer(true, value),
@@ -248,9 +255,6 @@ export const wrap = <S, C, R>(
       }
     } as unknown as GenServer.From<unknown, unknown>
   }
-
-  // The runtime of the process (set in init): a forwarded call's reply may be sent outside a handler.
-  let runtimeContext: import("effect").Context.Context<ProcessRuntime> | undefined
 
   const toWire = (box: Box<unknown>, item: Held): Wire => {
     if (item.kind === "info") return { kind: "info", message: item.message }
@@ -377,7 +381,7 @@ export const wrap = <S, C, R>(
                     request: constructors[wire.tag]!(
                       codecsOf(specs[wire.tag]!).decodePayload(wire.payload)
                     ) as Protocol.AnyCallRequest,
-                    from: remoteFrom(box.from!, wire.id, specs[wire.tag]!)
+                    from: remoteFrom(box, box.from!, wire.id, specs[wire.tag]!)
                   }
           const stop = yield* handleOne(box, item)
           return stop ?? GenServer.noReply(box)
@@ -417,11 +421,11 @@ export const wrap = <S, C, R>(
     ...behaviour,
     init: (start: unknown, self: Pid) =>
       Effect.gen(function* () {
-        runtimeContext = yield* Effect.context<ProcessRuntime>()
         if (tagOf(start) === StartTag) {
           const { state, from } = start as { state: C; from: Pid }
           const resumed = declaration.resume === undefined ? state : yield* declaration.resume(state, self)
           const box = new Box<unknown>(resumed)
+          box.context = yield* Effect.context<ProcessRuntime>()
           box.mode = "receiving"
           box.from = from
           // If the old instance is gone before it says `End` (its node lost), stop waiting for it.
