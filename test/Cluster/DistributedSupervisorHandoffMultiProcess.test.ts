@@ -132,8 +132,10 @@ describe("handoff over three OS processes", () => {
         assert.strictEqual(answer.state.handled, progress.sent)
         assert.strictEqual(answer.state.outOfOrder, 0)
         for (const tag of progress.callErrors) assert.strictEqual(tag, "NoProcess")
+        const leaving = b.events.find((event) => event._tag === "Leaving")
+        const handedOff = b.events.find((event) => event._tag === "HandedOff")
         yield* Effect.log(
-          `multi-process handoff: sent ${progress.sent} (${progress.resent} resent), calls ${progress.callsOk} ok, failed: ${progress.callErrors.join(",") || "none"}; now on ${answer.node}`
+          `multi-process handoff: took ${handedOff!.at - leaving!.at} ms on b (with the 1 s linger); sent ${progress.sent} (${progress.resent} resent), calls ${progress.callsOk} ok, failed: ${progress.callErrors.join(",") || "none"}; now on ${answer.node}`
         )
         const after = yield* until(
           run(DistributedSupervisor.whichChildren(GlobalRegistry.name("jobs"))),
