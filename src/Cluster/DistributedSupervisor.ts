@@ -22,15 +22,18 @@
  * - Stopping the supervisor stops its children in reverse start order, each with a `shutdown`
  *   exit signal, killed after its shutdown time (default 5 s).
  * - If the supervisor's own node goes down, its links break: children on other nodes get a
- *   `noconnection` exit signal and exit (they are not orphaned). See the README for what is not
- *   built yet (a supervisor that is itself a cluster singleton).
+ *   `noconnection` exit signal and exit (they are not orphaned); {@link singleton} runs a
+ *   supervisor that is itself a cluster singleton.
+ * - A graceful leave of a node ({@link handoff}, {@link handoffOnLeave}) moves its children
+ *   elsewhere; those whose behaviour was made with {@link defineHandoff} carry their state, and the
+ *   messages sent to them by their global name meanwhile are forwarded, in order, each handled once.
  *
  * `whichChildren` and `countChildren` answer across nodes (their replies are Schemas); the
  * lifecycle events are a `Stream` on the node that started the supervisor.
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, Option, PubSub, Random, Scope, Stream } from "effect"
+import { type Duration, Effect, Option, PubSub, Random, type Schema, Scope, Stream } from "effect"
 import { toMillis } from "../internal/timers.ts"
 import type { NameTaken, NoProcess } from "../Process/Errors.ts"
 import * as GenServer from "../Process/GenServer.ts"
@@ -39,12 +42,14 @@ import * as Process from "../Process/Process.ts"
 import { ProcessRuntime } from "../Process/ProcessRuntime.ts"
 import type { RestartType, Shutdown } from "../Supervisor/ChildSpec.ts"
 import { type ChildAlreadyStarted, type ChildNotFound, InvalidSupervisorFlags } from "../Supervisor/Errors.ts"
-import { BehaviourRegistry, type BehaviourSpec } from "./BehaviourRegistry.ts"
+import type { CurrentProcess } from "../Process/CurrentProcess.ts"
+import { BehaviourRegistry, type BehaviourSpec, define } from "./BehaviourRegistry.ts"
 import { Cluster } from "./Cluster.ts"
 import { Distribution } from "./Distribution.ts"
 import { GlobalRegistry } from "./GlobalRegistry.ts"
 import * as model from "./internal/distSupModel.ts"
 import type * as placement from "./internal/distSupPlacement.ts"
+import * as Handoff from "./internal/distSupHandoff.ts"
 import { type ResolvedChild, server } from "./internal/distSupServer.ts"
 import { standby as standbyLoop } from "./internal/distSupSingleton.ts"
 
@@ -117,6 +122,13 @@ export interface DistributedChildSpec<Args, P = unknown> {
    * name adopts that process as the child instead of starting another.
    */
   readonly globalName?: string | undefined
+  /**
+   * Hand the child off with its state when its node leaves gracefully ({@link handoff}): default
+   * `true` when its behaviour was made with {@link defineHandoff}, which a child may turn off with
+   * `false` (it is then stopped and started afresh elsewhere). Without `defineHandoff` it has no
+   * effect. A child that crashes, or whose node is lost (kill -9), always restarts afresh.
+   */
+  readonly handoff?: boolean | undefined
 }
 
 /**
@@ -197,6 +209,11 @@ export interface DistributedSupervisorSpec {
   /** Delay before a restart that found no node is tried again. Default 500 ms. */
   readonly retryAfter?: Duration.Input | undefined
   readonly children?: ReadonlyArray<DistributedChildSpec<unknown, unknown>> | undefined
+  /**
+   * How long an instance that was handed off keeps forwarding, to its successor, the messages that
+   * were sent to it by its global name before the name moved (see {@link handoff}). Default 1 s.
+   */
+  readonly handoffLinger?: Duration.Input | undefined
   /** Events buffered per subscriber; one that falls further behind loses the oldest. Default 1,024. */
   readonly eventBuffer?: number | undefined
 }
@@ -295,6 +312,29 @@ export const ChildRestarted = model.ChildRestarted
  * @since 0.1.0
  */
 export type ChildRestarted = model.ChildRestarted
+
+/**
+ * A child was moved off a node that is being left ({@link handoff}): it now runs as `pid` on
+ * `node`; `withState` says whether it carried its state (a child whose behaviour was made with
+ * {@link defineHandoff}) or was started afresh.
+ *
+ * @example
+ * ```ts
+ * import { DistributedSupervisor } from "effect-otp"
+ *
+ * const where = (event: DistributedSupervisor.ChildHandedOff) => `${event.id}: ${event.previousNode} -> ${event.node}`
+ * ```
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export const ChildHandedOff = model.ChildHandedOff
+
+/**
+ * @category events
+ * @since 0.1.0
+ */
+export type ChildHandedOff = model.ChildHandedOff
 
 /**
  * A restart found no node that could start the child; it is tried again after `retryAfter`.
@@ -453,7 +493,8 @@ const resolve = (spec: DistributedChildSpec<unknown>): ResolvedChild => ({
         : spec.shutdown === "infinity"
           ? Infinity
           : toMillis(spec.shutdown),
-  globalName: spec.globalName
+  globalName: spec.globalName,
+  handoff: spec.handoff === false ? undefined : Handoff.supportOf(spec.behaviour)
 })
 
 /** A small seeded generator: repeatable under `TestRandom`, no global state. */
@@ -580,7 +621,8 @@ const prepare = (spec: DistributedSupervisorSpec, singletonMode: boolean) =>
       random: generator(seed),
       global,
       monitorChildren: singletonMode,
-      stopOnlyLocal: singletonMode
+      stopOnlyLocal: singletonMode,
+      handoffLingerMs: spec.handoffLinger === undefined ? 1000 : toMillis(spec.handoffLinger)
     })
     return {
       behaviour,
@@ -861,3 +903,197 @@ export const countChildren = (
   supervisor: Process.Target
 ): Effect.Effect<ChildCounts, GenServer.CallError, ProcessRuntime> =>
   GenServer.call(supervisor, model.DistProtocol.CountChildren())
+
+/**
+ * How a behaviour hands its state over (see {@link defineHandoff}): the Schema that carries it
+ * between nodes, what to carry (default: the state itself), and how the next instance builds its
+ * state from it (default: the carried value is the state).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { DistributedSupervisor } from "effect-otp"
+ *
+ * const options: DistributedSupervisor.HandoffOptions<number, number> = { state: Schema.Number }
+ * ```
+ *
+ * @category handoff
+ * @since 0.1.0
+ */
+export interface HandoffOptions<S, C, R = never> {
+  /** Encodes the carried state (it crosses nodes). */
+  readonly state: Schema.Codec<C, unknown>
+  /** The value to carry, from the state at the moment of the handoff. Default: the state (then C = S). */
+  readonly handoff?: ((state: S) => C) | undefined
+  /** The new instance's state, from the carried value (instead of `init`). Default: the carried value. */
+  readonly resume?: ((carried: C, self: Pid) => Effect.Effect<S, unknown, R | CurrentProcess>) | undefined
+}
+
+/**
+ * Defines a behaviour for the `BehaviourRegistry` (as `BehaviourRegistry.define`) whose instances a
+ * distributed supervisor hands off with their state when their node leaves gracefully
+ * ({@link handoff}). Register it on every node a child may be placed on. Its protocol, callbacks
+ * and start arguments are those of `behaviour`; a handed-off instance starts with `resume` (or the
+ * carried state) instead of `init`. For the rest, see {@link handoff}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { DistributedSupervisor, GenServer, Protocol } from "effect-otp"
+ *
+ * const Counter = Protocol.make({ Get: Protocol.call({ success: Schema.Number }), Add: Protocol.cast() })
+ * const CounterSpec = DistributedSupervisor.defineHandoff(
+ *   "counter",
+ *   Schema.Number,
+ *   GenServer.behaviour(Counter)({
+ *     init: (n: number) => Effect.succeed(n),
+ *     handleCall: { Get: (_, n) => Effect.succeed(GenServer.reply(n, n)) },
+ *     handleCast: { Add: (_, n) => Effect.succeed(GenServer.noReply(n + 1)) }
+ *   }),
+ *   { state: Schema.Number }
+ * )
+ * const child = DistributedSupervisor.child("counter-1", CounterSpec, 0, { globalName: "counter-1" })
+ * ```
+ *
+ * @category handoff
+ * @since 0.1.0
+ */
+export const defineHandoff = <Args, I, P, S, R = never, C = S>(
+  name: string,
+  args: Schema.Codec<Args, I>,
+  behaviour: GenServer.Behaviour<P, Args, S, R>,
+  options: HandoffOptions<S, C, R>
+): BehaviourSpec<Args, P, Exclude<R, ProcessRuntime>> => {
+  const wrapped = Handoff.wrap(
+    behaviour as unknown as GenServer.Behaviour<unknown, unknown, unknown, unknown>,
+    args as unknown as Schema.Codec<unknown, unknown>,
+    options
+  )
+  const spec = define(name, wrapped.args, wrapped.behaviour)
+  return { ...spec, [Handoff.HandoffTypeId]: wrapped.support } as unknown as BehaviourSpec<
+    Args,
+    P,
+    Exclude<R, ProcessRuntime>
+  >
+}
+
+/**
+ * Options of {@link handoff}.
+ *
+ * @example
+ * ```ts
+ * import type { DistributedSupervisor } from "effect-otp"
+ *
+ * const options: DistributedSupervisor.HandoffCallOptions = { timeout: "20 seconds" }
+ * ```
+ *
+ * @category handoff
+ * @since 0.1.0
+ */
+export interface HandoffCallOptions {
+  /** How long to wait for the moved instances to stop (after their linger). Default 30 s. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * Moves every child of a distributed supervisor off `node` (a graceful leave of that node: run it
+ * before stopping the node, e.g. from the node itself as the first step of its shutdown), then
+ * waits until the old instances have stopped. No child is placed on `node` again until the
+ * supervisor has seen it gone. Resolves to the number of children moved. For each running child on
+ * `node`, in start order:
+ *
+ * - **With handoff** (its behaviour made with {@link defineHandoff}, and `handoff` not `false`):
+ *   the supervisor sends the instance a request that it handles after every message already in
+ *   its mailbox; it answers with its state (`handoff(state)`, encoded by the Schema) and from then
+ *   on holds every message it receives. The supervisor starts the new instance on a node its
+ *   selector picks (not `node`) from that state (`resume`), then the old instance forwards what it
+ *   held and what it receives from then on, in order, to the new one; calls that reach it are
+ *   answered by the new instance (the caller waits, within its own timeout). The global name
+ *   moves to the new instance (an unregister, then a register). For `handoffLinger` (default 1 s)
+ *   the old instance keeps forwarding the messages sent by the name before the sender's node saw
+ *   it move; meanwhile the new instance handles the forwarded messages first and keeps those that
+ *   reach it directly, which it handles (in order) once the old one has stopped forwarding. So
+ *   every message a sender addressed to the global name is handled once, by one instance or the
+ *   other, in the order that sender sent them. Not covered: while the name moves (between the
+ *   unregister and the register, about one registry round trip), a call or cast by the name fails
+ *   at once with `NoProcess` (it was not delivered: sending it again keeps exactly-once), and a
+ *   message that reaches the old instance after the linger, or that was sent to its pid, is
+ *   dropped as for any exited process. The old instance's `terminate` runs with the state it gave.
+ *   If the instance does not answer within its shutdown time (default 5 s), its state does not
+ *   encode, or no node can start the new instance, the child is handled as one without handoff
+ *   (first two cases) or stays where it is (the last; a `ChildStartError` event says why).
+ * - **Without handoff**: stopped (`shutdown`, within its shutdown time) and started afresh from its
+ *   start arguments elsewhere.
+ *
+ * Each move publishes `ChildHandedOff`; moves do not count toward the restart intensity. A child
+ * that crashes later, or whose node is lost without a graceful leave (kill -9), restarts afresh,
+ * as before. The supervisor serves no other request while it moves children.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DistributedSupervisor, GlobalRegistry } from "effect-otp"
+ *
+ * // On node "b", before it stops: move the children of the singleton supervisor "jobs" elsewhere.
+ * const leaving = Effect.flatMap(DistributedSupervisor.handoff(GlobalRegistry.name("jobs"), "b"), (moved) =>
+ *   Effect.log(`${moved} children moved`)
+ * )
+ * ```
+ *
+ * @category handoff
+ * @since 0.1.0
+ */
+export const handoff = (
+  supervisor: Process.Target,
+  node: string,
+  options?: HandoffCallOptions
+): Effect.Effect<number, GenServer.CallError, ProcessRuntime> =>
+  Effect.gen(function* () {
+    const moved = yield* GenServer.call(supervisor, model.DistProtocol.Handoff({ node }), { timeout: Infinity })
+    const timeout = options?.timeout === undefined ? 30_000 : toMillis(options.timeout)
+    yield* Effect.ignore(
+      Effect.timeoutOption(
+        Effect.forEach(moved, (pid) => Process.awaitExit(pid), { concurrency: "unbounded", discard: true }),
+        timeout
+      )
+    )
+    return moved.length
+  })
+
+/**
+ * Makes the closing of the current scope a graceful leave of this node for `supervisor`: the
+ * finalizer runs {@link handoff} for this node (its children move elsewhere, those with handoff
+ * carrying their state) before whatever was acquired earlier in the scope is released. Acquire it
+ * after the supervisor (or {@link singleton}) so that it runs first. Under `Node.runMain` the
+ * application's scope closes in the `stop-applications` phase, after `refuse-new-work`: calls that
+ * other nodes make to a child of this node while it moves then fail with `NodeDown` (reason
+ * `stopping`) rather than waiting; casts are delivered and forwarded as {@link handoff} says.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DistributedSupervisor, GlobalRegistry } from "effect-otp"
+ *
+ * declare const spec: DistributedSupervisor.DistributedSupervisorSpec
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     yield* DistributedSupervisor.singleton(spec, { name: "jobs" })
+ *     yield* DistributedSupervisor.handoffOnLeave(GlobalRegistry.name("jobs"))
+ *     return yield* Effect.never
+ *   })
+ * )
+ * ```
+ *
+ * @category handoff
+ * @since 0.1.0
+ */
+export const handoffOnLeave = (
+  supervisor: Process.Target,
+  options?: HandoffCallOptions
+): Effect.Effect<void, never, ProcessRuntime | Scope.Scope> =>
+  Effect.gen(function* () {
+    const runtime = yield* ProcessRuntime
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(handoff(supervisor, runtime.node, options)).pipe(Effect.provideService(ProcessRuntime, runtime))
+    )
+  })

@@ -17,6 +17,7 @@ import {
 } from "../../src/index.ts"
 import type { MemoryNetwork } from "../../src/Transport/MemoryNetwork.ts"
 import { awaitNodesUp, fast } from "./clusterHarness.ts"
+import { HandoffCounterSpec } from "./handoffCounter.ts"
 import { eventually } from "./transportHarness.ts"
 
 /** A counter that answers with its value and the node it runs on. */
@@ -75,7 +76,7 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
             Cluster.layerOn({ nodeName: name, insecure: true, seeds, processCount, ...fast }).pipe(
               Layer.provide(transport)
             ),
-            { behaviours: [CounterSpec] }
+            { behaviours: [CounterSpec, HandoffCounterSpec] }
           )
         )
       )

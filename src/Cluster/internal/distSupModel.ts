@@ -55,6 +55,16 @@ export class ChildRestarted extends Schema.TaggedClass<ChildRestarted>()("ChildR
   nodeLost: Schema.Boolean
 }) {}
 
+export class ChildHandedOff extends Schema.TaggedClass<ChildHandedOff>()("ChildHandedOff", {
+  id: Schema.String,
+  pid: Pid,
+  node: Schema.String,
+  previousPid: Pid,
+  previousNode: Schema.String,
+  /** Whether its state was carried over (`handoff`), or it was started afresh (a child without handoff). */
+  withState: Schema.Boolean
+}) {}
+
 export class ChildStartError extends Schema.TaggedClass<ChildStartError>()("ChildStartError", {
   id: Schema.String,
   detail: Schema.String
@@ -64,9 +74,16 @@ export class SupervisorStopped extends Schema.TaggedClass<SupervisorStopped>()("
   reason: ExitReason.ExitReason
 }) {}
 
-export type Event = ChildStarted | ChildExited | ChildRestarted | ChildStartError | SupervisorStopped
+export type Event = ChildStarted | ChildExited | ChildRestarted | ChildHandedOff | ChildStartError | SupervisorStopped
 
-export const Event = Schema.Union([ChildStarted, ChildExited, ChildRestarted, ChildStartError, SupervisorStopped])
+export const Event = Schema.Union([
+  ChildStarted,
+  ChildExited,
+  ChildRestarted,
+  ChildHandedOff,
+  ChildStartError,
+  SupervisorStopped
+])
 
 export class PlacementFailed extends Schema.TaggedError<PlacementFailed>()("PlacementFailed", {
   id: Schema.String,
@@ -86,5 +103,7 @@ export const DistProtocol = Protocol.make({
   }),
   TerminateChild: Protocol.call({ payload: { id: Schema.String }, error: ChildNotFound }),
   WhichChildren: Protocol.call({ success: Schema.Array(ChildInfo) }),
+  /** Moves every child off `node`; answers with the pids of the instances that were moved (stopping). */
+  Handoff: Protocol.call({ payload: { node: Schema.String }, success: Schema.Array(Pid) }),
   CountChildren: Protocol.call({ success: ChildCounts })
 })

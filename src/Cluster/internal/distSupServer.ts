@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { Clock, Context, Effect, Schedule } from "effect"
+import { Clock, Context, Deferred, Effect, Schedule, Schema } from "effect"
 import type { CurrentProcess } from "../../Process/CurrentProcess.ts"
 import { NodeDown } from "../../Process/Errors.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
@@ -25,6 +25,7 @@ import type { Cluster } from "../Cluster.ts"
 import type { Distribution } from "../Distribution.ts"
 import {
   ChildExited,
+  ChildHandedOff,
   type ChildInfo,
   ChildRestarted,
   ChildStarted,
@@ -34,6 +35,7 @@ import {
   PlacementFailed,
   SupervisorStopped
 } from "./distSupModel.ts"
+import * as Handoff from "./distSupHandoff.ts"
 import { type Candidate, type PlacementState, type Selector, select } from "./distSupPlacement.ts"
 
 /** A child spec with its defaults filled in. */
@@ -49,6 +51,8 @@ export interface ResolvedChild {
   readonly shutdownMs: number
   /** Registered under this global name once started (and adopted by it, see `adopt`). */
   readonly globalName: string | undefined
+  /** Set when the child is handed off with its state on a graceful leave (its behaviour supports it). */
+  readonly handoff: Handoff.HandoffSupport | undefined
 }
 
 /** What the server works with, captured by `start`. */
@@ -74,6 +78,8 @@ export interface ServerEnv {
   readonly monitorChildren: boolean
   /** When the supervisor stops, stop only the children on its own node (the singleton). */
   readonly stopOnlyLocal: boolean
+  /** Milliseconds an old instance keeps forwarding after its global name moved to the new one. */
+  readonly handoffLingerMs: number
 }
 
 interface Child {
@@ -91,6 +97,8 @@ interface State {
   readonly byPid: Map<string, string>
   readonly intensity: Intensity
   readonly placement: PlacementState
+  /** Nodes being left (see `Handoff`): no child is placed there until they are seen gone. */
+  readonly leaving: Set<string>
 }
 
 type Handled = Effect.Effect<GenServer.HandleResult<State>, never, ProcessRuntime | CurrentProcess>
@@ -100,13 +108,21 @@ class Retry {
   constructor(readonly id: string) {}
 }
 
-const candidatesOf = (env: ServerEnv, tried: ReadonlySet<string>): Effect.Effect<ReadonlyArray<Candidate>> =>
+const candidatesOf = (
+  env: ServerEnv,
+  tried: ReadonlySet<string>,
+  leaving: Set<string>
+): Effect.Effect<ReadonlyArray<Candidate>> =>
   Effect.map(env.cluster.nodes, (nodes) => {
     const all: Array<Candidate> = [{ node: env.node, processCount: env.processCount(), local: true }]
     for (const info of nodes) {
       if (info.status === "running") all.push({ node: info.id, processCount: info.processCount, local: false })
     }
-    return all.filter((candidate) => !tried.has(candidate.node)).sort((x, y) => (x.node < y.node ? -1 : 1))
+    // A node that left (seen gone) may come back under its name: it is a candidate again then.
+    for (const node of leaving) if (!all.some((candidate) => candidate.node === node)) leaving.delete(node)
+    return all
+      .filter((candidate) => !tried.has(candidate.node) && !leaving.has(candidate.node))
+      .sort((x, y) => (x.node < y.node ? -1 : 1))
   })
 
 type StartFailure = { readonly message: string; readonly _tag: string }
@@ -194,7 +210,7 @@ const place = (
   const problems: Array<string> = []
   const attempt: Effect.Effect<{ readonly pid: Pid; readonly node: string }, PlacementFailed, ProcessRuntime> =
     Effect.flatMap(
-      Effect.suspend(() => candidatesOf(env, tried)),
+      Effect.suspend(() => candidatesOf(env, tried, state.leaving)),
       (candidates) => {
         const node = select(env.selector, candidates, spec.id, state.placement)
         if (node === undefined) {
@@ -351,6 +367,139 @@ const onExit = (
   return Effect.flatMap(countRestart(state), (exceeded) => (exceeded ? giveUp(env, state) : restart(env, state, child)))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Handoff (a graceful leave)
+
+/** Registers `pid` under `globalName`, retrying a `NameTaken` while the old owner's release spreads. */
+const registerName = (env: ServerEnv, globalName: string, pid: Pid) =>
+  Effect.retry(env.global!.register(globalName, pid), {
+    while: (error) => error._tag === "NameTaken",
+    schedule: Schedule.spaced(REGISTER_RETRY_MS),
+    times: REGISTER_RETRIES
+  })
+
+/**
+ * Asks the old instance for its state (it answers after the messages before the request): a
+ * helper process receives the answer, or the `Down` of the old instance if it exits first.
+ */
+const freezeOf = (old: Pid, timeoutMs: number): Effect.Effect<Handoff.Frozen | undefined, never, ProcessRuntime> =>
+  Effect.gen(function* () {
+    const answer = yield* Deferred.make<Handoff.Frozen | undefined>()
+    const ref = String(old)
+    const helper = yield* Effect.orDie(
+      Process.spawn((self) =>
+        Effect.gen(function* () {
+          yield* Process.monitor(old)
+          yield* Effect.ignore(Process.send(old, Handoff.freeze(ref, self.pid)))
+          while (true) {
+            const message = yield* self.receive
+            if (Handoff.isFrozen(message) && message.ref === ref) return yield* Deferred.succeed(answer, message)
+            if (message instanceof Signal.Down) return yield* Deferred.succeed(answer, undefined)
+          }
+        })
+      )
+    )
+    const frozen = yield* Effect.timeoutOption(Deferred.await(answer), timeoutMs)
+    yield* Effect.ignore(Process.kill(helper))
+    return frozen._tag === "Some" ? frozen.value : undefined
+  })
+
+/** Moves one child off its node: with its state if it declares handoff and gives it, else afresh. */
+const moveChild = (
+  env: ServerEnv,
+  state: State,
+  child: Child
+): Effect.Effect<Pid | undefined, never, ProcessRuntime | CurrentProcess> =>
+  Effect.gen(function* () {
+    const old = child.pid!
+    const previousNode = child.node ?? old.node
+    const support = child.spec.handoff
+    const frozen =
+      support === undefined ? undefined : yield* freezeOf(old, Math.min(child.spec.shutdownMs, 30_000) || 5000)
+    const carried =
+      frozen !== undefined && frozen.ok ? Schema.decodeUnknownResult(support!.state)(frozen.state) : undefined
+    if (carried === undefined || carried._tag === "Failure") {
+      // No state to carry (no handoff, or the old instance could not give it): stop it, start afresh.
+      if (frozen?.ok === true) yield* Effect.ignore(Process.send(old, Handoff.thaw))
+      state.byPid.delete(key(old))
+      yield* stopChild(old, child.spec.shutdownMs)
+      const placed = yield* Effect.result(place(env, state, child.spec, new Set([previousNode])))
+      if (placed._tag === "Failure") {
+        child.pid = undefined
+        child.node = undefined
+        child.status = "restarting"
+        child.previousNode = previousNode
+        env.publish(new ChildStartError({ id: child.spec.id, detail: placed.failure.detail }))
+        yield* Process.sendAfter(yield* GenServer.self, new Retry(child.spec.id), env.retryMs)
+        return old
+      }
+      record(state, child, placed.success)
+      env.publish(
+        new ChildHandedOff({
+          id: child.spec.id,
+          pid: placed.success.pid,
+          node: placed.success.node,
+          previousPid: old,
+          previousNode,
+          withState: false
+        })
+      )
+      return old
+    }
+    // Start the new instance from the state, without its global name yet.
+    const startSpec: ResolvedChild = {
+      ...child.spec,
+      args: support!.startArgs(carried.success, old),
+      globalName: undefined
+    }
+    const placed = yield* Effect.result(place(env, state, startSpec, new Set([previousNode])))
+    if (placed._tag === "Failure") {
+      // Nowhere to go: the old instance handles what it held and runs on.
+      yield* Effect.ignore(Process.send(old, Handoff.thaw))
+      env.publish(new ChildStartError({ id: child.spec.id, detail: placed.failure.detail }))
+      return undefined
+    }
+    const fresh = placed.success.pid
+    yield* Effect.ignore(Process.send(old, Handoff.forwardTo(fresh)))
+    state.byPid.delete(key(old))
+    record(state, child, placed.success)
+    const globalName = child.spec.globalName
+    if (globalName !== undefined && env.global !== undefined) {
+      yield* Effect.ignore(env.global.unregister(globalName))
+      yield* Effect.ignore(registerName(env, globalName, fresh))
+    }
+    // Messages by the global name already on their way to the old instance are forwarded for a while.
+    yield* Process.sendAfter(old, Handoff.release, env.handoffLingerMs)
+    env.publish(
+      new ChildHandedOff({
+        id: child.spec.id,
+        pid: fresh,
+        node: placed.success.node,
+        previousPid: old,
+        previousNode,
+        withState: true
+      })
+    )
+    return old
+  })
+
+/** Moves every running child off `node` (in start order); the old instances' pids. */
+const leave = (
+  env: ServerEnv,
+  state: State,
+  node: string
+): Effect.Effect<Array<Pid>, never, ProcessRuntime | CurrentProcess> =>
+  Effect.gen(function* () {
+    state.leaving.add(node)
+    const moved: Array<Pid> = []
+    for (const child of [...state.children.values()]) {
+      if (child.pid === undefined || child.pid.node !== node) continue
+      const old = yield* moveChild(env, state, child)
+      if (old !== undefined) moved.push(old)
+    }
+    return moved
+  })
+
 const info = (child: Child): ChildInfo => ({
   id: child.spec.id,
   ...(child.pid === undefined ? {} : { pid: child.pid }),
@@ -369,7 +518,8 @@ export const server = (env: ServerEnv) =>
           children: new Map(),
           byPid: new Map(),
           intensity: new Intensity(env.maxRestarts, env.withinMs),
-          placement: { next: 0, random: env.random }
+          placement: { next: 0, random: env.random },
+          leaving: new Set()
         }
         for (const spec of children) {
           const adopted = yield* adopt(env, spec)
@@ -405,6 +555,7 @@ export const server = (env: ServerEnv) =>
           }
           return GenServer.reply(undefined, state)
         }),
+      Handoff: ({ node }, state) => Effect.map(leave(env, state, node), (moved) => GenServer.reply(moved, state)),
       WhichChildren: (_, state) => Effect.succeed(GenServer.reply([...state.children.values()].map(info), state)),
       CountChildren: (_, state) =>
         Effect.sync(() => {

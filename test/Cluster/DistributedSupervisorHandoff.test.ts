@@ -1,0 +1,252 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Stream } from "effect"
+import { DistributedSupervisor, GenServer, GlobalRegistry, MemoryNetwork, Process } from "../../src/index.ts"
+import { cluster, Counter, CounterSpec, type TestNode, until } from "../support/distSupHarness.ts"
+import { HandoffCounter, HandoffCounterSpec } from "../support/handoffCounter.ts"
+import { eventually } from "../support/transportHarness.ts"
+
+const three = (network = MemoryNetwork.make()) =>
+  Effect.map(cluster(network, ["a", "b", "c"]), ([a, b, c]) => ({ network, a: a!, b: b!, c: c! }))
+
+/** Places on b while b is a candidate, else on the first candidate. */
+const onB: DistributedSupervisor.Selector = (candidates) =>
+  candidates.find((candidate) => candidate.node === "b")?.node ?? candidates[0]?.node
+
+/** Places on b while b is a candidate, else on c (a remote start from a supervisor on a). */
+const onBThenC: DistributedSupervisor.Selector = (candidates) =>
+  candidates.find((candidate) => candidate.node === "b")?.node ??
+  candidates.find((candidate) => candidate.node === "c")?.node
+
+const h1 = GlobalRegistry.name("h1", HandoffCounter)
+
+interface Progress {
+  sent: number
+  /** Casts refused with NoProcess (not delivered) and sent again. */
+  resent: number
+  callsOk: number
+  callErrors: Array<string>
+}
+
+/**
+ * Casts `Note`s numbered 1, 2, 3, ... by the global name until `stop`, a `Get` call by the name
+ * after every 20th; a cast refused with `NoProcess` (not delivered: the name is moving) is sent again.
+ */
+const sender = (node: TestNode, id: string, stop: Deferred.Deferred<void>, progress: Progress) =>
+  node.run(
+    Effect.gen(function* () {
+      while (!(yield* Deferred.isDone(stop))) {
+        const seq = progress.sent + 1
+        while (true) {
+          const cast = yield* Effect.result(GenServer.cast(h1, HandoffCounter.Note({ sender: id, seq })))
+          if (cast._tag === "Success") break
+          if (cast.failure._tag !== "NoProcess") return yield* Effect.die(cast.failure)
+          progress.resent++
+          yield* Effect.yieldNow
+        }
+        progress.sent = seq
+        if (seq % 20 === 0) {
+          const call = yield* Effect.result(GenServer.call(h1, HandoffCounter.Get(), { timeout: 5000 }))
+          if (call._tag === "Success") progress.callsOk++
+          else progress.callErrors.push(call.failure._tag)
+        } else {
+          yield* Effect.yieldNow
+        }
+      }
+    })
+  )
+
+describe("handoff on a graceful leave", () => {
+  it.live(
+    "a child with handoff moves off a leaving node with its state; casts sent meanwhile arrive once each, in order; a child without handoff restarts afresh",
+    () =>
+      Effect.gen(function* () {
+        const { a, b, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onB,
+            children: [
+              DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" }),
+              DistributedSupervisor.child("f1", CounterSpec, 7, { globalName: "f1" })
+            ]
+          })
+        )
+        const before = yield* a.run(DistributedSupervisor.whichChildren(sup.pid))
+        assert.deepStrictEqual(
+          before.map((child) => `${child.id}@${child.node}`),
+          ["h1@b", "f1@b"]
+        )
+        // The name reaches c's replica shortly after the start.
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 42)
+        yield* until(c.run(GenServer.call(GlobalRegistry.name("f1", Counter), Counter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(GlobalRegistry.name("f1", Counter), Counter.Add({ n: 5 }))), 12)
+        const events = yield* sup.subscribe
+        const handedOff = yield* Effect.forkChild(
+          Stream.runCollect(
+            Stream.take(
+              Stream.filter(events, (event) => event._tag === "ChildHandedOff"),
+              2
+            )
+          ),
+          { startImmediately: true }
+        )
+
+        const stop = yield* Deferred.make<void>()
+        const fromA: Progress = { sent: 0, resent: 0, callsOk: 0, callErrors: [] }
+        const fromC: Progress = { sent: 0, resent: 0, callsOk: 0, callErrors: [] }
+        const senders = yield* Effect.forkChild(
+          Effect.all([sender(a, "a", stop, fromA), sender(c, "c", stop, fromC)], { concurrency: "unbounded" }),
+          { startImmediately: true }
+        )
+        yield* eventually(
+          Effect.sync(() => Math.min(fromA.sent, fromC.sent)),
+          (sent) => sent >= 100
+        )
+        const moved = yield* a.run(DistributedSupervisor.handoff(sup.pid, "b"))
+        assert.strictEqual(moved, 2)
+        const [sentA, sentC] = [fromA.sent, fromC.sent]
+        yield* eventually(
+          Effect.sync(() => Math.min(fromA.sent - sentA, fromC.sent - sentC)),
+          (sent) => sent >= 100
+        )
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.join(senders).pipe(Effect.timeout("10 seconds"))
+
+        const after = yield* a.run(DistributedSupervisor.whichChildren(sup.pid))
+        assert.isTrue(after.every((child) => child.status === "running" && child.node !== "b"))
+        const answer = yield* c.run(GenServer.call(h1, HandoffCounter.Get()))
+        assert.notStrictEqual(answer.node, "b")
+        assert.strictEqual(answer.node, after.find((child) => child.id === "h1")!.node)
+        // The state came along, and every cast was handled once, in each sender's order.
+        assert.strictEqual(answer.state.value, 42)
+        assert.deepStrictEqual(answer.state.last, { a: fromA.sent, c: fromC.sent })
+        assert.strictEqual(answer.state.handled, fromA.sent + fromC.sent)
+        assert.strictEqual(answer.state.outOfOrder, 0)
+        // Calls during the move waited for the new instance, except those made while the name
+        // itself moved (NoProcess, as documented).
+        for (const tag of [...fromA.callErrors, ...fromC.callErrors]) assert.strictEqual(tag, "NoProcess")
+        assert.isAbove(fromA.callsOk + fromC.callsOk, 0)
+        // The child without handoff was started afresh from its arguments.
+        const fresh = yield* c.run(GenServer.call(GlobalRegistry.name("f1", Counter), Counter.Get()))
+        assert.strictEqual(fresh.value, 7)
+        assert.notStrictEqual(fresh.node, "b")
+        const moves = [...(yield* Fiber.join(handedOff).pipe(Effect.timeout("5 seconds")))]
+        assert.deepStrictEqual(
+          moves.map(
+            (event) => `${event.id}:${event.previousNode}:${(event as DistributedSupervisor.ChildHandedOff).withState}`
+          ),
+          ["h1:b:true", "f1:b:false"]
+        )
+        yield* Effect.log(
+          `handoff: a sent ${fromA.sent} (${fromA.resent} resent, calls ${fromA.callsOk} ok / ${fromA.callErrors.length} failed), c sent ${fromC.sent} (${fromC.resent} resent, calls ${fromC.callsOk} ok / ${fromC.callErrors.length} failed)`
+        )
+
+        // b leaves for good: nothing of the children was left there.
+        yield* b.stop
+        const later = yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(later.state.value, 42)
+        assert.strictEqual(later.state.handled, fromA.sent + fromC.sent)
+      }),
+    60_000
+  )
+
+  it.live(
+    "a child with handoff whose node is lost (not a graceful leave) restarts afresh",
+    () =>
+      Effect.gen(function* () {
+        const { network, a, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onB,
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
+          })
+        )
+        // The name reaches c's replica shortly after the start.
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 42)
+        network.partition("a", "b")
+        network.partition("b", "c")
+        const restarted = yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())), (answer) => answer.node !== "b")
+        assert.strictEqual(restarted.state.value, 0)
+        const children = yield* a.run(DistributedSupervisor.whichChildren(sup.pid))
+        assert.strictEqual(children[0]!.node, restarted.node)
+      }),
+    30_000
+  )
+
+  it.live(
+    "a child that declares handoff: false is started afresh on a graceful leave",
+    () =>
+      Effect.gen(function* () {
+        const { a, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onB,
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 3, { globalName: "h1", handoff: false })]
+          })
+        )
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 45)
+        assert.strictEqual(yield* a.run(DistributedSupervisor.handoff(sup.pid, "b")), 1)
+        const answer = yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(answer.state.value, 3)
+        assert.notStrictEqual(answer.node, "b")
+      }),
+    30_000
+  )
+
+  it.live(
+    "while the old instance forwards, a call to it is answered by the new one, and a call that reaches the new one directly is answered after what was forwarded",
+    () =>
+      Effect.gen(function* () {
+        const { a, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onBThenC,
+            handoffLinger: "1500 millis",
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
+          })
+        )
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 42)
+        const events = yield* sup.subscribe
+        const handedOff = yield* Effect.forkChild(
+          Stream.runHead(Stream.filter(events, (event) => event._tag === "ChildHandedOff")),
+          { startImmediately: true }
+        )
+        const moving = yield* Effect.forkChild(a.run(DistributedSupervisor.handoff(sup.pid, "b")), {
+          startImmediately: true
+        })
+        const event = (yield* Fiber.join(handedOff).pipe(Effect.timeout("10 seconds"))).pipe((o) =>
+          o._tag === "Some" ? (o.value as DistributedSupervisor.ChildHandedOff) : undefined
+        )!
+        assert.isTrue(event.withState)
+        const old = event.previousPid as GenServer.ServerPid<typeof HandoffCounter>
+        const fresh = event.pid as GenServer.ServerPid<typeof HandoffCounter>
+        // The old instance is lingering: what it gets goes to the new one, which answers through it.
+        yield* c.run(GenServer.cast(old, HandoffCounter.Note({ sender: "c", seq: 1 })))
+        assert.strictEqual(yield* c.run(GenServer.call(old, HandoffCounter.Add({ n: 1 }))), 43)
+        // A call straight to the new instance is kept until the forwarding ends, then sees it all.
+        const direct = yield* Effect.forkChild(
+          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 10_000 })),
+          {
+            startImmediately: true
+          }
+        )
+        const oldExit = yield* Effect.forkChild(c.run(Process.awaitExit(old)), { startImmediately: true })
+        const answer = yield* Fiber.join(direct)
+        // The old instance stops once it has sent the end of its forwarding.
+        assert.isTrue(
+          (yield* Fiber.join(oldExit).pipe(Effect.timeoutOption("5 seconds")))._tag === "Some",
+          "the old instance exited"
+        )
+        assert.strictEqual(answer.state.value, 43)
+        assert.deepStrictEqual(answer.state.last, { c: 1 })
+        assert.strictEqual(answer.state.handled, 1)
+        // Started on c by a remote spawn: the carried state crossed the wire in its start arguments.
+        assert.strictEqual(answer.node, "c")
+        assert.strictEqual(yield* Fiber.join(moving), 1)
+      }),
+    30_000
+  )
+})
