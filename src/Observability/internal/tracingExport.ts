@@ -106,7 +106,10 @@ export class SpanQueue implements SpanProcessor {
   /** Exports full batches (and a partial one when `partial`) while export slots are free. */
   private pump(partial: boolean): void {
     const all = partial || this.flushWaiters.length > 0
-    while (this.inFlight < this.maxConcurrent && (this.queue.length >= this.batchSize || (all && this.queue.length > 0))) {
+    while (
+      this.inFlight < this.maxConcurrent &&
+      (this.queue.length >= this.batchSize || (all && this.queue.length > 0))
+    ) {
       const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.splice(0, this.batchSize)
       if (batch === this.queue) this.queue = []
       this.send(batch)
