@@ -29,7 +29,7 @@ import {
   type SamplingResult,
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../src/Cluster/Cluster.ts"
 import * as Distribution from "../src/Cluster/Distribution.ts"
@@ -37,7 +37,9 @@ import { GenServer, ProcessRuntime, RemoteName, Tracing } from "../src/index.ts"
 import { load, samplingCost, snapshotCost } from "./observability/observer.ts"
 import { Bench, peerNode, secret, server } from "./observability/protocol.ts"
 
-const LOCAL_CALLS = 100_000
+const LANES_PER_MODE = 2
+const CHUNK_CALLS = Number(process.env.BENCH_CHUNK_CALLS ?? 2000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30)
 const REMOTE_CALLS = 20_000
 const WARMUP = 10_000
 const REPEATS = 3
@@ -126,34 +128,79 @@ const tracingLayer = (endpoint: string, mode: Mode, sampler: Sampler) =>
     : Tracing.layerOtlp({
         url: `${endpoint}/v1/traces`,
         protocol: "http/protobuf",
-        serviceName: "bench",
+        serviceName: `bench-${mode}`,
         nodeName: "bench",
         roots: "all",
         sampler
       })
 
-const localCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
-  Effect.gen(function* () {
-    let top = 0
-    for (let round = 0; round < REPEATS; round++) {
-      const rate = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const pid = yield* GenServer.start(server, undefined)
-          const loop = (count: number) =>
-            Effect.gen(function* () {
-              for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
-            })
-          yield* loop(WARMUP)
-          const start = performance.now()
-          yield* loop(LOCAL_CALLS)
-          const rate = perSec(LOCAL_CALLS, performance.now() - start)
-          yield* GenServer.stop(pid)
-          return rate
-        }).pipe(Effect.provide(ProcessRuntime.layer()), Effect.provide(tracingLayer(endpoint, mode, sampler)))
+/** One local call server per lane, in a runtime of its own with that mode's tracing layer, kept for the whole measurement. */
+const localLane = async (endpoint: string, mode: Mode, sampler: Sampler) => {
+  const runtime = ManagedRuntime.make(
+    ProcessRuntime.layer().pipe(Layer.provideMerge(tracingLayer(endpoint, mode, sampler)))
+  )
+  const pid = await runtime.runPromise(GenServer.start(server, undefined))
+  // A chunk is its calls and the export of the spans they made (Tracing.flush: nothing without a
+  // tracer), so that no lane's export runs, unaccounted, during another lane's chunk.
+  const loop = (count: number) =>
+    runtime.runPromise(
+      Effect.gen(function* () {
+        for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
+        yield* Tracing.flush
+      })
+    )
+  return { mode, loop, dispose: () => runtime.runPromise(GenServer.stop(pid)).then(() => runtime.dispose()) }
+}
+
+/** Wall-clock and CPU milliseconds (every thread of this process: GC, exports) of one chunk. */
+const chunk = async (run: () => Promise<void>) => {
+  const cpuBefore = process.cpuUsage()
+  const start = performance.now()
+  await run()
+  const millis = performance.now() - start
+  const cpu = process.cpuUsage(cpuBefore)
+  return { millis, cpuMillis: (cpu.user + cpu.system) / 1000 }
+}
+
+/**
+ * Local calls in every mode at once: LANES_PER_MODE servers per mode, each in its own runtime,
+ * measured in CHUNK_CALLS-call chunks rotating through all of them for ROUNDS rounds, so that the
+ * drift of a shared machine's speed falls on every mode alike. Rates are total calls over total
+ * time (wall, and CPU time of the whole process) per mode.
+ */
+const localInterleaved = (endpoint: string, modes: ReadonlyArray<Mode>, samplers: Map<Mode, Sampler>) =>
+  Effect.promise(async () => {
+    const lanes = await Promise.all(
+      Array.from({ length: modes.length * LANES_PER_MODE }, (_, i) => {
+        const mode = modes[i % modes.length]!
+        return localLane(endpoint, mode, samplers.get(mode)!)
+      })
+    )
+    try {
+      for (const lane of lanes) await lane.loop(WARMUP)
+      const totals = new Map(modes.map((mode) => [mode, { millis: 0, cpuMillis: 0, calls: 0 }]))
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < lanes.length; k++) {
+          const lane = lanes[(round + k) % lanes.length]!
+          const { millis, cpuMillis } = await chunk(() => lane.loop(CHUNK_CALLS))
+          const total = totals.get(lane.mode)!
+          total.millis += millis
+          total.cpuMillis += cpuMillis
+          total.calls += CHUNK_CALLS
+        }
+      }
+      return new Map(
+        [...totals].map(([mode, total]) => [
+          mode,
+          {
+            rate: Math.round((total.calls / total.millis) * 1000),
+            cpuRate: Math.round((total.calls / total.cpuMillis) * 1000)
+          }
+        ])
       )
-      top = Math.max(top, rate)
+    } finally {
+      for (const lane of lanes) await lane.dispose()
     }
-    return top
   })
 
 const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
@@ -229,6 +276,12 @@ const main = Effect.gen(function* () {
     receiver.process.stdin!.write("count\n")
     return Effect.promise(() => receiver.next("spans")).pipe(Effect.map((line) => line.spans as number))
   }
+  const spansByService = () => {
+    receiver.process.stdin!.write("count\n")
+    return Effect.promise(() => receiver.next("spans")).pipe(
+      Effect.map((line) => line.byService as Record<string, number>)
+    )
+  }
   // BENCH_PART=local | remote | observer runs only that part (for profiling); the other figures are then 0.
   const part = process.env.BENCH_PART
   const local = part === undefined || part === "local"
@@ -249,14 +302,33 @@ const main = Effect.gen(function* () {
       const rate = yield* effect(endpoint, mode, sampler)
       const spans = (yield* spansSoFar()) - before
       const expected = mode === "none" ? 0 : 2 * sampler.kept
-      progress(`${effect === localCalls ? "local" : "remote"} ${mode}`, rate)
+      progress(`remote ${mode}`, rate)
       if (spans !== expected) console.error(`  spans received ${spans}, expected ${expected}`)
       return { rate, spans, expected }
     })
-  const localNone = yield* measure(local, "none", localCalls)
-  if (modes.includes("dropped")) yield* measure(local, "dropped", localCalls)
-  const localSampled = yield* measure(local, "sampled", localCalls)
-  const localFull = yield* measure(local, "full", localCalls)
+  // Local: every mode at once, interleaved (see localInterleaved); spans counted per mode by the
+  // service name each mode's layer exports under.
+  const localModes = (["none", "dropped", "sampled", "full"] as const).filter((mode) => modes.includes(mode))
+  const localSamplers = new Map<Mode, CountingSampler>(localModes.map((mode) => [mode, samplerOf(mode)]))
+  const servicesBefore = local ? yield* spansByService() : {}
+  const localRates = local ? yield* localInterleaved(endpoint, localModes, localSamplers) : new Map()
+  const servicesAfter = local ? yield* spansByService() : {}
+  const localOf = (mode: Mode) => {
+    const rates = localRates.get(mode) ?? { rate: 0, cpuRate: 0 }
+    const service = `bench-${mode}`
+    const spans = (servicesAfter[service] ?? 0) - (servicesBefore[service] ?? 0)
+    const expected = mode === "none" ? 0 : 2 * (localSamplers.get(mode)?.kept ?? 0)
+    if (localRates.has(mode)) {
+      progress(`local ${mode} (calls/s)`, rates.rate)
+      progress(`local ${mode} (calls per CPU-second)`, rates.cpuRate)
+      if (spans !== expected) console.error(`  spans received ${spans}, expected ${expected}`)
+    }
+    return { ...rates, spans, expected }
+  }
+  const localNone = localOf("none")
+  const localDropped = localOf("dropped")
+  const localSampled = localOf("sampled")
+  const localFull = localOf("full")
   const remoteNone = yield* measure(remote, "none", remoteCalls)
   const remoteSampled = yield* measure(remote, "sampled", remoteCalls)
   const remoteFull = yield* measure(remote, "full", remoteCalls)
@@ -276,6 +348,18 @@ const main = Effect.gen(function* () {
     callsPerSecFullTracing: localFull.rate,
     sampledVsNoTracer: ratio(localSampled.rate, localNone.rate),
     fullVsNoTracer: ratio(localFull.rate, localNone.rate),
+    callsPerSecDropped: localDropped.rate,
+    droppedVsNoTracer: ratio(localDropped.rate, localNone.rate),
+    // The same per CPU-second of the whole process (every thread: GC, the exports).
+    cpu: {
+      callsPerCpuSecNoTracer: localNone.cpuRate,
+      callsPerCpuSecDropped: localDropped.cpuRate,
+      callsPerCpuSecSampled10: localSampled.cpuRate,
+      callsPerCpuSecFullTracing: localFull.cpuRate,
+      droppedVsNoTracer: ratio(localDropped.cpuRate, localNone.cpuRate),
+      sampledVsNoTracer: ratio(localSampled.cpuRate, localNone.cpuRate),
+      fullVsNoTracer: ratio(localFull.cpuRate, localNone.cpuRate)
+    },
     remoteCallsPerSecNoTracer: remoteNone.rate,
     remoteCallsPerSecSampled10: remoteSampled.rate,
     remoteCallsPerSecFullTracing: remoteFull.rate,

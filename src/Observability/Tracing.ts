@@ -27,7 +27,11 @@
  * in ten is kept, with every span below it, on every node). A root is sampled before any span is
  * made, with that same sampler (and the trace id it decided on is the one the SDK then uses), so
  * that a dropped root costs a sampler call rather than a whole OpenTelemetry span; a dropped call
- * or cast root makes no span at all. Inside an unsampled trace effect-otp
+ * or cast root makes no span at all. With the SDK's own root samplers (always on, always off, a
+ * trace-id ratio, alone or under a parent-based one: everything `OTEL_TRACES_SAMPLER` names) a
+ * root is decided with one `Math.random()` and without a trace id, which a dropped root draws only
+ * if something reads it (a remote call sends it on); its kept roots keep the configured ratio in
+ * distribution, while their trace ids are drawn after the decision. Inside an unsampled trace effect-otp
  * makes no span objects at all, and this tracer answers the application's own spans with one
  * placeholder that records nothing; the unsampled flag still travels to other nodes in the W3C
  * `traceparent` of the frames, so they make no spans either. Which operations start a trace when
@@ -39,7 +43,8 @@
  * layer's scope closes, or on demand with {@link flush}. A span that finds the queue full is
  * dropped and counted: `effect_otp_tracing_spans_dropped_total`, next to
  * `effect_otp_tracing_spans_exported_total`, `effect_otp_tracing_spans_export_failed_total` and
- * the gauge `effect_otp_tracing_span_queue` (spans waiting), served with the node's other metrics.
+ * the gauge `effect_otp_tracing_span_queue` (spans waiting), and `effect_otp_tracing_roots_total`
+ * (by `decision`, `kept` or `dropped`: the roots sampled), served with the node's other metrics.
  *
  * @since 0.1.0
  */
@@ -325,6 +330,14 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
             () => counts.failed
           )
           collector.gauge("effect_otp_tracing_span_queue", "Ended spans waiting for export", () => processor.queued)
+          for (const decision of ["kept", "dropped"] as const) {
+            collector.counter(
+              "effect_otp_tracing_roots_total",
+              "Trace roots sampled, by decision",
+              () => rootSampling.counts[decision],
+              { decision }
+            )
+          }
         })
       )
       return Layer.mergeAll(tracer, roots, sampler, flusher, metrics).pipe(

@@ -1,7 +1,15 @@
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
-import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base"
+import * as OtelApi from "@opentelemetry/api"
+import {
+  BasicTracerProvider,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+  TraceIdRatioBasedSampler
+} from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { setImmediate as nextTurn } from "node:timers/promises"
 import { GenServer, ProcessRuntime, Tracing } from "../../src/index.ts"
@@ -110,6 +118,77 @@ describe("Tracing's span queue", () => {
       )
       // Without the layer, flush does nothing.
       yield* Tracing.flush
+    })
+  )
+
+  /** Runs `calls` local calls, each its own root, under `sampler`; the spans received and the roots counted. */
+  const rootsUnder = (otlp: OtlpReceiver, sampler: Sampler, calls: number, serviceName: string) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pid = yield* GenServer.start(echo, undefined)
+        for (let i = 0; i < calls; i++) yield* GenServer.call(pid, Echo.Ping({ n: i }))
+        yield* GenServer.stop(pid)
+        yield* Tracing.flush
+        const text = yield* PrometheusMetrics.format()
+        return {
+          kept: seriesValue(text, 'effect_otp_tracing_roots_total{decision="kept"}'),
+          dropped: seriesValue(text, 'effect_otp_tracing_roots_total{decision="dropped"}'),
+          spans: otlp.spans.filter((span) => span.resource["service.name"] === serviceName)
+        }
+      }).pipe(
+        Effect.provide(
+          ProcessRuntime.layer().pipe(
+            Layer.provideMerge(Tracing.layerOtlp({ url: otlp.url, serviceName, roots: "all", sampler })),
+            // A registry of this test's own: other tests' layers register the same series.
+            Layer.provideMerge(Layer.succeed(Metric.MetricRegistry, new Map()))
+          )
+        )
+      )
+    )
+
+  it.live(
+    "the SDK's ratio sampler decides roots without a trace id: about a quarter of 1,000 are kept, counted, each with an id the sampler keeps",
+    () =>
+      Effect.gen(function* () {
+        const otlp = yield* receiver
+        const ratio = new TraceIdRatioBasedSampler(0.25)
+        const { kept, dropped, spans } = yield* rootsUnder(otlp, new ParentBasedSampler({ root: ratio }), 1000, "ratio")
+        // Binomial(1000, 0.25): mean 250, standard deviation 13.7; 250 ± 70 is a ±5σ band.
+        assert.isTrue(kept !== undefined && kept >= 180 && kept <= 320, `${kept} kept`)
+        assert.strictEqual(kept! + dropped!, 1000)
+        assert.strictEqual(spans.length, 2 * kept!)
+        const roots = spans.filter((span) => !span.parentSpanId)
+        assert.strictEqual(roots.length, kept)
+        for (const root of roots) {
+          assert.strictEqual(
+            ratio.shouldSample(OtelApi.ROOT_CONTEXT, root.traceId).decision,
+            SamplingDecision.RECORD_AND_SAMPLED
+          )
+        }
+        assert.strictEqual(new Set(roots.map((root) => root.traceId)).size, kept)
+      })
+  )
+
+  it.live("a sampler of the application's own is asked for every root, with the trace id the root then has", () =>
+    Effect.gen(function* () {
+      const otlp = yield* receiver
+      const asked: Array<string> = []
+      const everyOther: Sampler = {
+        shouldSample: (context, traceId): SamplingResult => {
+          // Not parent-based: the SDK asks it for the server's spans too (children of kept roots).
+          if (OtelApi.trace.getSpanContext(context) !== undefined)
+            return { decision: SamplingDecision.RECORD_AND_SAMPLED }
+          asked.push(traceId)
+          return {
+            decision: asked.length % 2 === 0 ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD
+          }
+        },
+        toString: () => "EveryOther"
+      }
+      const { kept, dropped, spans } = yield* rootsUnder(otlp, everyOther, 100, "every-other")
+      assert.deepStrictEqual({ kept, dropped }, { kept: 50, dropped: 50 })
+      const roots = spans.filter((span) => !span.parentSpanId)
+      assert.deepStrictEqual(roots.map((root) => root.traceId).sort(), asked.filter((_, i) => i % 2 === 1).sort())
     })
   )
 })
