@@ -62,6 +62,7 @@ import { randomInt } from "node:crypto"
 import { type TraceRootPolicy, TraceRootSampler, TraceRoots } from "../Process/internal/tracing.ts"
 import { Collector } from "./internal/collector.ts"
 import { SpanQueue } from "./internal/tracingExport.ts"
+import { sinkOf, spanLimitsSet } from "./internal/tracingSpan.ts"
 import { makeTracer, RootSampling } from "./internal/tracingTracer.ts"
 
 /**
@@ -309,7 +310,15 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
       const propagate = options?.propagateOtelContext === true
       const tracer = Layer.effect(
         Tracer.Tracer,
-        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate, rootSampling))
+        Effect.gen(function* () {
+          const base = yield* OtelTracer.make
+          // Lean spans (see internal/tracingSpan.ts) unless span limits or OpenTelemetry's active context are asked for.
+          const lean =
+            propagate || spanLimitsSet(process.env)
+              ? undefined
+              : sinkOf(yield* OtelTracer.OtelTracer, processor, rootSampling.generateSpanId)
+          return makeTracer(base, propagate, rootSampling, lean)
+        })
       )
       const roots = Layer.succeed(TraceRoots, options?.roots ?? "remote")
       const sampler = Layer.succeed(TraceRootSampler, rootSampling)

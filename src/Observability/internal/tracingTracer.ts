@@ -26,6 +26,7 @@ import {
 import { Context, Exit, Option, Tracer } from "effect"
 import { randomFillSync } from "node:crypto"
 import type { RootSample, RootSampler } from "../../Process/internal/tracing.ts"
+import { LeanSpan, type LeanSpanSink } from "./tracingSpan.ts"
 
 type SpanOptions = Parameters<Tracer.Tracer["span"]>[0]
 
@@ -261,16 +262,22 @@ export class RootSampling implements Sampler, RootSampler {
     return this.sampler.toString()
   }
 
-  /** A root about to be made by the tracer: sampled here first (unless `options` carry a decision). */
-  span(options: SpanOptions, make: () => Tracer.Span): Tracer.Span {
+  /** A root about to be made by the tracer: sampled here first (unless `options` carry a decision). `lean` makes a kept root without the SDK. */
+  span(options: SpanOptions, make: () => Tracer.Span, lean?: (traceId: string) => Tracer.Span): Tracer.Span {
     const kept = Context.getOrUndefined(options.annotations, KeptRoot)
-    if (kept !== undefined) return this.withDecision(kept.traceId, kept.result, make)
+    if (kept !== undefined) {
+      return lean !== undefined && kept.result === keptResult
+        ? lean(kept.traceId)
+        : this.withDecision(kept.traceId, kept.result, make)
+    }
     const decision = this.decide(options.name, options.kind)
     if (decision === undefined) {
       const traceId = this.takeDroppedTraceId()
       return new UnsampledSpan(options.name, options.kind, options.parent, traceId, undefined, this.random)
     }
-    return this.withDecision(decision.traceId, decision.result, make)
+    return lean !== undefined && decision.result === keptResult
+      ? lean(decision.traceId)
+      : this.withDecision(decision.traceId, decision.result, make)
   }
 
   /** A placeholder child of an unsampled span. */
@@ -297,12 +304,43 @@ const isRoot = (options: SpanOptions): boolean =>
  * OpenTelemetry's API, called from Effect code); without it, that hook's cost (an
  * `AsyncLocalStorage` context switch on every Effect operation inside a span) is saved.
  */
-export const makeTracer = (base: Tracer.Tracer, propagateContext: boolean, roots: RootSampling): Tracer.Tracer =>
-  Tracer.make({
+export const makeTracer = (
+  base: Tracer.Tracer,
+  propagateContext: boolean,
+  roots: RootSampling,
+  lean: LeanSpanSink | undefined
+): Tracer.Tracer => {
+  // Lean children only where the sampler would keep every child of a sampled local parent.
+  const leanChildren = lean !== undefined && keepsSampledLocalChildren(roots.sampler)
+  const leanSpan = (options: SpanOptions, traceId: string): Tracer.Span =>
+    new LeanSpan(
+      lean!,
+      options.name,
+      options.kind,
+      options.parent,
+      options.annotations,
+      options.links,
+      traceId,
+      options.startTime
+    )
+  return Tracer.make({
     span(options) {
       const parent = options.parent
       if (Option.isSome(parent) && !parent.value.sampled) return roots.unsampledChild(options, parent.value)
-      if (isRoot(options)) return roots.span(options, () => base.span(options))
+      if (isRoot(options)) {
+        return lean === undefined
+          ? roots.span(options, () => base.span(options))
+          : roots.span(
+              options,
+              () => base.span(options),
+              (traceId) => leanSpan(options, traceId)
+            )
+      }
+      // A child of one of this tracer's sampled spans (not of a remote or an OpenTelemetry parent:
+      // their trace state and sampling are the SDK's to handle).
+      if (leanChildren && Option.isSome(parent) && parent.value._tag === "Span") {
+        return leanSpan(options, parent.value.traceId)
+      }
       const span = base.span(options)
       // Dropped by a sampler that is not parent-based: keep its ids (they travel on), skip the
       // recording of attributes and the end that a non-recording OpenTelemetry span would still go through.
@@ -312,3 +350,9 @@ export const makeTracer = (base: Tracer.Tracer, propagateContext: boolean, roots
     },
     ...(propagateContext && base.context !== undefined ? { context: base.context } : {})
   })
+}
+
+/** Whether `sampler` keeps every child of a sampled local parent without looking at it (the SDK's parent-based default). */
+const keepsSampledLocalChildren = (sampler: Sampler): boolean =>
+  sampler instanceof ParentBasedSampler &&
+  (sampler as unknown as { _localParentSampled?: unknown })._localParentSampled instanceof AlwaysOnSampler
