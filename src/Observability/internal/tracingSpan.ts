@@ -28,8 +28,13 @@ export interface LeanSpanSink {
   readonly generateSpanId: () => string
 }
 
-const BILLION = BigInt(1_000_000_000)
-const hrTime = (nanos: bigint): Otel.HrTime => [Number(nanos / BILLION), Number(nanos % BILLION)]
+const THOUSAND = BigInt(1000)
+/** Microseconds since the epoch (exact in a double for millennia): one BigInt division per time. */
+const micros = (nanos: bigint): number => Number(nanos / THOUSAND)
+const hrTime = (us: number): Otel.HrTime => {
+  const seconds = Math.floor(us / 1e6)
+  return [seconds, Math.round((us - seconds * 1e6) * 1000)]
+}
 
 /** The OpenTelemetry attribute count limit's default (`OTEL_ATTRIBUTE_COUNT_LIMIT`). */
 const MAX_ATTRIBUTES = 128
@@ -68,6 +73,9 @@ const spanContextOf = (span: Tracer.AnySpan): Otel.SpanContext => ({
   traceFlags: span.sampled ? Otel.TraceFlags.SAMPLED : Otel.TraceFlags.NONE,
   isRemote: span._tag === "ExternalSpan"
 })
+
+const noLinks: Array<never> = []
+const noEvents: Array<never> = []
 
 interface TimedEvent {
   readonly name: string
@@ -130,7 +138,7 @@ export class LeanSpan implements Tracer.Span {
         : Object.fromEntries(Object.entries(attributes).map(([key, value]) => [key, toAttributeValue(value)]))
     ;(this.events ??= []).push({
       name,
-      time: hrTime(startTime),
+      time: hrTime(micros(startTime)),
       ...(converted === undefined ? {} : { attributes: converted }),
       droppedAttributesCount: 0
     })
@@ -153,7 +161,7 @@ export class LeanSpan implements Tracer.Span {
         this.attrs["effect.fiber.interrupted"] = true
       } else {
         const errors = Cause.prettyErrors(exit.cause, { includeCauseInStack: true })
-        const time = hrTime(endTime)
+        const time = hrTime(micros(endTime))
         for (const error of errors) {
           const attributes: Otel.Attributes = {}
           const code = (error as { code?: unknown }).code
@@ -172,30 +180,34 @@ export class LeanSpan implements Tracer.Span {
       spanId: this.spanId,
       traceFlags: Otel.TraceFlags.SAMPLED
     }
-    const start = hrTime(startTime)
-    const duration = hrTime(endTime > startTime ? endTime - startTime : BigInt(0))
-    const readable: ReadableSpan = {
+    const startUs = micros(startTime)
+    const endUs = micros(endTime)
+    // One shape for every span (a conditional spread would make each a dictionary-mode copy).
+    const readable = {
       name: this.name,
       kind: kindMap[this.kind],
       spanContext: () => context,
-      ...(parent === undefined ? {} : { parentSpanContext: spanContextOf(parent) }),
-      startTime: start,
-      endTime: hrTime(endTime),
+      parentSpanContext: parent === undefined ? undefined : spanContextOf(parent),
+      startTime: hrTime(startUs),
+      endTime: hrTime(endUs),
       status,
       attributes: this.attrs,
-      links: this.links.map((link) => ({
-        context: spanContextOf(link.span),
-        attributes: Object.fromEntries(Object.entries(link.attributes).map(([k, v]) => [k, toAttributeValue(v)]))
-      })),
-      events: this.events ?? [],
-      duration,
+      links:
+        this.links.length === 0
+          ? noLinks
+          : this.links.map((link) => ({
+              context: spanContextOf(link.span),
+              attributes: Object.fromEntries(Object.entries(link.attributes).map(([k, v]) => [k, toAttributeValue(v)]))
+            })),
+      events: this.events ?? noEvents,
+      duration: hrTime(endUs > startUs ? endUs - startUs : 0),
       ended: true,
       resource: this.sink.resource,
       instrumentationScope: this.sink.instrumentationScope,
       droppedAttributesCount: this.droppedAttributes,
       droppedEventsCount: 0,
       droppedLinksCount: 0
-    }
+    } as ReadableSpan
     this.sink.processor.onEnd(readable)
   }
 }
