@@ -2,10 +2,12 @@
  * Observability benchmark: what tracing costs a GenServer call, and what a Prometheus render of
  * 1,000 series costs.
  *
- * - `callsPerSecNoTracer` / `callsPerSecSampled10` / `callsPerSecFullTracing`: sequential local
- *   calls with no tracer; with `Tracing.layerOtlp` exporting over OTLP/HTTP (protobuf) to a
- *   receiver on loopback (in its own process, decoding every request), each call its own root
- *   (`Tracing.Roots` "all") under a parent-based 10% ratio sampler; the same with every trace kept.
+ * - `callsPerSecNoTracer` / `callsPerSecDropped` / `callsPerSecSampled10` / `callsPerSecFullTracing`:
+ *   sequential local calls with no tracer; with `Tracing.layerOtlp` exporting over OTLP/HTTP
+ *   (protobuf) to a receiver on loopback (in its own process, decoding every request), each call its
+ *   own root (`Tracing.Roots` "all"), under a parent-based sampler whose root sampler drops every
+ *   root, keeps 10%, keeps all. The modes run at once, interleaved in short chunks in one process
+ *   (see `localInterleaved`); `cpu` has the same rates per CPU-second of the process.
  * - `remoteCallsPerSec*`: the same three for calls to a server on a peer node in another OS process
  *   (the peer exports too, following the caller's sampling decision).
  * - `metricsScrapeMillis`: one `PrometheusMetrics.format()` render with 1,000 distinct series
