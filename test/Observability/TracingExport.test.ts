@@ -191,4 +191,66 @@ describe("Tracing's span queue", () => {
       assert.deepStrictEqual(roots.map((root) => root.traceId).sort(), asked.filter((_, i) => i % 2 === 1).sort())
     })
   )
+
+  it.live(
+    "lean spans and the SDK's spans (the path taken when a span limit is set) arrive alike: names, kinds, parents, attributes, status",
+    () =>
+      Effect.gen(function* () {
+        const otlp = yield* receiver
+        const program = Effect.gen(function* () {
+          const pid = yield* GenServer.start(echo, undefined)
+          yield* GenServer.call(pid, Echo.Ping({ n: 1 }))
+          yield* Effect.exit(GenServer.call(pid, Echo.Fail()))
+          yield* Effect.annotateCurrentSpan({ count: 2, big: BigInt(7), list: ["a", "b"], nested: { x: 1 } })
+          yield* Effect.exit(Effect.fail("boom").pipe(Effect.withSpan("failing child")))
+          yield* Effect.void.pipe(Effect.withSpan("child", { kind: "producer", attributes: { flag: true } }))
+          yield* GenServer.stop(pid)
+        }).pipe(Effect.withSpan("outer", { attributes: { stage: "test" } }))
+        const runUnder = (serviceName: string) =>
+          Effect.scoped(
+            program.pipe(
+              Effect.provide(
+                ProcessRuntime.layer().pipe(
+                  Layer.provideMerge(Tracing.layerOtlp({ url: otlp.url, serviceName })),
+                  Layer.provideMerge(Layer.succeed(Metric.MetricRegistry, new Map()))
+                )
+              )
+            )
+          )
+        yield* runUnder("lean")
+        const saved = process.env.OTEL_ATTRIBUTE_COUNT_LIMIT
+        process.env.OTEL_ATTRIBUTE_COUNT_LIMIT = "128"
+        yield* runUnder("sdk").pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              if (saved === undefined) delete process.env.OTEL_ATTRIBUTE_COUNT_LIMIT
+              else process.env.OTEL_ATTRIBUTE_COUNT_LIMIT = saved
+            })
+          )
+        )
+        const shape = (service: string) => {
+          const spans = otlp.spans.filter((span) => span.resource["service.name"] === service)
+          const byId = new Map(spans.map((span) => [span.spanId, span]))
+          return spans
+            .map((span) => {
+              // Pids differ from one run to the other.
+              const { [`effect_otp.pid`]: _pid, [`effect_otp.target`]: _target, ...attributes } = span.attributes
+              return {
+                name: span.name,
+                kind: span.kind,
+                parent: span.parentSpanId ? byId.get(span.parentSpanId)?.name : undefined,
+                sameTrace: spans.every((other) => other.traceId === span.traceId),
+                attributes,
+                statusCode: span.statusCode
+              }
+            })
+            .sort((x, y) => (x.name + x.kind < y.name + y.kind ? -1 : 1))
+        }
+        const lean = shape("lean")
+        // outer, spawn, two calls (CLIENT and SERVER each), the two children.
+        assert.strictEqual(lean.length, 8, JSON.stringify(lean.map((span) => span.name)))
+        assert.deepStrictEqual(lean, shape("sdk"))
+        assert.strictEqual(lean.find((span) => span.name === "failing child")?.statusCode, 2)
+      })
+  )
 })

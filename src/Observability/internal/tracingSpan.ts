@@ -18,7 +18,8 @@
  */
 import * as Otel from "@opentelemetry/api"
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Cause, Context, type Exit, Option, Tracer } from "effect"
+import { Cause, type Context, type Exit, Option, type Tracer } from "effect"
+import * as Inspectable from "effect/Inspectable"
 
 /** The SDK tracer's resource and scope, to give lean spans the same ones. */
 export interface LeanSpanSink {
@@ -60,11 +61,7 @@ const toAttributeValue = (value: unknown): Otel.AttributeValue => {
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value
   if (typeof value === "bigint") return value.toString()
   if (Array.isArray(value) && isHomogeneousPrimitiveArray(value)) return value.slice() as Otel.AttributeValue
-  try {
-    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)
-  } catch {
-    return String(value)
-  }
+  return Inspectable.toStringUnknown(value)
 }
 
 const spanContextOf = (span: Tracer.AnySpan): Otel.SpanContext => ({
