@@ -2,10 +2,12 @@
  * Observability benchmark: what tracing costs a GenServer call, and what a Prometheus render of
  * 1,000 series costs.
  *
- * - `callsPerSecNoTracer` / `callsPerSecSampled10` / `callsPerSecFullTracing`: sequential local
- *   calls with no tracer; with `Tracing.layerOtlp` exporting over OTLP/HTTP (protobuf) to a
- *   receiver on loopback (in its own process, decoding every request), each call its own root
- *   (`Tracing.Roots` "all") under a parent-based 10% ratio sampler; the same with every trace kept.
+ * - `callsPerSecNoTracer` / `callsPerSecDropped` / `callsPerSecSampled10` / `callsPerSecFullTracing`:
+ *   sequential local calls with no tracer; with `Tracing.layerOtlp` exporting over OTLP/HTTP
+ *   (protobuf) to a receiver on loopback (in its own process, decoding every request), each call its
+ *   own root (`Tracing.Roots` "all"), under a parent-based sampler whose root sampler drops every
+ *   root, keeps 10%, keeps all. The modes run at once, interleaved in short chunks in one process
+ *   (see `localInterleaved`); `cpu` has the same rates per CPU-second of the process.
  * - `remoteCallsPerSec*`: the same three for calls to a server on a peer node in another OS process
  *   (the peer exports too, following the caller's sampling decision).
  * - `metricsScrapeMillis`: one `PrometheusMetrics.format()` render with 1,000 distinct series
@@ -18,18 +20,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
-import * as OtelApi from "@opentelemetry/api"
 import * as Path from "node:path"
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   ParentBasedSampler,
   type Sampler,
-  SamplingDecision,
-  type SamplingResult,
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, ManagedRuntime, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../src/Cluster/Cluster.ts"
 import * as Distribution from "../src/Cluster/Distribution.ts"
@@ -37,7 +36,9 @@ import { GenServer, ProcessRuntime, RemoteName, Tracing } from "../src/index.ts"
 import { load, samplingCost, snapshotCost } from "./observability/observer.ts"
 import { Bench, peerNode, secret, server } from "./observability/protocol.ts"
 
-const LOCAL_CALLS = 100_000
+const LANES_PER_MODE = 2
+const CHUNK_CALLS = Number(process.env.BENCH_CHUNK_CALLS ?? 2000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30)
 const REMOTE_CALLS = 20_000
 const WARMUP = 10_000
 const REPEATS = 3
@@ -86,36 +87,35 @@ class Child {
   }
 }
 
-/** Counts the roots its sampler keeps: the spans the receiver must get are 2 per kept root. */
-class CountingSampler implements Sampler {
-  kept = 0
-  constructor(readonly inner: Sampler) {}
-  shouldSample(...args: Parameters<Sampler["shouldSample"]>): SamplingResult {
-    const result = this.inner.shouldSample(...args)
-    if (
-      result.decision === SamplingDecision.RECORD_AND_SAMPLED &&
-      OtelApi.trace.getSpanContext(args[0]) === undefined
-    ) {
-      this.kept++
-    }
-    return result
-  }
-  toString(): string {
-    return this.inner.toString()
-  }
-}
+/**
+ * The SDK's own samplers (the layer decides their roots without asking them: see
+ * `RootSampling`); the roots kept are read from the layer's `effect_otp_tracing_roots_total`.
+ */
+const samplerOf = (mode: Mode): Sampler =>
+  new ParentBasedSampler({
+    root:
+      mode === "sampled"
+        ? new TraceIdRatioBasedSampler(0.1)
+        : mode === "dropped"
+          ? new AlwaysOffSampler()
+          : new AlwaysOnSampler()
+  })
 
-const samplerOf = (mode: Mode): CountingSampler =>
-  new CountingSampler(
-    new ParentBasedSampler({
-      root:
-        mode === "sampled"
-          ? new TraceIdRatioBasedSampler(0.1)
-          : mode === "dropped"
-            ? new AlwaysOffSampler()
-            : new AlwaysOnSampler()
-    })
-  )
+/** The tracing layer's counts, from a Prometheus render of the registry it registered in. */
+const tracingCounts = Effect.map(PrometheusMetrics.format(), (text) => {
+  const value = (series: string) => {
+    const line = text.split("\n").find((line) => line.startsWith(`${series} `))
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+  }
+  return {
+    keptRoots: value('effect_otp_tracing_roots_total{decision="kept"}'),
+    dropped: value("effect_otp_tracing_spans_dropped_total"),
+    failed: value("effect_otp_tracing_spans_export_failed_total")
+  }
+})
+
+/** A metric registry of its own, so that the layers of several lanes in this process do not share series. */
+const ownRegistry = () => Layer.succeed(Metric.MetricRegistry, new Map())
 
 /** `dropped` (every root dropped, what an unsampled call costs) runs only when BENCH_MODES names it. */
 type Mode = "none" | "sampled" | "full" | "dropped"
@@ -126,37 +126,100 @@ const tracingLayer = (endpoint: string, mode: Mode, sampler: Sampler) =>
     : Tracing.layerOtlp({
         url: `${endpoint}/v1/traces`,
         protocol: "http/protobuf",
-        serviceName: "bench",
+        serviceName: `bench-${mode}`,
         nodeName: "bench",
         roots: "all",
         sampler
       })
 
-const localCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
-  Effect.gen(function* () {
-    let top = 0
-    for (let round = 0; round < REPEATS; round++) {
-      const rate = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const pid = yield* GenServer.start(server, undefined)
-          const loop = (count: number) =>
-            Effect.gen(function* () {
-              for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
-            })
-          yield* loop(WARMUP)
-          const start = performance.now()
-          yield* loop(LOCAL_CALLS)
-          const rate = perSec(LOCAL_CALLS, performance.now() - start)
-          yield* GenServer.stop(pid)
-          return rate
-        }).pipe(Effect.provide(ProcessRuntime.layer()), Effect.provide(tracingLayer(endpoint, mode, sampler)))
-      )
-      top = Math.max(top, rate)
+/** One local call server per lane, in a runtime of its own with that mode's tracing layer, kept for the whole measurement. */
+const localLane = async (endpoint: string, mode: Mode) => {
+  const runtime = ManagedRuntime.make(
+    ProcessRuntime.layer().pipe(
+      Layer.provideMerge(tracingLayer(endpoint, mode, samplerOf(mode))),
+      Layer.provideMerge(ownRegistry())
+    )
+  )
+  const pid = await runtime.runPromise(GenServer.start(server, undefined))
+  // A chunk is its calls and the export of the spans they made (Tracing.flush: nothing without a
+  // tracer), so that no lane's export runs, unaccounted, during another lane's chunk.
+  const loop = (count: number) =>
+    runtime.runPromise(
+      Effect.gen(function* () {
+        for (let i = 0; i < count; i++) yield* GenServer.call(pid, Bench.Ping({ n: i }))
+        yield* Tracing.flush
+      })
+    )
+  /** Stops the server, reads the counts (after a last flush), closes the runtime. */
+  const dispose = async () => {
+    await runtime.runPromise(GenServer.stop(pid))
+    const counts = await runtime.runPromise(Effect.andThen(Tracing.flush, tracingCounts))
+    await runtime.dispose()
+    return counts
+  }
+  return { mode, loop, dispose }
+}
+
+/** Wall-clock and CPU milliseconds (every thread of this process: GC, exports) of one chunk. */
+const chunk = async (run: () => Promise<void>) => {
+  const cpuBefore = process.cpuUsage()
+  const start = performance.now()
+  await run()
+  const millis = performance.now() - start
+  const cpu = process.cpuUsage(cpuBefore)
+  return { millis, cpuMillis: (cpu.user + cpu.system) / 1000 }
+}
+
+/**
+ * Local calls in every mode at once: LANES_PER_MODE servers per mode, each in its own runtime,
+ * measured in CHUNK_CALLS-call chunks rotating through all of them for ROUNDS rounds, so that the
+ * drift of a shared machine's speed falls on every mode alike. Rates are total calls over total
+ * time (wall, and CPU time of the whole process) per mode.
+ */
+const localInterleaved = (endpoint: string, modes: ReadonlyArray<Mode>) =>
+  Effect.promise(async () => {
+    const lanes = await Promise.all(
+      Array.from({ length: modes.length * LANES_PER_MODE }, (_, i) => localLane(endpoint, modes[i % modes.length]!))
+    )
+    const totals = new Map(
+      modes.map((mode) => [mode, { millis: 0, cpuMillis: 0, calls: 0, keptRoots: 0, dropped: 0, failed: 0 }])
+    )
+    try {
+      for (const lane of lanes) await lane.loop(WARMUP)
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < lanes.length; k++) {
+          const lane = lanes[(round + k) % lanes.length]!
+          const { millis, cpuMillis } = await chunk(() => lane.loop(CHUNK_CALLS))
+          const total = totals.get(lane.mode)!
+          total.millis += millis
+          total.cpuMillis += cpuMillis
+          total.calls += CHUNK_CALLS
+        }
+      }
+    } finally {
+      for (const lane of lanes) {
+        const counts = await lane.dispose()
+        const total = totals.get(lane.mode)!
+        total.keptRoots += counts.keptRoots
+        total.dropped += counts.dropped
+        total.failed += counts.failed
+      }
     }
-    return top
+    return new Map(
+      [...totals].map(([mode, total]) => [
+        mode,
+        {
+          rate: Math.round((total.calls / total.millis) * 1000),
+          cpuRate: Math.round((total.calls / total.cpuMillis) * 1000),
+          keptRoots: total.keptRoots,
+          dropped: total.dropped,
+          failed: total.failed
+        }
+      ])
+    )
   })
 
-const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
+const remoteCalls = (endpoint: string, mode: Mode) =>
   Effect.gen(function* () {
     const peer = new Child("observability/peer.js", {
       ...process.env,
@@ -165,7 +228,7 @@ const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
       OTEL_SDK_DISABLED: mode === "none" ? "true" : "false"
     })
     const { nodePort } = yield* Effect.promise(() => peer.next("nodePort"))
-    const rate = yield* Effect.scoped(
+    const result = yield* Effect.scoped(
       Effect.gen(function* () {
         yield* Cluster.awaitNodes([peerNode], { timeout: "20 seconds" })
         const bench = RemoteName.make("bench", peerNode, Bench)
@@ -180,7 +243,8 @@ const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
           yield* loop(REMOTE_CALLS)
           top = Math.max(top, perSec(REMOTE_CALLS, performance.now() - start))
         }
-        return top
+        const counts = yield* Effect.andThen(Tracing.flush, tracingCounts)
+        return { rate: top, ...counts }
       }).pipe(
         Effect.provide(
           Distribution.layer({
@@ -189,12 +253,12 @@ const remoteCalls = (endpoint: string, mode: Mode, sampler: Sampler) =>
             port: 0,
             secret,
             seeds: [`${peerNode}@127.0.0.1:${nodePort}`]
-          }).pipe(Layer.provideMerge(tracingLayer(endpoint, mode, sampler)))
+          }).pipe(Layer.provideMerge(tracingLayer(endpoint, mode, samplerOf(mode))), Layer.provideMerge(ownRegistry()))
         )
       )
     )
     yield* Effect.promise(() => peer.stop())
-    return rate
+    return result
   })
 
 const metricsScrape = Effect.gen(function* () {
@@ -229,6 +293,12 @@ const main = Effect.gen(function* () {
     receiver.process.stdin!.write("count\n")
     return Effect.promise(() => receiver.next("spans")).pipe(Effect.map((line) => line.spans as number))
   }
+  const spansByService = () => {
+    receiver.process.stdin!.write("count\n")
+    return Effect.promise(() => receiver.next("spans")).pipe(
+      Effect.map((line) => line.byService as Record<string, number>)
+    )
+  }
   // BENCH_PART=local | remote | observer runs only that part (for profiling); the other figures are then 0.
   const part = process.env.BENCH_PART
   const local = part === undefined || part === "local"
@@ -236,30 +306,44 @@ const main = Effect.gen(function* () {
   const observer = part === undefined || part === "observer"
   const loadBefore = load()
   const modes = (process.env.BENCH_MODES ?? "none,sampled,full").split(",")
-  /** A rate, and the spans the receiver got during it against those expected (2 per kept root). */
-  const measure = <E>(
-    run: boolean,
-    mode: Mode,
-    effect: (endpoint: string, mode: Mode, sampler: Sampler) => Effect.Effect<number, E>
-  ) =>
+  /** A remote rate, and the spans the receiver got during it against those expected (2 per kept root). */
+  const measureRemote = (mode: Mode) =>
     Effect.gen(function* () {
-      if (!run || !modes.includes(mode)) return { rate: 0, spans: 0, expected: 0 }
-      const sampler = samplerOf(mode)
+      if (!remote || !modes.includes(mode)) return { rate: 0, spans: 0, expected: 0, dropped: 0 }
       const before = yield* spansSoFar()
-      const rate = yield* effect(endpoint, mode, sampler)
+      const { rate, keptRoots, dropped } = yield* remoteCalls(endpoint, mode)
       const spans = (yield* spansSoFar()) - before
-      const expected = mode === "none" ? 0 : 2 * sampler.kept
-      progress(`${effect === localCalls ? "local" : "remote"} ${mode}`, rate)
-      if (spans !== expected) console.error(`  spans received ${spans}, expected ${expected}`)
-      return { rate, spans, expected }
+      const expected = 2 * keptRoots
+      progress(`remote ${mode}`, rate)
+      if (spans !== expected) console.error(`  spans received ${spans}, expected ${expected} (dropped: ${dropped})`)
+      return { rate, spans, expected, dropped }
     })
-  const localNone = yield* measure(local, "none", localCalls)
-  if (modes.includes("dropped")) yield* measure(local, "dropped", localCalls)
-  const localSampled = yield* measure(local, "sampled", localCalls)
-  const localFull = yield* measure(local, "full", localCalls)
-  const remoteNone = yield* measure(remote, "none", remoteCalls)
-  const remoteSampled = yield* measure(remote, "sampled", remoteCalls)
-  const remoteFull = yield* measure(remote, "full", remoteCalls)
+  // Local: every mode at once, interleaved (see localInterleaved); spans counted per mode by the
+  // service name each mode's layer exports under, against 2 per root its layer counted as kept.
+  const localModes = (["none", "dropped", "sampled", "full"] as const).filter((mode) => modes.includes(mode))
+  const servicesBefore = local ? yield* spansByService() : {}
+  const localRates = local ? yield* localInterleaved(endpoint, localModes) : new Map()
+  const servicesAfter = local ? yield* spansByService() : {}
+  const localOf = (mode: Mode) => {
+    const rates = localRates.get(mode) ?? { rate: 0, cpuRate: 0, keptRoots: 0, dropped: 0, failed: 0 }
+    const service = `bench-${mode}`
+    const spans = (servicesAfter[service] ?? 0) - (servicesBefore[service] ?? 0)
+    const expected = 2 * rates.keptRoots
+    if (localRates.has(mode)) {
+      progress(`local ${mode} (calls/s)`, rates.rate)
+      progress(`local ${mode} (calls per CPU-second)`, rates.cpuRate)
+      if (spans !== expected)
+        console.error(`  spans received ${spans}, expected ${expected} (dropped: ${rates.dropped})`)
+    }
+    return { ...rates, spans, expected }
+  }
+  const localNone = localOf("none")
+  const localDropped = localOf("dropped")
+  const localSampled = localOf("sampled")
+  const localFull = localOf("full")
+  const remoteNone = yield* measureRemote("none")
+  const remoteSampled = yield* measureRemote("sampled")
+  const remoteFull = yield* measureRemote("full")
   const scrape = yield* metricsScrape
   const snapshot = observer
     ? yield* snapshotCost
@@ -276,6 +360,18 @@ const main = Effect.gen(function* () {
     callsPerSecFullTracing: localFull.rate,
     sampledVsNoTracer: ratio(localSampled.rate, localNone.rate),
     fullVsNoTracer: ratio(localFull.rate, localNone.rate),
+    callsPerSecDropped: localDropped.rate,
+    droppedVsNoTracer: ratio(localDropped.rate, localNone.rate),
+    // The same per CPU-second of the whole process (every thread: GC, the exports).
+    cpu: {
+      callsPerCpuSecNoTracer: localNone.cpuRate,
+      callsPerCpuSecDropped: localDropped.cpuRate,
+      callsPerCpuSecSampled10: localSampled.cpuRate,
+      callsPerCpuSecFullTracing: localFull.cpuRate,
+      droppedVsNoTracer: ratio(localDropped.cpuRate, localNone.cpuRate),
+      sampledVsNoTracer: ratio(localSampled.cpuRate, localNone.cpuRate),
+      fullVsNoTracer: ratio(localFull.cpuRate, localNone.cpuRate)
+    },
     remoteCallsPerSecNoTracer: remoteNone.rate,
     remoteCallsPerSecSampled10: remoteSampled.rate,
     remoteCallsPerSecFullTracing: remoteFull.rate,
@@ -317,6 +413,13 @@ const main = Effect.gen(function* () {
       remoteSampled.expected +
       remoteFull.expected -
       (localSampled.spans + localFull.spans + remoteSampled.spans + remoteFull.spans),
+    // Spans the layers counted as dropped (queue full) in each traced mode (the caller's side only, remotely).
+    spansDropped: {
+      localSampled10: localSampled.dropped,
+      localFull: localFull.dropped,
+      remoteSampled10: remoteSampled.dropped,
+      remoteFull: remoteFull.dropped
+    },
     batch: {
       maxQueueSize: Number(process.env.OTEL_BSP_MAX_QUEUE_SIZE),
       maxExportBatchSize: Number(process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),

@@ -27,13 +27,24 @@
  * in ten is kept, with every span below it, on every node). A root is sampled before any span is
  * made, with that same sampler (and the trace id it decided on is the one the SDK then uses), so
  * that a dropped root costs a sampler call rather than a whole OpenTelemetry span; a dropped call
- * or cast root makes no span at all. Inside an unsampled trace effect-otp
+ * or cast root makes no span at all. With the SDK's own root samplers (always on, always off, a
+ * trace-id ratio, alone or under a parent-based one: everything `OTEL_TRACES_SAMPLER` names) a
+ * root is decided with one `Math.random()` and without a trace id, which a dropped root draws only
+ * if something reads it (a remote call sends it on); its kept roots keep the configured ratio in
+ * distribution, while their trace ids are drawn after the decision. Inside an unsampled trace effect-otp
  * makes no span objects at all, and this tracer answers the application's own spans with one
  * placeholder that records nothing; the unsampled flag still travels to other nodes in the W3C
  * `traceparent` of the frames, so they make no spans either. Which operations start a trace when
  * they run outside any span is {@link Roots}.
  *
- * Spans are exported in batches and flushed when the layer's scope closes.
+ * Spans are exported in batches (a bounded queue, `OTEL_BSP_MAX_QUEUE_SIZE`, default 2,048 spans;
+ * batches of `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512, sent when full or after
+ * `OTEL_BSP_SCHEDULE_DELAY` ms, default 5,000; up to two requests in flight) and flushed when the
+ * layer's scope closes, or on demand with {@link flush}. A span that finds the queue full is
+ * dropped and counted: `effect_otp_tracing_spans_dropped_total`, next to
+ * `effect_otp_tracing_spans_exported_total`, `effect_otp_tracing_spans_export_failed_total` and
+ * the gauge `effect_otp_tracing_span_queue` (spans waiting), and `effect_otp_tracing_roots_total`
+ * (by `decision`, `kept` or `dropped`: the roots sampled), served with the node's other metrics.
  *
  * @since 0.1.0
  */
@@ -42,13 +53,16 @@ import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
 import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
-import { BatchSpanProcessor, type Sampler, type SpanExporter } from "@opentelemetry/sdk-trace-base"
+import type { Sampler, SpanExporter } from "@opentelemetry/sdk-trace-base"
 // The SDK's own reading of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (not re-exported by its
 // index): the sampler that decides roots ahead of the SDK must be the one the SDK would build.
 import { buildSamplerFromEnv } from "@opentelemetry/sdk-trace-base/build/src/config.js"
-import { Config, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
+import { Config, Context, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
 import { randomInt } from "node:crypto"
 import { type TraceRootPolicy, TraceRootSampler, TraceRoots } from "../Process/internal/tracing.ts"
+import { Collector } from "./internal/collector.ts"
+import { SpanQueue } from "./internal/tracingExport.ts"
+import { sinkOf, spanLimitsSet } from "./internal/tracingSpan.ts"
 import { makeTracer, RootSampling } from "./internal/tracingTracer.ts"
 
 /**
@@ -139,7 +153,7 @@ export interface OtlpOptions {
   readonly headers?: Record<string, string> | undefined
   /** A sampler instead of the one `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` describe (read as the SDK reads them). */
   readonly sampler?: Sampler | undefined
-  /** The batch processor's settings (default: the SDK's, from `OTEL_BSP_*`). */
+  /** The batch queue's settings (default: `OTEL_BSP_*`, else the SDK's defaults: 2,048 / 512 / 5,000 ms / 30,000 ms). */
   readonly batch?:
     | {
         readonly maxQueueSize?: number | undefined
@@ -168,6 +182,38 @@ const protocolConfig = Config.schema(Protocol, "OTEL_EXPORTER_OTLP_TRACES_PROTOC
 )
 
 const optionalString = (name: string) => Config.option(Config.String(name))
+
+/** An `OTEL_BSP_*` number, as the SDK reads it (unset, empty or not a number: the default). */
+const bspConfig = (name: string) =>
+  Config.option(Config.Number(name)).pipe(
+    Effect.map((value) => (Option.isSome(value) && Number.isFinite(value.value) ? value.value : undefined)),
+    Effect.catch(() => Effect.succeed(undefined))
+  )
+
+/** How the installed layer flushes its spans (`undefined`: no tracing layer). */
+const TraceFlusher = Context.Reference<(() => Promise<void>) | undefined>("effect-otp/Tracing/Flusher", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Exports every span ended so far and waits for the collector to accept them (or the export to
+ * fail or time out), without closing the layer: before a process hands over (a serverless
+ * function returning, a test reading the collector). Without {@link layerOtlp} it does nothing.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Tracing } from "effect-otp"
+ *
+ * const handler = Effect.log("handled").pipe(Effect.withSpan("handle"), Effect.andThen(Tracing.flush))
+ * ```
+ *
+ * @category flushing
+ * @since 0.1.0
+ */
+export const flush: Effect.Effect<void> = Effect.flatMap(Effect.service(TraceFlusher), (flushSpans) =>
+  flushSpans === undefined ? Effect.void : Effect.promise(flushSpans)
+)
 
 const resourceAttributes = Config.Record(
   Schema.StringFromUriComponent,
@@ -248,11 +294,11 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
       const attributes = yield* resourceOf(options)
       const exporter = yield* exporterOf(options)
       const batch = options?.batch
-      const processor = new BatchSpanProcessor(exporter, {
-        ...(batch?.maxQueueSize === undefined ? {} : { maxQueueSize: batch.maxQueueSize }),
-        ...(batch?.maxExportBatchSize === undefined ? {} : { maxExportBatchSize: batch.maxExportBatchSize }),
-        ...(batch?.scheduledDelayMillis === undefined ? {} : { scheduledDelayMillis: batch.scheduledDelayMillis }),
-        ...(batch?.exportTimeoutMillis === undefined ? {} : { exportTimeoutMillis: batch.exportTimeoutMillis })
+      const processor = new SpanQueue(exporter, {
+        maxQueueSize: batch?.maxQueueSize ?? (yield* bspConfig("OTEL_BSP_MAX_QUEUE_SIZE")),
+        maxExportBatchSize: batch?.maxExportBatchSize ?? (yield* bspConfig("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")),
+        scheduledDelayMillis: batch?.scheduledDelayMillis ?? (yield* bspConfig("OTEL_BSP_SCHEDULE_DELAY")),
+        exportTimeoutMillis: batch?.exportTimeoutMillis ?? (yield* bspConfig("OTEL_BSP_EXPORT_TIMEOUT"))
       })
       // Roots are sampled before any span is made, with the sampler the provider uses too.
       const rootSampling = new RootSampling(options?.sampler ?? buildSamplerFromEnv())
@@ -264,11 +310,46 @@ export const layerOtlp = (options?: OtlpOptions): Layer.Layer<never> =>
       const propagate = options?.propagateOtelContext === true
       const tracer = Layer.effect(
         Tracer.Tracer,
-        Effect.map(OtelTracer.make, (base) => makeTracer(base, propagate, rootSampling))
+        Effect.gen(function* () {
+          const base = yield* OtelTracer.make
+          // Lean spans (see internal/tracingSpan.ts) unless span limits or OpenTelemetry's active context are asked for.
+          const lean =
+            propagate || spanLimitsSet(process.env)
+              ? undefined
+              : sinkOf(yield* OtelTracer.OtelTracer, processor, rootSampling.generateSpanId)
+          return makeTracer(base, propagate, rootSampling, lean)
+        })
       )
       const roots = Layer.succeed(TraceRoots, options?.roots ?? "remote")
       const sampler = Layer.succeed(TraceRootSampler, rootSampling)
-      return Layer.mergeAll(tracer, roots, sampler).pipe(
+      const flusher = Layer.succeed(TraceFlusher, () => processor.forceFlush())
+      const metrics = Layer.effectDiscard(
+        Effect.gen(function* () {
+          const collector = yield* Collector.make
+          const counts = processor.counts
+          collector.counter(
+            "effect_otp_tracing_spans_dropped_total",
+            "Spans dropped before export: the export queue was full, or tracing was shut down",
+            () => counts.dropped
+          )
+          collector.counter("effect_otp_tracing_spans_exported_total", "Spans exported", () => counts.exported)
+          collector.counter(
+            "effect_otp_tracing_spans_export_failed_total",
+            "Spans whose export failed or timed out",
+            () => counts.failed
+          )
+          collector.gauge("effect_otp_tracing_span_queue", "Ended spans waiting for export", () => processor.queued)
+          for (const decision of ["kept", "dropped"] as const) {
+            collector.counter(
+              "effect_otp_tracing_roots_total",
+              "Trace roots sampled, by decision",
+              () => rootSampling.counts[decision],
+              { decision }
+            )
+          }
+        })
+      )
+      return Layer.mergeAll(tracer, roots, sampler, flusher, metrics).pipe(
         Layer.provide(OtelTracer.layerTracer),
         Layer.provide(provider),
         Layer.provide(Resource.layerFromEnv(attributes))
