@@ -47,7 +47,7 @@ import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
 import type { Cell } from "./internal/cell.ts"
 import { withRuntime } from "./internal/context.ts"
-import { deliverTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
+import { castTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
 import { exitedError } from "./internal/errors.ts"
 import { tracedOperation, tracedSpawn } from "./internal/operationSpans.ts"
 import { asRemote } from "./internal/remote.ts"
@@ -1464,12 +1464,12 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
     }
     const cell = runtime.resolve(resolved)
     if (cell === undefined) return noLocalProcess(resolved)
-    if (decision !== "span") return deliverTo(cell, message)
+    if (decision !== "span") return castTo(cell, message)
     if (dropped !== undefined) {
-      return deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))
+      return castTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))
     }
     return tracedSend(message, runtime.node, target, undefined, annotations, (span) =>
-      deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
+      castTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
     )
   })
 

@@ -1,10 +1,14 @@
 /**
  * A process mailbox: a bounded ring buffer with a single receiver.
  *
- * A sender that finds the receiver suspended hands the message over by resuming it directly: the
- * receiver runs at once on the sender's stack, with no queue and no scheduler hop. Chains of such
- * hand-overs nest, so their depth is bounded by the {@link Trampoline}, beyond which the receiver
- * is resumed from a macrotask instead.
+ * Two ways in. A call ({@link Mailbox.offer}) that finds the receiver suspended hands the message
+ * over by resuming it directly: the receiver runs at once on the sender's stack, with no queue and
+ * no scheduler hop, and the answer is there when the offer returns. Chains of such hand-overs
+ * nest, so their depth is bounded by the {@link Trampoline}, beyond which the receiver is resumed
+ * from a macrotask instead. A cast or send ({@link Mailbox.post}) only buffers the message and
+ * wakes a suspended receiver once the sender's stack has unwound (a microtask of the trampoline):
+ * a sender of many messages fills the buffer, and the receiver then drains it in one run of its
+ * fiber, taking each buffered message synchronously instead of suspending once per message.
  *
  * @internal
  */
@@ -40,7 +44,38 @@ export class Trampoline {
   depth = 0
   private queue: Array<() => void> = []
   private armed = false
+  /** Receivers to wake for posted messages, in posting order. */
+  private wakes: Array<Mailbox> = []
+  private wakesArmed = false
   constructor(readonly maxDepth: number) {}
+
+  /**
+   * Wakes `mailbox`'s receiver once the current stack has unwound: from a microtask, up to
+   * {@link WAKE_BUDGET} receivers per turn (wakes made by woken receivers run in the same turn),
+   * then from a macrotask, so that a chain of posts (a ring of processes) lets I/O in.
+   */
+  wakeSoon(mailbox: Mailbox): void {
+    this.wakes.push(mailbox)
+    if (!this.wakesArmed) {
+      this.wakesArmed = true
+      queueMicrotask(this.flushWakes)
+    }
+  }
+
+  private flushWakes = (): void => {
+    const wakes = this.wakes
+    let i = 0
+    while (i < wakes.length) {
+      if (i === WAKE_BUDGET) {
+        this.wakes = wakes.slice(i)
+        setImmediate(this.flushWakes)
+        return
+      }
+      wakes[i++]!.wakeReceiver()
+    }
+    wakes.length = 0
+    this.wakesArmed = false
+  }
 
   schedule(task: () => void): void {
     this.queue.push(task)
@@ -70,6 +105,9 @@ export const enum Offer {
   Full = 1,
   Closed = 2
 }
+
+/** Receivers woken per microtask turn before the rest wait for a macrotask. */
+const WAKE_BUDGET = 4096
 
 /** A power of two: the buffer doubles, so indices wrap with a mask. */
 const INITIAL_SLOTS = 4
@@ -156,6 +194,22 @@ export class Mailbox {
     return Offer.Delivered
   }
 
+  /**
+   * Offers a message within capacity without running the receiver on this stack (casts and sends):
+   * a suspended receiver is woken by the trampoline once this stack unwinds, and finds every
+   * message posted until then in its buffer. Never blocks.
+   */
+  post(message: unknown): Offer {
+    if (this.closed) return Offer.Closed
+    if (this.size >= this.capacity || this.blocked !== undefined) return Offer.Full
+    this.push(message)
+    if (this.waiter !== undefined && !this.wakeScheduled) {
+      this.wakeScheduled = true
+      this.trampoline.wakeSoon(this)
+    }
+    return Offer.Delivered
+  }
+
   /** Offers a runtime signal: ignores capacity, so signals are never lost or blocked. */
   offerSystem(message: unknown): boolean {
     if (this.closed) return false
@@ -165,12 +219,12 @@ export class Mailbox {
   }
 
   /**
-   * Offers a message, suspending the sender while the mailbox is full. Resolves to `false` if the
+   * Posts a message (see {@link post}), suspending the sender while the mailbox is full. Resolves to `false` if the
    * receiver exited (the message was dropped, as sends to dead processes are).
    */
   offerOrSuspend(message: unknown): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
-      const result = this.offer(message)
+      const result = this.post(message)
       if (result !== Offer.Full) {
         resume(result === Offer.Delivered ? Exit.succeed(true) : Exit.succeed(false))
         return
@@ -244,6 +298,11 @@ export class Mailbox {
     } finally {
       this.trampoline.depth--
     }
+  }
+
+  /** Gives the next buffered message to the receiver if it is still waiting (the trampoline's wake-up). */
+  wakeReceiver(): void {
+    this.wake()
   }
 
   private wake(): void {
