@@ -70,9 +70,9 @@ export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, Mai
   deliver(cell, message, cell.mailbox.offer(message))
 
 /**
- * {@link deliverTo} for a GenServer cast: the receiver is not run on the sender's stack but woken
- * once it unwinds (see `Mailbox.post`), and then drains everything cast to it until then in one
- * run of its fiber.
+ * {@link deliverTo} for a GenServer cast: the first cast to a waiting receiver runs it at once, as
+ * a send does; the casts that follow it before the sender's stack unwinds are buffered, and the
+ * receiver drains them in one run of its fiber once woken (see `Mailbox.post`).
  */
 export const castTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> =>
   deliver(cell, message, cell.mailbox.post(message))
