@@ -1422,6 +1422,9 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * Toward a full mailbox there, the sender is held back by per-process credit: it waits while 4,096
  * of its node's messages to that server are not yet in the mailbox (policy `suspend`), or fails with
  * `MailboxFull` once the server's node reports its mailbox full (policy `fail`).
+ * Locally, a cast to a server waiting for a message is handled at once, on the caster's stack;
+ * the casts that follow it before the caster's stack unwinds are queued in order and handled in
+ * one run of the server once it unwinds (a burst costs the server one wake-up, not one per cast).
  *
  * @example
  * ```ts
