@@ -47,7 +47,7 @@ import * as ExitReason from "./ExitReason.ts"
 import { CallEnvelope, deliverCall } from "./internal/callEnvelope.ts"
 import type { Cell } from "./internal/cell.ts"
 import { withRuntime } from "./internal/context.ts"
-import { deliverTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
+import { castTo, noLocalProcess, spawnCell } from "./internal/delivery.ts"
 import { exitedError } from "./internal/errors.ts"
 import { tracedOperation, tracedSpawn } from "./internal/operationSpans.ts"
 import { asRemote } from "./internal/remote.ts"
@@ -1422,6 +1422,9 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * Toward a full mailbox there, the sender is held back by per-process credit: it waits while 4,096
  * of its node's messages to that server are not yet in the mailbox (policy `suspend`), or fails with
  * `MailboxFull` once the server's node reports its mailbox full (policy `fail`).
+ * Locally, a cast to a server waiting for a message is handled at once, on the caster's stack;
+ * the casts that follow it before the caster's stack unwinds are queued in order and handled in
+ * one run of the server once it unwinds (a burst costs the server one wake-up, not one per cast).
  *
  * @example
  * ```ts
@@ -1464,12 +1467,12 @@ export const cast = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
     }
     const cell = runtime.resolve(resolved)
     if (cell === undefined) return noLocalProcess(resolved)
-    if (decision !== "span") return deliverTo(cell, message)
+    if (decision !== "span") return castTo(cell, message)
     if (dropped !== undefined) {
-      return deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))
+      return castTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, dropped, false))
     }
     return tracedSend(message, runtime.node, target, undefined, annotations, (span) =>
-      deliverTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
+      castTo(cell, cell.behaviour === undefined ? message : new TracedCast(message, span, false))
     )
   })
 

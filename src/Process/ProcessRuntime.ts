@@ -46,8 +46,8 @@ export interface ProcessRuntimeOptions {
    */
   readonly overflow?: OverflowPolicy | undefined
   /**
-   * How many message hand-overs may nest on one stack before the receiver is resumed from a
-   * macrotask instead (a sender that finds its receiver waiting runs it at once). Default 32.
+   * How many message hand-overs may nest on one stack before the receiver is instead woken once
+   * the stack has unwound (a sender that finds its receiver waiting runs it at once). Default 32.
    */
   readonly maxHandoverDepth?: number | undefined
   /**

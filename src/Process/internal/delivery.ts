@@ -64,11 +64,22 @@ export const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =
 /**
  * Puts a message in a local process's mailbox: at once when there is room, otherwise per its
  * overflow policy (`MailboxFull`, or the sender waits for room). A closed mailbox drops it.
+ * A receiver waiting for a message runs it at once, on the sender's stack (`Process.send`).
  */
-export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> => {
-  const mailbox = cell.mailbox
-  const result = mailbox.offer(message)
+export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> =>
+  deliver(cell, message, cell.mailbox.offer(message))
+
+/**
+ * {@link deliverTo} for a GenServer cast: the first cast to a waiting receiver runs it at once, as
+ * a send does; the casts that follow it before the sender's stack unwinds are buffered, and the
+ * receiver drains them in one run of its fiber once woken (see `Mailbox.post`).
+ */
+export const castTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> =>
+  deliver(cell, message, cell.mailbox.post(message))
+
+const deliver = (cell: Cell, message: unknown, result: Offer): Effect.Effect<void, MailboxFull> => {
   if (result !== Offer.Full) return Effect.void
+  const mailbox = cell.mailbox
   if (mailbox.overflow === "fail") {
     return Effect.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity }))
   }

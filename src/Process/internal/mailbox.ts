@@ -1,10 +1,15 @@
 /**
  * A process mailbox: a bounded ring buffer with a single receiver.
  *
- * A sender that finds the receiver suspended hands the message over by resuming it directly: the
- * receiver runs at once on the sender's stack, with no queue and no scheduler hop. Chains of such
- * hand-overs nest, so their depth is bounded by the {@link Trampoline}, beyond which the receiver
- * is resumed from a macrotask instead.
+ * Two ways in. A call ({@link Mailbox.offer}) that finds the receiver suspended hands the message
+ * over by resuming it directly: the receiver runs at once on the sender's stack, with no queue and
+ * no scheduler hop, and the answer is there when the offer returns. Chains of such hand-overs
+ * nest, so their depth is bounded by the {@link Trampoline}, beyond which the receiver is woken
+ * once the stack has unwound instead. A cast ({@link Mailbox.post}) is handed over the same way
+ * when it is the first to this mailbox since the stack last unwound; the casts after it (a burst)
+ * are only buffered, and the receiver is woken once the sender's stack has unwound (a microtask
+ * of the trampoline) and drains them in one run of its fiber, taking each buffered message
+ * synchronously instead of suspending once per message.
  *
  * @internal
  */
@@ -32,15 +37,59 @@ const notifyUndeliverable = (message: unknown, reason: unknown): void => {
 type Resume = (effect: Effect.Effect<unknown>) => void
 
 /**
- * Runs deferred resumptions from one macrotask and counts the depth of synchronous hand-overs.
- * One per runtime.
+ * Counts the depth of synchronous hand-overs, wakes receivers once the stack has unwound, and runs
+ * the wake-ups of senders admitted into a mailbox from a macrotask. One per runtime.
  */
 export class Trampoline {
   /** Synchronous hand-overs currently on the stack. */
   depth = 0
   private queue: Array<() => void> = []
   private armed = false
+  /** Receivers to wake for posted messages, in posting order. */
+  private wakes: Array<Mailbox> = []
+  private wakesArmed = false
+  /** Mailboxes in a burst of casts, to be reset once the stack unwinds. */
+  private bursts: Array<Mailbox> = []
   constructor(readonly maxDepth: number) {}
+
+  /** Notes that `mailbox` is in a burst of casts until the current stack unwinds (see `Mailbox.post`). */
+  inBurst(mailbox: Mailbox): void {
+    if (this.bursts.push(mailbox) === 1) queueMicrotask(this.endBursts)
+  }
+
+  private endBursts = (): void => {
+    const bursts = this.bursts
+    this.bursts = []
+    for (let i = 0; i < bursts.length; i++) bursts[i]!.bursting = false
+  }
+
+  /**
+   * Wakes `mailbox`'s receiver once the current stack has unwound: from a microtask, up to
+   * {@link WAKE_BUDGET} receivers per turn (wakes made by woken receivers run in the same turn),
+   * then from a macrotask, so that a chain of posts (a ring of processes) lets I/O in.
+   */
+  wakeSoon(mailbox: Mailbox): void {
+    this.wakes.push(mailbox)
+    if (!this.wakesArmed) {
+      this.wakesArmed = true
+      queueMicrotask(this.flushWakes)
+    }
+  }
+
+  private flushWakes = (): void => {
+    const wakes = this.wakes
+    let i = 0
+    while (i < wakes.length) {
+      if (i === WAKE_BUDGET) {
+        this.wakes = wakes.slice(i)
+        setImmediate(this.flushWakes)
+        return
+      }
+      wakes[i++]!.wakeReceiver()
+    }
+    wakes.length = 0
+    this.wakesArmed = false
+  }
 
   schedule(task: () => void): void {
     this.queue.push(task)
@@ -71,8 +120,19 @@ export const enum Offer {
   Closed = 2
 }
 
-/** A power of two: the buffer doubles, so indices wrap with a mask. */
+/**
+ * Receivers woken per microtask turn before the rest wait for a macrotask (so that I/O gets in):
+ * a wake-up may run a batch of messages, or a chain of up to `maxHandoverDepth` hand-overs.
+ */
+const WAKE_BUDGET = 256
+
+/**
+ * The ring's first size, a power of two: the buffer doubles, so indices wrap with a mask. It is
+ * made on the first buffered message: an idle process (most of a million) has none.
+ */
 const INITIAL_SLOTS = 4
+/** The buffer of every mailbox that has never buffered a message (never written: size 0). */
+const NO_SLOTS: Array<unknown> = []
 const TIMED_OUT: unique symbol = Symbol.for("effect-otp/Mailbox/TimedOut")
 
 /** A bounded single-receiver mailbox. */
@@ -86,6 +146,8 @@ export class Mailbox {
   /** Senders waiting for room, in arrival order (a Set: O(1) admit and withdraw). */
   private blocked: Set<BlockedSender> | undefined = undefined
   private wakeScheduled = false
+  /** A cast was handed over since the stack last unwound: further casts are buffered (see {@link post}). */
+  bursting = false
   /** Set once the owner exited: offers are refused from then on. */
   closed = false
 
@@ -99,7 +161,7 @@ export class Mailbox {
     /** The owner's bookkeeping: messages given to it, sampled handler time (see `ProcessStats`). */
     readonly stats: ProcessStats
   ) {
-    this.buffer = new Array(INITIAL_SLOTS)
+    this.buffer = NO_SLOTS
     const cancelWait = Effect.sync(() => this.clearWaiter())
     this.take = Effect.callback<unknown>((resume) => {
       if (stats.sampleAt !== 0) stats.end()
@@ -156,6 +218,34 @@ export class Mailbox {
     return Offer.Delivered
   }
 
+  /**
+   * Offers a message within capacity for a cast: the first message of a burst to a suspended
+   * receiver is handed over as {@link offer} does (the receiver runs it at once, on this stack);
+   * the rest of the burst (every cast to this mailbox until the stack unwinds, see
+   * {@link Trampoline.inBurst}) is buffered, and the receiver, woken once the stack has unwound,
+   * drains it in one run. Never blocks.
+   */
+  post(message: unknown): Offer {
+    if (this.closed) return Offer.Closed
+    if (this.size >= this.capacity || this.blocked !== undefined) return Offer.Full
+    if (this.waiter !== undefined) {
+      if (!this.bursting) {
+        this.bursting = true
+        this.trampoline.inBurst(this)
+        this.handOver(message)
+        return Offer.Delivered
+      }
+      this.push(message)
+      if (!this.wakeScheduled) {
+        this.wakeScheduled = true
+        this.trampoline.wakeSoon(this)
+      }
+      return Offer.Delivered
+    }
+    this.push(message)
+    return Offer.Delivered
+  }
+
   /** Offers a runtime signal: ignores capacity, so signals are never lost or blocked. */
   offerSystem(message: unknown): boolean {
     if (this.closed) return false
@@ -165,12 +255,12 @@ export class Mailbox {
   }
 
   /**
-   * Offers a message, suspending the sender while the mailbox is full. Resolves to `false` if the
+   * Posts a message (see {@link post}), suspending the sender while the mailbox is full. Resolves to `false` if the
    * receiver exited (the message was dropped, as sends to dead processes are).
    */
   offerOrSuspend(message: unknown): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
-      const result = this.offer(message)
+      const result = this.post(message)
       if (result !== Offer.Full) {
         resume(result === Offer.Delivered ? Exit.succeed(true) : Exit.succeed(false))
         return
@@ -223,15 +313,16 @@ export class Mailbox {
 
   /**
    * Gives `message` to the waiting receiver. On a deep stack the message stays in the buffer and
-   * the receiver is woken from a macrotask instead, so it is still drained (and reported
-   * undeliverable) if the receiver exits before waking, and later messages cannot overtake it.
+   * the receiver is woken once the stack has unwound instead ({@link Trampoline.wakeSoon}), so it
+   * is still drained (and reported undeliverable) if the receiver exits before waking, and later
+   * messages cannot overtake it.
    */
   private handOver(message: unknown): void {
     if (this.size > 0 || this.trampoline.depth >= this.trampoline.maxDepth) {
       this.push(message)
       if (!this.wakeScheduled) {
         this.wakeScheduled = true
-        this.trampoline.schedule(() => this.wake())
+        this.trampoline.wakeSoon(this)
       }
       return
     }
@@ -244,6 +335,11 @@ export class Mailbox {
     } finally {
       this.trampoline.depth--
     }
+  }
+
+  /** Gives the next buffered message to the receiver if it is still waiting (the trampoline's wake-up). */
+  wakeReceiver(): void {
+    this.wake()
   }
 
   private wake(): void {
@@ -269,7 +365,7 @@ export class Mailbox {
   private push(message: unknown): void {
     let buffer = this.buffer
     if (this.size === buffer.length) {
-      const grown = new Array<unknown>(buffer.length * 2)
+      const grown = new Array<unknown>(buffer.length === 0 ? INITIAL_SLOTS : buffer.length * 2)
       for (let i = 0; i < this.size; i++) grown[i] = buffer[(this.head + i) & (buffer.length - 1)]
       this.buffer = buffer = grown
       this.head = 0
