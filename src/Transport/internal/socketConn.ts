@@ -169,14 +169,18 @@ export class SocketConn implements Conn {
   private readonly flush = (): void => {
     this.scheduled = false
     if (this.socket.destroyed || this.socket.writableEnded) return
-    if (this.pending.length > 0) {
-      const buffer = encodeFrames(this.pending, this.pendingBytes)
-      this.pending = []
-      this.pendingBytes = 0
-      // Progress is tracked per write only while senders wait for room (it costs on every write).
-      if (this.socket.write(buffer, this.drainCallbacks.length > 0 ? this.written : undefined)) this.drained()
-    }
+    this.writePending()
     this.pump()
+  }
+
+  /** Writes the whole frames queued so far, in one buffer. */
+  private writePending(): void {
+    if (this.pending.length === 0) return
+    const buffer = encodeFrames(this.pending, this.pendingBytes)
+    this.pending = []
+    this.pendingBytes = 0
+    // Progress is tracked per write only while senders wait for room (it costs on every write).
+    if (this.socket.write(buffer, this.drainCallbacks.length > 0 ? this.written : undefined)) this.drained()
   }
 
   /** Writes fragments while the socket has room for them; the rest waits for its `drain`. */
@@ -186,6 +190,9 @@ export class SocketConn implements Conn {
       const lowWater = Math.max(fragmentLowWaterBytes, this.socket.writableHighWaterMark)
       while (!fragments.isEmpty && this.socket.writableLength < lowWater) {
         this.socket.write(fragments.nextFrame()!)
+        // Whole frames queued meanwhile go before the next fragment: those a sender's finished
+        // large message released (they must precede that sender's next large one), and any other.
+        this.writePending()
       }
       // The last write left the socket above its high-water mark, so `drain` will follow.
       if (!fragments.isEmpty) this.awaitingDrain = true
