@@ -24,13 +24,17 @@ const heartbeats = { heartbeatInterval: 1000, heartbeatMissThreshold: 3 } as con
 const smallCallBoundMs = 2500
 /**
  * The most event-loop CPU time the child node spends between two ticks of a 5 ms timer (its worst
- * block by work done, which the load does not stretch): 73 ms measured at load average 13 with a
- * 50 MB string and 120 MB binaries crossing both ways (142 ms before strings travelled out of band,
- * when one synchronous MessagePack call encoded or decoded a whole string). The child runs only the
- * node; the test's own node shares its process with the test runner, so its figure is reported, not
- * bounded.
+ * block by work done, which the load does not stretch), with a 50 MB string and 120 MB binaries
+ * crossing both ways. Measured: 63-84 ms at load average 12-17 and 58-121 ms at load 1-8 (the
+ * remaining blocks are garbage collection of the big buffers and the join of a string's decoded
+ * pieces); 142 ms once at load 13 before strings travelled out of band. The two ranges overlap,
+ * so this bound cannot tell the two designs apart: it guards against a gross regression (a whole
+ * message encoded or decoded in one call, several hundred ms for these payloads), and
+ * test/Transport/OutOfBand.test.ts checks that no step handles more than a fragment. The child
+ * runs only the node; the test's own node shares its process with the test runner, so its figure is
+ * reported, not bounded.
  */
-const childBlockCpuBoundMs = 120
+const childBlockCpuBoundMs = 250
 
 /** Node "t" here and node "c" in a child process, each with its frame limit, both running "big" and pinging the other. */
 const pair = (limits: { readonly t: number; readonly c: number }) =>
