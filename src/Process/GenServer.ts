@@ -1425,6 +1425,10 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
  * Locally, a cast to a server waiting for a message is handled at once, on the caster's stack;
  * the casts that follow it before the caster's stack unwinds are queued in order and handled in
  * one run of the server once it unwinds (a burst costs the server one wake-up, not one per cast).
+ * So when the caster, on that same stack, kills the server or sends it an exit signal it does not
+ * trap, the casts after the first are not handled: they are still in the mailbox and are dropped
+ * with it as undeliverable (as in Erlang, where a cast is only queued). `Process.send` and calls
+ * are always handed over at once, even to a server in such a burst.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, References, Schema } from "effect"
 import {
   CurrentProcess,
   ExitReason,
@@ -34,6 +34,13 @@ const logger = (
   })
 
 const COUNT = 5_000
+/** Servers in the many-wakes test: far beyond one turn's budget of 256 wake-ups. */
+const SERVERS = 100_000
+/**
+ * Generous: the drain takes about 1 s on a loaded 2-core machine (it took about 4 s when each turn of
+ * 256 wake-ups copied the rest of the queue). This test checks that all are handled, in order.
+ */
+const DRAIN_TIMEOUT = 60_000
 
 describe("casts drained in batches", () => {
   it.effect(
@@ -144,5 +151,43 @@ describe("casts drained in batches", () => {
         })
       )
     )
+  )
+
+  it.live(
+    "second casts to 100k servers in one turn wake every server, in posting order",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const log: Array<number> = []
+          const server = logger((n) => Effect.sync(() => void log.push(n)))
+          const pids = new Array<GenServer.ServerPid<typeof Log>>(SERVERS)
+          for (let i = 0; i < SERVERS; i++) pids[i] = yield* GenServer.start(server, undefined)
+          // Every cast in one run of the caster (no scheduler yield): server i's first cast (2i) is
+          // handled at once, its second (2i + 1) is buffered and its wake-up queued, 100k in all.
+          yield* Effect.forEach(
+            pids,
+            (pid, i) =>
+              Effect.andThen(
+                GenServer.cast(pid, Log.Put({ n: 2 * i })),
+                GenServer.cast(pid, Log.Put({ n: 2 * i + 1 }))
+              ),
+            { discard: true }
+          ).pipe(Effect.provideService(References.PreventSchedulerYield, true))
+          // The last server's wake-up is the last queued: the call behind its cast returns after all of them.
+          const last = yield* GenServer.call(pids[SERVERS - 1]!, Log.Seen(), { timeout: DRAIN_TIMEOUT })
+          assert.deepStrictEqual(last, [2 * SERVERS - 2, 2 * SERVERS - 1])
+          assert.strictEqual(log.length, 2 * SERVERS)
+          // Each kind in posting order: the first casts as cast, the second ones as their wake-ups were queued.
+          const firsts = log.filter((n) => n % 2 === 0)
+          const seconds = log.filter((n) => n % 2 === 1)
+          assert.strictEqual(firsts.length, SERVERS)
+          for (let i = 0; i < SERVERS; i++) {
+            if (firsts[i] !== 2 * i || seconds[i] !== 2 * i + 1) {
+              assert.fail(`out of order at server ${i}: ${firsts[i]}, ${seconds[i]}`)
+            }
+          }
+        })
+      ),
+    120_000
   )
 })

@@ -67,7 +67,7 @@ export const noLocalProcess = (target: Target): Effect.Effect<void, NoProcess> =
  * A receiver waiting for a message runs it at once, on the sender's stack (`Process.send`).
  */
 export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> =>
-  deliver(cell, message, cell.mailbox.offer(message))
+  deliver(cell, message, cell.mailbox.offer(message), false)
 
 /**
  * {@link deliverTo} for a GenServer cast: the first cast to a waiting receiver runs it at once, as
@@ -75,13 +75,13 @@ export const deliverTo = (cell: Cell, message: unknown): Effect.Effect<void, Mai
  * receiver drains them in one run of its fiber once woken (see `Mailbox.post`).
  */
 export const castTo = (cell: Cell, message: unknown): Effect.Effect<void, MailboxFull> =>
-  deliver(cell, message, cell.mailbox.post(message))
+  deliver(cell, message, cell.mailbox.post(message), true)
 
-const deliver = (cell: Cell, message: unknown, result: Offer): Effect.Effect<void, MailboxFull> => {
+const deliver = (cell: Cell, message: unknown, result: Offer, cast: boolean): Effect.Effect<void, MailboxFull> => {
   if (result !== Offer.Full) return Effect.void
   const mailbox = cell.mailbox
   if (mailbox.overflow === "fail") {
     return Effect.fail(new MailboxFull({ target: String(cell.pid), capacity: mailbox.capacity }))
   }
-  return Effect.asVoid(mailbox.offerOrSuspend(message))
+  return Effect.asVoid(mailbox.offerOrSuspend(message, cast))
 }

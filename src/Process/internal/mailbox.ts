@@ -45,8 +45,11 @@ export class Trampoline {
   depth = 0
   private queue: Array<() => void> = []
   private armed = false
-  /** Receivers to wake for posted messages, in posting order. */
-  private wakes: Array<Mailbox> = []
+  /** Receivers to wake for posted messages, in posting order (appended to while others are woken). */
+  private wakes: Array<Mailbox | undefined> = []
+  /** Receivers being woken by {@link flushWakes}, from {@link wakesHead} on; swapped with `wakes`, never sliced. */
+  private waking: Array<Mailbox | undefined> = []
+  private wakesHead = 0
   private wakesArmed = false
   /** Mailboxes in a burst of casts, to be reset once the stack unwinds. */
   private bursts: Array<Mailbox> = []
@@ -77,17 +80,26 @@ export class Trampoline {
   }
 
   private flushWakes = (): void => {
-    const wakes = this.wakes
-    let i = 0
-    while (i < wakes.length) {
-      if (i === WAKE_BUDGET) {
-        this.wakes = wakes.slice(i)
-        setImmediate(this.flushWakes)
-        return
+    let budget = WAKE_BUDGET
+    for (;;) {
+      const waking = this.waking
+      while (this.wakesHead < waking.length) {
+        if (budget === 0) {
+          setImmediate(this.flushWakes)
+          return
+        }
+        budget--
+        const mailbox = waking[this.wakesHead]!
+        waking[this.wakesHead++] = undefined
+        mailbox.wakeReceiver()
       }
-      wakes[i++]!.wakeReceiver()
+      waking.length = 0
+      this.wakesHead = 0
+      // Wakes made meanwhile (by woken receivers, or since the last turn) come next, in order.
+      if (this.wakes.length === 0) break
+      this.waking = this.wakes
+      this.wakes = waking
     }
-    wakes.length = 0
     this.wakesArmed = false
   }
 
@@ -255,12 +267,13 @@ export class Mailbox {
   }
 
   /**
-   * Posts a message (see {@link post}), suspending the sender while the mailbox is full. Resolves to `false` if the
-   * receiver exited (the message was dropped, as sends to dead processes are).
+   * Offers a message ({@link offer}, or {@link post} for a cast), suspending the sender while the
+   * mailbox is full. Resolves to `false` if the receiver exited (the message was dropped, as sends
+   * to dead processes are).
    */
-  offerOrSuspend(message: unknown): Effect.Effect<boolean> {
+  offerOrSuspend(message: unknown, cast: boolean): Effect.Effect<boolean> {
     return Effect.callback<boolean>((resume) => {
-      const result = this.post(message)
+      const result = cast ? this.post(message) : this.offer(message)
       if (result !== Offer.Full) {
         resume(result === Offer.Delivered ? Exit.succeed(true) : Exit.succeed(false))
         return
