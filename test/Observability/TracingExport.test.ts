@@ -9,11 +9,16 @@ import {
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
+import { TraceState } from "@opentelemetry/core"
+import type { ExportResult } from "@opentelemetry/core"
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
+import { Context, Effect, Exit, Layer, Metric, Option } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { setImmediate as nextTurn } from "node:timers/promises"
 import { GenServer, ProcessRuntime, Tracing } from "../../src/index.ts"
 import { SpanQueue } from "../../src/Observability/internal/tracingExport.ts"
+import { LeanSpan } from "../../src/Observability/internal/tracingSpan.ts"
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlpReceiver.ts"
 import { Echo, echo } from "../support/tracingHarness.ts"
 
@@ -27,6 +32,27 @@ const providerWith = (otlp: OtlpReceiver, options: ConstructorParameters<typeof 
   const queue = new SpanQueue(new OTLPTraceExporter({ url: otlp.url }), options)
   const provider = new BasicTracerProvider({ spanProcessors: [queue] })
   return { queue, provider, tracer: provider.getTracer("test") }
+}
+
+/**
+ * The real OTLP exporter to `otlp`, with `answer` run where its answer to an export comes back
+ * (`answer` calls `reply` when it wants the queue to see it).
+ */
+const exporterWith = (
+  otlp: OtlpReceiver,
+  answer: (reply: () => void, batch: ReadonlyArray<ReadableSpan>, result: ExportResult) => void
+): SpanExporter & { calls: number } => {
+  const inner = new OTLPTraceExporter({ url: otlp.url })
+  const exporter = {
+    calls: 0,
+    export: (batch: Array<ReadableSpan>, done: (result: ExportResult) => void) => {
+      exporter.calls++
+      inner.export(batch, (result) => answer(() => done(result), batch, result))
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush()
+  }
+  return exporter
 }
 
 const seriesValue = (text: string, name: string): number | undefined => {
@@ -252,5 +278,154 @@ describe("Tracing's span queue", () => {
         assert.deepStrictEqual(lean, shape("sdk"))
         assert.strictEqual(lean.find((span) => span.name === "failing child")?.statusCode, 2)
       })
+  )
+
+  it.live(
+    "a flush resolves while spans keep ending, with every span ended before it exported; so does a shutdown",
+    () =>
+      Effect.gen(function* () {
+        const otlp = yield* receiver
+        let producing = true
+        // A span ends just before every answer from the collector, so an export is always running or due.
+        let more: (() => void) | undefined
+        const exporter = exporterWith(otlp, (reply) => {
+          if (producing) more?.()
+          reply()
+        })
+        const queue = new SpanQueue(exporter, { maxExportBatchSize: 10, scheduledDelayMillis: 60_000 })
+        const provider = new BasicTracerProvider({ spanProcessors: [queue] })
+        const tracer = provider.getTracer("test")
+        more = () => tracer.startSpan("more").end()
+        yield* Effect.addFinalizer(() => Effect.promise(() => provider.shutdown()))
+        for (let i = 0; i < 50; i++) tracer.startSpan(`span ${i}`).end()
+        const flushed = yield* Effect.promise(() => queue.forceFlush()).pipe(Effect.timeoutOption("10 seconds"))
+        assert.isTrue(Option.isSome(flushed), "the flush resolved")
+        const names = otlp.spans.map((span) => span.name).filter((name) => name !== "more")
+        assert.deepStrictEqual(
+          names.map((name) => Number(name.slice(5))).sort((x, y) => x - y),
+          Array.from({ length: 50 }, (_, i) => i)
+        )
+        // Spans did end while it ran.
+        assert.isTrue(queue.counts.ended > 50)
+        // Still producing: the shutdown resolves too; what ends once it has begun is dropped and counted.
+        const shut = yield* Effect.promise(() => provider.shutdown()).pipe(Effect.timeoutOption("10 seconds"))
+        assert.isTrue(Option.isSome(shut), "the shutdown resolved")
+        producing = false
+        assert.isTrue(queue.counts.dropped >= 1)
+        assert.strictEqual(queue.counts.failed, 0)
+        assert.strictEqual(queue.counts.ended, queue.counts.exported + queue.counts.dropped)
+        assert.strictEqual(otlp.spans.length, queue.counts.exported)
+      })
+  )
+
+  it.live("an export that times out is counted failed and lets the flush go, but keeps its slot until it answers", () =>
+    Effect.gen(function* () {
+      const otlp = yield* receiver
+      const held: Array<() => void> = []
+      let hold = true
+      let answered!: () => void
+      const firstAnswer = new Promise<void>((resolve) => (answered = resolve))
+      const exporter = exporterWith(otlp, (reply) => {
+        if (!hold) return reply()
+        held.push(reply)
+        answered()
+      })
+      const queue = new SpanQueue(exporter, {
+        maxExportBatchSize: 10,
+        scheduledDelayMillis: 60_000,
+        exportTimeoutMillis: 50,
+        maxConcurrentExports: 1
+      })
+      const provider = new BasicTracerProvider({ spanProcessors: [queue] })
+      const tracer = provider.getTracer("test")
+      yield* Effect.addFinalizer(() => Effect.promise(() => provider.shutdown()))
+      for (let i = 0; i < 5; i++) tracer.startSpan(`span ${i}`).end()
+      // The collector has the spans, its answer is held: the flush ends at the timeout.
+      yield* Effect.promise(() => queue.forceFlush())
+      assert.deepStrictEqual({ ...queue.counts }, { ended: 5, dropped: 0, exported: 0, failed: 5 })
+      assert.strictEqual(exporter.calls, 1)
+      // The request is still running: its slot is not free for the next batch.
+      for (let i = 5; i < 8; i++) tracer.startSpan(`span ${i}`).end()
+      const second = queue.forceFlush()
+      assert.strictEqual(exporter.calls, 1)
+      assert.strictEqual(queue.queued, 3)
+      // Once the answer to the first request is let through, the next batch goes out; the late answer changes no count.
+      yield* Effect.promise(() => firstAnswer)
+      hold = false
+      held.shift()!()
+      assert.strictEqual(exporter.calls, 2)
+      yield* Effect.promise(() => second)
+      assert.deepStrictEqual({ ...queue.counts }, { ended: 8, dropped: 0, exported: 3, failed: 5 })
+      yield* Effect.promise(() => provider.shutdown())
+    })
+  )
+
+  it('a lean span\'s attributes are its own keys, "constructor" and "__proto__" included, counted against the limit', () => {
+    const ended: Array<ReadableSpan> = []
+    const span = new LeanSpan(
+      {
+        processor: {
+          onStart: () => {},
+          onEnd: (span) => ended.push(span),
+          forceFlush: () => Promise.resolve(),
+          shutdown: () => Promise.resolve()
+        },
+        resource: undefined as unknown as ReadableSpan["resource"],
+        instrumentationScope: { name: "test" },
+        generateSpanId: () => "00f067aa0ba902b7"
+      },
+      "attributes",
+      "internal",
+      Option.none(),
+      Context.empty(),
+      [],
+      "4bf92f3577b34da6a3ce929d0e0e4736",
+      BigInt(1_000_000)
+    )
+    span.attribute("constructor", 1)
+    span.attribute("__proto__", ["a", "b"])
+    span.attribute("toString", "text")
+    for (let i = 3; i < 128; i++) span.attribute(`key ${i}`, i)
+    // The 129th distinct key is over the limit; setting a present key again is not.
+    span.attribute("over", true)
+    span.attribute("constructor", 2)
+    assert.strictEqual(span.attributes.get("__proto__") !== undefined, true)
+    span.end(BigInt(2_000_000), Exit.void)
+    const attributes = ended[0]!.attributes
+    assert.strictEqual(Object.keys(attributes).length, 128)
+    assert.strictEqual(ended[0]!.droppedAttributesCount, 1)
+    assert.isTrue(Object.hasOwn(attributes, "__proto__"))
+    assert.deepStrictEqual(attributes["__proto__"], ["a", "b"])
+    assert.strictEqual(attributes["constructor"], 2)
+    assert.strictEqual(attributes["toString"], "text")
+    assert.isFalse(Object.hasOwn(attributes, "over"))
+    assert.isFalse(Array.isArray(attributes))
+  })
+
+  it.live("a child of a span the SDK made keeps that span's trace state (it is not made lean)", () =>
+    Effect.gen(function* () {
+      const otlp = yield* receiver
+      const traceState = new TraceState("vendor=value")
+      const withState: Sampler = {
+        shouldSample: () => ({ decision: SamplingDecision.RECORD_AND_SAMPLED, traceState }),
+        toString: () => "WithState"
+      }
+      const states = yield* Effect.gen(function* () {
+        const root = yield* OtelTracer.currentOtelSpan
+        const child = yield* OtelTracer.currentOtelSpan.pipe(Effect.withSpan("child"))
+        return [root, child].map((span) => span.spanContext().traceState?.serialize())
+      }).pipe(
+        Effect.withSpan("root"),
+        Effect.provide(
+          Tracing.layerOtlp({
+            url: otlp.url,
+            serviceName: "trace-state",
+            sampler: new ParentBasedSampler({ root: withState })
+          })
+        ),
+        Effect.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
+      )
+      assert.deepStrictEqual(states, ["vendor=value", "vendor=value"])
+    })
   )
 })

@@ -11,8 +11,14 @@
  *   hold the queue at one request per round trip;
  * - what overflows the queue (`maxQueueSize`) or ends after shutdown is counted in `dropped`;
  *   exported and failed spans are counted too (the layer serves them as metrics);
- * - `forceFlush` exports everything queued and waits for every export in flight; `shutdown`
- *   flushes, then shuts the exporter down.
+ * - `forceFlush` exports the spans queued when it is called and waits until their exports have
+ *   settled (succeeded, failed or timed out), so that it resolves even while spans keep ending;
+ *   `shutdown` stops taking spans, flushes, waits (up to `exportTimeoutMillis`) for the requests
+ *   still running, then shuts the exporter down;
+ * - an export that times out is counted as failed at once, but keeps its slot until the exporter
+ *   calls back, so that no more than `maxConcurrentExports` requests are ever running (an
+ *   exporter that never calls back holds its slot for good; the OTLP exporters always call back,
+ *   after their own timeout at the latest).
  *
  * @internal
  */
@@ -53,11 +59,18 @@ export class SpanQueue implements SpanProcessor {
   private readonly exportTimeout: number
   private readonly maxConcurrent: number
   private queue: Array<ReadableSpan> = []
+  /** Export requests running (a timed-out one included, until the exporter calls back). */
   private inFlight = 0
+  /** Spans taken from the queue into batches, since the start (the queue's next span has this number). */
+  private taken = 0
+  /** The first span number of each batch whose export has not settled (in increasing order). */
+  private unsettled: Array<number> = []
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private immediate = false
   private closed = false
-  private flushWaiters: Array<() => void> = []
+  /** Each flush's first span number not to wait for (in increasing order). */
+  private flushWaiters: Array<{ readonly until: number; readonly wake: () => void }> = []
+  private idleWaiters: Array<() => void> = []
   private shutdownPromise: Promise<void> | undefined = undefined
 
   constructor(
@@ -103,12 +116,12 @@ export class SpanQueue implements SpanProcessor {
     }
   }
 
-  /** Exports full batches (and a partial one when `partial`) while export slots are free. */
+  /** Exports full batches (and a partial one when `partial` or a flush waits for it) while export slots are free. */
   private pump(partial: boolean): void {
-    const all = partial || this.flushWaiters.length > 0
+    const flushing = this.flushWaiters.length > 0 ? this.flushWaiters[this.flushWaiters.length - 1]!.until : 0
     while (
       this.inFlight < this.maxConcurrent &&
-      (this.queue.length >= this.batchSize || (all && this.queue.length > 0))
+      (this.queue.length >= this.batchSize || (this.queue.length > 0 && (partial || this.taken < flushing)))
     ) {
       const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.splice(0, this.batchSize)
       if (batch === this.queue) this.queue = []
@@ -125,18 +138,40 @@ export class SpanQueue implements SpanProcessor {
   }
 
   private send(batch: Array<ReadableSpan>): void {
+    const first = this.taken
+    this.taken += batch.length
+    this.unsettled.push(first)
     this.inFlight++
-    let done = false
-    const finish = (ok: boolean) => {
-      if (done) return
-      done = true
+    let settled = false
+    let released = false
+    /** Counts the batch and lets flushes waiting for it go (at the exporter's answer or the timeout). */
+    const settle = (ok: boolean) => {
+      if (settled) return
+      settled = true
       clearTimeout(timeout)
-      this.inFlight--
+      const index = this.unsettled.indexOf(first)
+      if (index >= 0) this.unsettled.splice(index, 1)
       if (ok) this.counts.exported += batch.length
       else this.counts.failed += batch.length
+    }
+    /** The exporter's answer: the request is over and its slot free. */
+    const finish = (ok: boolean) => {
+      settle(ok)
+      if (!released) {
+        released = true
+        this.inFlight--
+        if (this.inFlight === 0) {
+          const waiters = this.idleWaiters
+          this.idleWaiters = []
+          for (const wake of waiters) wake()
+        }
+      }
       this.pump(false)
     }
-    const timeout = setTimeout(() => finish(false), this.exportTimeout)
+    const timeout = setTimeout(() => {
+      settle(false)
+      this.settleFlush()
+    }, this.exportTimeout)
     timeout.unref()
     Otel.context.with(Otel.context.active().setValue(suppressTracingKey, true), () => {
       try {
@@ -147,31 +182,54 @@ export class SpanQueue implements SpanProcessor {
     })
   }
 
-  private settleFlush(): void {
-    if (this.flushWaiters.length === 0 || this.queue.length > 0 || this.inFlight > 0) return
-    const waiters = this.flushWaiters
-    this.flushWaiters = []
-    for (const wake of waiters) wake()
+  /** The first span number whose export has not settled (every one before it has). */
+  private get settledUntil(): number {
+    return this.unsettled.length > 0 ? this.unsettled[0]! : this.taken
   }
 
-  /** Exports every queued span and waits for every export in flight (failed ones are counted, not retried). */
+  private settleFlush(): void {
+    const until = this.settledUntil
+    while (this.flushWaiters.length > 0 && this.flushWaiters[0]!.until <= until) this.flushWaiters.shift()!.wake()
+  }
+
+  /**
+   * Exports the spans queued now and waits until their exports have settled (failed ones are
+   * counted, not retried); spans that end meanwhile are left to the schedule or the next flush.
+   */
   forceFlush(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      this.flushWaiters.push(resolve)
+    const until = this.taken + this.queue.length
+    if (until <= this.settledUntil) return Promise.resolve()
+    return new Promise((wake) => {
+      this.flushWaiters.push({ until, wake })
       if (this.timer !== undefined) {
         clearTimeout(this.timer)
         this.timer = undefined
       }
-      this.pump(true)
+      this.pump(false)
     })
   }
 
-  /** Flushes, then shuts the exporter down; spans ended afterwards are dropped (and counted). */
+  /** Waits until no request is running, or `exportTimeoutMillis`. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timeout = setTimeout(done, this.exportTimeout)
+      function done() {
+        clearTimeout(timeout)
+        resolve()
+      }
+      this.idleWaiters.push(done)
+    })
+  }
+
+  /** Stops taking spans (later ones are dropped and counted), flushes, then shuts the exporter down. */
   shutdown(): Promise<void> {
-    return (this.shutdownPromise ??= this.forceFlush().then(() => {
+    if (this.shutdownPromise === undefined) {
       this.closed = true
-      return this.exporter.shutdown()
-    }))
+      this.shutdownPromise = this.forceFlush()
+        .then(() => this.idle())
+        .then(() => this.exporter.shutdown())
+    }
+    return this.shutdownPromise
   }
 }

@@ -40,7 +40,8 @@ const hrTime = (us: number): Otel.HrTime => {
 /** The OpenTelemetry attribute count limit's default (`OTEL_ATTRIBUTE_COUNT_LIMIT`). */
 const MAX_ATTRIBUTES = 128
 
-const kindMap: Record<Tracer.SpanKind, Otel.SpanKind> = {
+/** Effect's span kinds as OpenTelemetry's (also used by the tracer's root sampling). */
+export const kindMap: Record<Tracer.SpanKind, Otel.SpanKind> = {
   internal: Otel.SpanKind.INTERNAL,
   client: Otel.SpanKind.CLIENT,
   server: Otel.SpanKind.SERVER,
@@ -87,7 +88,8 @@ export class LeanSpan implements Tracer.Span {
   readonly sampled = true
   readonly spanId: string
   status: Tracer.SpanStatus
-  private readonly attrs: Record<string, Otel.AttributeValue> = {}
+  // No prototype: a key such as "constructor" or "__proto__" is an attribute like any other.
+  private readonly attrs: Record<string, Otel.AttributeValue> = Object.create(null)
   private attributeCount = 0
   private droppedAttributes = 0
   private attributeMap: Map<string, unknown> | undefined = undefined
@@ -116,7 +118,7 @@ export class LeanSpan implements Tracer.Span {
 
   attribute(key: string, value: unknown): void {
     if (this.status._tag === "Ended") return
-    if (!(key in this.attrs)) {
+    if (!Object.hasOwn(this.attrs, key)) {
       if (this.attributeCount >= MAX_ATTRIBUTES) {
         this.droppedAttributes++
         return

@@ -26,7 +26,7 @@ import {
 import { Context, Exit, Option, Tracer } from "effect"
 import { randomFillSync } from "node:crypto"
 import type { RootSample, RootSampler } from "../../Process/internal/tracing.ts"
-import { LeanSpan, type LeanSpanSink } from "./tracingSpan.ts"
+import { kindMap, LeanSpan, type LeanSpanSink } from "./tracingSpan.ts"
 
 type SpanOptions = Parameters<Tracer.Tracer["span"]>[0]
 
@@ -286,14 +286,6 @@ export class RootSampling implements Sampler, RootSampler {
   }
 }
 
-const kindMap: Record<Tracer.SpanKind, Otel.SpanKind> = {
-  internal: Otel.SpanKind.INTERNAL,
-  client: Otel.SpanKind.CLIENT,
-  server: Otel.SpanKind.SERVER,
-  producer: Otel.SpanKind.PRODUCER,
-  consumer: Otel.SpanKind.CONSUMER
-}
-
 /** Whether an OpenTelemetry span made for these options would be a root (no Effect parent, no active OpenTelemetry span). */
 const isRoot = (options: SpanOptions): boolean =>
   Option.isNone(options.parent) && (options.root || Otel.trace.getSpan(Otel.context.active()) === undefined)
@@ -336,9 +328,10 @@ export const makeTracer = (
               (traceId) => leanSpan(options, traceId)
             )
       }
-      // A child of one of this tracer's sampled spans (not of a remote or an OpenTelemetry parent:
+      // A child of one of this tracer's lean spans (not of a remote parent nor of a span the SDK
+      // made, e.g. a server span under a remote parent or a root whose sampler set a trace state:
       // their trace state and sampling are the SDK's to handle).
-      if (leanChildren && Option.isSome(parent) && parent.value._tag === "Span") {
+      if (leanChildren && Option.isSome(parent) && parent.value instanceof LeanSpan) {
         return leanSpan(options, parent.value.traceId)
       }
       const span = base.span(options)
