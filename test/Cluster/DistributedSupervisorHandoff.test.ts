@@ -209,7 +209,9 @@ describe("handoff on a graceful leave", () => {
         const sup = yield* a.run(
           DistributedSupervisor.start({
             selector: onBThenC,
-            handoffLinger: "1500 millis",
+            // Long, so that the casts and calls to the old instance below reach it while it lingers
+            // even on a loaded machine (the test waits on events; the linger only sets its length).
+            handoffLinger: "6 seconds",
             children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
           })
         )
@@ -234,7 +236,7 @@ describe("handoff on a graceful leave", () => {
         assert.strictEqual(yield* c.run(GenServer.call(old, HandoffCounter.Add({ n: 1 }))), 43)
         // A call straight to the new instance is kept until the forwarding ends, then sees it all.
         const direct = yield* Effect.forkChild(
-          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 10_000 })),
+          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 20_000 })),
           {
             startImmediately: true
           }
