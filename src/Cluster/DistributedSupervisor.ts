@@ -1067,7 +1067,10 @@ export const handoff = (
  * after the supervisor (or {@link singleton}) so that it runs first. Under `Node.runMain` the
  * application's scope closes in the `stop-applications` phase, after `refuse-new-work`: calls that
  * other nodes make to a child of this node while it moves then fail with `NodeDown` (reason
- * `stopping`) rather than waiting; casts are delivered and forwarded as {@link handoff} says.
+ * `stopping`: the node refuses calls from other nodes from that phase on) rather than waiting;
+ * casts are delivered and forwarded as {@link handoff} says. When the scope closes otherwise (the
+ * program interrupted, with no refusal phase before), those calls wait for the new instance as
+ * {@link handoff} says, except the ones made while the name moves (`NoProcess`).
  *
  * @example
  * ```ts

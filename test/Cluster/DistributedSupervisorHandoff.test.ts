@@ -17,6 +17,12 @@ const onBThenC: DistributedSupervisor.Selector = (candidates) =>
   candidates.find((candidate) => candidate.node === "b")?.node ??
   candidates.find((candidate) => candidate.node === "c")?.node
 
+/** Places on b, else on c, else on a. */
+const onBThenCThenA: DistributedSupervisor.Selector = (candidates) =>
+  candidates.find((candidate) => candidate.node === "b")?.node ??
+  candidates.find((candidate) => candidate.node === "c")?.node ??
+  candidates.find((candidate) => candidate.node === "a")?.node
+
 const h1 = GlobalRegistry.name("h1", HandoffCounter)
 
 interface Progress {
@@ -203,7 +209,9 @@ describe("handoff on a graceful leave", () => {
         const sup = yield* a.run(
           DistributedSupervisor.start({
             selector: onBThenC,
-            handoffLinger: "1500 millis",
+            // Long, so that the casts and calls to the old instance below reach it while it lingers
+            // even on a loaded machine (the test waits on events; the linger only sets its length).
+            handoffLinger: "6 seconds",
             children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
           })
         )
@@ -228,7 +236,7 @@ describe("handoff on a graceful leave", () => {
         assert.strictEqual(yield* c.run(GenServer.call(old, HandoffCounter.Add({ n: 1 }))), 43)
         // A call straight to the new instance is kept until the forwarding ends, then sees it all.
         const direct = yield* Effect.forkChild(
-          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 10_000 })),
+          c.run(GenServer.call(fresh, HandoffCounter.Get(), { timeout: 20_000 })),
           {
             startImmediately: true
           }
@@ -248,5 +256,88 @@ describe("handoff on a graceful leave", () => {
         assert.strictEqual(yield* Fiber.join(moving), 1)
       }),
     30_000
+  )
+  it.live(
+    "two handoffs in a row (b, then at once c, while the new instance on c still receives from b): casts arrive once each, in order, and one instance runs at the end with the state",
+    () =>
+      Effect.gen(function* () {
+        const { a, c } = yield* three()
+        const sup = yield* a.run(
+          DistributedSupervisor.start({
+            selector: onBThenCThenA,
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
+          })
+        )
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        assert.strictEqual(yield* c.run(GenServer.call(h1, HandoffCounter.Add({ n: 42 }))), 42)
+        const events = yield* sup.subscribe
+        const handedOff = yield* Effect.forkChild(
+          Stream.runCollect(
+            Stream.take(
+              Stream.filter(events, (event) => event._tag === "ChildHandedOff"),
+              2
+            )
+          ),
+          { startImmediately: true }
+        )
+        const stop = yield* Deferred.make<void>()
+        const fromA: Progress = { sent: 0, resent: 0, callsOk: 0, callErrors: [] }
+        const fromC: Progress = { sent: 0, resent: 0, callsOk: 0, callErrors: [] }
+        const senders = yield* Effect.forkChild(
+          Effect.all([sender(a, "a", stop, fromA), sender(c, "c", stop, fromC)], { concurrency: "unbounded" }),
+          { startImmediately: true }
+        )
+        yield* eventually(
+          Effect.sync(() => Math.min(fromA.sent, fromC.sent)),
+          (sent) => sent >= 100
+        )
+        // The second handoff starts as soon as the first has moved the child (the first old
+        // instance still lingers, forwarding to the new one on c).
+        const firstEvents = yield* sup.subscribe
+        const firstEvent = yield* Effect.forkChild(
+          Stream.runHead(Stream.filter(firstEvents, (event) => event._tag === "ChildHandedOff")),
+          { startImmediately: true }
+        )
+        const first = yield* Effect.forkChild(a.run(DistributedSupervisor.handoff(sup.pid, "b")), {
+          startImmediately: true
+        })
+        yield* Fiber.join(firstEvent).pipe(Effect.timeout("10 seconds"))
+        const second = yield* a.run(DistributedSupervisor.handoff(sup.pid, "c"))
+        assert.strictEqual(second, 1)
+        assert.strictEqual(yield* Fiber.join(first), 1)
+        const [sentA, sentC] = [fromA.sent, fromC.sent]
+        yield* eventually(
+          Effect.sync(() => Math.min(fromA.sent - sentA, fromC.sent - sentC)),
+          (sent) => sent >= 100
+        )
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.join(senders).pipe(Effect.timeout("10 seconds"))
+
+        const moves = [...(yield* Fiber.join(handedOff).pipe(Effect.timeout("5 seconds")))].map(
+          (event) => event as DistributedSupervisor.ChildHandedOff
+        )
+        assert.deepStrictEqual(
+          moves.map((event) => `${event.previousNode}->${event.node}:${event.withState}`),
+          ["b->c:true", "c->a:true"]
+        )
+        // Both old instances have stopped: one instance runs, on a.
+        for (const event of moves) {
+          const exited = yield* a.run(Process.awaitExit(event.previousPid)).pipe(Effect.timeoutOption("10 seconds"))
+          assert.isTrue(exited._tag === "Some", `the instance on ${event.previousNode} exited`)
+        }
+        const after = yield* a.run(DistributedSupervisor.whichChildren(sup.pid))
+        assert.deepStrictEqual(
+          after.map((child) => `${child.id}@${child.node}:${child.status}`),
+          ["h1@a:running"]
+        )
+        const answer = yield* c.run(GenServer.call(h1, HandoffCounter.Get()))
+        assert.strictEqual(answer.node, "a")
+        assert.strictEqual(answer.state.value, 42)
+        assert.deepStrictEqual(answer.state.last, { a: fromA.sent, c: fromC.sent })
+        assert.strictEqual(answer.state.handled, fromA.sent + fromC.sent)
+        assert.strictEqual(answer.state.outOfOrder, 0)
+        for (const tag of [...fromA.callErrors, ...fromC.callErrors]) assert.strictEqual(tag, "NoProcess")
+      }),
+    60_000
   )
 })

@@ -131,6 +131,10 @@ describe("handoff over three OS processes", () => {
         assert.deepStrictEqual(answer.state.last, { main: progress.sent })
         assert.strictEqual(answer.state.handled, progress.sent)
         assert.strictEqual(answer.state.outOfOrder, 0)
+        // The nodes run their program with a plain scope (runChildMain), not Node.runMain: b has no
+        // refuse-new-work phase, so calls by the name wait for the new instance, except those made
+        // while the name itself moves (NoProcess). Under Node.runMain they would fail with NodeDown
+        // ("stopping") instead (see handoffOnLeave).
         for (const tag of progress.callErrors) assert.strictEqual(tag, "NoProcess")
         const leaving = b.events.find((event) => event._tag === "Leaving")
         const handedOff = b.events.find((event) => event._tag === "HandedOff")

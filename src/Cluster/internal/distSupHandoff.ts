@@ -77,6 +77,15 @@ type Held =
     }
   | { readonly kind: "cast"; readonly request: Protocol.AnyCastRequest }
   | { readonly kind: "info"; readonly message: unknown }
+  /** A `Freeze` that reached a new instance while it was still receiving: answered at `End`, in its place. */
+  | { readonly kind: "freeze"; readonly message: unknown }
+
+/** A held call, cast or other message (what is handled or forwarded). */
+type Message = Exclude<Held, { readonly kind: "freeze" }>
+
+/** What a holding instance held (a `Freeze` is only kept while receiving, and answered at `End`). */
+const messagesOf = (held: ReadonlyArray<Held>): Array<Message> =>
+  held.filter((item): item is Message => item.kind !== "freeze")
 
 /** A forwarded message as it crosses the wire. */
 type Wire =
@@ -98,7 +107,8 @@ interface ReplyMessage {
 }
 
 const DrainNow = { _tag: `${prefix}DrainNow` }
-const HoldTimeout = { _tag: `${prefix}HoldTimeout` }
+/** Tagged with the hold it ends: a stale one (of a hold that ended, the move failed) does nothing. */
+const holdTimeout = (hold: number) => ({ _tag: `${prefix}HoldTimeout`, hold })
 /** How long a frozen instance holds messages at most before it runs on by itself (the mover is gone). */
 const HOLD_CAP_MS = 60_000
 /** How long a released instance waits at most for the replies to the calls it forwarded. */
@@ -114,6 +124,9 @@ export class Box<S> {
     { readonly from: GenServer.From<unknown, unknown>; readonly spec: Protocol.AnySpec }
   >()
   nextId = 1
+  /** The number of the current (or last) hold, and the timer that ends it. */
+  holds = 0
+  holdTimer: Process.TimerRef | undefined = undefined
   releasing = false
   /** The old instance (in the new one, while receiving), and the monitor of it. */
   from: Pid | undefined = undefined
@@ -188,7 +201,7 @@ export const wrap = <S, C, R>(
     })
 
   /** Handles one message with the user's callbacks (outside their normal dispatch). */
-  const handleOne = (box: Box<unknown>, item: Held): Run<GenServer.HandleResult<Box<unknown>> | undefined> => {
+  const handleOne = (box: Box<unknown>, item: Message): Run<GenServer.HandleResult<Box<unknown>> | undefined> => {
     if (item.kind === "cast") {
       const handler = user.handleCast?.[item.request._tag]
       if (handler === undefined) return Effect.die(new Error(`no handler for the cast ${item.request._tag}`))
@@ -215,7 +228,7 @@ export const wrap = <S, C, R>(
   }
 
   /** Handles `items` in order; stops at a `Stop`. */
-  const handleAll = (box: Box<unknown>, items: ReadonlyArray<Held>): Run<GenServer.HandleResult<Box<unknown>>> =>
+  const handleAll = (box: Box<unknown>, items: ReadonlyArray<Message>): Run<GenServer.HandleResult<Box<unknown>>> =>
     Effect.gen(function* () {
       for (const item of items) {
         const stop = yield* handleOne(box, item)
@@ -256,7 +269,7 @@ export const wrap = <S, C, R>(
     } as unknown as GenServer.From<unknown, unknown>
   }
 
-  const toWire = (box: Box<unknown>, item: Held): Wire => {
+  const toWire = (box: Box<unknown>, item: Message): Wire => {
     if (item.kind === "info") return { kind: "info", message: item.message }
     const spec = specs[item.request._tag]!
     const payload = codecsOf(spec).encodePayload(item.request)
@@ -266,7 +279,7 @@ export const wrap = <S, C, R>(
     return { kind: "call", tag: item.request._tag, payload, id }
   }
 
-  const forward = (box: Box<unknown>, items: ReadonlyArray<Held>): Run<void> =>
+  const forward = (box: Box<unknown>, items: ReadonlyArray<Message>): Run<void> =>
     Effect.forEach(
       items,
       (item) =>
@@ -277,7 +290,7 @@ export const wrap = <S, C, R>(
     )
 
   /** A message while not running: held, forwarded, or kept until `End`. */
-  const divert = (box: Box<unknown>, item: Held): Run<void> => {
+  const divert = (box: Box<unknown>, item: Message): Run<void> => {
     if (box.mode === "forwarding") return forward(box, [item])
     return Effect.sync(() => void box.held.push(item))
   }
@@ -285,7 +298,12 @@ export const wrap = <S, C, R>(
   const finishIfReleased = (box: Box<unknown>): GenServer.HandleResult<Box<unknown>> =>
     box.releasing && box.pending.size === 0 ? GenServer.stopWith(ExitReason.normal, box) : GenServer.noReply(box)
 
-  /** The old instance stopped forwarding (or is gone): what reached this one directly, in order. */
+  /**
+   * The old instance stopped forwarding (or is gone): what reached this one directly, in order. A
+   * `Freeze` among them (the next handoff began while this instance still received) is answered in
+   * its place: what came before it is in the state it gives, what came after is held for the next
+   * instance.
+   */
   const endReceiving = (box: Box<unknown>): Run<GenServer.HandleResult<Box<unknown>>> =>
     Effect.gen(function* () {
       if (box.watch !== undefined) yield* Effect.ignore(Process.demonitor(box.watch, { flush: true }))
@@ -293,37 +311,71 @@ export const wrap = <S, C, R>(
       box.mode = "running"
       const kept = box.held
       box.held = []
-      return yield* handleAll(box, kept)
+      for (const item of kept) {
+        if (item.kind === "freeze") {
+          yield* freezeNow(box, item.message)
+          continue
+        }
+        if (box.mode !== "running") {
+          yield* divert(box, item)
+          continue
+        }
+        const stop = yield* handleOne(box, item)
+        if (stop !== undefined) return stop
+      }
+      return GenServer.noReply(box)
+    })
+
+  /** Answers a `Freeze`: the state, then holds what comes next (a second one while not running: refused). */
+  const freezeNow = (box: Box<unknown>, message: unknown): Run<void> =>
+    Effect.gen(function* () {
+      const { ref, replyTo } = message as { ref: string; replyTo: unknown }
+      let answer: Frozen
+      if (box.mode !== "running") {
+        answer = { _tag: `${prefix}Frozen`, ref, ok: false, detail: `already handing off (${box.mode})` }
+      } else {
+        try {
+          const carried = declaration.handoff === undefined ? box.user : declaration.handoff(box.user as S)
+          answer = {
+            _tag: `${prefix}Frozen`,
+            ref,
+            ok: true,
+            state: Schema.encodeSync(declaration.state)(carried as C)
+          }
+        } catch (error) {
+          answer = { _tag: `${prefix}Frozen`, ref, ok: false, detail: describe(error) }
+        }
+      }
+      if (answer.ok) {
+        box.mode = "holding"
+        box.holds++
+        box.holdTimer = yield* Process.sendAfter(yield* GenServer.self, holdTimeout(box.holds), HOLD_CAP_MS)
+      }
+      yield* Effect.ignore(Process.send(decodePid(replyTo), answer))
+    })
+
+  /** The hold ended (forwarding, or thawed): its timer is cancelled. */
+  const endHold = (box: Box<unknown>): Run<void> =>
+    Effect.suspend(() => {
+      const timer = box.holdTimer
+      box.holdTimer = undefined
+      return timer === undefined ? Effect.void : Effect.asVoid(Process.cancelTimer(timer))
     })
 
   const onControl = (box: Box<unknown>, message: unknown, tag: string): Run<GenServer.HandleResult<Box<unknown>>> =>
     Effect.gen(function* () {
       switch (tag) {
         case `${prefix}Freeze`: {
-          const { ref, replyTo } = message as { ref: string; replyTo: unknown }
-          let answer: Frozen
-          try {
-            const carried = declaration.handoff === undefined ? box.user : declaration.handoff(box.user as S)
-            answer = {
-              _tag: `${prefix}Frozen`,
-              ref,
-              ok: true,
-              state: Schema.encodeSync(declaration.state)(carried as C)
-            }
-          } catch (error) {
-            answer = { _tag: `${prefix}Frozen`, ref, ok: false, detail: describe(error) }
-          }
-          if (answer.ok) {
-            box.mode = "holding"
-            yield* Process.sendAfter(yield* GenServer.self, HoldTimeout, HOLD_CAP_MS)
-          }
-          yield* Effect.ignore(Process.send(decodePid(replyTo), answer))
+          // Still receiving from the instance before it: its state is not whole until `End`.
+          if (box.mode === "receiving") box.held.push({ kind: "freeze", message })
+          else yield* freezeNow(box, message)
           return GenServer.noReply(box)
         }
         case `${prefix}ForwardTo`: {
+          yield* endHold(box)
           box.to = decodePid((message as { to: unknown }).to)
           box.mode = "forwarding"
-          const held = box.held
+          const held = messagesOf(box.held)
           box.held = []
           yield* forward(box, held)
           return GenServer.noReply(box)
@@ -332,8 +384,12 @@ export const wrap = <S, C, R>(
         case `${prefix}HoldTimeout`:
         case `${prefix}Thaw`: {
           if (box.mode !== "holding") return GenServer.noReply(box)
+          if (tag === `${prefix}HoldTimeout` && (message as { hold?: unknown }).hold !== box.holds) {
+            return GenServer.noReply(box)
+          }
+          yield* endHold(box)
           box.mode = "running"
-          const held = box.held
+          const held = messagesOf(box.held)
           box.held = []
           return yield* handleAll(box, held)
         }
@@ -366,7 +422,7 @@ export const wrap = <S, C, R>(
         case `${prefix}Forwarded`: {
           const wire = (message as Forwarded).item
           if (wire.kind === "end") return yield* endReceiving(box)
-          const item: Held =
+          const item: Message =
             wire.kind === "info"
               ? { kind: "info", message: wire.message }
               : wire.kind === "cast"
@@ -383,6 +439,11 @@ export const wrap = <S, C, R>(
                     ) as Protocol.AnyCallRequest,
                     from: remoteFrom(box, box.from!, wire.id, specs[wire.tag]!)
                   }
+          // Handed off again meanwhile (a `Freeze` answered at `End`): held or forwarded, in order.
+          if (box.mode === "holding" || box.mode === "forwarding") {
+            yield* divert(box, item)
+            return GenServer.noReply(box)
+          }
           const stop = yield* handleOne(box, item)
           return stop ?? GenServer.noReply(box)
         }
