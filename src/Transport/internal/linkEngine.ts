@@ -1073,7 +1073,8 @@ export class LinkEngine {
       if (sender === systemSender) this.emitSystem(c, next)
       else this.post(c, sender, next.body, next.done)
     }
-    if (c.barrier.length === 0) return
+    // A large frame among the held ones reopened the lane: the barrier still waits for it.
+    if (c.barrier.length === 0 || c.lanes.has(sender)) return
     for (const waiting of c.barrier) waiting.waitingFor.delete(sender)
     while (c.barrier.length > 0 && c.barrier[0]!.waitingFor.size === 0) {
       const { held: next } = c.barrier.shift()!
