@@ -29,7 +29,7 @@ import { repeats } from "../../internal/logThrottle.ts"
 import { hostOf, Refusals } from "./refusals.ts"
 import type { RefusalReason } from "./refusals.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
-import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
+import { encodeKeepingLargeBinaries, hasLarge, joined, type Segments } from "./largeBinaries.ts"
 import { encodeOutOfBand, isOutOfBand, type OutOfBand, placeValues } from "./outOfBand.ts"
 import { newIncarnation } from "./tuning.ts"
 import { type Simulation, WireSimulation, withExtraField } from "./wireSimulation.ts"
@@ -1040,9 +1040,12 @@ export class LinkEngine {
     try {
       const payload = channel.encode(message)
       const frame = this.extraFields ? [channel.name, withExtraField(payload), extraElement] : [channel.name, payload]
-      body =
-        (c.conn.outOfBand() ? encodeOutOfBand(frame, this.config.codec.encode) : undefined) ??
-        encodeKeepingLargeBinaries(frame, this.config.codec.encode)
+      const outOfBand = c.conn.outOfBand()
+      // One search, allocating nothing, for the common frame without large values (heartbeats included).
+      body = !hasLarge(frame, outOfBand)
+        ? this.config.codec.encode(frame)
+        : ((outOfBand ? encodeOutOfBand(frame, this.config.codec.encode) : undefined) ??
+          encodeKeepingLargeBinaries(frame, this.config.codec.encode))
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
