@@ -84,4 +84,27 @@ describe("Large messages and per-sender order", () => {
         assert.deepStrictEqual((yield* received).map(label), ["R:large", "down", "E:large", "after-exit"])
       })
   )
+
+  it.live("a frame sent outside any fiber waits for every large message its sender's lane still holds", () =>
+    Effect.gen(function* () {
+      const { a, b } = yield* linked
+      const received = yield* collect(b, Text, 3, 20_000)
+      yield* Effect.sync(() => {
+        // Two large messages from one fiber: the second waits in its lane behind the first.
+        assert.isTrue(a.sendUnsafe("b", Text, large("R", 4)))
+        assert.isTrue(a.sendUnsafe("b", Text, large("S", 4)))
+      })
+      yield* Effect.promise(
+        () =>
+          new Promise<void>((resolve) =>
+            setImmediate(() => {
+              assert.isUndefined(Fiber.getCurrent())
+              assert.isTrue(a.sendUnsafe("b", Text, "down"))
+              resolve()
+            })
+          )
+      )
+      assert.deepStrictEqual((yield* received).map(label), ["R:large", "S:large", "down"])
+    })
+  )
 })

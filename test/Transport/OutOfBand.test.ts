@@ -18,6 +18,7 @@ import {
   utf8Length
 } from "../../src/Transport/internal/outOfBand.ts"
 import * as Codec from "../../src/Transport/Codec.ts"
+import { hasLarge } from "../../src/Transport/internal/largeBinaries.ts"
 
 const codec = Codec.make()
 
@@ -145,4 +146,43 @@ describe("Out-of-band values", () => {
         assert.deepStrictEqual(yield* toOlder, [expected(3), { text: "small", n: 4 }])
       })
   )
+})
+
+describe("the search for large values before a frame is encoded", () => {
+  it("finds large binaries always and large strings only when asked, within the walk budget", () => {
+    const text = "t".repeat(largeValueChars)
+    const binary = new Uint8Array(1024 * 1024)
+    assert.isFalse(hasLarge(["channel", { small: "x", list: [1, 2, new Uint8Array(8)] }], true))
+    assert.isTrue(hasLarge(["channel", { deep: [{ text }] }], true))
+    assert.isFalse(hasLarge(["channel", { deep: [{ text }] }], false))
+    assert.isTrue(hasLarge(text, true))
+    assert.isTrue(hasLarge(["channel", [binary]], false))
+    // Beyond the first 64 nodes, nothing is looked for.
+    assert.isFalse(hasLarge(["channel", Array.from({ length: 100 }, (_, i) => (i === 99 ? text : "s"))], true))
+  })
+})
+
+describe("keys named __proto__", () => {
+  it("a skeleton cannot set a decoded object's prototype", () => {
+    // A peer's skeleton [[["__proto__"]], {"__proto__": null}], encoded by hand.
+    const key = [0xa9, ...new TextEncoder().encode("__proto__")]
+    const skeleton = codec.decode(new Uint8Array([0x92, 0x91, 0x91, ...key, 0x81, ...key, 0xc0]))
+    let placed: unknown
+    try {
+      placed = placeValues(skeleton, [{ polluted: true }])
+    } catch {
+      placed = undefined
+    }
+    if (placed !== undefined) assert.strictEqual(Object.getPrototypeOf(placed), Object.prototype)
+    assert.isUndefined((Object.prototype as { polluted?: unknown }).polluted)
+  })
+
+  it("an own __proto__ key of a message carrying a large value stays an own key", () => {
+    const message = JSON.parse(`{"__proto__": {"x": 1}, "text": null}`) as Record<string, unknown>
+    message.text = "t".repeat(largeValueChars)
+    const out = roundTrip(message).value as Record<string, unknown>
+    assert.strictEqual(Object.getPrototypeOf(out), Object.prototype)
+    assert.isTrue(Object.hasOwn(out, "__proto__") || !("x" in out), "the key did not become the prototype")
+    assert.strictEqual(out.text, message.text)
+  })
 })

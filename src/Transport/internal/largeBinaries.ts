@@ -37,32 +37,54 @@ const placeholder = (index: number): Buffer => {
   return bytes
 }
 
-const isPlainObject = (value: object): value is Record<string, unknown> => {
+/** Strings of at least this many characters travel out of band (see `outOfBand.ts`): 1 Mi characters. */
+export const largeStringChars = 1024 * 1024
+
+/** Whether a value is a plain object (the only objects searched for large values). */
+export const isPlainObject = (value: object): value is Record<string, unknown> => {
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
 }
 
 /** Nodes left to visit in the current {@link hasLarge} search (searches are synchronous). */
 let budgetLeft = 0
+/** Whether the current search counts large strings too. */
+let withStrings = false
 
-/** Whether a large binary is among the next `budgetLeft` nodes of `node` (allocates nothing). */
-const hasLarge = (node: object): boolean => {
+/** Whether the current search visits `item` (strings only when it looks for large strings). */
+const visited = (item: unknown): boolean =>
+  (typeof item === "object" && item !== null) || (withStrings && typeof item === "string")
+
+const hasLargeNode = (node: unknown): boolean => {
   if (budgetLeft-- <= 0) return false
+  if (typeof node === "string") return node.length >= largeStringChars
   if (node instanceof Uint8Array) return node.length >= largeBinaryBytes
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length && budgetLeft > 0; i++) {
       const item: unknown = node[i]
-      if (typeof item === "object" && item !== null && hasLarge(item)) return true
+      if (visited(item) && hasLargeNode(item)) return true
     }
     return false
   }
-  if (!isPlainObject(node)) return false
-  for (const key in node) {
+  if (!isPlainObject(node as object)) return false
+  const record = node as Record<string, unknown>
+  for (const key in record) {
     if (budgetLeft <= 0) return false
-    const item = node[key]
-    if (typeof item === "object" && item !== null && hasLarge(item)) return true
+    const item = record[key]
+    if (visited(item) && hasLargeNode(item)) return true
   }
   return false
+}
+
+/**
+ * Whether a large binary (and, with `strings`, a large string) is among the first
+ * {@link walkBudget} nodes of `value`: the one search, allocating nothing, that every frame sent
+ * goes through before anything is taken out of it.
+ */
+export const hasLarge = (value: unknown, strings: boolean): boolean => {
+  withStrings = strings
+  budgetLeft = walkBudget
+  return visited(value) && hasLargeNode(value)
 }
 
 /**
@@ -73,8 +95,7 @@ export const encodeKeepingLargeBinaries = (
   value: unknown,
   encode: (value: unknown) => Uint8Array
 ): Uint8Array | Segments => {
-  budgetLeft = walkBudget
-  if (typeof value !== "object" || value === null || !hasLarge(value)) return encode(value)
+  if (!hasLarge(value, false)) return encode(value)
   const binaries: Array<Uint8Array> = []
   let budget = walkBudget
   /** The value with its large binaries replaced (a copy along their paths only). */

@@ -29,7 +29,7 @@ import { repeats } from "../../internal/logThrottle.ts"
 import { hostOf, Refusals } from "./refusals.ts"
 import type { RefusalReason } from "./refusals.ts"
 import { defaultFragmentBytes } from "./fragments.ts"
-import { encodeKeepingLargeBinaries, joined, type Segments } from "./largeBinaries.ts"
+import { encodeKeepingLargeBinaries, hasLarge, joined, type Segments } from "./largeBinaries.ts"
 import { encodeOutOfBand, isOutOfBand, type OutOfBand, placeValues } from "./outOfBand.ts"
 import { newIncarnation } from "./tuning.ts"
 import { type Simulation, WireSimulation, withExtraField } from "./wireSimulation.ts"
@@ -136,7 +136,7 @@ interface Connection {
    * Data frames the accepting peer sent (it has already opened the link) while this dialing side
    * was still deciding whether to admit it (probing an old incarnation): dispatched once it opens.
    */
-  early: Array<Array<unknown>> | undefined
+  early: Array<{ readonly frame: Array<unknown>; readonly size: number }> | undefined
   /**
    * Senders (fibers) with a large message not yet fully written on this connection that they did
    * not wait for (`sendUnsafe`), each with the frames it sent since, held in order behind it.
@@ -219,6 +219,9 @@ const HELD_FRAMES_GRACE_MS = 30_000
 /** At most this many such frames are held, all channels together. */
 const HELD_FRAMES_MAX = 4096
 
+/** At most this many bytes of such frames (their size on the wire) are held, all channels together. */
+const HELD_BYTES_MAX = 64 * 1024 * 1024
+
 const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 /** An encoded message: whole, in segments (large binaries not copied), or with out-of-band values. */
@@ -291,12 +294,18 @@ export class LinkEngine {
    * Frames that arrived, while this node starts, on a channel not registered yet: a peer sees this
    * node up (its first heartbeat) before the node's later layers (distribution, global names,
    * groups) have registered their channels. Delivered in arrival order when the channel registers,
-   * if their link is still up; bounded in count and in time ({@link HELD_FRAMES_MAX},
-   * {@link HELD_FRAMES_GRACE_MS}), then dropped. Each layer registers its channel as the last step
+   * if their link is still up; bounded in count, bytes and time ({@link HELD_FRAMES_MAX},
+   * {@link HELD_BYTES_MAX}, {@link HELD_FRAMES_GRACE_MS}: a timer drops them all then), and a
+   * link's frames are dropped when it goes down. Each layer registers its channel as the last step
    * of its start, once its handler is ready for any frame (see docs/ARCHITECTURE.md).
    */
-  private held: Map<string, Array<{ readonly c: Connection; readonly frame: Array<unknown> }>> | undefined = new Map()
+  private held:
+    Map<string, Array<{ readonly c: Connection; readonly frame: Array<unknown>; readonly size: number }>> | undefined =
+    new Map()
   private heldCount = 0
+  private heldBytes = 0
+  /** Ends the holding when the start is over; running only while frames are held. */
+  private cancelHolding: CancelTimer | undefined
   private readonly startedAt: number
   /** Channels registered at some point: a frame for one of them after it is gone is dropped, not held. */
   private readonly registeredOnce = new Set<string>()
@@ -509,6 +518,8 @@ export class LinkEngine {
     this.wake(c)
     // A link that closes while probed is not alive: whoever waits on the probe goes on.
     this.endProbe(c, false)
+    // Frames held from a link that went down are dropped (a replaced connection's link goes on).
+    if (c.replacedBy === undefined) this.dropUncarried()
   }
 
   /** Tells the synchronous listeners first, then the subscribers' streams. */
@@ -541,7 +552,7 @@ export class LinkEngine {
     } catch (error) {
       return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
     }
-    this.onValue(c, value)
+    this.onValue(c, value, body.length)
   }
 
   /** A message with out-of-band values arrived: its skeleton is decoded and its values put back. */
@@ -553,7 +564,7 @@ export class LinkEngine {
     } catch (error) {
       return this.protocolError(c, `undecodable frame: ${describeError(error)}`)
     }
-    this.onValue(c, value)
+    this.onValue(c, value, size)
   }
 
   /** Whether a message of `size` bytes that arrived on `c` is taken (counted, and the link marked alive). */
@@ -577,12 +588,12 @@ export class LinkEngine {
   }
 
   /** Dispatches a decoded frame: data to its channel, control frames to the handshake and the link. */
-  private onValue(c: Connection, value: unknown): void {
+  private onValue(c: Connection, value: unknown, size: number): void {
     if (Array.isArray(value) && (c.state === "open" || c.replacedBy !== undefined) && c.peer !== undefined) {
-      return this.dispatch(c, value)
+      return this.dispatch(c, value, size)
     }
     if (Array.isArray(value) && c.early !== undefined) {
-      c.early.push(value)
+      c.early.push({ frame: value, size })
       return
     }
     if (c.state === "closed") return
@@ -642,27 +653,32 @@ export class LinkEngine {
     )
   }
 
-  private dispatch(c: Connection, frame: Array<unknown>): void {
+  private dispatch(c: Connection, frame: Array<unknown>, size: number): void {
     const name = frame[0]
     // Elements after the payload come from a newer release: ignored.
     if (typeof name !== "string" || frame.length < 2) return this.protocolError(c, "malformed data frame")
     const registration = this.channels.get(name)
     if (registration === undefined) {
-      if (this.hold(name, c, frame)) return
+      if (this.hold(name, c, frame, size)) return
       return this.config.log("Debug", `frame on unknown channel "${name}" from ${c.peer?.name} dropped`)
     }
     this.deliver(c, name, registration, frame)
   }
 
   /** Holds a frame for a channel not registered yet, while the node starts; false once that is over. */
-  private hold(name: string, c: Connection, frame: Array<unknown>): boolean {
+  private hold(name: string, c: Connection, frame: Array<unknown>, size: number): boolean {
     const held = this.held
     if (held === undefined || this.registeredOnce.has(name) || this.holdingOver()) return false
-    if (this.heldCount >= HELD_FRAMES_MAX) return false
+    if (this.heldCount >= HELD_FRAMES_MAX || this.heldBytes + size > HELD_BYTES_MAX) return false
     let frames = held.get(name)
     if (frames === undefined) held.set(name, (frames = []))
-    frames.push({ c, frame })
+    frames.push({ c, frame, size })
     this.heldCount++
+    this.heldBytes += size
+    this.cancelHolding ??= this.config.timers.start(HELD_FRAMES_GRACE_MS - (this.now() - this.startedAt), () => {
+      this.cancelHolding = undefined
+      this.endHolding()
+    })
     return true
   }
 
@@ -670,9 +686,54 @@ export class LinkEngine {
   private holdingOver(): boolean {
     if (this.held === undefined) return true
     if (this.now() - this.startedAt <= HELD_FRAMES_GRACE_MS) return false
+    this.endHolding()
+    return true
+  }
+
+  /** Drops every held frame, and holds no more. */
+  private endHolding(): void {
     this.held = undefined
     this.heldCount = 0
-    return true
+    this.heldBytes = 0
+    this.cancelHolding?.()
+    this.cancelHolding = undefined
+  }
+
+  /**
+   * Whether a frame that arrived on `c` may still be delivered: its link is up, on `c` or on the
+   * connection that replaced it (still in its handshake, or open and carrying the link).
+   */
+  private carries(c: Connection): boolean {
+    let next: Connection | undefined = c
+    while (next !== undefined && next.state === "closed") next = next.replacedBy
+    if (next === undefined) return false
+    if (next.state === "handshake") return next !== c
+    return this.links.get(next.peer!.name) === next
+  }
+
+  /** Drops the held frames whose link is down (a connection closed). */
+  private dropUncarried(): void {
+    const held = this.held
+    if (held === undefined || this.heldCount === 0) return
+    for (const [name, frames] of held) {
+      const kept = frames.filter(({ c }) => this.carries(c))
+      if (kept.length === frames.length) continue
+      for (const { c, size } of frames) {
+        if (this.carries(c)) continue
+        this.heldCount--
+        this.heldBytes -= size
+      }
+      if (kept.length === 0) held.delete(name)
+      else held.set(name, kept)
+    }
+    this.stopHoldingTimerIfIdle()
+  }
+
+  /** No frame held: the timer is not needed until the next one (it would keep a process alive). */
+  private stopHoldingTimerIfIdle(): void {
+    if (this.heldCount > 0) return
+    this.cancelHolding?.()
+    this.cancelHolding = undefined
   }
 
   /**
@@ -683,13 +744,12 @@ export class LinkEngine {
     const frames = this.held?.get(name)
     if (frames === undefined || this.holdingOver()) return
     this.held!.delete(name)
+    for (const { size } of frames) this.heldBytes -= size
     this.heldCount -= frames.length
-    for (const { c, frame } of frames) {
-      const linked = c.peer === undefined ? undefined : this.links.get(c.peer.name)
-      if (linked !== undefined && linked.peer!.incarnation === c.peer!.incarnation) {
-        this.deliver(c, name, registration, frame)
-      }
-    }
+    this.stopHoldingTimerIfIdle()
+    // Only frames whose link is still up: after its LinkDown, upper layers have forgotten the peer
+    // (a new link to the same incarnation does not bring them back).
+    for (const { c, frame } of frames) if (this.carries(c)) this.deliver(c, name, registration, frame)
   }
 
   private deliver(c: Connection, name: string, registration: Registration, frame: Array<unknown>): void {
@@ -933,7 +993,7 @@ export class LinkEngine {
     }
     const early = c.early
     c.early = undefined
-    if (early !== undefined) for (const frame of early) this.dispatch(c, frame)
+    if (early !== undefined) for (const { frame, size } of early) this.dispatch(c, frame, size)
   }
 
   /** The handshake is over on `c`: full frame limit, reassembly, and fragments if the peer takes them. */
@@ -980,9 +1040,12 @@ export class LinkEngine {
     try {
       const payload = channel.encode(message)
       const frame = this.extraFields ? [channel.name, withExtraField(payload), extraElement] : [channel.name, payload]
-      body =
-        (c.conn.outOfBand() ? encodeOutOfBand(frame, this.config.codec.encode) : undefined) ??
-        encodeKeepingLargeBinaries(frame, this.config.codec.encode)
+      const outOfBand = c.conn.outOfBand()
+      // One search, allocating nothing, for the common frame without large values (heartbeats included).
+      body = !hasLarge(frame, outOfBand)
+        ? this.config.codec.encode(frame)
+        : ((outOfBand ? encodeOutOfBand(frame, this.config.codec.encode) : undefined) ??
+          encodeKeepingLargeBinaries(frame, this.config.codec.encode))
     } catch (error) {
       return new EncodeFailed({ channel: channel.name, reason: describeError(error) })
     }
@@ -1073,7 +1136,8 @@ export class LinkEngine {
       if (sender === systemSender) this.emitSystem(c, next)
       else this.post(c, sender, next.body, next.done)
     }
-    if (c.barrier.length === 0) return
+    // A large frame among the held ones reopened the lane: the barrier still waits for it.
+    if (c.barrier.length === 0 || c.lanes.has(sender)) return
     for (const waiting of c.barrier) waiting.waitingFor.delete(sender)
     while (c.barrier.length > 0 && c.barrier[0]!.waitingFor.size === 0) {
       const { held: next } = c.barrier.shift()!
@@ -1258,6 +1322,7 @@ export class LinkEngine {
    */
   shutdown(timeoutMs: number): Promise<void> {
     this.closing = true
+    this.endHolding()
     const all = Array.from(this.connections)
     const closed = all.map(
       (c) =>

@@ -24,10 +24,10 @@
  *
  * @internal
  */
-import { largeBinaryBytes, walkBudget } from "./largeBinaries.ts"
+import { isPlainObject, largeBinaryBytes, largeStringChars, walkBudget } from "./largeBinaries.ts"
 
 /** Strings of at least this many characters travel out of band: 1 Mi characters (1 MiB or more). */
-export const largeValueChars = 1024 * 1024
+export const largeValueChars = largeStringChars
 
 /** At most this many values of one message travel out of band; any further ones stay in the skeleton. */
 export const maxOutOfBandValues = 16
@@ -86,11 +86,6 @@ export const utf8Length = (text: string): number => {
     at = end
   }
   return bytes
-}
-
-const isPlainObject = (value: object): value is Record<string, unknown> => {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
 }
 
 const isLarge = (node: unknown): boolean =>
