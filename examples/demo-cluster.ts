@@ -272,13 +272,19 @@ const story = Effect.gen(function* () {
       ),
     { concurrency: "unbounded" }
   )
-  for (const peer of ["node-1", "node-2"]) {
-    yield* records.await(
-      `node-0 seeing ${peer} up`,
-      (r) => r.from === "node-0" && eventOf(r) === "node_up" && r.annotations["peer"] === peer
-    )
+  // A full mesh is every node seeing both others up (node-0 seeing both says nothing about the
+  // link between node-1 and node-2, which the failure below needs: a node never linked to node-2
+  // sees no NodeDown for it).
+  for (const watcher of ["node-0", "node-1", "node-2"]) {
+    for (const peer of ["node-0", "node-1", "node-2"]) {
+      if (peer === watcher) continue
+      yield* records.await(
+        `${watcher} seeing ${peer} up`,
+        (r) => r.from === watcher && eventOf(r) === "node_up" && r.annotations["peer"] === peer
+      )
+    }
   }
-  yield* say("node-0 sees node-1 and node-2 up: the three nodes are a full mesh")
+  yield* say("every node sees the other two up: the three nodes are a full mesh")
 
   for (const worker of ["node-1", "node-2"]) {
     const started = yield* records.await(
