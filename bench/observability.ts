@@ -33,7 +33,7 @@ import { PrometheusMetrics } from "effect/observability"
 import * as Cluster from "../src/Cluster/Cluster.ts"
 import * as Distribution from "../src/Cluster/Distribution.ts"
 import { GenServer, ProcessRuntime, RemoteName, Tracing } from "../src/index.ts"
-import { load, samplingCost, snapshotCost } from "./observability/observer.ts"
+import { chunk, load, samplingCost, snapshotCost } from "./observability/observer.ts"
 import { Bench, peerNode, secret, server } from "./observability/protocol.ts"
 
 const LANES_PER_MODE = 2
@@ -158,16 +158,6 @@ const localLane = async (endpoint: string, mode: Mode) => {
     return counts
   }
   return { mode, loop, dispose }
-}
-
-/** Wall-clock and CPU milliseconds (every thread of this process: GC, exports) of one chunk. */
-const chunk = async (run: () => Promise<void>) => {
-  const cpuBefore = process.cpuUsage()
-  const start = performance.now()
-  await run()
-  const millis = performance.now() - start
-  const cpu = process.cpuUsage(cpuBefore)
-  return { millis, cpuMillis: (cpu.user + cpu.system) / 1000 }
 }
 
 /**
