@@ -17,7 +17,9 @@
  * down (each node drops that node's registrations when it sees the link go down).
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
- * register a name the other side holds. When links come up, nodes exchange the registrations of
+ * register a name the other side holds. A node that registers before its registry is in touch with
+ * the others (e.g. at boot, before it has joined) is its own side: it is its own arbiter, and the
+ * name is settled as below once it joins; wait for `stats.peers` to register in the cluster. When links come up, nodes exchange the registrations of
  * their own processes (each node is the authority on those), greeting again until the other's
  * greeting arrives (one sent as crossed connections are settled may be lost). Two registrations of one name are a
  * conflict, resolved without wall clocks: the registration whose pid is on the lower-named node
