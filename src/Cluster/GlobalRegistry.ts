@@ -14,7 +14,9 @@
  *
  * **Release.** A name is released when its process exits (at once on its node, then by a message
  * to the others), when it is unregistered (by the arbiter, on every node), and when its node goes
- * down (each node drops that node's registrations when it sees the link go down).
+ * down (each node drops that node's registrations when it sees the link go down; each node sees it
+ * on its own, so right after this node saw a node go down the arbiter may still refuse that node's
+ * names with `NameTaken` for a moment: retry, or wait until the arbiter has seen it too).
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
  * register a name the other side holds. A node that registers before its registry is in touch with
