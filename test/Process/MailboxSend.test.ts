@@ -5,7 +5,12 @@ import { ProcessStats } from "../../src/Process/internal/processStats.ts"
 
 /** A mailbox whose single receiver records every message it takes, forever. */
 const receiving = (capacity: number) => {
-  const mailbox = new Mailbox(capacity, "suspend", new Trampoline(64), new ProcessStats(-1, 1, () => 0, 0))
+  const mailbox = new Mailbox(
+    capacity,
+    "suspend",
+    new Trampoline(64),
+    new ProcessStats({ mask: -1, scale: 1, now: () => 0, wallOrigin: 0 }, 0)
+  )
   const taken: Array<unknown> = []
   const fiber = Effect.runFork(
     Effect.forever(

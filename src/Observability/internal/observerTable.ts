@@ -57,7 +57,7 @@ export const writeProcessFields = <T extends object>(target: T, cell: Cell, now:
   let busy: number
   let handled: number
   const inFlight = stats.sampleAt === 0 ? 0 : Math.max(0, now - stats.sampleAt)
-  if (now - stats.windowStart >= BUSY_WINDOW_MS || Number.isNaN(stats.prevStart)) {
+  if (now - stats.windowStart >= BUSY_WINDOW_MS || stats.prevStart < 0) {
     span = now - stats.windowStart
     busy = stats.windowBusy + inFlight
     handled = stats.handled - stats.windowHandled

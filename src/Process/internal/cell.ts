@@ -4,8 +4,9 @@
  *
  * @internal
  */
-import { Cause, type Context, type Duration, Effect, Exit, type Fiber, Option } from "effect"
+import { Cause, Context, type Duration, Effect, Exit, type Fiber, Option } from "effect"
 import { toMillis } from "../../internal/timers.ts"
+import { CurrentProcess } from "../CurrentProcess.ts"
 import * as ExitReason from "../ExitReason.ts"
 import * as Pid from "../Pid.ts"
 import * as Signal from "./signals.ts"
@@ -13,6 +14,13 @@ import { Mailbox } from "./mailbox.ts"
 import { type CrashInfo, reportCrash } from "./crashReport.ts"
 import type { Runtime } from "./runtime.ts"
 import { reasonLabel } from "./stats.ts"
+
+/**
+ * The process a fiber belongs to: the process's own fiber, or one it forked (they share its
+ * context). Only for fibers known to be a process's (the runtime gives each its `CurrentProcess`).
+ */
+export const runningCell = (fiber: Fiber.Fiber<unknown, unknown>): Cell =>
+  Context.getUnsafe(fiber.context, CurrentProcess) as unknown as Cell
 
 /** A callback fired once with the exit reason of a watched process. */
 export type ExitWatcher = (reason: ExitReason.ExitReason) => void

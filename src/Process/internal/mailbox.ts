@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import type { ProcessStats } from "./processStats.ts"
 
@@ -163,8 +163,8 @@ export class Mailbox {
   /** Set once the owner exited: offers are refused from then on. */
   closed = false
 
-  /** Takes the next message, suspending while the mailbox is empty. One receiver only. */
-  readonly take: Effect.Effect<unknown>
+  /** {@link take}, made on first use (most processes are GenServers, which use {@link takeFrom}). */
+  private ownTake: Effect.Effect<unknown> | undefined = undefined
 
   constructor(
     readonly capacity: number,
@@ -174,16 +174,35 @@ export class Mailbox {
     readonly stats: ProcessStats
   ) {
     this.buffer = NO_SLOTS
+  }
+
+  /** Takes the next message, suspending while the mailbox is empty. One receiver only. */
+  get take(): Effect.Effect<unknown> {
+    if (this.ownTake !== undefined) return this.ownTake
     const cancelWait = Effect.sync(() => this.clearWaiter())
-    this.take = Effect.callback<unknown>((resume) => {
-      if (stats.sampleAt !== 0) stats.end()
-      if (this.size > 0) {
-        resume(Exit.succeed(this.shift()))
-        return
-      }
-      this.waiter = resume
-      return cancelWait
-    })
+    return (this.ownTake = Effect.callback<unknown>((resume) => (this.takeOrWait(resume) ? undefined : cancelWait)))
+  }
+
+  /**
+   * An effect that takes the next message from the mailbox `mailboxOf` finds for the fiber running
+   * it, made once and shared by every process that runs it in its own fiber (a GenServer's loop):
+   * an idle process then holds no effect or closure of its own for its wait (about 200 bytes).
+   */
+  static takeFrom(mailboxOf: (fiber: Fiber.Fiber<unknown, unknown>) => Mailbox): Effect.Effect<unknown> {
+    const running = () => mailboxOf(Fiber.getCurrent()!)
+    const cancelWait = Effect.sync(() => running().clearWaiter())
+    return Effect.callback<unknown>((resume) => (running().takeOrWait(resume) ? undefined : cancelWait))
+  }
+
+  /** Resumes with the next message (true), or registers `resume` as the waiter (false). */
+  private takeOrWait(resume: Resume): boolean {
+    if (this.stats.sampleAt !== 0) this.stats.end()
+    if (this.size > 0) {
+      resume(Exit.succeed(this.shift()))
+      return true
+    }
+    this.waiter = resume
+    return false
   }
 
   /**

@@ -16,7 +16,7 @@ import type * as Signal from "../Signal.ts"
 import { Cell, type ExitWatcher } from "./cell.ts"
 import { Lifecycle, type LifecycleListener } from "./lifecycle.ts"
 import { Mailbox, type OverflowPolicy, Trampoline } from "./mailbox.ts"
-import { ProcessStats, samplingOf } from "./processStats.ts"
+import { ProcessStats, type Sampling, samplingOf } from "./processStats.ts"
 import type { RemoteBridge, RemoteTarget } from "./remote.ts"
 import { makeDown, makeRef, unresolvedNamePid } from "./signals.ts"
 import { RuntimeStats } from "./stats.ts"
@@ -65,14 +65,12 @@ export class Runtime {
   readonly startedAtMonotonic: number
   /** Observers of process starts, exits and restarts; undefined while nobody listens. */
   lifecycle: Lifecycle | undefined = undefined
-  private readonly sampleMask: number
-  private readonly sampleScale: number
+  private readonly sampling: Sampling
   readonly trampoline: Trampoline
   /** Counters read by the metrics layer when it renders (updating one is an increment). */
   readonly stats = new RuntimeStats()
   private readonly table = new Map<number, Cell>()
   private readonly names = new Map<string, Cell>()
-  private readonly byFiber = new Map<Fiber.Fiber<unknown, unknown>, Cell>()
   private readonly pendingTimers = new Map<number, PendingTimer>()
   private nextId = 1
   private nextRef = 1
@@ -96,9 +94,7 @@ export class Runtime {
     this.systemPid = Pid.make(config.node, 0, config.incarnation)
     this.trampoline = new Trampoline(config.maxHandoverDepth)
     this.startedAtMonotonic = timers.now()
-    const sampling = samplingOf(config.busySampleEvery)
-    this.sampleMask = sampling.mask
-    this.sampleScale = sampling.scale
+    this.sampling = samplingOf(config.busySampleEvery, timers.now, Date.now())
   }
 
   /** Starts telling `listener` of process starts, exits and restarts; returns how to stop. */
@@ -143,7 +139,7 @@ export class Runtime {
       options?.mailboxCapacity ?? config.mailboxCapacity,
       options?.overflow ?? config.overflow,
       this.trampoline,
-      new ProcessStats(this.sampleMask, this.sampleScale, this.timers.now, Date.now())
+      new ProcessStats(this.sampling, Date.now())
     )
     const parent = options?.linkTo
     const cell = new Cell(
@@ -168,7 +164,6 @@ export class Runtime {
       // Killed before it ran (possible when the start was deferred): nothing to run or register.
       if (cell.exitReason !== undefined) return Effect.interrupt
       cell.fiber = fiber
-      this.byFiber.set(fiber, cell)
       return body(cell)
     })
     // The body starts on the spawner's stack, like a hand-over; chains of spawns (each process
@@ -233,15 +228,18 @@ export class Runtime {
     }
   }
 
-  /** The process running on `fiber`, if the fiber is a process. */
+  /**
+   * The process running on `fiber`, if the fiber is a live process's own fiber of this runtime
+   * (not one it forked). Read from the fiber's `CurrentProcess`: no table of fibers is kept.
+   */
   current(fiber: Fiber.Fiber<unknown, unknown>): Cell | undefined {
-    return this.byFiber.get(fiber)
+    const cell = Context.getOrUndefined(fiber.context as Context.Context<never>, CurrentProcess)
+    return cell instanceof Cell && cell.fiber === fiber && cell.runtime === this && !cell.finished ? cell : undefined
   }
 
   /** Removes a finished process from the table and the name index. */
   forget(cell: Cell): void {
     this.table.delete(cell.pid.id)
-    if (cell.fiber !== undefined) this.byFiber.delete(cell.fiber)
     if (cell.name !== undefined && this.names.get(cell.name) === cell) this.names.delete(cell.name)
     cell.name = undefined
   }

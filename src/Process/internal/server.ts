@@ -23,7 +23,8 @@ import { CallEnvelope } from "./callEnvelope.ts"
 import { isCastRequest } from "./protocol.ts"
 import type { Cell } from "./cell.ts"
 import type { CrashInfo } from "./crashReport.ts"
-import { exitWith } from "./cell.ts"
+import { exitWith, runningCell } from "./cell.ts"
+import { Mailbox } from "./mailbox.ts"
 import type { Runtime } from "./runtime.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
 import {
@@ -163,7 +164,7 @@ export class Server {
 
   private loop(): Effect.Effect<never, unknown, unknown> {
     return Effect.forever(
-      Effect.flatMap(this.cell.mailbox.take, (message) => this.dispatch(message)),
+      Effect.flatMap(takeRunning, (message) => this.dispatch(message)),
       { disableYield: true }
     )
   }
@@ -495,3 +496,10 @@ export class Starter implements StartSignal {
     })
   }
 }
+
+/**
+ * Every GenServer's take, made once: it runs in the server's own process fiber, which finds its
+ * mailbox through the fiber's `CurrentProcess`, so that an idle server holds no effect or closure
+ * of its own for its wait.
+ */
+const takeRunning = Mailbox.takeFrom((fiber) => runningCell(fiber).mailbox)
