@@ -132,6 +132,8 @@ describe("Large messages between OS processes", () => {
         assert.isBelow(here.maxSmallCallMs, smallCallBoundMs)
         assert.isBelow(there.maxSmallCallMs, smallCallBoundMs)
         assert.isBelow(there.maxBlockCpuMs, childBlockCpuBoundMs)
+        // After the figures: the echoed string arrives as a rope, and comparing flattens it (one copy).
+        assert.isTrue(echoedText === text)
       }),
     120_000
   )
