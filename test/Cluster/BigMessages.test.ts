@@ -19,7 +19,7 @@ const heartbeats = { heartbeatInterval: 1000, heartbeatMissThreshold: 3 } as con
  * A small call's worst latency while large messages cross: below the 3 s heartbeat timeout even on
  * a 2-core machine shared with other work. At load average 9-16 on 2 cores the OS runs each
  * process a fraction of the time (worst event-loop delays of 0.3-1.2 s of wall time, while the
- * worst block by CPU time was 70-93 ms in the child), and wall-clock latency is dominated by that: 0.9-1.5 s
+ * worst block by CPU time was 70-107 ms in the child), and wall-clock latency is dominated by that: 0.9-1.5 s
  * measured, 2.2 s once (1.3-1.7 s last session; 2.1-2.4 s before strings travelled out of band),
  * so no tighter bound holds there.
  */
@@ -27,7 +27,7 @@ const smallCallBoundMs = 2500
 /**
  * The most event-loop CPU time the child node spends between two ticks of a 5 ms timer (its worst
  * block by work done, which the load does not stretch), with a 50 MB string and 120 MB binaries
- * crossing both ways. Measured 70-93 ms in ten runs at load average 9-16 (58-121 ms last session,
+ * crossing both ways. Measured 70-107 ms in eleven runs at load average 8-16 (58-121 ms last session,
  * 142 ms once before strings travelled out of band). What remains is V8 flattening the echoed
  * 50 MB string (one copy, about 1 ms per MB) when the echo server's reply is encoded: the string
  * arrives as a rope (no join in the receive path) and its first read copies it, which no code of
