@@ -38,6 +38,26 @@ export const headerBytes = 4
 export const defaultMaxFrameBytes = 8 * 1024 * 1024
 
 /**
+ * The largest frame (header included) that a {@link FrameDecoder} assembles in its reused buffer
+ * when `transient` allows it: 1 MiB plus room for a header.
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const transientFrameBytes = 1024 * 1024 + 64
+
+const empty: Buffer = Buffer.alloc(0)
+
+/** The byte at `index` of the chunks taken together (there are at least `index + 1` bytes). */
+const byteAt = (chunks: ReadonlyArray<Buffer>, index: number): number => {
+  for (const chunk of chunks) {
+    if (index < chunk.length) return chunk[index]!
+    index -= chunk.length
+  }
+  return -1
+}
+
+/**
  * Splits a byte stream into frame bodies.
  *
  * `onFrame` is called for each complete body. A frame that announces a size above `maxFrameBytes`
@@ -47,6 +67,11 @@ export const defaultMaxFrameBytes = 8 * 1024 * 1024
  * size zero is always an error. `maxFrameBytes` and `onOversized` may be changed between chunks
  * (a connection accepts only small frames until its handshake is done, then skips what is over
  * its limit).
+ *
+ * A frame split across chunks is copied into one buffer of its own (the bytes after it are not
+ * copied). If `transient` says a body's first byte marks a frame that `onFrame` reads at once and
+ * never keeps, that frame is copied into a buffer the decoder reuses instead (at most
+ * {@link transientFrameBytes} long), so that a stream of such frames allocates nothing per frame.
  *
  * @example
  * ```ts
@@ -64,6 +89,12 @@ export const defaultMaxFrameBytes = 8 * 1024 * 1024
  * @since 0.1.0
  */
 export class FrameDecoder {
+  /**
+   * Whether a frame whose body starts with this byte is only read during `onFrame` (its body may
+   * then be a view of a buffer that is reused for the next frame); unset: no frame is.
+   */
+  transient: ((firstByte: number) => boolean) | undefined = undefined
+  private scratch: Buffer | undefined
   private chunks: Array<Buffer> = []
   private buffered = 0
   private needed = headerBytes
@@ -93,9 +124,15 @@ export class FrameDecoder {
       this.chunks.push(chunk)
       this.buffered += chunk.length
       if (this.buffered < this.needed) return
-      chunk = Buffer.concat(this.chunks, this.buffered)
-      this.chunks = []
-      this.buffered = 0
+      if (this.needed > headerBytes && this.needed - headerBytes <= this.maxFrameBytes) {
+        chunk = this.assemble(this.needed)
+        if (this.failed) return
+        this.needed = headerBytes
+      } else {
+        chunk = Buffer.concat(this.chunks, this.buffered)
+        this.chunks = []
+        this.buffered = 0
+      }
     }
     let offset = 0
     const length = chunk.length
@@ -139,6 +176,37 @@ export class FrameDecoder {
     } else {
       this.needed = headerBytes
     }
+  }
+
+  /**
+   * Copies the frame of `frameBytes` bytes (header included) that the buffered chunks begin with
+   * into one buffer, hands its body to `onFrame`, and returns the bytes after it (the rest of the
+   * last chunk).
+   */
+  private assemble(frameBytes: number): Buffer {
+    const chunks = this.chunks
+    this.chunks = []
+    this.buffered = 0
+    const target =
+      frameBytes <= transientFrameBytes && this.transient?.(byteAt(chunks, headerBytes)) === true
+        ? (this.scratch =
+            this.scratch !== undefined && this.scratch.length >= frameBytes
+              ? this.scratch
+              : Buffer.allocUnsafe(Math.max(frameBytes, this.scratch?.length ?? 0)))
+        : Buffer.allocUnsafe(frameBytes)
+    let filled = 0
+    let rest: Buffer = empty
+    for (const chunk of chunks) {
+      const take = Math.min(chunk.length, frameBytes - filled)
+      chunk.copy(target, filled, 0, take)
+      filled += take
+      if (take < chunk.length) {
+        rest = chunk.subarray(take)
+        break
+      }
+    }
+    this.onFrame(target.subarray(headerBytes, frameBytes))
+    return rest
   }
 
   /** Stops decoding: later input is ignored. */

@@ -9,7 +9,7 @@ import * as Channel from "../../src/Transport/Channel.ts"
 import { WireSimulation } from "../../src/Transport/internal/wireSimulation.ts"
 import { collect, isUp, linkEvents, tcpNode } from "../support/transportHarness.ts"
 import { headerBytes } from "../../src/Transport/Framing.ts"
-import { FragmentQueue, Reassembler } from "../../src/Transport/internal/fragments.ts"
+import { FragmentQueue, Reassembler, Rope } from "../../src/Transport/internal/fragments.ts"
 import {
   encodeOutOfBand,
   largeValueChars,
@@ -69,6 +69,17 @@ const cycle = (alphabet: ReadonlyArray<string>, length: number) => {
 }
 
 describe("Out-of-band values", () => {
+  it("a rope of pieces is the pieces joined, for any number of pieces", () =>
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "grapheme", maxLength: 40 }), { maxLength: 70 }), (pieces) => {
+        const rope = new Rope()
+        for (const piece of pieces) rope.add(piece)
+        assert.strictEqual(rope.end(), pieces.join(""))
+        // Ended, it is empty.
+        assert.strictEqual(rope.end(), "")
+      })
+    ))
+
   it("a large string of mixed characters comes back equal, cut into fragments no larger than asked", () => {
     // ASCII, 2-, 3- and 4-byte characters, and lone surrogates (which travel as U+FFFD, as MessagePack's encoder writes them).
     const text = cycle(["a", "é", "€", "😀", "x", "\ud800", "b", "\udc00", "ß"], largeValueChars + 12_345)

@@ -18,9 +18,10 @@
  * - the pieces travel first, then the skeleton, as one fragmented message (see `fragments.ts`,
  *   fragment kind 3); the receiver decodes the skeleton and puts the values back at their paths.
  *
- * The only step left that is proportional to a whole string is the receiver's join of its decoded
- * pieces into one flat string (a copy, about 1 ms per MB under load here, most of it page faults of
- * the new string's memory).
+ * No step is proportional to a whole value: the receiver hands over a string as a rope of its
+ * decoded pieces (see `Rope` in `fragments.ts`); V8 flattens it (one copy, about 1 ms per MB here,
+ * most of it page faults of the new string's memory) on the first read of its characters, in the
+ * code that reads them.
  *
  * @internal
  */

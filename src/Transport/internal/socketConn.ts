@@ -22,7 +22,7 @@ import type { BusyPoll } from "./busyPoll.ts"
 import { noHandlers } from "./conn.ts"
 import { handshakeMaxFrameBytes } from "./tuning.ts"
 import type { Conn, ConnHandlers, OpenedLink } from "./conn.ts"
-import { defaultFragmentBytes, FragmentQueue, isFragment, Reassembler } from "./fragments.ts"
+import { defaultFragmentBytes, FragmentQueue, fragmentMarker, isFragment, Reassembler } from "./fragments.ts"
 import type { Segments } from "./largeBinaries.ts"
 import type { OutOfBand } from "./outOfBand.ts"
 
@@ -130,6 +130,9 @@ export class SocketConn implements Conn {
       },
       (skeleton, values, size) => this.handlers.onParts?.(skeleton, values, size)
     )
+    // The reassembler copies what it keeps of a fragment: fragments split across reads (all of
+    // them, with TLS records of 16 KiB) are assembled in one reused buffer, not a new one each.
+    this.decoder.transient = (firstByte) => firstByte === fragmentMarker
     if (link.peerFragmentBytes !== undefined && link.peerFragmentBytes > 0) {
       // Never below 4 KiB, whatever the peer announces: tiny fragments would multiply the frames.
       this.fragments = new FragmentQueue(Math.max(4096, Math.min(this.fragmentBytes, link.peerFragmentBytes)))
@@ -189,7 +192,9 @@ export class SocketConn implements Conn {
     if (fragments !== undefined && !this.awaitingDrain && !this.socket.destroyed && !this.socket.writableEnded) {
       const lowWater = Math.max(fragmentLowWaterBytes, this.socket.writableHighWaterMark)
       while (!fragments.isEmpty && this.socket.writableLength < lowWater) {
-        this.socket.write(fragments.nextFrame()!)
+        const frame = fragments.nextFrame()!
+        // Its slab is cut again once the socket is done with all of its frames.
+        this.socket.write(frame, () => fragments.written(frame))
         // Whole frames queued meanwhile go before the next fragment: those a sender's finished
         // large message released (they must precede that sender's next large one), and any other.
         this.writePending()
