@@ -39,6 +39,7 @@
  * @since 0.1.0
  */
 import { Cause, Context, type Duration, Effect, Layer, Option, Schema, Scope } from "effect"
+import { serviceRead } from "../internal/serviceRead.ts"
 import * as Timers from "../internal/timers.ts"
 import { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import type * as ExitReason from "../Process/ExitReason.ts"
@@ -323,11 +324,13 @@ export const unregister = (
  * @since 0.1.0
  */
 export const whereis = (name: string): Effect.Effect<Option.Option<Pid>, never, GlobalRegistry> =>
-  // One primitive that reads the fiber's context and returns the value (no `succeed` after it).
-  Effect.withFiberSucceed((fiber) => {
-    const pid = Context.getUnsafe(fiber.context as Context.Context<GlobalRegistry>, GlobalRegistry).whereisUnsafe(name)
-    return pid === undefined ? Option.none() : Option.some(pid)
-  })
+  // `yield* whereis(name)` in a generator reads the replica without a trip through the run loop.
+  serviceRead(GlobalRegistry, lookup, name)
+
+const lookup = (registry: GlobalRegistry["Service"], name: string): Option.Option<Pid> => {
+  const pid = registry.whereisUnsafe(name)
+  return pid === undefined ? Option.none() : Option.some(pid)
+}
 
 /**
  * Every global name this node's replica knows (Erlang's `global:registered_names/0`).
