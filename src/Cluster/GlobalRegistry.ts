@@ -4,7 +4,7 @@
  * exit), typed by protocol like local names.
  *
  * **Protocol.** Every node keeps a replica of all registrations; `whereis` reads it (no message).
- * Registrations and unregistrations are decided by one *arbiter*: the lowest-named node among this
+ * Registrations and unregistrations (but see **Release**) are decided by one *arbiter*: the lowest-named node among this
  * node and the nodes whose registry it has heard from on their current link (every node computes the
  * same one in a connected cluster). The arbiter decides synchronously (so of two nodes racing for a
  * name exactly one gets it, the other `NameTaken`), sends the new registration to every node, then
@@ -13,8 +13,14 @@
  * is on its way, the request goes to the next arbiter. No cluster-wide lock and no wall clock.
  *
  * **Release.** A name is released when its process exits (at once on its node, then by a message
- * to the others), when it is unregistered (by the arbiter, on every node), and when its node goes
- * down (each node drops that node's registrations when it sees the link go down).
+ * to the others), when it is unregistered, and when its node goes down (each node drops that node's
+ * registrations when it sees the link go down). `unregister` of a name held by one of this node's
+ * own processes (and by nobody else) is decided here, as an exit is (each node is the authority on
+ * its processes): released in this replica at once, then the arbiter drops it and tells every node
+ * it told of the registration, so each hears of the release after the registration. Links are
+ * ordered, so the arbiter has the release before any later request from this node; if the arbiter is
+ * lost first, the release goes to the next one. Any other `unregister` is decided by the arbiter, on
+ * every node, before it returns.
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
  * register a name the other side holds. A node that registers before its registry is in touch with
@@ -284,8 +290,14 @@ export const register = (
 
 /**
  * Releases a global name, whoever holds it, on every node (Erlang's `global:unregister_name/1`).
- * Resolves to whether it was registered. The process keeps running. Fails with `RegistryTimeout`
- * when the arbiter does not answer in time (default 5 s).
+ * Resolves to whether it was registered. The process keeps running.
+ *
+ * When the name is held by a process of this node, it is released here at once, with no round trip
+ * (as when the process exits): the arbiter and the other nodes hear of it within one message, the
+ * arbiter before any later request from this node. Until then a `register` of the name from another
+ * node may still be refused with `NameTaken` (send it again), and the other nodes may still resolve
+ * the name to the process. Otherwise the arbiter decides: released on every node when it returns,
+ * and `RegistryTimeout` when the arbiter does not answer in time (default 5 s).
  *
  * @example
  * ```ts
@@ -308,6 +320,11 @@ export const unregister = (
  * The pid registered under `name`, read from this node's replica (Erlang's
  * `global:whereis_name/1`): no message, no wait. Right after another node registered or released a
  * name, this node may not know it yet (it learns within one message).
+ *
+ * `yield* GlobalRegistry.whereis(name)` in a generator (`Effect.gen`, `Effect.fn`) reads the replica
+ * synchronously, without a trip through the fiber's run loop; elsewhere it is an ordinary effect.
+ * Either way it reads when it runs, with the running fiber's registry (in a body that
+ * `Effect.fnUntracedEager` runs eagerly, that is when the function is called).
  *
  * @example
  * ```ts
