@@ -4,13 +4,14 @@
  * exit), typed by protocol like local names.
  *
  * **Protocol.** Every node keeps a replica of all registrations; `whereis` reads it (no message).
- * Registrations and unregistrations (but see **Release**) are decided by one *arbiter*: the lowest-named node among this
- * node and the nodes whose registry it has heard from on their current link (every node computes the
- * same one in a connected cluster). The arbiter decides synchronously (so of two nodes racing for a
- * name exactly one gets it, the other `NameTaken`), sends the new registration to every node, then
- * answers; links are ordered, so the requester's replica has it before its `register` returns. A
- * registration on the arbiter itself costs no round trip. If the arbiter's link drops while a request
- * is on its way, the request goes to the next arbiter. No cluster-wide lock and no wall clock.
+ * Registrations and unregistrations (but see **Release**) are decided by one *arbiter*: the
+ * lowest-named node among this node and the nodes whose registry it has heard from on their current
+ * link (every node computes the same one in a connected cluster). The arbiter decides synchronously
+ * (so of two nodes racing for a name exactly one gets it, the other `NameTaken`), sends the new
+ * registration to every node, then answers; links are ordered, so the requester's replica has it
+ * before its `register` returns. A registration on the arbiter itself costs no round trip. If the
+ * arbiter's link drops while a request is on its way, the request goes to the next arbiter. No
+ * cluster-wide lock and no wall clock.
  *
  * **Release.** A name is released when its process exits (at once on its node, then by a message
  * to the others), when it is unregistered, and when its node goes down (each node drops that node's

@@ -281,6 +281,8 @@ export class GlobalEngine {
     if (pid === null) return "no pid"
     if (op === "release") {
       // The owner's node released it already; every other node hears it from here, after our Claim.
+      // Only the owner's node releases this way (any other asks `unregister`).
+      if (pid.node !== from) return "not the owner's node"
       const released = fromWire(pid)
       this.removeClaim(name, released)
       for (const node of this.audience) if (node !== from) this.deps.send(node, { _tag: "Release", name, pid })
