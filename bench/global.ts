@@ -2,22 +2,25 @@
  * Global registry benchmark, on three nodes in three OS processes over loopback with the cluster
  * secret (TLS-PSK): this process is node "c", two children (`global/peer.ts`) are "a" and "b", and
  * each child registers a process globally.
- * - `whereisPerSec`: `GlobalRegistry.whereis` of a name owned by a process on "a", from "c" (a local
- *   read of c's replica), in one fiber.
+ * - `whereisPerSec`: `yield* GlobalRegistry.whereis` of a name owned by a process on "a", from "c" (a
+ *   local read of c's replica, without a trip through the run loop), in one fiber.
  * - `whereisUnsafePerSec`: the same read through the service's synchronous `whereisUnsafe`.
  * - `effectYieldPerSec`: `yield* Effect.void` (a constant effect, an `Exit`) in the same kind of
  *   loop. A generator unwraps a yielded `Exit` inline, without a trip through the fiber's run loop,
- *   so this is the cost of the generator alone: a floor no effect that reads state can reach.
+ *   so this is the cost of the generator's `Exit` check, which `whereis` (its iterator is done at
+ *   once) does not even pay.
  * - `effectSyncPerSec`: `yield* Effect.sync(() => ...)` in the same loop: one primitive evaluated by
- *   the run loop, the floor of any effect that computes its value when it runs (as `whereis` must:
- *   it reads the registry from the fiber's context).
+ *   the run loop, the floor of an ordinary effect that computes its value when it runs (what
+ *   `whereis` was before it read the running fiber's context from its iterator).
  * - `*CpuPerSec`: the same three loops measured on CPU time (`process.cpuUsage`), which the other
  *   processes of a loaded machine disturb less than wall time.
  * The three loops run interleaved, in rounds of 1M operations each, 5 rounds (best round on wall
  *   time; CPU time summed over the rounds).
  * - `registerPerSec`: sequential `register` + `unregister` pairs of a local process under fresh
- *   names from "c", whose arbiter is "a" (the lowest-named node): each operation is a round trip to
- *   "a", which also tells "b". Best of 3 rounds of 5,000 pairs after 1,000 of warm-up.
+ *   names from "c", whose arbiter is "a" (the lowest-named node): a `register` is a round trip to
+ *   "a", which also tells "b"; the `unregister` of a name held by a process of "c" is decided on "c"
+ *   and reaches "a" with the next request (see bench/README.md). Best of 3 rounds of 5,000 pairs
+ *   after 1,000 of warm-up.
  * - `remoteCallsPerSec`: the baseline round trip on this machine at that moment: sequential
  *   `GenServer.call`s from "c" to the ping server on "a", by its global name (best of 3 x 5,000).
  *

@@ -4,19 +4,26 @@
  * exit), typed by protocol like local names.
  *
  * **Protocol.** Every node keeps a replica of all registrations; `whereis` reads it (no message).
- * Registrations and unregistrations are decided by one *arbiter*: the lowest-named node among this
- * node and the nodes whose registry it has heard from on their current link (every node computes the
- * same one in a connected cluster). The arbiter decides synchronously (so of two nodes racing for a
- * name exactly one gets it, the other `NameTaken`), sends the new registration to every node, then
- * answers; links are ordered, so the requester's replica has it before its `register` returns. A
- * registration on the arbiter itself costs no round trip. If the arbiter's link drops while a request
- * is on its way, the request goes to the next arbiter. No cluster-wide lock and no wall clock.
+ * Registrations and unregistrations (but see **Release**) are decided by one *arbiter*: the
+ * lowest-named node among this node and the nodes whose registry it has heard from on their current
+ * link (every node computes the same one in a connected cluster). The arbiter decides synchronously
+ * (so of two nodes racing for a name exactly one gets it, the other `NameTaken`), sends the new
+ * registration to every node, then answers; links are ordered, so the requester's replica has it
+ * before its `register` returns. A registration on the arbiter itself costs no round trip. If the
+ * arbiter's link drops while a request is on its way, the request goes to the next arbiter. No
+ * cluster-wide lock and no wall clock.
  *
  * **Release.** A name is released when its process exits (at once on its node, then by a message
- * to the others), when it is unregistered (by the arbiter, on every node), and when its node goes
- * down (each node drops that node's registrations when it sees the link go down; each node sees it
- * on its own, so right after this node saw a node go down the arbiter may still refuse that node's
- * names with `NameTaken` for a moment: retry, or wait until the arbiter has seen it too).
+ * to the others), when it is unregistered, and when its node goes down (each node drops that node's
+ * registrations when it sees the link go down; each node sees it on its own, so right after this
+ * node saw a node go down the arbiter may still refuse that node's names with `NameTaken` for a
+ * moment: retry, or wait until the arbiter has seen it too). `unregister` of a name held by one of
+ * this node's own processes (and by nobody else) is decided here, as an exit is (each node is the
+ * authority on its processes): released in this replica at once, then the arbiter drops it and tells
+ * every node it told of the registration, so each hears of the release after the registration. Links
+ * are ordered, so the arbiter has the release before any later request from this node; if the
+ * arbiter is lost first, the release goes to the next one. Any other `unregister` is decided by the
+ * arbiter, on every node, before it returns.
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
  * register a name the other side holds. A node that registers before its registry is in touch with
@@ -41,6 +48,7 @@
  * @since 0.1.0
  */
 import { Cause, Context, type Duration, Effect, Layer, Option, Schema, Scope } from "effect"
+import { serviceRead } from "../internal/serviceRead.ts"
 import * as Timers from "../internal/timers.ts"
 import { NameTaken, NoProcess, NotAProcess } from "../Process/Errors.ts"
 import type * as ExitReason from "../Process/ExitReason.ts"
@@ -285,8 +293,14 @@ export const register = (
 
 /**
  * Releases a global name, whoever holds it, on every node (Erlang's `global:unregister_name/1`).
- * Resolves to whether it was registered. The process keeps running. Fails with `RegistryTimeout`
- * when the arbiter does not answer in time (default 5 s).
+ * Resolves to whether it was registered. The process keeps running.
+ *
+ * When the name is held by a process of this node, it is released here at once, with no round trip
+ * (as when the process exits): the arbiter and the other nodes hear of it within one message, the
+ * arbiter before any later request from this node. Until then a `register` of the name from another
+ * node may still be refused with `NameTaken` (send it again), and the other nodes may still resolve
+ * the name to the process. Otherwise the arbiter decides: released on every node when it returns,
+ * and `RegistryTimeout` when the arbiter does not answer in time (default 5 s).
  *
  * @example
  * ```ts
@@ -310,6 +324,11 @@ export const unregister = (
  * `global:whereis_name/1`): no message, no wait. Right after another node registered or released a
  * name, this node may not know it yet (it learns within one message).
  *
+ * `yield* GlobalRegistry.whereis(name)` in a generator (`Effect.gen`, `Effect.fn`) reads the replica
+ * synchronously, without a trip through the fiber's run loop; elsewhere it is an ordinary effect.
+ * Either way it reads when it runs, with the running fiber's registry (in a body that
+ * `Effect.fnUntracedEager` runs eagerly, that is when the function is called).
+ *
  * @example
  * ```ts
  * import { Effect, Option } from "effect"
@@ -325,11 +344,13 @@ export const unregister = (
  * @since 0.1.0
  */
 export const whereis = (name: string): Effect.Effect<Option.Option<Pid>, never, GlobalRegistry> =>
-  // One primitive that reads the fiber's context and returns the value (no `succeed` after it).
-  Effect.withFiberSucceed((fiber) => {
-    const pid = Context.getUnsafe(fiber.context as Context.Context<GlobalRegistry>, GlobalRegistry).whereisUnsafe(name)
-    return pid === undefined ? Option.none() : Option.some(pid)
-  })
+  // `yield* whereis(name)` in a generator reads the replica without a trip through the run loop.
+  serviceRead(GlobalRegistry, lookup, name)
+
+const lookup = (registry: GlobalRegistry["Service"], name: string): Option.Option<Pid> => {
+  const pid = registry.whereisUnsafe(name)
+  return pid === undefined ? Option.none() : Option.some(pid)
+}
 
 /**
  * Every global name this node's replica knows (Erlang's `global:registered_names/0`).
@@ -527,9 +548,16 @@ export const make: Effect.Effect<
         }
       ),
     unregister: (name, options) =>
-      Effect.map(ask("unregister", name, undefined, "exitLoser", millisOf(options?.timeout)), (answer) => {
-        if (answer.ok) engine.counters.unregistrations++
-        return answer.ok
+      Effect.suspend(() => {
+        // A name held by one of this node's processes is released here, without a round trip.
+        if (engine.releaseOwn(name)) {
+          engine.counters.unregistrations++
+          return Effect.succeed(true)
+        }
+        return Effect.map(ask("unregister", name, undefined, "exitLoser", millisOf(options?.timeout)), (answer) => {
+          if (answer.ok) engine.counters.unregistrations++
+          return answer.ok
+        })
       }),
     whereisUnsafe: (name) => engine.whereis(name),
     registeredNames: Effect.sync(() => engine.names()),

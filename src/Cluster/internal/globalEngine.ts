@@ -79,6 +79,14 @@ export class GlobalEngine {
    */
   private readonly audience = new Set<string>()
   private readonly pending = new Map<number, Pending>()
+  /**
+   * Releases of this node's names told to the arbiter and not yet acknowledged: told to the next
+   * arbiter if this one is lost first (it may not have passed them on).
+   */
+  private readonly releases = new Map<
+    number,
+    { readonly arbiter: string; readonly name: string; readonly pid: Pid.Pid }
+  >()
   /** Greetings not yet answered by a `Hello`, each with the timer that sends it again. */
   private readonly greetings = new Map<string, CancelTimer>()
   private nextRef = 1
@@ -146,6 +154,38 @@ export class GlobalEngine {
     return true
   }
 
+  /**
+   * Unregisters `name` here when it is held by one of this node's processes and by nobody else (this
+   * node is the authority on its processes, as when one exits): released in this replica at once,
+   * then by the arbiter on every node it told of the registration (links are ordered, so the arbiter
+   * has the release before any later request from this node, and every node hears of it after the
+   * arbiter's own `Claim`). False when the name is not held that way (the caller asks the arbiter).
+   */
+  releaseOwn(name: string): boolean {
+    const mine = this.owned.get(name)
+    const claims = this.claims.get(name)
+    if (mine === undefined || claims === undefined || claims.length !== 1 || !Pid.equals(claims[0]!.pid, mine.pid)) {
+      return false
+    }
+    this.removeClaim(name, mine.pid)
+    this.tellRelease(name, mine.pid)
+    return true
+  }
+
+  /** Has the arbiter release `pid`'s registration of `name` everywhere (this node's own replica has). */
+  private tellRelease(name: string, pid: Pid.Pid): void {
+    const arbiter = this.arbiter()
+    if (arbiter !== this.self) {
+      const ref = this.nextRef++
+      const frame: GlobalFrame = { _tag: "Request", ref, op: "release", name, pid: toWire(pid), method: "exitLoser" }
+      if (this.deps.send(arbiter, frame)) {
+        this.releases.set(ref, { arbiter, name, pid })
+        return
+      }
+    }
+    this.broadcast({ _tag: "Release", name, pid: toWire(pid) })
+  }
+
   // --------------------------------------------------------------------------------------------
   // Requests to the arbiter
 
@@ -198,11 +238,12 @@ export class GlobalEngine {
   receive(frame: GlobalFrame, from: string): void {
     switch (frame._tag) {
       case "Request": {
-        const answer = this.answer(frame.op, frame.name, frame.pid, frame.method)
+        const answer = this.answer(frame.op, frame.name, frame.pid, frame.method, from)
         this.deps.send(from, { _tag: "Answer", ref: frame.ref, ok: answer === undefined, detail: answer ?? "" })
         return
       }
       case "Answer":
+        if (this.releases.delete(frame.ref)) return
         return this.settle(frame.ref, { ok: frame.ok, detail: frame.detail })
       case "Claim":
         return this.onClaim(frame.claim, from)
@@ -230,13 +271,23 @@ export class GlobalEngine {
   }
 
   private answer(
-    op: "register" | "unregister",
+    op: "register" | "unregister" | "release",
     name: string,
     pid: WirePid | null,
-    method: ConflictMethod
+    method: ConflictMethod,
+    from: string
   ): string | undefined {
     if (op === "unregister") return this.revoke(name) ? undefined : "not registered"
     if (pid === null) return "no pid"
+    if (op === "release") {
+      // The owner's node released it already; every other node hears it from here, after our Claim.
+      // Only the owner's node releases this way (any other asks `unregister`).
+      if (pid.node !== from) return "not the owner's node"
+      const released = fromWire(pid)
+      this.removeClaim(name, released)
+      for (const node of this.audience) if (node !== from) this.deps.send(node, { _tag: "Release", name, pid })
+      return undefined
+    }
     return this.grant(name, fromWire(pid), method)
   }
 
@@ -281,6 +332,12 @@ export class GlobalEngine {
     for (const [name, claims] of [...this.claims]) {
       for (const claim of [...claims]) if (claim.pid.node === node) this.removeClaim(name, claim.pid)
     }
+    // Releases the lost arbiter may not have passed on go to the next one, before requests are retried.
+    for (const [ref, entry] of [...this.releases]) {
+      if (entry.arbiter !== node) continue
+      this.releases.delete(ref)
+      this.tellRelease(entry.name, entry.pid)
+    }
     for (const [ref, entry] of [...this.pending]) if (entry.arbiter === node) this.settle(ref, { _tag: "ArbiterLost" })
   }
 
@@ -290,6 +347,7 @@ export class GlobalEngine {
     this.greetings.clear()
     for (const { stop } of this.owned.values()) stop()
     this.owned.clear()
+    this.releases.clear()
     for (const ref of [...this.pending.keys()]) this.settle(ref, { _tag: "ArbiterLost" })
   }
 

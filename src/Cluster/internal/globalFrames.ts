@@ -17,11 +17,15 @@ const WireClaim = Schema.Struct({ name: Schema.String, pid: WirePid, method: Met
 /** One registration: a name held by a pid, and how a conflict over it is resolved. */
 export type WireClaim = typeof WireClaim.Type
 
-/** Asks the arbiter to register or unregister a name; answered with `Answer` of the same ref. */
+/**
+ * Asks the arbiter to register or unregister a name; answered with `Answer` of the same ref.
+ * `release`: the sender's node has released a name held by its process `pid` (an `unregister` there);
+ * the arbiter drops that registration and tells the nodes it told of it, then acknowledges.
+ */
 const Request = Schema.Struct({
   _tag: Schema.Literal("Request"),
   ref: Schema.Number,
-  op: Schema.Literals(["register", "unregister"]),
+  op: Schema.Literals(["register", "unregister", "release"]),
   name: Schema.String,
   pid: Schema.NullOr(WirePid),
   method: Method
