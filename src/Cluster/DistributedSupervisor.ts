@@ -1009,21 +1009,22 @@ export interface HandoffCallOptions {
  *   selector picks (not `node`) from that state (`resume`), then the old instance forwards what it
  *   held and what it receives from then on, in order, to the new one; calls that reach it are
  *   answered by the new instance (the caller waits, within its own timeout). The global name
- *   moves to the new instance (an unregister, then a register). For `handoffLinger` (default 1 s)
+ *   moves to the new instance in one step (`GlobalRegistry.transfer`: each node's registry goes
+ *   from the old pid to the new one at once, so no call or cast by the name finds it unowned and
+ *   fails with `NoProcess` meanwhile). For `handoffLinger` (default 1 s)
  *   the old instance keeps forwarding the messages sent by the name before the sender's node saw
  *   it move; meanwhile the new instance handles the forwarded messages first and keeps those that
  *   reach it directly, which it handles (in order) once the old one has stopped forwarding. So
  *   every message a sender addressed to the global name is handled once, by one instance or the
- *   other, in the order that sender sent them. Not covered: while the name moves (between the
- *   unregister and the register, about one registry round trip), a call or cast by the name fails
- *   at once with `NoProcess` (it was not delivered: sending it again keeps exactly-once), and a
+ *   other, in the order that sender sent them. Not covered: a
  *   message that reaches the old instance after the linger, or that was sent to its pid, is
  *   dropped as for any exited process. The old instance's `terminate` runs with the state it gave.
  *   If the instance does not answer within its shutdown time (default 5 s), its state does not
  *   encode, or no node can start the new instance, the child is handled as one without handoff
  *   (first two cases) or stays where it is (the last; a `ChildStartError` event says why).
  * - **Without handoff**: stopped (`shutdown`, within its shutdown time) and started afresh from its
- *   start arguments elsewhere.
+ *   start arguments elsewhere; between the stop and the new instance's registration, a call or cast
+ *   by its global name fails with `NoProcess` (it was not delivered).
  *
  * Each move publishes `ChildHandedOff`; moves do not count toward the restart intensity. A child
  * that crashes later, or whose node is lost without a graceful leave (kill -9), restarts afresh,
