@@ -50,6 +50,7 @@ import { GlobalRegistry } from "./GlobalRegistry.ts"
 import * as model from "./internal/distSupModel.ts"
 import type * as placement from "./internal/distSupPlacement.ts"
 import * as Handoff from "./internal/distSupHandoff.ts"
+import { LeaveHooks } from "./internal/distSupLeave.ts"
 import { type ResolvedChild, server } from "./internal/distSupServer.ts"
 import { standby as standbyLoop } from "./internal/distSupSingleton.ts"
 
@@ -1066,12 +1067,12 @@ export const handoff = (
  * finalizer runs {@link handoff} for this node (its children move elsewhere, those with handoff
  * carrying their state) before whatever was acquired earlier in the scope is released. Acquire it
  * after the supervisor (or {@link singleton}) so that it runs first. Under `Node.runMain` the
- * application's scope closes in the `stop-applications` phase, after `refuse-new-work`: calls that
- * other nodes make to a child of this node while it moves then fail with `NodeDown` (reason
- * `stopping`: the node refuses calls from other nodes from that phase on) rather than waiting;
- * casts are delivered and forwarded as {@link handoff} says. When the scope closes otherwise (the
- * program interrupted, with no refusal phase before), those calls wait for the new instance as
- * {@link handoff} says, except the ones made while the name moves (`NoProcess`).
+ * handoff runs earlier, in the shutdown's own `handoff` phase, after `mark-stopping` and before
+ * `refuse-new-work`: the node still serves other nodes while its children move, so calls that other
+ * nodes make to them by their global names wait for the new instances as {@link handoff} says
+ * (none fails); the finalizer then has nothing left to do. If that phase times out, the scope's
+ * close does not run the handoff again. A call to a child's pid (not its name) after its old
+ * instance stopped fails with `NoProcess`, as for any exited process.
  *
  * @example
  * ```ts
@@ -1097,7 +1098,17 @@ export const handoffOnLeave = (
 ): Effect.Effect<void, never, ProcessRuntime | Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* ProcessRuntime
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(handoff(supervisor, runtime.node, options)).pipe(Effect.provideService(ProcessRuntime, runtime))
-    )
+    let started = false
+    // Once: in Node.runMain's `handoff` phase, or at the scope's close if that phase did not run it.
+    const leave = Effect.suspend(() => {
+      if (started) return Effect.void
+      started = true
+      return Effect.ignore(handoff(supervisor, runtime.node, options))
+    }).pipe(Effect.provideService(ProcessRuntime, runtime))
+    yield* Effect.addFinalizer(() => leave)
+    const hooks = yield* Effect.serviceOption(LeaveHooks)
+    if (Option.isSome(hooks)) {
+      const remove = hooks.value.add(leave)
+      yield* Effect.addFinalizer(() => Effect.sync(remove))
+    }
   })
