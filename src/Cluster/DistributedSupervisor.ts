@@ -695,7 +695,12 @@ export interface Singleton {
  * - Calls by `GlobalRegistry.name(name)` reach the active supervisor (`whichChildren`, ...); during
  *   a takeover they fail with `NoProcess` until the new instance has registered.
  * - Closing the scope stops this node's instance: if active, it stops its children on this node
- *   and a standby elsewhere takes over the others.
+ *   and a standby elsewhere takes over the others. With {@link handoffOnLeave} acquired after it in
+ *   the same scope, the active instance first moves its children off this node (those with handoff
+ *   keep their state and their global names); then it stops, a standby takes over and adopts
+ *   them where they now run (`ChildStarted` with `adopted: true`: not restarted, state kept).
+ *   Calls by the children's names do not fail meanwhile; calls to the supervisor by its own name
+ *   fail with `NoProcess` between the stop and the standby's registration.
  *
  * @example
  * ```ts
@@ -753,6 +758,8 @@ export const singleton = (
         const active = server
         yield* Effect.ignore(Process.kill(pid))
         if (active !== undefined) yield* Effect.ignore(Effect.timeoutOption(Process.awaitExit(active), "30 seconds"))
+        // This node's instance is no longer active (the standby that would say so was killed).
+        server = undefined
       })
     )
     return {
