@@ -5,8 +5,8 @@ import { cluster, Counter, CounterSpec, type TestNode, until } from "../support/
 import { HandoffCounter, HandoffCounterSpec } from "../support/handoffCounter.ts"
 import { eventually } from "../support/transportHarness.ts"
 
-const three = (network = MemoryNetwork.make()) =>
-  Effect.map(cluster(network, ["a", "b", "c"]), ([a, b, c]) => ({ network, a: a!, b: b!, c: c! }))
+const three = (network = MemoryNetwork.make(), timings: Parameters<typeof cluster>[2] = {}) =>
+  Effect.map(cluster(network, ["a", "b", "c"], timings), ([a, b, c]) => ({ network, a: a!, b: b!, c: c! }))
 
 /** Places on b while b is a candidate, else on the first candidate. */
 const onB: DistributedSupervisor.Selector = (candidates) =>
@@ -345,7 +345,8 @@ describe("handoff on a graceful leave", () => {
     "calls and casts by the global name never fail while the name moves (it goes to the new instance in one step on every node)",
     () =>
       Effect.gen(function* () {
-        const { a, c } = yield* three()
+        // Failure detection at 2 s (not 300 ms): under load a node must not be seen down meanwhile.
+        const { a, c } = yield* three(MemoryNetwork.make(), { heartbeatMissThreshold: 20 })
         // On c, not on the registry's arbiter (a): the name's move crosses links.
         const sup = yield* c.run(
           DistributedSupervisor.start({

@@ -20,7 +20,8 @@ describe("a singleton distributed supervisor whose active instance is on the lea
     () =>
       Effect.gen(function* () {
         const network = MemoryNetwork.make()
-        const [a, b, c] = yield* cluster(network, ["a", "b", "c"])
+        // Failure detection at 2 s (not 300 ms): under load a node must not be seen down meanwhile.
+        const [a, b, c] = yield* cluster(network, ["a", "b", "c"], { heartbeatMissThreshold: 20 })
         const spec: DistributedSupervisor.DistributedSupervisorSpec = {
           selector: onAThenB,
           children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
