@@ -99,6 +99,7 @@ describe("Node.runMain with handoffOnLeave", () => {
                 HEALTH_HOST: "127.0.0.1",
                 HEALTH_PORT: "0",
                 HEARTBEAT_INTERVAL_MS: "500",
+                HEARTBEAT_MISS_THRESHOLD: "6",
                 LOG_FORMAT: "json"
               })
           ),
@@ -116,7 +117,7 @@ describe("Node.runMain with handoffOnLeave", () => {
                   seeds: [`a@127.0.0.1:${ready.clusterPort}`],
                   secret: "handoff-main-test",
                   heartbeatInterval: 500,
-                  heartbeatMissThreshold: 3
+                  heartbeatMissThreshold: 6
                 },
                 { behaviours: [HandoffCounterSpec] }
               )
