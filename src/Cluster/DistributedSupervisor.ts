@@ -50,6 +50,7 @@ import { GlobalRegistry } from "./GlobalRegistry.ts"
 import * as model from "./internal/distSupModel.ts"
 import type * as placement from "./internal/distSupPlacement.ts"
 import * as Handoff from "./internal/distSupHandoff.ts"
+import { LeaveHooks } from "./internal/distSupLeave.ts"
 import { type ResolvedChild, server } from "./internal/distSupServer.ts"
 import { standby as standbyLoop } from "./internal/distSupSingleton.ts"
 
@@ -694,7 +695,12 @@ export interface Singleton {
  * - Calls by `GlobalRegistry.name(name)` reach the active supervisor (`whichChildren`, ...); during
  *   a takeover they fail with `NoProcess` until the new instance has registered.
  * - Closing the scope stops this node's instance: if active, it stops its children on this node
- *   and a standby elsewhere takes over the others.
+ *   and a standby elsewhere takes over the others. With {@link handoffOnLeave} acquired after it in
+ *   the same scope, the active instance first moves its children off this node (those with handoff
+ *   keep their state and their global names); then it stops, a standby takes over and adopts
+ *   them where they now run (`ChildStarted` with `adopted: true`: not restarted, state kept).
+ *   Calls by the children's names do not fail meanwhile; calls to the supervisor by its own name
+ *   fail with `NoProcess` between the stop and the standby's registration.
  *
  * @example
  * ```ts
@@ -752,6 +758,8 @@ export const singleton = (
         const active = server
         yield* Effect.ignore(Process.kill(pid))
         if (active !== undefined) yield* Effect.ignore(Effect.timeoutOption(Process.awaitExit(active), "30 seconds"))
+        // This node's instance is no longer active (the standby that would say so was killed).
+        server = undefined
       })
     )
     return {
@@ -1009,21 +1017,22 @@ export interface HandoffCallOptions {
  *   selector picks (not `node`) from that state (`resume`), then the old instance forwards what it
  *   held and what it receives from then on, in order, to the new one; calls that reach it are
  *   answered by the new instance (the caller waits, within its own timeout). The global name
- *   moves to the new instance (an unregister, then a register). For `handoffLinger` (default 1 s)
+ *   moves to the new instance in one step (`GlobalRegistry.transfer`: each node's registry goes
+ *   from the old pid to the new one at once, so no call or cast by the name finds it unowned and
+ *   fails with `NoProcess` meanwhile). For `handoffLinger` (default 1 s)
  *   the old instance keeps forwarding the messages sent by the name before the sender's node saw
  *   it move; meanwhile the new instance handles the forwarded messages first and keeps those that
  *   reach it directly, which it handles (in order) once the old one has stopped forwarding. So
  *   every message a sender addressed to the global name is handled once, by one instance or the
- *   other, in the order that sender sent them. Not covered: while the name moves (between the
- *   unregister and the register, about one registry round trip), a call or cast by the name fails
- *   at once with `NoProcess` (it was not delivered: sending it again keeps exactly-once), and a
+ *   other, in the order that sender sent them. Not covered: a
  *   message that reaches the old instance after the linger, or that was sent to its pid, is
  *   dropped as for any exited process. The old instance's `terminate` runs with the state it gave.
  *   If the instance does not answer within its shutdown time (default 5 s), its state does not
  *   encode, or no node can start the new instance, the child is handled as one without handoff
  *   (first two cases) or stays where it is (the last; a `ChildStartError` event says why).
  * - **Without handoff**: stopped (`shutdown`, within its shutdown time) and started afresh from its
- *   start arguments elsewhere.
+ *   start arguments elsewhere; between the stop and the new instance's registration, a call or cast
+ *   by its global name fails with `NoProcess` (it was not delivered).
  *
  * Each move publishes `ChildHandedOff`; moves do not count toward the restart intensity. A child
  * that crashes later, or whose node is lost without a graceful leave (kill -9), restarts afresh,
@@ -1065,12 +1074,12 @@ export const handoff = (
  * finalizer runs {@link handoff} for this node (its children move elsewhere, those with handoff
  * carrying their state) before whatever was acquired earlier in the scope is released. Acquire it
  * after the supervisor (or {@link singleton}) so that it runs first. Under `Node.runMain` the
- * application's scope closes in the `stop-applications` phase, after `refuse-new-work`: calls that
- * other nodes make to a child of this node while it moves then fail with `NodeDown` (reason
- * `stopping`: the node refuses calls from other nodes from that phase on) rather than waiting;
- * casts are delivered and forwarded as {@link handoff} says. When the scope closes otherwise (the
- * program interrupted, with no refusal phase before), those calls wait for the new instance as
- * {@link handoff} says, except the ones made while the name moves (`NoProcess`).
+ * handoff runs earlier, in the shutdown's own `handoff` phase, after `mark-stopping` and before
+ * `refuse-new-work`: the node still serves other nodes while its children move, so calls that other
+ * nodes make to them by their global names wait for the new instances as {@link handoff} says
+ * (none fails); the finalizer then has nothing left to do. If that phase times out, the scope's
+ * close does not run the handoff again. A call to a child's pid (not its name) after its old
+ * instance stopped fails with `NoProcess`, as for any exited process.
  *
  * @example
  * ```ts
@@ -1096,7 +1105,17 @@ export const handoffOnLeave = (
 ): Effect.Effect<void, never, ProcessRuntime | Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* ProcessRuntime
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(handoff(supervisor, runtime.node, options)).pipe(Effect.provideService(ProcessRuntime, runtime))
-    )
+    let started = false
+    // Once: in Node.runMain's `handoff` phase, or at the scope's close if that phase did not run it.
+    const leave = Effect.suspend(() => {
+      if (started) return Effect.void
+      started = true
+      return Effect.ignore(handoff(supervisor, runtime.node, options))
+    }).pipe(Effect.provideService(ProcessRuntime, runtime))
+    yield* Effect.addFinalizer(() => leave)
+    const hooks = yield* Effect.serviceOption(LeaveHooks)
+    if (Option.isSome(hooks)) {
+      const remove = hooks.value.add(leave)
+      yield* Effect.addFinalizer(() => Effect.sync(remove))
+    }
   })

@@ -11,7 +11,8 @@
  * registration to every node, then answers; links are ordered, so the requester's replica has it
  * before its `register` returns. A registration on the arbiter itself costs no round trip. If the
  * arbiter's link drops while a request is on its way, the request goes to the next arbiter. No
- * cluster-wide lock and no wall clock.
+ * cluster-wide lock and no wall clock. A {@link transfer} is decided the same way and sent as one
+ * frame that each replica applies at once.
  *
  * **Release.** A name is released when its process exits (at once on its node, then by a message
  * to the others), when it is unregistered, and when its node goes down (each node drops that node's
@@ -211,6 +212,13 @@ export class GlobalRegistry extends Context.Service<
       pid?: Pid,
       options?: RegisterOptions
     ) => Effect.Effect<void, NameTaken | NoProcess | NotAProcess | RegistryTimeout>
+    /** See {@link transfer}. */
+    readonly transfer: (
+      name: string,
+      from: Pid,
+      to: Pid,
+      options?: RegisterOptions
+    ) => Effect.Effect<void, NameTaken | NoProcess | RegistryTimeout>
     /** See {@link unregister}. */
     readonly unregister: (
       name: string,
@@ -290,6 +298,36 @@ export const register = (
   options?: RegisterOptions
 ): Effect.Effect<void, NameTaken | NoProcess | NotAProcess | RegistryTimeout, GlobalRegistry> =>
   GlobalRegistry.use((registry) => registry.register(name, pid, options))
+
+/**
+ * Moves a global name from the pid `from` to the pid `to` in one step decided by the registry's
+ * arbiter: every node's replica goes from `from` to `to` at once, so a lookup (or a call, cast or
+ * send by the name) never finds the name unowned while it moves, as it would between an
+ * {@link unregister} and a {@link register}. A node that has not yet heard of the move still finds
+ * `from`. If nobody holds the name, it is registered to `to`; if `to` already holds it, this
+ * succeeds. Fails with `NameTaken` when a pid other than `from` holds it, `NoProcess` when `to` is
+ * not alive, and `RegistryTimeout` as {@link register} does. `options.onConflict` is the new
+ * registration's. Every node of the cluster must run a release that knows transfers.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GlobalRegistry, Pid } from "effect-otp"
+ *
+ * // A new instance takes over the name of the old one without a gap.
+ * const takeOver = (old: Pid.Pid, fresh: Pid.Pid) => GlobalRegistry.transfer("leader", old, fresh)
+ * ```
+ *
+ * @category registration
+ * @since 0.1.0
+ */
+export const transfer = (
+  name: string,
+  from: Pid,
+  to: Pid,
+  options?: RegisterOptions
+): Effect.Effect<void, NameTaken | NoProcess | RegistryTimeout, GlobalRegistry> =>
+  GlobalRegistry.use((registry) => registry.transfer(name, from, to, options))
 
 /**
  * Releases a global name, whoever holds it, on every node (Erlang's `global:unregister_name/1`).
@@ -477,24 +515,33 @@ export const make: Effect.Effect<
 
   /** Asks the arbiter, again if it is lost meanwhile (at most once per node of the cluster, plus one). */
   const ask = (
-    operation: "register" | "unregister",
+    operation: "register" | "unregister" | "transfer",
     name: string,
     pid: Pid | undefined,
     method: ConflictMethod,
-    timeoutMs: number
+    timeoutMs: number,
+    previous?: Pid
   ): Effect.Effect<{ ok: boolean; detail: string }, RegistryTimeout> => {
     const attempt = (left: number): Effect.Effect<{ ok: boolean; detail: string }, RegistryTimeout> =>
       Effect.suspend(() => {
         const arbiter = engine.arbiter()
         if (arbiter === local.name) {
           if (operation === "unregister") return Effect.succeed({ ok: engine.revoke(name), detail: "" })
-          const refusal = engine.grant(name, pid!, method)
+          const refusal =
+            operation === "transfer" ? engine.transfer(name, previous!, pid!, method) : engine.grant(name, pid!, method)
           return Effect.succeed({ ok: refusal === undefined, detail: refusal ?? "" })
         }
         return Effect.flatMap(
           Effect.callback<{ ok: boolean; detail: string } | RequestFailure>((resume) => {
-            const cancel = engine.request(arbiter, operation, name, pid, method, timeoutMs, (answer) =>
-              resume(Effect.succeed(answer))
+            const cancel = engine.request(
+              arbiter,
+              operation,
+              name,
+              pid,
+              method,
+              timeoutMs,
+              (answer) => resume(Effect.succeed(answer)),
+              previous
             )
             return Effect.sync(cancel)
           }),
@@ -547,6 +594,24 @@ export const make: Effect.Effect<
           )
         }
       ),
+    transfer: (name, from, to, options) =>
+      Effect.suspend((): Effect.Effect<void, NameTaken | NoProcess | RegistryTimeout> => {
+        if (to.node === local.name) {
+          const process = local.resolve(to)
+          if (process === undefined || !local.isAlive(process))
+            return Effect.fail(new NoProcess({ target: String(to) }))
+        }
+        const method = options?.onConflict ?? "exitLoser"
+        return Effect.flatMap(
+          ask("transfer", name, to, method, millisOf(options?.timeout), from),
+          (answer): Effect.Effect<void, NameTaken | NoProcess> => {
+            if (answer.ok) return Effect.void
+            return answer.detail.endsWith("is not alive")
+              ? Effect.fail(new NoProcess({ target: String(to) }))
+              : Effect.fail(new NameTaken({ name, owner: `${answer.detail} (global)` }))
+          }
+        )
+      }),
     unregister: (name, options) =>
       Effect.suspend(() => {
         // A name held by one of this node's processes is released here, without a round trip.

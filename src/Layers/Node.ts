@@ -10,6 +10,12 @@
  *
  * 1. `mark-stopping` (2 s): `/health` and `/ready` answer 503 `stopping` (`Health.markStopping`), so
  *    the orchestrator stops routing traffic to the node;
+ *
+ *    then, only when the application called `DistributedSupervisor.handoffOnLeave`, `handoff`
+ *    (15 s): the children of this node move to other nodes (those with handoff carrying their
+ *    state) while the node still serves other nodes, so calls to them by their global names wait
+ *    for the new instances instead of being refused (logged as phase 2 of 7, the later phases
+ *    numbered one more);
  * 2. `refuse-new-work` (1 s): calls and spawns arriving from other nodes are refused; their callers
  *    fail at once with `NodeDown` whose reason is `stopping` (`Distribution.refuseNewWork`);
  * 3. `drain` (`SHUTDOWN_DRAIN_MS`, default 10 s): calls from other nodes already accepted are
@@ -21,7 +27,8 @@
  *    endpoint closes;
  * 6. `flush-telemetry` (5 s): the spans still batched are exported.
  *
- * Then the process exits with code 0. The phases' timeouts add up to 43 s with the default drain:
+ * Then the process exits with code 0. The phases' timeouts add up to 58 s with the default drain
+ * (43 s without a `handoff` phase):
  * give the orchestrator a longer grace period (`terminationGracePeriodSeconds`). A second SIGTERM
  * or SIGINT during the shutdown exits at once, with code 128 + the signal's number (143 for
  * SIGTERM, 130 for SIGINT). An invalid configuration is logged as one message naming every bad
@@ -53,6 +60,7 @@ import type { Transport } from "../Transport/Transport.ts"
 import type { ListenFailed } from "../Transport/TransportError.ts"
 import type { HttpServerError } from "effect/http"
 import type { InvalidClusterConfig } from "../Cluster/ClusterConfig.ts"
+import { LeaveHooks, makeLeaveHooks } from "../Cluster/internal/distSupLeave.ts"
 import { warnInsecure } from "./internal/insecureWarning.ts"
 import { detached, isCleanStop, type Phase, runPhases } from "./internal/shutdown.ts"
 import * as NodeConfig from "./NodeConfig.ts"
@@ -122,6 +130,11 @@ export type StartError =
 export interface ShutdownTimeouts {
   /** Phase 1, readiness turns 503. Default 2 seconds. */
   readonly markStopping: Duration.Input
+  /**
+   * The `handoff` phase between phases 1 and 2 (only with `DistributedSupervisor.handoffOnLeave`):
+   * this node's children moved elsewhere. Default 15 seconds.
+   */
+  readonly handoff: Duration.Input
   /** Phase 2, calls and spawns from other nodes refused. Default 1 second. */
   readonly refuseNewWork: Duration.Input
   /** Phase 4, the application's layers (supervision trees) released. Default 15 seconds. */
@@ -148,6 +161,7 @@ export interface ShutdownTimeouts {
  */
 export const defaultShutdownTimeouts: ShutdownTimeouts = {
   markStopping: "2 seconds",
+  handoff: "15 seconds",
   refuseNewWork: "1 second",
   stopApplications: "15 seconds",
   leaveCluster: "10 seconds",
@@ -421,6 +435,8 @@ const runNode = <ROut, E, R, const Specs extends ReadonlyArray<BehaviourRegistry
     const appScope = yield* Scope.make()
     let core: Context.Context<Services> | undefined
     const name = config.cluster.nodeName
+    // What the application adds to run before the refusal of new work (handoffOnLeave).
+    const leaveHooks = makeLeaveHooks()
 
     const start = Effect.gen(function* () {
       yield* Effect.logInfo(`node ${name} starting`)
@@ -437,7 +453,7 @@ const runNode = <ROut, E, R, const Specs extends ReadonlyArray<BehaviourRegistry
         `node ${name} running: cluster port ${address.host}:${address.port}, ` +
           `HTTP endpoint http://${endpoint.host}:${endpoint.port} (/health, /ready, /metrics, /observer)`
       )
-      const services = Context.merge(telemetry, core)
+      const services = Context.add(Context.merge(telemetry, core), LeaveHooks, leaveHooks.service)
       // `services` holds every service `R` may name (R extends Services).
       if (Layer.isLayer(app)) {
         yield* Layer.buildWithScope(app as Layer.Layer<ROut, E, never>, appScope).pipe(Effect.provide(services))
@@ -465,6 +481,9 @@ const runNode = <ROut, E, R, const Specs extends ReadonlyArray<BehaviourRegistry
               timeout: Duration.fromInputUnsafe(timeouts.markStopping),
               run: Effect.provideContext(Health.markStopping, services)
             },
+            ...(leaveHooks.size() === 0
+              ? []
+              : [{ name: "handoff", timeout: Duration.fromInputUnsafe(timeouts.handoff), run: leaveHooks.runAll }]),
             {
               name: "refuse-new-work",
               timeout: Duration.fromInputUnsafe(timeouts.refuseNewWork),

@@ -5,8 +5,8 @@ import { cluster, Counter, CounterSpec, type TestNode, until } from "../support/
 import { HandoffCounter, HandoffCounterSpec } from "../support/handoffCounter.ts"
 import { eventually } from "../support/transportHarness.ts"
 
-const three = (network = MemoryNetwork.make()) =>
-  Effect.map(cluster(network, ["a", "b", "c"]), ([a, b, c]) => ({ network, a: a!, b: b!, c: c! }))
+const three = (network = MemoryNetwork.make(), timings: Parameters<typeof cluster>[2] = {}) =>
+  Effect.map(cluster(network, ["a", "b", "c"], timings), ([a, b, c]) => ({ network, a: a!, b: b!, c: c! }))
 
 /** Places on b while b is a candidate, else on the first candidate. */
 const onB: DistributedSupervisor.Selector = (candidates) =>
@@ -337,6 +337,64 @@ describe("handoff on a graceful leave", () => {
         assert.strictEqual(answer.state.handled, fromA.sent + fromC.sent)
         assert.strictEqual(answer.state.outOfOrder, 0)
         for (const tag of [...fromA.callErrors, ...fromC.callErrors]) assert.strictEqual(tag, "NoProcess")
+      }),
+    60_000
+  )
+
+  it.live(
+    "calls and casts by the global name never fail while the name moves (it goes to the new instance in one step on every node)",
+    () =>
+      Effect.gen(function* () {
+        // Failure detection at 2 s (not 300 ms): under load a node must not be seen down meanwhile.
+        const { a, c } = yield* three(MemoryNetwork.make(), { heartbeatMissThreshold: 20 })
+        // On c, not on the registry's arbiter (a): the name's move crosses links.
+        const sup = yield* c.run(
+          DistributedSupervisor.start({
+            selector: onBThenCThenA,
+            children: [DistributedSupervisor.child("h1", HandoffCounterSpec, 0, { globalName: "h1" })]
+          })
+        )
+        yield* until(c.run(GenServer.call(h1, HandoffCounter.Get())))
+        const stop = yield* Deferred.make<void>()
+        const failures: Array<string> = []
+        const counts = { a: 0, c: 0 }
+        /** A cast then a call by the name, over and over; every failure is recorded. */
+        const caller = (node: TestNode, id: "a" | "c") =>
+          node.run(
+            Effect.gen(function* () {
+              while (!(yield* Deferred.isDone(stop))) {
+                const seq = counts[id] + 1
+                const cast = yield* Effect.result(GenServer.cast(h1, HandoffCounter.Note({ sender: id, seq })))
+                if (cast._tag === "Failure") failures.push(`cast ${cast.failure._tag}`)
+                const call = yield* Effect.result(GenServer.call(h1, HandoffCounter.Add({ n: 1 }), { timeout: 10_000 }))
+                if (call._tag === "Failure") failures.push(`call ${call.failure._tag}`)
+                counts[id] = seq
+              }
+            })
+          )
+        const callers = yield* Effect.forkChild(
+          Effect.all([caller(a, "a"), caller(c, "c")], { concurrency: "unbounded" }),
+          { startImmediately: true }
+        )
+        const progress = Effect.sync(() => Math.min(counts.a, counts.c))
+        yield* eventually(progress, (n) => n >= 50)
+        // Two moves (b to c, then c to a), each with calls running from both a and c.
+        assert.strictEqual(yield* c.run(DistributedSupervisor.handoff(sup.pid, "b")), 1)
+        const afterFirst = yield* progress
+        yield* eventually(progress, (n) => n >= afterFirst + 50)
+        assert.strictEqual(yield* c.run(DistributedSupervisor.handoff(sup.pid, "c")), 1)
+        const afterSecond = yield* progress
+        yield* eventually(progress, (n) => n >= afterSecond + 50)
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.join(callers).pipe(Effect.timeout("20 seconds"))
+        assert.deepStrictEqual(failures, [])
+        const answer = yield* c.run(GenServer.call(h1, HandoffCounter.Get()))
+        assert.strictEqual(answer.node, "a")
+        // Every cast and every call was handled once, in each sender's order, with the state carried.
+        assert.strictEqual(answer.state.value, counts.a + counts.c)
+        assert.deepStrictEqual(answer.state.last, counts)
+        assert.strictEqual(answer.state.handled, counts.a + counts.c)
+        assert.strictEqual(answer.state.outOfOrder, 0)
       }),
     60_000
   )

@@ -60,8 +60,11 @@ export interface TestNode {
   readonly stop: Effect.Effect<void>
 }
 
+/** Overrides of the fast timings of clusterHarness.ts. */
+export type Timings = { readonly [K in keyof typeof fast]?: number }
+
 /** A node on `network` with the counter behaviour and the remote supervisor agent, in its own scope. */
-export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<string>) =>
+export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<string>, timings: Timings = {}) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
@@ -73,7 +76,7 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
       Layer.mergeAll(RemoteSupervisor.layer, GlobalRegistry.layer).pipe(
         Layer.provideMerge(
           Distribution.layerOnCluster(
-            Cluster.layerOn({ nodeName: name, insecure: true, seeds, processCount, ...fast }).pipe(
+            Cluster.layerOn({ nodeName: name, insecure: true, seeds, processCount, ...fast, ...timings }).pipe(
               Layer.provide(transport)
             ),
             { behaviours: [CounterSpec, HandoffCounterSpec] }
@@ -94,8 +97,12 @@ export const node = (network: MemoryNetwork, name: string, seeds: ReadonlyArray<
     return node
   })
 
-/** Nodes named `names`, each seeded with all the others, connected to each other. */
-export const cluster = (network: MemoryNetwork, names: ReadonlyArray<string>) =>
+/**
+ * Nodes named `names`, each seeded with all the others, connected to each other; `timings` override
+ * the fast heartbeats (e.g. a higher miss threshold for a test that must not see a node down on a
+ * loaded machine).
+ */
+export const cluster = (network: MemoryNetwork, names: ReadonlyArray<string>, timings: Timings = {}) =>
   Effect.gen(function* () {
     const nodes: Array<TestNode> = []
     for (const name of names) {
@@ -103,7 +110,8 @@ export const cluster = (network: MemoryNetwork, names: ReadonlyArray<string>) =>
         yield* node(
           network,
           name,
-          names.filter((other) => other !== name).map((other) => `${other}@${other}:0`)
+          names.filter((other) => other !== name).map((other) => `${other}@${other}:0`),
+          timings
         )
       )
     }

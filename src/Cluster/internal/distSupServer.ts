@@ -465,8 +465,12 @@ const moveChild = (
     record(state, child, placed.success)
     const globalName = child.spec.globalName
     if (globalName !== undefined && env.global !== undefined) {
-      yield* Effect.ignore(env.global.unregister(globalName))
-      yield* Effect.ignore(registerName(env, globalName, fresh))
+      // One step on every node (no lookup finds the name unowned meanwhile); should it be refused
+      // (another pid took the name), the name is registered to the new instance as soon as it is free.
+      const global = env.global
+      yield* Effect.catch(global.transfer(globalName, old, fresh), () =>
+        Effect.ignore(Effect.andThen(global.unregister(globalName), registerName(env, globalName, fresh)))
+      )
     }
     // Messages by the global name already on their way to the old instance are forwarded for a while.
     yield* Process.sendAfter(old, Handoff.release, env.handoffLingerMs)

@@ -143,6 +143,27 @@ export class GlobalEngine {
     return undefined
   }
 
+  /**
+   * Moves `name` from `from` to `to` in one step if `from` holds it alone (or nobody does: then a
+   * grant); broadcasts one `Transfer`, so no replica sees the name unowned. `undefined` means ok.
+   */
+  transfer(name: string, from: Pid.Pid, to: Pid.Pid, method: ConflictMethod): string | undefined {
+    const current = this.claims.get(name)
+    if (current === undefined || current.length === 0) return this.grant(name, to, method)
+    if (current.length === 1 && Pid.equals(current[0]!.pid, to)) return undefined
+    if (current.length > 1 || !Pid.equals(current[0]!.pid, from)) {
+      return `already registered to ${this.owners.get(name) ?? current[0]!.pid}`
+    }
+    if (to.node === this.self) {
+      const process = this.deps.local.resolve(to)
+      if (process === undefined || !this.deps.local.isAlive(process)) return `${to} is not alive`
+    }
+    const claim: WireClaim = { name, pid: toWire(to), method }
+    this.onTransfer(toWire(from), claim, this.self)
+    this.broadcast({ _tag: "Transfer", from: toWire(from), claim })
+    return undefined
+  }
+
   /** Removes every registration of `name`; broadcasts the releases. Whether there was one. */
   revoke(name: string): boolean {
     const current = this.claims.get(name)
@@ -195,12 +216,13 @@ export class GlobalEngine {
    */
   request(
     arbiter: string,
-    op: "register" | "unregister",
+    op: "register" | "unregister" | "transfer",
     name: string,
     pid: Pid.Pid | undefined,
     method: ConflictMethod,
     timeoutMs: number,
-    done: Pending["done"]
+    done: Pending["done"],
+    previous?: Pid.Pid
   ): () => void {
     const ref = this.nextRef++
     const cancelTimer = this.deps.timers.start(timeoutMs, () => {
@@ -213,6 +235,7 @@ export class GlobalEngine {
       op,
       name,
       pid: pid === undefined ? null : toWire(pid),
+      ...(previous === undefined ? {} : { previous: toWire(previous) }),
       method
     })
     if (!sent) this.settle(ref, { _tag: "ArbiterLost" })
@@ -238,7 +261,7 @@ export class GlobalEngine {
   receive(frame: GlobalFrame, from: string): void {
     switch (frame._tag) {
       case "Request": {
-        const answer = this.answer(frame.op, frame.name, frame.pid, frame.method, from)
+        const answer = this.answer(frame.op, frame.name, frame.pid, frame.method, from, frame.previous)
         this.deps.send(from, { _tag: "Answer", ref: frame.ref, ok: answer === undefined, detail: answer ?? "" })
         return
       }
@@ -249,6 +272,8 @@ export class GlobalEngine {
         return this.onClaim(frame.claim, from)
       case "Release":
         return this.removeClaim(frame.name, fromWire(frame.pid))
+      case "Transfer":
+        return this.onTransfer(frame.from, frame.claim, from)
       case "Hello": {
         this.peers.add(from)
         this.greetings.get(from)?.()
@@ -271,11 +296,12 @@ export class GlobalEngine {
   }
 
   private answer(
-    op: "register" | "unregister" | "release",
+    op: "register" | "unregister" | "release" | "transfer",
     name: string,
     pid: WirePid | null,
     method: ConflictMethod,
-    from: string
+    from: string,
+    previous: WirePid | undefined
   ): string | undefined {
     if (op === "unregister") return this.revoke(name) ? undefined : "not registered"
     if (pid === null) return "no pid"
@@ -287,6 +313,9 @@ export class GlobalEngine {
       this.removeClaim(name, released)
       for (const node of this.audience) if (node !== from) this.deps.send(node, { _tag: "Release", name, pid })
       return undefined
+    }
+    if (op === "transfer") {
+      return previous === undefined ? "no previous pid" : this.transfer(name, fromWire(previous), fromWire(pid), method)
     }
     return this.grant(name, fromWire(pid), method)
   }
@@ -405,6 +434,15 @@ export class GlobalEngine {
     this.broadcast({ _tag: "Release", name, pid: toWire(mine.pid) })
     const both = method === "unregisterBoth"
     this.deps.tellLoser(mine.pid, name, both ? undefined : pid, pid, method === "exitLoser")
+  }
+
+  /**
+   * A name moved (the arbiter's `Transfer`): the old registration goes and the new one comes in one
+   * synchronous step, so `whereis` never finds the name unowned here meanwhile.
+   */
+  private onTransfer(from: WirePid, claim: WireClaim, sender: string): void {
+    this.removeClaim(claim.name, fromWire(from))
+    this.onClaim(claim, sender)
   }
 
   private addClaim(name: string, pid: Pid.Pid, method: ConflictMethod, from: string): void {

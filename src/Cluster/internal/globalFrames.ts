@@ -18,16 +18,19 @@ const WireClaim = Schema.Struct({ name: Schema.String, pid: WirePid, method: Met
 export type WireClaim = typeof WireClaim.Type
 
 /**
- * Asks the arbiter to register or unregister a name; answered with `Answer` of the same ref.
+ * Asks the arbiter to register, unregister or transfer a name; answered with `Answer` of the same
+ * ref. A `transfer` moves the name from `previous` to `pid` in one step (see `Transfer`); the
+ * other operations have no `previous` (absent in the frames of releases before transfers).
  * `release`: the sender's node has released a name held by its process `pid` (an `unregister` there);
  * the arbiter drops that registration and tells the nodes it told of it, then acknowledges.
  */
 const Request = Schema.Struct({
   _tag: Schema.Literal("Request"),
   ref: Schema.Number,
-  op: Schema.Literals(["register", "unregister", "release"]),
+  op: Schema.Literals(["register", "unregister", "release", "transfer"]),
   name: Schema.String,
   pid: Schema.NullOr(WirePid),
+  previous: Schema.optionalKey(WirePid),
   method: Method
 })
 
@@ -46,13 +49,19 @@ const Claim = Schema.Struct({ _tag: Schema.Literal("Claim"), claim: WireClaim })
 const Release = Schema.Struct({ _tag: Schema.Literal("Release"), name: Schema.String, pid: WirePid })
 
 /**
+ * A name moved by the arbiter from one pid to another: each replica drops the old registration and
+ * adds the new one in one step, so no node ever sees the name without an owner while it moves.
+ */
+const Transfer = Schema.Struct({ _tag: Schema.Literal("Transfer"), from: WirePid, claim: WireClaim })
+
+/**
  * Every registration held by the sender's processes (it is authoritative for them): sent when a
  * link comes up and when a registry starts; `reply` asks for the receiver's own in return.
  */
 const Hello = Schema.Struct({ _tag: Schema.Literal("Hello"), reply: Schema.Boolean, claims: Schema.Array(WireClaim) })
 
 /** A frame of the global registry. */
-export const GlobalFrame = Schema.Union([Request, Answer, Claim, Release, Hello])
+export const GlobalFrame = Schema.Union([Request, Answer, Claim, Release, Transfer, Hello])
 /** A frame of the global registry. */
 export type GlobalFrame = typeof GlobalFrame.Type
 
