@@ -96,16 +96,13 @@ const callLane = async (name: string, tracing: Layer.Layer<never> | undefined, f
 /** Ended spans of real traced calls (CLIENT + SERVER), for the serialisation steps. */
 const recordSpans = async (count: number): Promise<Array<ReadableSpan>> => {
   const spans: Array<ReadableSpan> = []
-  const lane = await callLane(
-    "record",
-    tracerLayer({ ...discard, onEnd: (span) => void spans.push(span) })
-  )
+  const lane = await callLane("record", tracerLayer({ ...discard, onEnd: (span) => void spans.push(span) }))
   await lane.run(count)
   await lane.dispose()
   return spans
 }
 
-type Step = { name: string; per: number; run: (count: number) => Promise<void>; dispose?: () => Promise<void> }
+export type Step = { name: string; per: number; run: (count: number) => Promise<void>; dispose?: () => Promise<void> }
 
 const syncStep = (name: string, body: (count: number) => void): Step => ({
   name,
@@ -141,6 +138,24 @@ class Child {
   }
 }
 
+/** The call steps (see the module documentation), exported for an A/B run against another build of this file. */
+export const callSteps = async (): Promise<Array<Step>> => {
+  const queue = new SpanQueue(
+    exporterDoing(() => {}),
+    { maxQueueSize: 65536, maxExportBatchSize: 4096 }
+  )
+  const serializing = new SpanQueue(
+    exporterDoing((batch) => void ProtobufTraceSerializer.serializeRequest(batch as Array<ReadableSpan>)),
+    { maxQueueSize: 65536, maxExportBatchSize: 4096 }
+  )
+  return [
+    await callLane("callBare", undefined),
+    await callLane("callLeanDiscard", tracerLayer(discard)),
+    await callLane("callLeanQueue", tracerLayer(queue), () => queue.forceFlush()),
+    await callLane("callLeanSerialize", tracerLayer(serializing), () => serializing.forceFlush())
+  ]
+}
+
 const main = async () => {
   const loadBefore = load()
   const receiver = new Child("receiver.js")
@@ -148,15 +163,7 @@ const main = async () => {
   const recorded = await recordSpans(2048)
   const steps: Array<Step> = []
   try {
-    steps.push(await callLane("callBare", undefined))
-    steps.push(await callLane("callLeanDiscard", tracerLayer(discard)))
-    const queue = new SpanQueue(exporterDoing(() => {}), { maxQueueSize: 65536, maxExportBatchSize: 4096 })
-    steps.push(await callLane("callLeanQueue", tracerLayer(queue), () => queue.forceFlush()))
-    const serializing = new SpanQueue(
-      exporterDoing((batch) => void ProtobufTraceSerializer.serializeRequest(batch as Array<ReadableSpan>)),
-      { maxQueueSize: 65536, maxExportBatchSize: 4096 }
-    )
-    steps.push(await callLane("callLeanSerialize", tracerLayer(serializing), () => serializing.forceFlush()))
+    steps.push(...(await callSteps()))
 
     const ids = new RootSampling(new ParentBasedSampler({ root: new AlwaysOnSampler() }))
     steps.push(
@@ -164,7 +171,12 @@ const main = async () => {
         for (let i = 0; i < count; i++) ids.generateSpanId()
       })
     )
-    const sink: LeanSpanSink = { processor: discard, resource, instrumentationScope, generateSpanId: ids.generateSpanId }
+    const sink: LeanSpanSink = {
+      processor: discard,
+      resource,
+      instrumentationScope,
+      generateSpanId: ids.generateSpanId
+    }
     const exit = Exit.void
     steps.push(
       syncStep("leanSpan", (count) => {
@@ -194,7 +206,10 @@ const main = async () => {
     steps.push({ name: "withSpanLoop", per: 1, run: (count) => withSpanRuntime.runPromise(spanned(count)) })
     steps.push({ name: "voidLoop", per: 1, run: (count) => withSpanRuntime.runPromise(plain(count)) })
 
-    const queueAlone = new SpanQueue(exporterDoing(() => {}), { maxQueueSize: 65536, maxExportBatchSize: 4096 })
+    const queueAlone = new SpanQueue(
+      exporterDoing(() => {}),
+      { maxQueueSize: 65536, maxExportBatchSize: 4096 }
+    )
     steps.push({
       name: "queue",
       per: 1,
@@ -258,17 +273,21 @@ const main = async () => {
       wallNs.withSpan = wallNs.withSpanLoop! - wallNs.voidLoop!
     }
     await withSpanRuntime.dispose()
-    console.log(JSON.stringify({ benchmark: "observability-steps", cpuNs, wallNs, load: { before: loadBefore, after: load() } }))
+    console.log(
+      JSON.stringify({ benchmark: "observability-steps", cpuNs, wallNs, load: { before: loadBefore, after: load() } })
+    )
   } finally {
     for (const step of steps) await step.dispose?.()
     await receiver.stop()
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+if (process.argv[1] === import.meta.filename) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error)
+      process.exit(1)
+    }
+  )
+}

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, type Fiber, Tracer } from "effect"
+import { Cause, Context, Effect, type Fiber, References, Tracer } from "effect"
 import { NameId } from "../Protocol.ts"
 
 /**
@@ -164,6 +164,48 @@ export const annotateFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect
     return type === undefined ? Effect.void : Effect.annotateCurrentSpan("error.type", type)
   })
 
+const noStack = (): string | undefined => undefined
+
+/**
+ * `Effect.withSpan(effect, name, { ...options, captureStackTrace: false })` for the spans of this
+ * library that have children (a server's SERVER, CONSUMER or INTERNAL span, a remote frame's
+ * handling, a spawn): the same span (made by Effect's `useSpan`) in the same context (the span as
+ * parent, its name as a stack frame), set in one step: `Effect.withSpan` rebuilds the fiber's
+ * context (and the cache derived from it) once for each. `recordFailure` records a failure's
+ * `error.type` on the span, as {@link annotateFailure} does.
+ */
+export const withSpan = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  options: {
+    readonly attributes: Record<string, unknown>
+    readonly kind: Tracer.SpanKind
+    readonly parent?: Tracer.AnySpan | undefined
+    readonly root?: boolean | undefined
+  },
+  recordFailure: boolean
+): Effect.Effect<A, E, R> =>
+  Effect.useSpan(name, options, (span) => {
+    const inSpan = Effect.updateContext(
+      effect,
+      (context: Context.Context<R>) =>
+        Context.add(Context.add(context, Tracer.ParentSpan, span), References.CurrentStackFrame, {
+          name,
+          stack: noStack,
+          parent: Context.get(context, References.CurrentStackFrame)
+        })
+    )
+    return recordFailure ? recordFailureOn(span, inSpan) : inSpan
+  })
+
+/** Records the `error.type` of a failure of `effect` on `span`. */
+const recordFailureOn = <A, E, R>(span: Tracer.Span, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.onError(effect, (cause) => {
+    const type = failureTypeOf(cause)
+    if (type !== undefined) span.attribute("error.type", type)
+    return Effect.void
+  })
+
 /**
  * Runs `run` in a new span (made as `Effect.withSpan` makes it, through Effect's `useSpan`: the
  * context's tracer, span annotations, links, trace levels and timing; ended when `run` ends) that
@@ -181,11 +223,7 @@ export const outgoingSpan = <A, E, R>(
   run: (span: Tracer.Span) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
   Effect.useSpan(name, annotations === undefined ? { attributes, kind } : { attributes, kind, annotations }, (span) =>
-    Effect.onError(run(span), (cause) => {
-      const type = failureTypeOf(cause)
-      if (type !== undefined) span.attribute("error.type", type)
-      return Effect.void
-    })
+    recordFailureOn(span, run(span))
   )
 
 /** The `error.type` of a failed call: the error's tag or class name, `_OTHER` otherwise. */
