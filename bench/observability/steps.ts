@@ -1,5 +1,6 @@
 /**
- * Where a kept trace's CPU goes, step by step (`npm run bench:observability:steps`): each step of
+ * Where a kept trace's CPU goes, step by step (`npx tsc -p tsconfig.build.json && node build/bench/observability/steps.js`;
+ * `BENCH_STEPS=a,b` runs only those steps, `BENCH_ROUNDS`, `BENCH_CHUNK_CALLS` as in bench:observability): each step of
  * a traced local call measured alone, in nanoseconds of CPU per span or per call, in one process,
  * in short interleaved chunks (the machine's drift falls on every step alike).
  *
@@ -9,9 +10,9 @@
  * - `callLeanQueue`: the same into the layer's `SpanQueue` with an exporter that answers at once;
  * - `callLeanSerialize`: the same, the exporter running the SDK's `ProtobufTraceSerializer`.
  *
- * Steps alone (per span): `spanId` / `keptTraceId` (the id pool), `leanSpan` (a `LeanSpan` made, 5
+ * Steps alone (per span): `spanId` (a span id from the id pool), `leanSpan` (a `LeanSpan` made, 5
  * attributes set, ended into a processor that drops it), `withSpan` (`Effect.withSpan` around
- * `Effect.void` with that tracer, minus `Effect.void` alone), `queue` (`SpanQueue.onEnd` + export of
+ * `Effect.void` with that tracer: a kept lean root, dropped at end; minus `Effect.void` alone), `queue` (`SpanQueue.onEnd` + export of
  * 4,096-span batches to an exporter that answers at once), `serialize<N>` (the SDK's protobuf
  * serialisation of a batch of N spans of a real call, per span), `http<N>` (the OTLP/HTTP exporter
  * sending a batch of N spans to the receiver, per span, serialisation included; CPU of this process).
