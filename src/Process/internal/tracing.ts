@@ -186,14 +186,12 @@ export const withSpan = <A, E, R>(
   recordFailure: boolean
 ): Effect.Effect<A, E, R> =>
   Effect.useSpan(name, options, (span) => {
-    const inSpan = Effect.updateContext(
-      effect,
-      (context: Context.Context<R>) =>
-        Context.add(Context.add(context, Tracer.ParentSpan, span), References.CurrentStackFrame, {
-          name,
-          stack: noStack,
-          parent: Context.get(context, References.CurrentStackFrame)
-        })
+    const inSpan = Effect.updateContext(effect, (context: Context.Context<R>) =>
+      Context.add(Context.add(context, Tracer.ParentSpan, span), References.CurrentStackFrame, {
+        name,
+        stack: noStack,
+        parent: Context.get(context, References.CurrentStackFrame)
+      })
     )
     return recordFailure ? recordFailureOn(span, inSpan) : inSpan
   })
