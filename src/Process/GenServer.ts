@@ -54,11 +54,11 @@ import { asRemote } from "./internal/remote.ts"
 import type { Runtime } from "./internal/runtime.ts"
 import { notAServer, Server, Starter, stopServer } from "./internal/server.ts"
 import {
-  annotateFailure,
   clientAttributes,
   decide,
   destinationOf,
   methodOf,
+  outgoingSpan,
   parentSpanOf,
   producerAttributes,
   sampleRoot,
@@ -1405,12 +1405,13 @@ export const call = <T extends Target, Req extends Protocol.AnyCallRequest | Pro
     const root =
       parent === undefined ? sampleRoot(fiber.context as Context.Context<never>, method, "client") : undefined
     if (root?._tag === "Dropped") return start(root.span)
-    return Effect.withSpan(annotateFailure(Effect.withFiber((inner) => start(parentSpanOf(inner)))), method, {
-      attributes: clientAttributes(method, runtime.node, target, remote?.node),
-      captureStackTrace: false,
-      kind: "client",
-      ...(root === undefined ? {} : { annotations: root.annotations })
-    })
+    return outgoingSpan(
+      method,
+      "client",
+      clientAttributes(method, runtime.node, target, remote?.node),
+      root?.annotations,
+      start
+    )
   }) as Effect.Effect<Protocol.SuccessOf<Req>, Protocol.ErrorOf<Req> | CallError, ProcessRuntime>
 
 /**
@@ -1490,15 +1491,12 @@ const tracedSend = <E>(
   send: (span: Tracer.AnySpan) => Effect.Effect<void, E>
 ): Effect.Effect<void, E> => {
   const method = methodOf(message)
-  return Effect.withSpan(
-    annotateFailure(Effect.withFiber((inner) => send(parentSpanOf(inner)!))),
+  return outgoingSpan(
     `send ${destinationOf(target)}`,
-    {
-      attributes: producerAttributes(method, node, target, peer),
-      captureStackTrace: false,
-      kind: "producer",
-      ...(annotations === undefined ? {} : { annotations })
-    }
+    "producer",
+    producerAttributes(method, node, target, peer),
+    annotations,
+    send
   )
 }
 

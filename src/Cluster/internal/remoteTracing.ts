@@ -8,10 +8,10 @@
  * @internal
  */
 import { Context, Effect, Tracer } from "effect"
-import { installedTracer, TraceRoots } from "../../Process/internal/tracing.ts"
+import { installedTracer, TraceRoots, withSpan } from "../../Process/internal/tracing.ts"
 import { parseTraceparent } from "./wireForms.ts"
 
-/** What to pass to `Effect.withSpan` for the handling of a frame: its parent, or a root. */
+/** What to pass to `withSpan` for the handling of a frame: its parent, or a root. */
 type Placement = { readonly parent: Tracer.AnySpan } | { readonly root: true }
 
 export class RemoteTracing {
@@ -46,7 +46,7 @@ export class RemoteTracing {
   ): Effect.Effect<A, E, R> {
     const placement = this.placement(traceparent)
     if (placement === undefined) return effect
-    return Effect.withSpan(effect, name, { attributes, kind, captureStackTrace: false, ...placement })
+    return withSpan(effect, name, { attributes, kind, ...placement }, false)
   }
 
   /**
@@ -62,8 +62,6 @@ export class RemoteTracing {
   ): void {
     const placement = this.placement(traceparent)
     if (placement === undefined) return deliver()
-    this.runSync(
-      Effect.withSpan(Effect.sync(deliver), name, { attributes, kind, captureStackTrace: false, ...placement })
-    )
+    this.runSync(withSpan(Effect.sync(deliver), name, { attributes, kind, ...placement }, false))
   }
 }

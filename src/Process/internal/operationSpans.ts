@@ -7,7 +7,7 @@
  * @internal
  */
 import { Effect, type Fiber, type Tracer } from "effect"
-import { annotateFailure, Attr, decideFor, installedTracer, parentSpanOf } from "./tracing.ts"
+import { Attr, decideFor, installedTracer, parentSpanOf, withSpan } from "./tracing.ts"
 
 /**
  * Runs `run` with the span to hand to the other node: inside a new span of `kind` when the
@@ -57,15 +57,14 @@ const inSpan = <A, E, R>(
   attributes: Record<string, unknown>,
   pidOf: ((result: A) => unknown) | undefined
 ): Effect.Effect<A, E, R> =>
-  Effect.withSpan(
-    annotateFailure(
-      Effect.withFiber((inner) => {
-        const effect = run(parentSpanOf(inner), inner)
-        return pidOf === undefined
-          ? effect
-          : Effect.tap(effect, (result) => Effect.annotateCurrentSpan(Attr.pid, String(pidOf(result))))
-      })
-    ),
+  withSpan(
+    Effect.withFiber((inner) => {
+      const effect = run(parentSpanOf(inner), inner)
+      return pidOf === undefined
+        ? effect
+        : Effect.tap(effect, (result) => Effect.annotateCurrentSpan(Attr.pid, String(pidOf(result))))
+    }),
     name,
-    { attributes, kind, captureStackTrace: false }
+    { attributes, kind },
+    true
   )

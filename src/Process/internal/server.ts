@@ -27,16 +27,7 @@ import { exitWith, runningCell } from "./cell.ts"
 import { Mailbox } from "./mailbox.ts"
 import type { Runtime } from "./runtime.ts"
 import type { CancelTimer } from "../../internal/timers.ts"
-import {
-  annotateFailure,
-  Attr,
-  installedTracer,
-  methodOf,
-  serviceOf,
-  systemName,
-  TracedCast,
-  TraceRoots
-} from "./tracing.ts"
+import { Attr, installedTracer, methodOf, serviceOf, systemName, TracedCast, TraceRoots, withSpan } from "./tracing.ts"
 
 /** A stop request (from {@link stop}), handled by the loop like a message. */
 export class StopRequest {
@@ -255,14 +246,14 @@ export class Server {
     if (!this.traced) return effect
     if (parent !== undefined ? !parent.sampled : !this.rootAllowed(fromNode)) return effect
     const { name, attributes } = this.spanShape(kind, method)
-    return Effect.withSpan(kind === "internal" ? effect : annotateFailure(effect), name, {
-      attributes,
-      captureStackTrace: false,
-      kind,
-      // Without the caller's span this message starts a trace: not a child of whatever span the
-      // process was started in (a process inherits its spawner's context).
-      ...(parent === undefined ? { root: true } : { parent })
-    })
+    // Without the caller's span this message starts a trace: not a child of whatever span the
+    // process was started in (a process inherits its spawner's context).
+    return withSpan(
+      effect,
+      name,
+      parent === undefined ? { attributes, kind, root: true } : { attributes, kind, parent },
+      kind !== "internal"
+    )
   }
 
   /**
