@@ -10,7 +10,7 @@ import type { CancelTimer, Timers } from "../../internal/timers.ts"
 import * as ExitReason from "../../Process/ExitReason.ts"
 import type { LocalNode, LocalProcess } from "../../Process/internal/remote.ts"
 import * as Pid from "../../Process/Pid.ts"
-import type { GlobalFrame, WireClaim, WirePid } from "./globalFrames.ts"
+import type { GlobalFrame, Grant, WireClaim, WirePid } from "./globalFrames.ts"
 
 /** How a conflict over a name is resolved once two partitions heal. */
 export type ConflictMethod = "exitLoser" | "notifyLoser" | "unregisterBoth"
@@ -19,6 +19,8 @@ export type ConflictMethod = "exitLoser" | "notifyLoser" | "unregisterBoth"
 export interface Claim {
   readonly pid: Pid.Pid
   method: ConflictMethod
+  /** The arbiter's grant that made it, when known (see `Hello.seen`). */
+  grant: Grant | undefined
 }
 
 /** What the engine needs from its node. */
@@ -90,11 +92,17 @@ export class GlobalEngine {
   /** Greetings not yet answered by a `Hello`, each with the timer that sends it again. */
   private readonly greetings = new Map<string, CancelTimer>()
   private nextRef = 1
+  /** This registry's grants, as the arbiter: who it is (a new epoch per start) and the last number. */
+  private readonly grantKey: string
+  private grantSeq = 0
+  /** The last grant heard of from each arbiter (sent in `Hello.seen`). */
+  private readonly seen = new Map<string, number>()
   readonly counters = new GlobalCounters()
   private readonly self: string
 
   constructor(private readonly deps: GlobalDeps) {
     this.self = deps.local.name
+    this.grantKey = `${this.self}:${Math.floor(Math.random() * 2 ** 48).toString(36)}`
   }
 
   // --------------------------------------------------------------------------------------------
@@ -138,9 +146,23 @@ export class GlobalEngine {
       const process = this.deps.local.resolve(pid)
       if (process === undefined || !this.deps.local.isAlive(process)) return `${pid} is not alive`
     }
-    this.addClaim(name, pid, method, this.self)
-    this.broadcast({ _tag: "Claim", claim: { name, pid: toWire(pid), method } })
+    const grant = this.nextGrant()
+    this.addClaim(name, pid, method, this.self, grant)
+    this.tellGranted(pid, { _tag: "Claim", claim: { name, pid: toWire(pid), method, grant } })
     return undefined
+  }
+
+  private nextGrant(): Grant {
+    return { by: this.grantKey, seq: ++this.grantSeq }
+  }
+
+  /**
+   * Sends a grant to every node told of changes, and to the owner's node even if it is not one yet
+   * (it must learn that its process holds the name: it alone releases it when the process exits).
+   */
+  private tellGranted(owner: Pid.Pid, frame: GlobalFrame): void {
+    this.broadcast(frame)
+    if (owner.node !== this.self && !this.audience.has(owner.node)) this.deps.send(owner.node, frame)
   }
 
   /**
@@ -158,9 +180,9 @@ export class GlobalEngine {
       const process = this.deps.local.resolve(to)
       if (process === undefined || !this.deps.local.isAlive(process)) return `${to} is not alive`
     }
-    const claim: WireClaim = { name, pid: toWire(to), method }
+    const claim: WireClaim = { name, pid: toWire(to), method, grant: this.nextGrant() }
     this.onTransfer(toWire(from), claim, this.self)
-    this.broadcast({ _tag: "Transfer", from: toWire(from), claim })
+    this.tellGranted(to, { _tag: "Transfer", from: toWire(from), claim })
     return undefined
   }
 
@@ -280,12 +302,17 @@ export class GlobalEngine {
         this.greetings.delete(from)
         this.audience.add(from)
         // The sender is authoritative for its own processes: its registrations that are not listed
-        // ended while the link was down.
+        // ended while the link was down, unless the grant of one came after this greeting was sent
+        // (an arbiter's claim can overtake the owner's greeting: another link).
         const listed = new Set(frame.claims.map((claim) => `${claim.name}\u0000${claim.pid.id}`))
+        const seen = frame.seen === undefined ? undefined : new Map(frame.seen.map((g) => [g.by, g.seq]))
         for (const [name, claims] of [...this.claims]) {
           for (const claim of [...claims]) {
-            if (claim.pid.node === from && !listed.has(`${name}\u0000${claim.pid.id}`))
-              this.removeClaim(name, claim.pid)
+            if (claim.pid.node !== from || listed.has(`${name}\u0000${claim.pid.id}`)) continue
+            if (seen !== undefined && claim.grant !== undefined && (seen.get(claim.grant.by) ?? 0) < claim.grant.seq) {
+              continue
+            }
+            this.removeClaim(name, claim.pid)
           }
         }
         for (const claim of frame.claims) this.onClaim(claim, from)
@@ -327,7 +354,9 @@ export class GlobalEngine {
       const claim = this.claims.get(name)?.find((c) => Pid.equals(c.pid, pid))
       if (claim !== undefined) claims.push({ name, pid: toWire(pid), method: claim.method })
     }
-    return { _tag: "Hello", reply, claims }
+    const seen: Array<Grant> = []
+    for (const [by, seq] of this.seen) seen.push({ by, seq })
+    return { _tag: "Hello", reply, claims, seen }
   }
 
   /**
@@ -390,7 +419,7 @@ export class GlobalEngine {
   private onClaim(wire: WireClaim, from: string): void {
     const pid = fromWire(wire.pid)
     const name = wire.name
-    this.addClaim(name, pid, wire.method, from)
+    this.addClaim(name, pid, wire.method, from, wire.grant)
     const mine = this.owned.get(name)
     if (mine === undefined) return
     if (Pid.equals(mine.pid, pid)) {
@@ -445,14 +474,16 @@ export class GlobalEngine {
     this.onClaim(claim, sender)
   }
 
-  private addClaim(name: string, pid: Pid.Pid, method: ConflictMethod, from: string): void {
+  private addClaim(name: string, pid: Pid.Pid, method: ConflictMethod, from: string, grant?: Grant): void {
+    if (grant !== undefined && (this.seen.get(grant.by) ?? 0) < grant.seq) this.seen.set(grant.by, grant.seq)
     let claims = this.claims.get(name)
     if (claims === undefined) this.claims.set(name, (claims = []))
     const known = claims.find((claim) => Pid.equals(claim.pid, pid))
     if (known !== undefined) {
       if (from === pid.node) known.method = method
+      known.grant ??= grant
     } else {
-      claims.push({ pid, method })
+      claims.push({ pid, method, grant })
     }
     if (pid.node === this.self && !this.owned.has(name)) this.own(name, pid)
     this.resolveOwner(name)

@@ -13,7 +13,15 @@ export type WirePid = typeof WirePid.Type
 
 const Method = Schema.Literals(["exitLoser", "notifyLoser", "unregisterBoth"])
 
-const WireClaim = Schema.Struct({ name: Schema.String, pid: WirePid, method: Method })
+/**
+ * Which grant made a registration: the granting arbiter's registry (`node:epoch`, new each time a
+ * registry starts) and its grant number (1, 2, ... in the order it sent them).
+ */
+const Grant = Schema.Struct({ by: Schema.String, seq: Schema.Number })
+/** Which grant made a registration. */
+export type Grant = typeof Grant.Type
+
+const WireClaim = Schema.Struct({ name: Schema.String, pid: WirePid, method: Method, grant: Schema.optionalKey(Grant) })
 /** One registration: a name held by a pid, and how a conflict over it is resolved. */
 export type WireClaim = typeof WireClaim.Type
 
@@ -56,9 +64,16 @@ const Transfer = Schema.Struct({ _tag: Schema.Literal("Transfer"), from: WirePid
 
 /**
  * Every registration held by the sender's processes (it is authoritative for them): sent when a
- * link comes up and when a registry starts; `reply` asks for the receiver's own in return.
+ * link comes up and when a registry starts; `reply` asks for the receiver's own in return. `seen`:
+ * the last grant the sender had heard of from each arbiter when it sent this, so that the receiver
+ * does not drop a registration granted after it (one the sender did not know of yet).
  */
-const Hello = Schema.Struct({ _tag: Schema.Literal("Hello"), reply: Schema.Boolean, claims: Schema.Array(WireClaim) })
+const Hello = Schema.Struct({
+  _tag: Schema.Literal("Hello"),
+  reply: Schema.Boolean,
+  claims: Schema.Array(WireClaim),
+  seen: Schema.optionalKey(Schema.Array(Grant))
+})
 
 /** A frame of the global registry. */
 export const GlobalFrame = Schema.Union([Request, Answer, Claim, Release, Transfer, Hello])
