@@ -21,10 +21,17 @@
  * moment: retry, or wait until the arbiter has seen it too). `unregister` of a name held by one of
  * this node's own processes (and by nobody else) is decided here, as an exit is (each node is the
  * authority on its processes): released in this replica at once, then the arbiter drops it and tells
- * every node it told of the registration, so each hears of the release after the registration. Links
- * are ordered, so the arbiter has the release before any later request from this node; if the
- * arbiter is lost first, the release goes to the next one. Any other `unregister` is decided by the
- * arbiter, on every node, before it returns.
+ * every node it told of the registration, and this node tells the nodes it told (its greetings), so
+ * that every node hears of the release (a node may hear it before the registration it ends: the
+ * arbiter's release follows its registration, and settles it). Links are ordered, so the arbiter
+ * has the release before any later request from this node; if the arbiter is lost first, the
+ * release goes to the next one (or, with an arbiter of an older release, to the nodes this node told,
+ * as for an exit). Any other `unregister` is decided by the arbiter, on every node, before it returns.
+ *
+ * **Greetings and grants.** Each grant of the arbiter is numbered; a greeting says the last grant
+ * its sender had heard of from each arbiter, so a registration granted after the greeting was sent
+ * (whose claim came first, over another link) is not taken for one that ended while the link was
+ * down. The arbiter sends a grant to the owner's node even before that node has greeted it.
  *
  * **Partitions and membership changes.** Each side of a partition has its own arbiter and may
  * register a name the other side holds. A node that registers before its registry is in touch with
@@ -360,7 +367,9 @@ export const unregister = (
 /**
  * The pid registered under `name`, read from this node's replica (Erlang's
  * `global:whereis_name/1`): no message, no wait. Right after another node registered or released a
- * name, this node may not know it yet (it learns within one message).
+ * name, this node may not know it yet (it learns within one message). `yield*` in a generator reads
+ * it synchronously, without a step of the fiber's run loop: a loop that polls for a name must sleep
+ * or yield between reads (the replica is updated by frames that arrive between event-loop turns).
  *
  * `yield* GlobalRegistry.whereis(name)` in a generator (`Effect.gen`, `Effect.fn`) reads the replica
  * synchronously, without a trip through the fiber's run loop; elsewhere it is an ordinary effect.

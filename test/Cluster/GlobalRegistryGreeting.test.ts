@@ -63,4 +63,45 @@ describe("GlobalRegistry greetings", () => {
     const hello = engine.hello(false)
     assert.strictEqual(hello._tag === "Hello" ? hello.seen?.length : -1, 1)
   })
+
+  it("a transfer reaches a registry of an older release as the release and claim it stands for", () => {
+    const { engine, sent } = engineOf("a")
+    engine.receive({ _tag: "Hello", reply: false, claims: [] }, "b") // an older release: no `seen`
+    engine.receive({ _tag: "Hello", reply: false, claims: [], seen: [] }, "d")
+    assert.isUndefined(engine.grant("x", owned, "exitLoser"))
+    sent.length = 0
+    assert.isUndefined(engine.transfer("x", owned, Pid.make("d", 2, 9), "exitLoser"))
+    assert.deepStrictEqual(
+      sent.filter((entry) => entry.to === "b").map((entry) => entry.frame._tag),
+      ["Release", "Claim"]
+    )
+    assert.deepStrictEqual(
+      sent.filter((entry) => entry.to === "d").map((entry) => entry.frame._tag),
+      ["Transfer"]
+    )
+  })
+
+  it("a transfer is not asked of an arbiter of an older release (it would close the link)", () => {
+    const { engine, sent } = engineOf("z")
+    engine.receive({ _tag: "Hello", reply: false, claims: [] }, "a")
+    assert.strictEqual(engine.arbiter(), "a")
+    let detail = ""
+    engine.request(
+      "a",
+      "transfer",
+      "x",
+      Pid.make("z", 2, 9),
+      "exitLoser",
+      1000,
+      (answer) => {
+        detail = "detail" in answer ? answer.detail : answer._tag
+      },
+      owned
+    )
+    assert.match(detail, /without transfers/)
+    assert.deepStrictEqual(
+      sent.filter((entry) => entry.frame._tag === "Request"),
+      []
+    )
+  })
 })

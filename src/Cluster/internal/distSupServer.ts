@@ -465,11 +465,23 @@ const moveChild = (
     record(state, child, placed.success)
     const globalName = child.spec.globalName
     if (globalName !== undefined && env.global !== undefined) {
-      // One step on every node (no lookup finds the name unowned meanwhile); should it be refused
-      // (another pid took the name), the name is registered to the new instance as soon as it is free.
+      // One step on every node (no lookup finds the name unowned meanwhile). Should it be refused
+      // (an arbiter of an older release, or another pid took the name), the old instance's
+      // registration alone is released, and the name is registered to the new instance as soon as
+      // it is free (a registration of another pid is left alone).
       const global = env.global
       yield* Effect.catch(global.transfer(globalName, old, fresh), () =>
-        Effect.ignore(Effect.andThen(global.unregister(globalName), registerName(env, globalName, fresh)))
+        Effect.ignore(
+          Effect.andThen(
+            Effect.suspend(() => {
+              const holder = global.whereisUnsafe(globalName)
+              return holder !== undefined && String(holder) === String(old)
+                ? Effect.asVoid(global.unregister(globalName))
+                : Effect.void
+            }),
+            registerName(env, globalName, fresh)
+          )
+        )
       )
     }
     // Messages by the global name already on their way to the old instance are forwarded for a while.

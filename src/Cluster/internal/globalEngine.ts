@@ -97,6 +97,11 @@ export class GlobalEngine {
   private grantSeq = 0
   /** The last grant heard of from each arbiter (sent in `Hello.seen`). */
   private readonly seen = new Map<string, number>()
+  /**
+   * Peers whose registry knows `release` and `transfer` requests and `Transfer` frames (their
+   * greeting has `seen`): a registry of an older release closes the link on a frame it cannot decode.
+   */
+  private readonly current = new Set<string>()
   readonly counters = new GlobalCounters()
   private readonly self: string
 
@@ -182,8 +187,20 @@ export class GlobalEngine {
     }
     const claim: WireClaim = { name, pid: toWire(to), method, grant: this.nextGrant() }
     this.onTransfer(toWire(from), claim, this.self)
-    this.tellGranted(to, { _tag: "Transfer", from: toWire(from), claim })
+    const frame: GlobalFrame = { _tag: "Transfer", from: toWire(from), claim }
+    for (const node of this.audience) this.sendTransfer(node, frame)
+    if (to.node !== this.self && !this.audience.has(to.node)) this.sendTransfer(to.node, frame)
     return undefined
+  }
+
+  /** A `Transfer`, or to a registry of an older release the `Release` and `Claim` it stands for. */
+  private sendTransfer(node: string, frame: GlobalFrame & { readonly _tag: "Transfer" }): void {
+    if (this.current.has(node)) {
+      this.deps.send(node, frame)
+      return
+    }
+    this.deps.send(node, { _tag: "Release", name: frame.claim.name, pid: frame.from })
+    this.deps.send(node, { _tag: "Claim", claim: frame.claim })
   }
 
   /** Removes every registration of `name`; broadcasts the releases. Whether there was one. */
@@ -218,11 +235,17 @@ export class GlobalEngine {
   /** Has the arbiter release `pid`'s registration of `name` everywhere (this node's own replica has). */
   private tellRelease(name: string, pid: Pid.Pid): void {
     const arbiter = this.arbiter()
-    if (arbiter !== this.self) {
+    // An arbiter of an older release knows no `release`: then this node tells its own audience, as
+    // for an exit.
+    if (arbiter !== this.self && this.current.has(arbiter)) {
       const ref = this.nextRef++
       const frame: GlobalFrame = { _tag: "Request", ref, op: "release", name, pid: toWire(pid), method: "exitLoser" }
       if (this.deps.send(arbiter, frame)) {
         this.releases.set(ref, { arbiter, name, pid })
+        // Nodes that heard of it from this node (its greeting) may not be the arbiter's: told here too.
+        for (const node of this.audience) {
+          if (node !== arbiter) this.deps.send(node, { _tag: "Release", name, pid: toWire(pid) })
+        }
         return
       }
     }
@@ -246,6 +269,10 @@ export class GlobalEngine {
     done: Pending["done"],
     previous?: Pid.Pid
   ): () => void {
+    if (op === "transfer" && arbiter !== this.self && !this.current.has(arbiter)) {
+      done({ ok: false, detail: `the arbiter ${arbiter} runs a release without transfers` })
+      return () => {}
+    }
     const ref = this.nextRef++
     const cancelTimer = this.deps.timers.start(timeoutMs, () => {
       if (this.pending.delete(ref)) done({ _tag: "Timeout", arbiter })
@@ -298,6 +325,8 @@ export class GlobalEngine {
         return this.onTransfer(frame.from, frame.claim, from)
       case "Hello": {
         this.peers.add(from)
+        if (frame.seen !== undefined) this.current.add(from)
+        else this.current.delete(from)
         this.greetings.get(from)?.()
         this.greetings.delete(from)
         this.audience.add(from)
@@ -387,6 +416,7 @@ export class GlobalEngine {
     this.greetings.delete(node)
     this.peers.delete(node)
     this.audience.delete(node)
+    this.current.delete(node)
     for (const [name, claims] of [...this.claims]) {
       for (const claim of [...claims]) if (claim.pid.node === node) this.removeClaim(name, claim.pid)
     }
