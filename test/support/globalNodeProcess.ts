@@ -45,8 +45,10 @@ const program = Effect.gen(function* () {
   const cluster = yield* Cluster.Cluster
   const registry = yield* GlobalRegistry.GlobalRegistry
   const groups = yield* ProcessGroups.ProcessGroups
-  const inTouch = Effect.zipWith(registry.stats, groups.peers, (stats, peers) =>
-    stats.peers >= seeds.length && peers.length >= seeds.length
+  const inTouch = Effect.zipWith(
+    registry.stats,
+    groups.peers,
+    (stats, peers) => stats.peers >= seeds.length && peers.length >= seeds.length
   )
   yield* inTouch.pipe(Effect.repeat({ until: (ready) => ready, schedule: Schedule.spaced("5 millis") }))
   const store = yield* GenServer.start(kv, 1000)
